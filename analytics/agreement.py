@@ -1,0 +1,451 @@
+"""The agreement: a validated, versioned document of both sides' commitments.
+
+An agreement is YAML on disk (JSON in the database). :func:`parse_agreement`
+turns text into an :class:`Agreement`; anything wrong raises
+:class:`AgreementError` whose message names the field path and what is allowed.
+Versions (:class:`AgreementVersion`) carry an effective date; each period is
+judged against the version in force when it started (:func:`version_in_force`).
+
+>>> doc = parse_agreement('''
+... name: Demo
+... parties: [marketing, sales]
+... commitments:
+...   - {id: mql-volume, owner: marketing, metric: mql_count, target: 400}
+... ''')
+>>> doc.commitments[0].target
+400.0
+>>> parse_agreement(doc.to_yaml()) == doc
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Literal, get_args, get_origin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+import yaml
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from analytics.calendar import BusinessCalendar
+from analytics.metrics import METRICS, MetricError
+
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+REVIEW_EVERY: tuple[str, ...] = ("month", "quarter", "half-year", "year")
+FILTER_KEYS: tuple[str, ...] = ("channel", "team", "owner", "segment")
+
+
+class AgreementError(ValueError):
+    """The agreement document is invalid; the message names the field path and what is allowed."""
+
+
+# --- field types -----------------------------------------------------------------------------------
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError(
+            "timezone", "unknown timezone {name!r}; use an IANA name such as 'Europe/Berlin'", {"name": name}
+        ) from None
+    return name
+
+
+def _read_date(value: Any) -> Any:
+    # A YAML date is already a date; also take ISO text, but never numbers or datetimes.
+    if isinstance(value, dt.datetime):
+        raise PydanticCustomError("date", "{value!r} is a date and time; give a date YYYY-MM-DD", {"value": str(value)})
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise PydanticCustomError("date", "{value!r} is not a date; use YYYY-MM-DD", {"value": value})
+
+
+def _check_clock(value: str) -> str:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise PydanticCustomError("clock", "{value!r} is not a time of day; use HH:MM, e.g. '09:00'", {"value": value})
+    return value
+
+
+TimeZoneName = Annotated[str, Strict(), AfterValidator(_check_timezone)]
+IsoDate = Annotated[dt.date, BeforeValidator(_read_date)]
+Clock = Annotated[str, Strict(), AfterValidator(_check_clock)]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Text = Annotated[str, Strict(), Field(min_length=1)]
+Number = Annotated[float, Strict()]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- the document ----------------------------------------------------------------------------------
+
+
+class CalendarSpec(_Model):
+    """Working time: weekday names, opening hours ``[start, end]`` (local) and holiday dates."""
+
+    workdays: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+    hours: tuple[Clock, Clock] = ("09:00", "17:00")
+    holidays: tuple[IsoDate, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CalendarSpec:
+        if not self.workdays:
+            raise PydanticCustomError("calendar", "workdays: name at least one working day (mon..sun)")
+        if len(set(self.workdays)) != len(self.workdays):
+            raise PydanticCustomError("calendar", "workdays: each day may appear once")
+        if self.hours[0] >= self.hours[1]:
+            raise PydanticCustomError(
+                "calendar", "hours: the start {start} must be before the end {end}", dict(start=self.hours[0], end=self.hours[1])
+            )
+        return self
+
+    @property
+    def day_seconds(self) -> float:
+        """Business seconds in one working day (``hours`` end minus start)."""
+        start, end = (int(h[:2]) * 3600 + int(h[3:]) * 60 for h in self.hours)
+        return float(end - start)
+
+
+class TeamSpec(_Model):
+    """A team's own timezone and/or calendar; what it leaves out comes from the agreement."""
+
+    timezone: TimeZoneName | None = None
+    calendar: CalendarSpec | None = None
+
+
+class Filters(_Model):
+    """Which rows a commitment counts: lists of accepted values per field (all given must match).
+
+    ``owner`` matches an owner's name or external id.
+    """
+
+    channel: tuple[Text, ...] | None = None
+    team: tuple[Text, ...] | None = None
+    owner: tuple[Text, ...] | None = None
+    segment: tuple[Text, ...] | None = None
+
+    def items(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Return the filters that are set, as ``(field, values)`` pairs."""
+        return [(k, v) for k in FILTER_KEYS if (v := getattr(self, k)) is not None]
+
+
+class Commitment(_Model):
+    """One promise of one party: a metric with parameters, a target per period and filters."""
+
+    id: Text
+    owner: Text
+    metric: Text
+    params: dict[str, Any] = Field(default_factory=dict)
+    target: Number | None = Field(description="number per period; rates in [0, 1]; null = tracked without target")
+    filters: Filters = Filters()
+    description: str | None = None
+
+    def metric_params(self) -> BaseModel:
+        """Return the params validated by the metric's own params model."""
+        return METRICS[self.metric].params.model_validate(self.params)
+
+
+class Consequence(_Model):
+    """What happens when a commitment is missed or met."""
+
+    commitment: Text
+    on_miss: str | None = None
+    on_meet: str | None = None
+
+
+class Review(_Model):
+    """How often the agreement is reviewed and when next."""
+
+    every: Literal["month", "quarter", "half-year", "year"]
+    next: IsoDate
+
+
+class Agreement(_Model):
+    """The agreement document (see design.md). Build it with :func:`parse_agreement`."""
+
+    name: Text
+    parties: tuple[Text, ...] = Field(min_length=1)
+    period: Literal["week", "month", "quarter"] = "month"
+    timezone: TimeZoneName = "UTC"
+    calendar: CalendarSpec = CalendarSpec()
+    teams: dict[str, TeamSpec] = Field(default_factory=dict)
+    commitments: tuple[Commitment, ...] = Field(min_length=1)
+    consequences: tuple[Consequence, ...] = ()
+    review: Review | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Agreement:
+        if len(set(self.parties)) != len(self.parties):
+            _fail("parties", f"each party may appear once; got {list(self.parties)}")
+        seen: dict[str, int] = {}
+        for i, c in enumerate(self.commitments):
+            where = f"commitments[{i}]"
+            if c.id in seen:
+                _fail(f"{where}.id", f"duplicate id {c.id!r} (also commitments[{seen[c.id]}])")
+            seen[c.id] = i
+            if c.owner not in self.parties:
+                _fail(f"{where}.owner", f"unknown party {c.owner!r}; parties: {', '.join(self.parties)}")
+            if c.metric not in METRICS:
+                _fail(f"{where}.metric", f"unknown metric {c.metric!r}; known metrics: {', '.join(METRICS)}")
+            metric = METRICS[c.metric]
+            try:
+                c.metric_params()
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                path = ".".join(str(p) for p in err["loc"])
+                _fail(f"{where}.params{'.' + path if path else ''}", _describe(err, metric.params))
+            except MetricError as exc:
+                _fail(f"{where}.params", str(exc))
+            if c.target is not None:
+                low, high = metric.target_range
+                if not (low <= c.target <= high):
+                    shown = f"between {low:g} and {high:g}" if high != float("inf") else f"at least {low:g}"
+                    _fail(f"{where}.target", f"{c.target:g} is out of range for a {metric.kind} metric: must be {shown}")
+        for i, q in enumerate(self.consequences):
+            if q.commitment not in seen:
+                _fail(f"consequences[{i}].commitment", f"unknown commitment {q.commitment!r}; commitments: {', '.join(seen)}")
+        return self
+
+    def commitment(self, commitment_id: str) -> Commitment:
+        """Return the commitment with ``commitment_id`` (AgreementError if there is none)."""
+        for c in self.commitments:
+            if c.id == commitment_id:
+                return c
+        raise AgreementError(f"unknown commitment {commitment_id!r}; commitments: {', '.join(c.id for c in self.commitments)}")
+
+    def calendar_for(self, team: str | None = None) -> BusinessCalendar:
+        """Return the business calendar for ``team``: the team's own where set, else the agreement's.
+
+        >>> a = parse_agreement('''{name: A, parties: [s], timezone: Europe/Berlin,
+        ...   teams: {US: {timezone: America/New_York}},
+        ...   commitments: [{id: c, owner: s, metric: mql_count, target: 1}]}''')
+        >>> a.calendar_for("US").timezone, a.calendar_for("EMEA").timezone
+        ('America/New_York', 'Europe/Berlin')
+        """
+        spec = self.teams.get(team) if team is not None else None
+        timezone = (spec.timezone if spec else None) or self.timezone
+        calendar = (spec.calendar if spec else None) or self.calendar
+        return BusinessCalendar(
+            timezone=timezone,
+            workdays=tuple(WEEKDAYS.index(d) for d in calendar.workdays),
+            hours=(calendar.hours[0], calendar.hours[1]),
+            holidays=tuple(calendar.holidays),
+        )
+
+    def team_calendars(self) -> dict[str, BusinessCalendar]:
+        """Return ``{team: calendar}`` for every team the agreement names."""
+        return {team: self.calendar_for(team) for team in self.teams}
+
+    def day_seconds(self, team: str | None = None) -> float:
+        """Return the business seconds of one working day for ``team`` (see ``calendar_for``)."""
+        spec = self.teams.get(team) if team is not None else None
+        return ((spec.calendar if spec else None) or self.calendar).day_seconds
+
+    def to_document(self) -> dict[str, Any]:
+        """Return the document as JSON-ready data (dates as ISO text), the form stored in the database."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def to_yaml(self) -> str:
+        """Return the document as YAML text that :func:`parse_agreement` reads back to an equal agreement."""
+        data = _plain(self.model_dump(mode="python", exclude_none=True))
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
+
+
+def _fail(path: str, message: str) -> None:
+    raise PydanticCustomError("agreement", "{path}: {message}", {"path": path, "message": message})
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+# --- parsing and error messages ----------------------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a mapping with the same key twice (YAML would keep the last silently)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def parse_agreement(text: str) -> Agreement:
+    """Return the :class:`Agreement` in YAML ``text``; raise :class:`AgreementError` naming what is wrong.
+
+    >>> parse_agreement("name: [")
+    Traceback (most recent call last):
+    ...
+    analytics.agreement.AgreementError: YAML syntax error at line 1, column 8: ...
+    """
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise AgreementError(f"YAML syntax error{where}: {problem}") from None
+    return parse_document(data)
+
+
+def parse_document(data: Any) -> Agreement:
+    """Return the :class:`Agreement` held in already-parsed data (a mapping, e.g. JSON from the database)."""
+    if not isinstance(data, Mapping):
+        raise AgreementError(f"the agreement must be a mapping of fields (name, parties, ...), got {type(data).__name__}")
+    try:
+        return Agreement.model_validate(dict(data))
+    except ValidationError as exc:
+        raise AgreementError(_message(exc, Agreement)) from None
+
+
+def _message(exc: ValidationError, model: type[BaseModel]) -> str:
+    lines = []
+    for err in exc.errors():
+        path = _path(err["loc"])
+        text = _describe(err, model)
+        # A model-level check already starts with its own path.
+        lines.append(text if err["type"] == "agreement" or not path else f"{path}: {text}")
+    if len(lines) == 1:
+        return lines[0]
+    return f"{len(lines)} problems in the agreement:\n" + "\n".join(f"- {line}" for line in lines)
+
+
+def _path(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part).startswith(("function-", "tagged-union")) or part in ("float", "str", "none"):
+            continue  # pydantic's internal step names, not fields
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _describe(err: Mapping[str, Any], model: type[BaseModel]) -> str:
+    kind = err["type"]
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        allowed = _fields_at(model, err["loc"][:-1])
+        return f"unknown field; allowed fields: {', '.join(allowed)}" if allowed else "unknown field"
+    if kind in ("float_type", "float_parsing"):
+        return f"must be a number, got {err.get('input')!r}"
+    if kind in ("string_type",):
+        return f"must be text, got {err.get('input')!r}"
+    if kind in ("list_type", "tuple_type"):
+        return f"must be a list, got {err.get('input')!r}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"must be a mapping of fields, got {err.get('input')!r}"
+    return str(err["msg"])
+
+
+def _fields_at(model: Any, loc: Iterable[Any]) -> list[str]:
+    """Field names of the model reached by following ``loc`` from ``model`` (empty if unknown)."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = field.annotation
+        elif get_origin(current) in (tuple, list):
+            current = get_args(current)[0]
+        elif get_origin(current) is dict:
+            current = get_args(current)[1]
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    # Optional[X] -> X; Annotated[X, ...] -> X
+    for _ in range(4):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        origin = get_origin(annotation)
+        if origin is Annotated or (origin is not None and str(origin) in ("typing.Union", "<class 'types.UnionType'>")):
+            annotation = args[0]
+        else:
+            break
+    return annotation
+
+
+# --- versions ----------------------------------------------------------------------------------------
+
+
+class AgreementVersion(_Model):
+    """One saved version of an agreement, in force from ``effective_from`` on."""
+
+    agreement: Text
+    version: Annotated[int, Field(ge=1)]
+    effective_from: AwareDatetime
+    document: Agreement
+    author: str = ""
+    reason: str = ""
+    created_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _same_name(self) -> AgreementVersion:
+        if self.document.name != self.agreement:
+            raise PydanticCustomError(
+                "agreement", "document.name: {doc!r} differs from the version's agreement {name!r}",
+                {"doc": self.document.name, "name": self.agreement},
+            )
+        return self
+
+
+def version_in_force(versions: Iterable[AgreementVersion], instant: Any) -> AgreementVersion | None:
+    """Return the version in force at ``instant``: latest ``effective_from <= instant``, ties to the highest version.
+
+    Returns None when no version had started yet. ``instant`` must be timezone-aware.
+    """
+    moment = pd.Timestamp(instant)
+    if moment.tzinfo is None:
+        raise AgreementError(f"the instant {instant!r} needs a timezone (e.g. UTC)")
+    best: AgreementVersion | None = None
+    for v in versions:
+        if pd.Timestamp(v.effective_from) > moment:
+            continue
+        if best is None or (pd.Timestamp(v.effective_from), v.version) > (pd.Timestamp(best.effective_from), best.version):
+            best = v
+    return best

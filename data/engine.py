@@ -1,0 +1,102 @@
+"""The database engine: one factory, configured from ``ACCORD_DATABASE_URL``.
+
+SQLite (the default, a file under the git-ignored ``var/``) runs in WAL mode
+with a busy timeout, so a sync can write while the dashboard reads.
+PostgreSQL is any ``postgresql+psycopg://`` URL. A URL that does not parse,
+or a server that cannot be reached, becomes one :class:`DatabaseConfigError`
+that says which variable to fix, with the password masked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+import settings
+
+DEFAULT_SQLITE_PATH = settings.ROOT / "var" / "accord.db"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_MS = 15_000
+
+
+class DatabaseConfigError(RuntimeError):
+    """The database URL is wrong or the database cannot be reached; the message says what to fix."""
+
+
+def database_url() -> str:
+    """The configured URL, or the default SQLite file."""
+    return settings.get("ACCORD_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+def make_engine(url: str | None = None, *, check: bool = True) -> Engine:
+    """An engine for ``url`` (default: :func:`database_url`), connected once to check it works."""
+    url = url or database_url()
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseConfigError(
+            "ACCORD_DATABASE_URL is not a database URL; expected e.g. sqlite:///var/accord.db or "
+            "postgresql+psycopg://user:password@host:5432/accord"
+        ) from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(parsed, pool_pre_ping=True)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise DatabaseConfigError(
+            f"ACCORD_DATABASE_URL names a database driver that is not installed "
+            f"({parsed.drivername}): {exc}. Use sqlite:/// or postgresql+psycopg://"
+        ) from None
+    if check:
+        try:
+            with engine.connect():
+                pass
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise DatabaseConfigError(
+                f"cannot reach the database at {settings.masked_url(url)}: {reason}. "
+                "Check ACCORD_DATABASE_URL (host, port, user, password, database name)."
+            ) from None
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` in place (an existing database keeps its rows)."""
+    command.upgrade(_alembic_config(engine), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at (None for an empty database)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str:
+    """The newest schema revision this code knows."""
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()

@@ -1,0 +1,236 @@
+"""SQLAlchemy 2 models of the canonical tables (see ../shared/design.md).
+
+Timestamps are UTC and timezone-aware on both backends: PostgreSQL stores
+``timestamptz``; SQLite, which has no timestamp type, stores integer
+microseconds since the Unix epoch (UTC), which also keeps reads of a million
+rows fast (no string parsing).
+
+Connector tables link rows by the source's own ids (``owner_external_id``,
+``lead_external_id``) within the same ``source``, so a sync may write leads
+before their owner arrives; the repository resolves surrogate ids on read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime: timestamptz on PostgreSQL, epoch µs on SQLite.
+
+    Naive datetimes are taken as UTC; aware ones are converted to UTC.
+    Integers are accepted as already-encoded epoch microseconds (bulk writes).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, int):
+            return value if dialect.name == "sqlite" else EPOCH + dt.timedelta(microseconds=value)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        value = value.astimezone(dt.UTC)
+        if dialect.name == "sqlite":
+            return (value - EPOCH) // dt.timedelta(microseconds=1)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return EPOCH + dt.timedelta(microseconds=int(value))
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _source_key(table: str) -> UniqueConstraint:
+    return UniqueConstraint("source", "external_id", name=f"uq_{table}_source_external_id")
+
+
+class Owner(Base):
+    __tablename__ = "owners"
+    __table_args__ = (_source_key("owners"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))
+    team: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool | None] = mapped_column(Boolean)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+    __table_args__ = (
+        _source_key("leads"),
+        Index("ix_leads_mql_at", "mql_at"),
+        Index("ix_leads_created_at", "created_at"),
+        Index("ix_leads_owner", "source", "owner_external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    mql_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sql_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    owner_external_id: Mapped[str | None] = mapped_column(String(255))
+    owner_assigned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    channel: Mapped[str | None] = mapped_column(String(255))
+    campaign: Mapped[str | None] = mapped_column(String(255))
+    lifecycle_stage: Mapped[str | None] = mapped_column(String(64))
+    lead_status: Mapped[str | None] = mapped_column(String(64))
+    first_touch_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    touches: Mapped[int | None] = mapped_column(Integer)
+    disposition: Mapped[str | None] = mapped_column(String(16))
+    disposition_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    rejection_reason: Mapped[str | None] = mapped_column(String(255))
+    segment: Mapped[str | None] = mapped_column(String(255))
+    archived: Mapped[bool | None] = mapped_column(Boolean)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Deal(Base):
+    __tablename__ = "deals"
+    __table_args__ = (
+        _source_key("deals"),
+        Index("ix_deals_created_at", "created_at"),
+        Index("ix_deals_closed_at", "closed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    amount: Mapped[float | None] = mapped_column(Float(53))
+    currency: Mapped[str | None] = mapped_column(String(8))
+    stage: Mapped[str | None] = mapped_column(String(255))
+    pipeline: Mapped[str | None] = mapped_column(String(255))
+    is_closed: Mapped[bool | None] = mapped_column(Boolean)
+    is_won: Mapped[bool | None] = mapped_column(Boolean)
+    owner_external_id: Mapped[str | None] = mapped_column(String(255))
+    channel: Mapped[str | None] = mapped_column(String(255))
+    lead_external_id: Mapped[str | None] = mapped_column(String(255))
+    archived: Mapped[bool | None] = mapped_column(Boolean)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Activity(Base):
+    __tablename__ = "activities"
+    __table_args__ = (
+        _source_key("activities"),
+        Index("ix_activities_occurred_at", "occurred_at"),
+        Index("ix_activities_lead", "source", "lead_external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(255))
+    lead_external_id: Mapped[str | None] = mapped_column(String(255))
+    owner_external_id: Mapped[str | None] = mapped_column(String(255))
+    kind: Mapped[str | None] = mapped_column(String(16))
+    occurred_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    archived: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class AgreementVersion(Base):
+    """One saved version of an agreement; rows are only ever inserted."""
+
+    __tablename__ = "agreement_versions"
+    __table_args__ = (
+        UniqueConstraint("agreement", "version", name="uq_agreement_versions_agreement_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agreement: Mapped[str] = mapped_column(String(255))
+    version: Mapped[int] = mapped_column(Integer)
+    effective_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    document: Mapped[dict] = mapped_column(JSON)
+    author: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SyncState(Base):
+    """The cursor (and mid-run checkpoint) of one connector object."""
+
+    __tablename__ = "sync_state"
+    __table_args__ = (UniqueConstraint("connector", "object", name="uq_sync_state_connector_object"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connector: Mapped[str] = mapped_column(String(64))
+    object: Mapped[str] = mapped_column(String(64))
+    cursor: Mapped[str | None] = mapped_column(Text)
+    checkpoint: Mapped[dict | None] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class SyncRun(Base):
+    """One run of a sync or import: when, how it ended, what it counted."""
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connector: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str | None] = mapped_column(String(32))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    counts: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class RejectedRow(Base):
+    """Input that could not be used, kept with its reasons; one row per distinct bad record."""
+
+    __tablename__ = "rejected_rows"
+    __table_args__ = (UniqueConstraint("fingerprint", name="uq_rejected_rows_fingerprint"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64))
+    object: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    row_number: Mapped[int | None] = mapped_column(BigInteger)
+    column_name: Mapped[str | None] = mapped_column(String(255))
+    raw: Mapped[str | None] = mapped_column(Text)
+    reasons: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+CANONICAL_MODELS = {"owners": Owner, "leads": Lead, "deals": Deal, "activities": Activity}

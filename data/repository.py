@@ -1,0 +1,591 @@
+"""The only SQL of the product: ``read_*`` functions that return canonical frames,
+and ``upsert_*`` functions that insert-or-update on ``(source, external_id)``.
+
+Every function takes a SQLAlchemy ``Engine`` (runs in its own transaction) or a
+``Connection`` (runs inside the caller's transaction, so a connector can write
+rows and advance its cursor atomically).
+
+Writes convert whole columns to the storage form at once (epoch microseconds on
+SQLite, aware datetimes on PostgreSQL) and send batches through the DBAPI's
+``executemany``; reads fetch raw values and convert whole columns back, so a
+million rows move in seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import connectorx as cx
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from analytics.schema import BOOL, COLUMNS, INT, UTC_TS, SchemaError, coerce_frame, input_columns
+from data.models import CANONICAL_MODELS, AgreementVersion, RejectedRow, SyncRun, SyncState
+
+BATCH_ROWS = 20_000
+KEY = ("source", "external_id")
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What an upsert did: rows written, of which new and of which already there."""
+
+    rows: int
+    inserted: int
+    updated: int
+    duplicates_in_input: int = 0
+
+    def __add__(self, other: UpsertResult) -> UpsertResult:
+        return UpsertResult(
+            self.rows + other.rows,
+            self.inserted + other.inserted,
+            self.updated + other.updated,
+            self.duplicates_in_input + other.duplicates_in_input,
+        )
+
+
+@contextmanager
+def _transaction(bind: Engine | Connection) -> Iterator[Connection]:
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.begin() as conn:
+            yield conn
+
+
+# ----------------------------------------------------------------------------- writes
+
+
+def upsert_owners(bind: Engine | Connection, frame: pd.DataFrame) -> UpsertResult:
+    """Insert or update owners on (source, external_id); see :func:`upsert`."""
+    return upsert(bind, "owners", frame)
+
+
+def upsert_leads(bind: Engine | Connection, frame: pd.DataFrame) -> UpsertResult:
+    """Insert or update leads on (source, external_id); see :func:`upsert`."""
+    return upsert(bind, "leads", frame)
+
+
+def upsert_deals(bind: Engine | Connection, frame: pd.DataFrame) -> UpsertResult:
+    """Insert or update deals on (source, external_id); see :func:`upsert`."""
+    return upsert(bind, "deals", frame)
+
+
+def upsert_activities(bind: Engine | Connection, frame: pd.DataFrame) -> UpsertResult:
+    """Insert or update activities on (source, external_id); see :func:`upsert`."""
+    return upsert(bind, "activities", frame)
+
+
+def upsert(
+    bind: Engine | Connection, table: str, frame: pd.DataFrame, batch_rows: int = BATCH_ROWS
+) -> UpsertResult:
+    """Write ``frame`` into canonical ``table``, inserting new keys and updating existing ones.
+
+    Only the input columns present in ``frame`` are written, so a partial frame
+    (say, a CSV that maps no campaign) leaves the other stored columns as they
+    were. Within ``frame`` the last row of a repeated key wins; how many rows
+    were dropped that way is reported. Running the same frame twice leaves the
+    same rows (the second run counts them all as updated).
+    """
+    if table not in CANONICAL_MODELS:
+        raise SchemaError(f"unknown table {table!r}; canonical tables: {', '.join(CANONICAL_MODELS)}")
+    missing_key = [c for c in KEY if c not in frame.columns]
+    if missing_key:
+        raise SchemaError(f"{table}: the frame has no {', '.join(missing_key)} column")
+    columns = [c for c in input_columns(table) if c in frame.columns]
+    df = coerce_frame(frame[columns], table, partial=True)
+    blank = df["source"].isna() | df["external_id"].isna() | (df["external_id"].astype("str").str.len() == 0)
+    if blank.any():
+        first = int(np.flatnonzero(blank.to_numpy())[0])
+        raise SchemaError(
+            f"{table}: row {first} has no source or external_id; quarantine such rows before upserting"
+        )
+    before_dedup = len(df)
+    df = df.drop_duplicates(list(KEY), keep="last")
+    duplicates = before_dedup - len(df)
+    if df.empty:
+        return UpsertResult(0, 0, 0, duplicates)
+
+    model = CANONICAL_MODELS[table]
+    sources = sorted(df["source"].unique().tolist())
+    result = UpsertResult(0, 0, 0, duplicates)
+    with _transaction(bind) as conn:
+        sql, order = _upsert_sql(conn, model.__table__, columns)
+        count = select(func.count()).select_from(model.__table__).where(model.__table__.c.source.in_(sources))
+        for start in range(0, len(df), batch_rows):
+            batch = df.iloc[start : start + batch_rows]
+            rows_before = conn.execute(count).scalar_one()
+            conn.exec_driver_sql(sql, _rows(batch, order, conn.dialect.name))
+            inserted = conn.execute(count).scalar_one() - rows_before
+            result = result + UpsertResult(len(batch), inserted, len(batch) - inserted)
+    return result
+
+
+def _upsert_sql(conn: Connection, table, columns: Sequence[str]) -> tuple[str, list[str] | None]:
+    dialect_insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
+    stmt = dialect_insert(table)
+    updates = {c: stmt.excluded[c] for c in columns if c not in KEY}
+    stmt = (
+        stmt.on_conflict_do_update(index_elements=list(KEY), set_=updates)
+        if updates
+        else stmt.on_conflict_do_nothing(index_elements=list(KEY))
+    )
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(columns))
+    order = list(compiled.positiontup) if compiled.positional else None
+    return str(compiled), order
+
+
+def _rows(batch: pd.DataFrame, order: list[str] | None, dialect: str) -> list:
+    values = {name: _storage_values(batch[name], dialect) for name in batch.columns}
+    if order is not None:
+        return list(zip(*(values[name] for name in order), strict=True))
+    names = list(values)
+    return [dict(zip(names, row, strict=True)) for row in zip(*(values[n] for n in names), strict=True)]
+
+
+def _storage_values(series: pd.Series, dialect: str) -> list:
+    """One column as Python values the DBAPI takes directly, with None for missing."""
+    missing = series.isna().to_numpy()
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        if dialect == "sqlite":
+            raw = series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]").view("int64")
+            out = raw.astype(object)
+        else:
+            out = np.asarray(series.dt.to_pydatetime(), dtype=object)
+    elif str(series.dtype) in (BOOL, INT):
+        out = series.to_numpy(dtype=object, na_value=None)
+    else:
+        out = series.to_numpy(dtype=object)
+    if missing.any():
+        out = np.where(missing, None, out)
+    return out.tolist()
+
+
+def delete_source(bind: Engine | Connection, source: str) -> dict[str, int]:
+    """Delete every canonical row of ``source``; returns rows deleted per table."""
+    deleted = {}
+    with _transaction(bind) as conn:
+        for name, model in CANONICAL_MODELS.items():
+            deleted[name] = conn.execute(
+                model.__table__.delete().where(model.__table__.c.source == source)
+            ).rowcount
+    return deleted
+
+
+# ----------------------------------------------------------------------------- reads
+
+# How each canonical column is selected. The alias "t" is the table itself.
+_OWNER_JOIN = "LEFT JOIN owners o ON o.source = t.source AND o.external_id = t.owner_external_id"
+_LEAD_JOIN = "LEFT JOIN leads l ON l.source = t.source AND l.external_id = t.lead_external_id"
+_DERIVED_SQL = {
+    "leads": {"owner_id": "o.id", "team": "o.team"},
+    "deals": {"owner_id": "o.id", "team": "o.team", "lead_id": "l.id"},
+    "activities": {"owner_id": "o.id", "lead_id": "l.id"},
+    "owners": {},
+}
+_JOINS = {
+    "leads": [_OWNER_JOIN],
+    "deals": [_OWNER_JOIN, _LEAD_JOIN],
+    "activities": [_OWNER_JOIN, _LEAD_JOIN],
+    "owners": [],
+}
+_PERIOD_COLUMNS = {
+    "leads": {"mql_at", "created_at"},
+    "deals": {"created_at", "closed_at"},
+    "activities": {"occurred_at"},
+    "owners": set(),
+}
+
+
+def read_owners(bind: Engine | Connection, source: str | None = None) -> pd.DataFrame:
+    """All owners (active and not), canonical columns."""
+    return _read(bind, "owners", source=source)
+
+
+def read_leads(
+    bind: Engine | Connection,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    by: str = "mql_at",
+    source: str | None = None,
+) -> pd.DataFrame:
+    """Leads whose ``by`` timestamp lies in [start, end) (either bound optional), with owner id and team."""
+    return _read(bind, "leads", start, end, (by,), source)
+
+
+def read_deals(
+    bind: Engine | Connection,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    by: str | Sequence[str] = ("created_at", "closed_at"),
+    source: str | None = None,
+) -> pd.DataFrame:
+    """Deals created or closed in [start, end) (``by`` picks which), with owner, team and lead id."""
+    return _read(bind, "deals", start, end, (by,) if isinstance(by, str) else tuple(by), source)
+
+
+def read_activities(
+    bind: Engine | Connection,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    source: str | None = None,
+) -> pd.DataFrame:
+    """Activities that occurred in [start, end), with resolved lead and owner ids."""
+    return _read(bind, "activities", start, end, ("occurred_at",), source)
+
+
+def _read(
+    bind: Engine | Connection,
+    table: str,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    by: tuple[str, ...] = (),
+    source: str | None = None,
+) -> pd.DataFrame:
+    unknown = [b for b in by if b not in _PERIOD_COLUMNS[table]]
+    if unknown:
+        raise SchemaError(
+            f"{table}: cannot filter by {unknown[0]!r}; use one of {sorted(_PERIOD_COLUMNS[table])}"
+        )
+    derived = _DERIVED_SQL[table]
+    names = list(COLUMNS[table])
+    select_list = ", ".join(f"{derived.get(name, 't.' + name)} AS {name}" for name in names)
+    sql = f"SELECT {select_list} FROM {table} t {' '.join(_JOINS[table])}"
+    if (
+        isinstance(bind, Engine)
+        and bind.dialect.name == "sqlite"
+        and bind.url.database not in (None, "", ":memory:")
+    ):
+        return _read_sqlite_columnar(bind, sql, table, names, start, end, by, source)
+    with _transaction(bind) as conn:
+        dialect = conn.dialect.name
+        mark = (lambda n: f":{n}") if dialect == "sqlite" else (lambda n: f"%({n})s")
+        params = {}
+        if start is not None:
+            params["start"] = _storage_instant(start, dialect)
+        if end is not None:
+            params["end"] = _storage_instant(end, dialect)
+        if source is not None:
+            params["source"] = source
+        sql += _where(by, {k: mark(k) for k in params})
+        # The raw DBAPI cursor hands back plain tuples: several times faster than Row objects at 1M rows.
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+    return _frame(rows, table, names, dialect)
+
+
+def _where(by: tuple[str, ...], marks: dict[str, str]) -> str:
+    """The WHERE clause for a period on any of the ``by`` columns and a source, with the given placeholders."""
+    where = []
+    if "start" in marks or "end" in marks:
+        per_column = []
+        for column in by:
+            bounds = [f"t.{column} >= {marks['start']}"] if "start" in marks else []
+            bounds += [f"t.{column} < {marks['end']}"] if "end" in marks else []
+            per_column.append("(" + " AND ".join(bounds) + ")")
+        where.append("(" + " OR ".join(per_column) + ")")
+    if "source" in marks:
+        where.append(f"t.source = {marks['source']}")
+    return (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY t.id"
+
+
+def _read_sqlite_columnar(engine: Engine, sql, table, names, start, end, by, source) -> pd.DataFrame:
+    """Read through connectorx, which decodes SQLite rows to Arrow columns in native code (~4x faster)."""
+    marks = {}
+    if start is not None:
+        marks["start"] = str(_storage_instant(start, "sqlite"))
+    if end is not None:
+        marks["end"] = str(_storage_instant(end, "sqlite"))
+    if source is not None:
+        marks["source"] = "'" + source.replace("'", "''") + "'"
+    path = Path(engine.url.database).resolve()
+    arrow = cx.read_sql(f"sqlite://{path}", sql + _where(by, marks), return_type="arrow")
+    spec = COLUMNS[table]
+    out = {}
+    for name in names:
+        column, dtype = arrow.column(name), spec[name]
+        if dtype == UTC_TS:
+            out[name] = column.cast(pa.int64()).cast(pa.timestamp("us", tz="UTC")).to_pandas().astype(UTC_TS)
+        elif dtype in (INT, BOOL):
+            out[name] = pd.Series(pd.array(column.to_pandas(), dtype="Int64" if dtype == INT else "boolean"))
+        else:
+            out[name] = column.to_pandas().astype(dtype)
+    return pd.DataFrame(out)
+
+
+def _storage_instant(value: dt.datetime, dialect: str):
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    if dialect == "sqlite":
+        return int(stamp.value // 1000)
+    return stamp.to_pydatetime()
+
+
+def _frame(rows: list, table: str, names: list[str], dialect: str) -> pd.DataFrame:
+    spec = COLUMNS[table]
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    out = {}
+    for name, values in zip(names, columns, strict=True):
+        column, dtype = pd.Series(np.array(values, dtype=object), dtype=object), spec[name]
+        if dtype == UTC_TS:
+            if dialect == "sqlite":
+                micros = pd.array(column, dtype="Int64")
+                out[name] = pd.to_datetime(micros, unit="us", utc=True).astype(UTC_TS)
+            else:
+                out[name] = pd.to_datetime(column, utc=True).astype(UTC_TS)
+        elif dtype == BOOL:
+            out[name] = (
+                column.astype("boolean")
+                if dialect != "sqlite"
+                else pd.array(column, dtype="Int64").astype("boolean")
+            )
+        else:
+            out[name] = column.astype(dtype)
+    return pd.DataFrame(out)
+
+
+# ----------------------------------------------------------------------------- summaries
+
+
+def table_counts(bind: Engine | Connection) -> dict[str, int]:
+    """Row count of each canonical table."""
+    with _transaction(bind) as conn:
+        return {
+            name: conn.execute(select(func.count()).select_from(model.__table__)).scalar_one()
+            for name, model in CANONICAL_MODELS.items()
+        }
+
+
+def source_counts(bind: Engine | Connection) -> pd.DataFrame:
+    """Rows per (table, source): where the data came from."""
+    parts = []
+    with _transaction(bind) as conn:
+        for name, model in CANONICAL_MODELS.items():
+            t = model.__table__
+            for source, rows in conn.execute(select(t.c.source, func.count()).group_by(t.c.source)):
+                parts.append({"table": name, "source": source, "rows": rows})
+    return pd.DataFrame(parts, columns=["table", "source", "rows"])
+
+
+# ----------------------------------------------------------------------------- sync bookkeeping
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def start_run(bind: Engine | Connection, connector: str, kind: str) -> int:
+    """Record the start of a sync or import run; returns its id."""
+    with _transaction(bind) as conn:
+        return conn.execute(
+            insert(SyncRun).values(connector=connector, kind=kind, started_at=_now(), status="running")
+        ).inserted_primary_key[0]
+
+
+def finish_run(
+    bind: Engine | Connection, run_id: int, status: str, counts: dict | None = None, error: str | None = None
+) -> None:
+    """Record how run ``run_id`` ended: status ("ok", "failed", ...), counts and a user-facing error."""
+    with _transaction(bind) as conn:
+        conn.execute(
+            SyncRun.__table__.update()
+            .where(SyncRun.__table__.c.id == run_id)
+            .values(finished_at=_now(), status=status, counts=counts, error=error)
+        )
+
+
+def read_sync_runs(bind: Engine | Connection, limit: int = 100) -> pd.DataFrame:
+    """The latest runs first: connector, kind, started/finished, status, counts, error."""
+    t = SyncRun.__table__
+    with _transaction(bind) as conn:
+        rows = conn.execute(select(t).order_by(t.c.id.desc()).limit(limit)).mappings().all()
+    frame = pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in t.columns])
+    for column in ("started_at", "finished_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+def get_sync_state(bind: Engine | Connection, connector: str, obj: str) -> tuple[str | None, dict | None]:
+    """The stored (cursor, checkpoint) of one connector object; (None, None) before the first sync."""
+    t = SyncState.__table__
+    with _transaction(bind) as conn:
+        row = conn.execute(
+            select(t.c.cursor, t.c.checkpoint).where(t.c.connector == connector, t.c.object == obj)
+        ).first()
+    return (row.cursor, row.checkpoint) if row else (None, None)
+
+
+_KEEP = object()
+
+
+def set_sync_state(
+    bind: Engine | Connection, connector: str, obj: str, cursor=_KEEP, checkpoint=_KEEP
+) -> None:
+    """Store the cursor and/or checkpoint of one connector object (an argument left out is kept)."""
+    t = SyncState.__table__
+    values = {"updated_at": _now()}
+    if cursor is not _KEEP:
+        values["cursor"] = cursor
+    if checkpoint is not _KEEP:
+        values["checkpoint"] = checkpoint
+    with _transaction(bind) as conn:
+        dialect_insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
+        stmt = dialect_insert(t).values(connector=connector, object=obj, **values)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["connector", "object"], set_=values))
+
+
+def read_sync_state(bind: Engine | Connection) -> pd.DataFrame:
+    """Every stored cursor: connector, object, cursor, checkpoint, updated_at."""
+    t = SyncState.__table__
+    with _transaction(bind) as conn:
+        rows = conn.execute(select(t).order_by(t.c.connector, t.c.object)).mappings().all()
+    return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in t.columns])
+
+
+# ----------------------------------------------------------------------------- rejected rows
+
+
+def add_rejected_rows(bind: Engine | Connection, rows: Sequence[dict], run_id: int | None = None) -> int:
+    """Keep bad input aside with its reasons; returns how many were new.
+
+    Each row is a dict with ``source``, ``object``, ``reasons`` and optionally
+    ``external_id``, ``row_number``, ``column_name``, ``raw`` (any JSON-able
+    value). The same bad record seen again (same source, object, id, row and
+    raw payload) is recorded once, with its ``seen_at`` refreshed.
+    """
+    if not rows:
+        return 0
+    t = RejectedRow.__table__
+    now = _now()
+    records = {}
+    for row in rows:
+        raw = row.get("raw")
+        raw_text = (
+            raw if isinstance(raw, str) or raw is None else json.dumps(raw, default=str, sort_keys=True)
+        )
+        reasons = row["reasons"] if isinstance(row["reasons"], str) else "; ".join(row["reasons"])
+        fingerprint = hashlib.sha256(
+            json.dumps(
+                [row["source"], row["object"], row.get("external_id"), row.get("row_number"), raw_text],
+                default=str,
+            ).encode()
+        ).hexdigest()
+        records[fingerprint] = {
+            "source": row["source"],
+            "object": row["object"],
+            "external_id": None if row.get("external_id") is None else str(row["external_id"]),
+            "row_number": row.get("row_number"),
+            "column_name": row.get("column_name"),
+            "raw": raw_text,
+            "reasons": reasons,
+            "run_id": run_id,
+            "fingerprint": fingerprint,
+            "seen_at": now,
+        }
+    with _transaction(bind) as conn:
+        existing = set()
+        keys = list(records)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            existing.update(conn.execute(select(t.c.fingerprint).where(t.c.fingerprint.in_(chunk))).scalars())
+        dialect_insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
+        stmt = dialect_insert(t)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["fingerprint"],
+            set_={
+                "seen_at": stmt.excluded.seen_at,
+                "reasons": stmt.excluded.reasons,
+                "run_id": stmt.excluded.run_id,
+            },
+        )
+        conn.execute(stmt, list(records.values()))
+    return len(records) - len(existing)
+
+
+def read_rejected_rows(
+    bind: Engine | Connection, source: str | None = None, obj: str | None = None, limit: int | None = None
+) -> pd.DataFrame:
+    """Kept-aside rows, newest first: source, object, external_id, row_number, column_name, reasons, raw, seen_at."""
+    t = RejectedRow.__table__
+    query = select(t).order_by(t.c.seen_at.desc(), t.c.id.desc())
+    if source is not None:
+        query = query.where(t.c.source == source)
+    if obj is not None:
+        query = query.where(t.c.object == obj)
+    if limit is not None:
+        query = query.limit(limit)
+    with _transaction(bind) as conn:
+        rows = conn.execute(query).mappings().all()
+    columns = [
+        "id",
+        "source",
+        "object",
+        "external_id",
+        "row_number",
+        "column_name",
+        "reasons",
+        "raw",
+        "run_id",
+        "seen_at",
+    ]
+    frame = pd.DataFrame([{c: r[c] for c in columns} for r in rows], columns=columns)
+    frame["seen_at"] = pd.to_datetime(frame["seen_at"], utc=True)
+    return frame
+
+
+# ----------------------------------------------------------------------------- agreement versions
+
+
+def add_agreement_version(
+    bind: Engine | Connection,
+    agreement: str,
+    document: dict,
+    effective_from: dt.datetime,
+    author: str | None,
+    reason: str | None,
+) -> int:
+    """Save a new version of ``agreement`` (never an update); returns its version number."""
+    t = AgreementVersion.__table__
+    with _transaction(bind) as conn:
+        latest = conn.execute(select(func.max(t.c.version)).where(t.c.agreement == agreement)).scalar_one()
+        version = (latest or 0) + 1
+        conn.execute(
+            insert(t).values(
+                agreement=agreement,
+                version=version,
+                effective_from=effective_from,
+                document=document,
+                author=author,
+                reason=reason,
+                created_at=_now(),
+            )
+        )
+    return version
+
+
+def read_agreement_versions(bind: Engine | Connection, agreement: str | None = None) -> pd.DataFrame:
+    """Saved versions, oldest first: agreement, version, effective_from, document (dict), author, reason, created_at."""
+    t = AgreementVersion.__table__
+    query = select(t).order_by(t.c.agreement, t.c.version)
+    if agreement is not None:
+        query = query.where(t.c.agreement == agreement)
+    with _transaction(bind) as conn:
+        rows = conn.execute(query).mappings().all()
+    columns = ["agreement", "version", "effective_from", "document", "author", "reason", "created_at"]
+    frame = pd.DataFrame([{c: r[c] for c in columns} for r in rows], columns=columns)
+    for column in ("effective_from", "created_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
