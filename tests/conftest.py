@@ -1,0 +1,79 @@
+"""Fixtures shared by the whole suite.
+
+Tests that need a server or a browser skip locally with the reason, and are
+forced to run in CI: ``.ci/run`` sets ``ACCORD_REQUIRE_SERVICES=1``, which turns
+every such skip into a failure.
+
+- ``engine``: a fresh, migrated database, once on SQLite and once on
+  PostgreSQL (``ACCORD_TEST_POSTGRES_URL``, e.g.
+  ``postgresql+psycopg://accord@127.0.0.1:55432/accord_test``).
+- ``sqlite_engine``: a fresh, migrated SQLite database only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from sqlalchemy import text
+
+from data.engine import make_engine, upgrade
+
+POSTGRES_URL_VAR = "ACCORD_TEST_POSTGRES_URL"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def services_required() -> bool:
+    """True in CI, where a missing server or browser is a failure, not a skip."""
+    return os.environ.get("ACCORD_REQUIRE_SERVICES") == "1"
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip the calling test locally; fail it when services are required (CI)."""
+    if services_required():
+        pytest.fail(f"{reason} (ACCORD_REQUIRE_SERVICES=1: this test must run here)")
+    pytest.skip(reason)
+
+
+def postgres_url() -> str | None:
+    return os.environ.get(POSTGRES_URL_VAR) or None
+
+
+def chromium_path() -> str:
+    """Debian's chromium, or a skip (a failure in CI) when it is not installed."""
+    if not shutil.which(CHROMIUM):
+        skip_or_fail(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    return CHROMIUM
+
+
+def reset_postgres(url: str):
+    """An engine on ``url`` whose public schema was emptied and migrated to head."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    upgrade(engine)
+    return engine
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'accord.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'accord.db'}")
+        upgrade(engine)
+    else:
+        url = postgres_url()
+        if url is None:
+            skip_or_fail(f"no PostgreSQL: set {POSTGRES_URL_VAR} to run the PostgreSQL variant")
+        engine = reset_postgres(url)
+    yield engine
+    engine.dispose()
