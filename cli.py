@@ -52,12 +52,21 @@ class ProgressBar:
 
 def _demo(args) -> int:
     from connectors.demo import load_demo
+    from connectors.first_run import load_demo_if_empty
+    from data.repository import finish_run, start_run, table_counts
 
     engine = make_engine()
     upgrade(engine)
     bar = ProgressBar()
     started = time.monotonic()
-    counts = load_demo(engine, leads=args.leads, seed=args.seed, reset=args.reset, progress=bar)
+    if args.if_empty:
+        loaded = load_demo_if_empty(engine, leads=args.leads, progress=bar)
+        bar.close()
+        print("Demo company loaded." if loaded else "The database already has data: demo not loaded.")
+        return 0
+    run = start_run(engine, "demo", "demo")
+    counts = load_demo(engine, leads=args.leads or 12_000, seed=args.seed, reset=args.reset, progress=bar)
+    finish_run(engine, run, "ok", table_counts(engine))
     bar.close()
     summary = ", ".join(f"{n:,} {table}" for table, n in counts.items())
     print(f"Demo data loaded in {time.monotonic() - started:.1f} s: {summary}")
@@ -77,10 +86,9 @@ def _db_upgrade(_args) -> int:
 
 
 def _db_status(_args) -> int:
+    from data.engine import database_url
     from data.repository import table_counts
     from settings import masked_url
-
-    from data.engine import database_url
 
     engine = make_engine()
     print(f"Database: {masked_url(database_url())}")
@@ -92,18 +100,29 @@ def _db_status(_args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cli.py", description="Accord: the marketing-sales SLA, held against the CRM.")
+    parser = argparse.ArgumentParser(
+        prog="cli.py", description="Accord: the marketing-sales SLA, held against the CRM."
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="load the demo company into the database")
-    demo.add_argument("--leads", type=int, default=12_000, help="how many leads (default 12,000; 1,000,000 for benchmarks)")
+    demo.add_argument(
+        "--leads", type=int, default=None, help="how many leads (default 12,000; 1,000,000 for benchmarks)"
+    )
     demo.add_argument("--seed", type=int, default=7, help="random seed (same seed, same company)")
     demo.add_argument("--reset", action="store_true", help="delete earlier demo rows first")
+    demo.add_argument(
+        "--if-empty", action="store_true", help="only when the database has no data (first start)"
+    )
     demo.set_defaults(func=_demo)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
-    db.add_parser("upgrade", help="migrate the schema to the newest revision, in place").set_defaults(func=_db_upgrade)
-    db.add_parser("status", help="show the database, its revision and row counts").set_defaults(func=_db_status)
+    db.add_parser("upgrade", help="migrate the schema to the newest revision, in place").set_defaults(
+        func=_db_upgrade
+    )
+    db.add_parser("status", help="show the database, its revision and row counts").set_defaults(
+        func=_db_status
+    )
 
     # --- commands from other modules ---
     return parser

@@ -77,3 +77,23 @@ def engine(request, tmp_path):
         engine = reset_postgres(url)
     yield engine
     engine.dispose()
+
+
+DEMO_TEST_LEADS = 3_000
+
+
+@pytest.fixture(scope="session")
+def demo_db_url(tmp_path_factory) -> str:
+    """A SQLite database holding a small demo company (3,000 leads), built once per test session.
+
+    The one seeded data set behind the AppTest and browser tests; treat it as read-only.
+    """
+    from connectors.first_run import load_demo_if_empty
+
+    path = tmp_path_factory.mktemp("demo") / "accord.db"
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    upgrade(engine)
+    load_demo_if_empty(engine, leads=DEMO_TEST_LEADS)
+    engine.dispose()
+    return url
