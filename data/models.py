@@ -234,3 +234,35 @@ class RejectedRow(Base):
 
 
 CANONICAL_MODELS = {"owners": Owner, "leads": Lead, "deals": Deal, "activities": Activity}
+
+
+class WeeklySnapshot(Base):
+    """The Overview figures of one ISO week as shown at the time, frozen.
+
+    A provisional snapshot (taken on demand during the week) may be replaced;
+    the final one, taken once the week has closed, never is.
+    """
+
+    __tablename__ = "weekly_snapshots"
+    __table_args__ = (UniqueConstraint("agreement", "week", name="uq_weekly_snapshots_agreement_week"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agreement: Mapped[str] = mapped_column(String(255))
+    week: Mapped[str] = mapped_column(String(8))  # ISO week, "2026-W48"
+    final: Mapped[bool] = mapped_column(Boolean)
+    frozen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    figures: Mapped[list] = mapped_column(JSON)
+
+
+class AuditEntry(Base):
+    """Who did what, when: agreement changes, syncs, imports, snapshots."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[dict | None] = mapped_column(JSON)

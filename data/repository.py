@@ -19,17 +19,22 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
-import connectorx as cx
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from analytics.schema import BOOL, COLUMNS, INT, UTC_TS, SchemaError, coerce_frame, input_columns
-from data.models import CANONICAL_MODELS, AgreementVersion, RejectedRow, SyncRun, SyncState
+from data.models import (
+    CANONICAL_MODELS,
+    AgreementVersion,
+    AuditEntry,
+    RejectedRow,
+    SyncRun,
+    SyncState,
+    WeeklySnapshot,
+)
 
 BATCH_ROWS = 20_000
 KEY = ("source", "external_id")
@@ -260,12 +265,6 @@ def _read(
     names = list(COLUMNS[table])
     select_list = ", ".join(f"{derived.get(name, 't.' + name)} AS {name}" for name in names)
     sql = f"SELECT {select_list} FROM {table} t {' '.join(_JOINS[table])}"
-    if (
-        isinstance(bind, Engine)
-        and bind.dialect.name == "sqlite"
-        and bind.url.database not in (None, "", ":memory:")
-    ):
-        return _read_sqlite_columnar(bind, sql, table, names, start, end, by, source)
     with _transaction(bind) as conn:
         dialect = conn.dialect.name
         mark = (lambda n: f":{n}") if dialect == "sqlite" else (lambda n: f"%({n})s")
@@ -300,30 +299,6 @@ def _where(by: tuple[str, ...], marks: dict[str, str]) -> str:
     if "source" in marks:
         where.append(f"t.source = {marks['source']}")
     return (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY t.id"
-
-
-def _read_sqlite_columnar(engine: Engine, sql, table, names, start, end, by, source) -> pd.DataFrame:
-    """Read through connectorx, which decodes SQLite rows to Arrow columns in native code (~4x faster)."""
-    marks = {}
-    if start is not None:
-        marks["start"] = str(_storage_instant(start, "sqlite"))
-    if end is not None:
-        marks["end"] = str(_storage_instant(end, "sqlite"))
-    if source is not None:
-        marks["source"] = "'" + source.replace("'", "''") + "'"
-    path = Path(engine.url.database).resolve()
-    arrow = cx.read_sql(f"sqlite://{path}", sql + _where(by, marks), return_type="arrow")
-    spec = COLUMNS[table]
-    out = {}
-    for name in names:
-        column, dtype = arrow.column(name), spec[name]
-        if dtype == UTC_TS:
-            out[name] = column.cast(pa.int64()).cast(pa.timestamp("us", tz="UTC")).to_pandas().astype(UTC_TS)
-        elif dtype in (INT, BOOL):
-            out[name] = pd.Series(pd.array(column.to_pandas(), dtype="Int64" if dtype == INT else "boolean"))
-        else:
-            out[name] = column.to_pandas().astype(dtype)
-    return pd.DataFrame(out)
 
 
 def _storage_instant(value: dt.datetime, dialect: str):
@@ -588,4 +563,82 @@ def read_agreement_versions(bind: Engine | Connection, agreement: str | None = N
     frame = pd.DataFrame([{c: r[c] for c in columns} for r in rows], columns=columns)
     for column in ("effective_from", "created_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+# ----------------------------------------------------------------------------- weekly snapshots
+
+
+class SnapshotFrozenError(RuntimeError):
+    """A final weekly snapshot exists and is never replaced."""
+
+
+def save_snapshot(
+    bind: Engine | Connection, agreement: str, week: str, figures: list[dict], final: bool
+) -> bool:
+    """Freeze the figures of ISO ``week`` ("2026-W48"); returns True if written.
+
+    A provisional snapshot is replaced by a later one; a final snapshot is
+    written once and then kept as it was (saving it again returns False).
+    """
+    t = WeeklySnapshot.__table__
+    payload = json.loads(json.dumps(figures, default=str))
+    with _transaction(bind) as conn:
+        existing = conn.execute(
+            select(t.c.id, t.c.final).where(t.c.agreement == agreement, t.c.week == week)
+        ).first()
+        if existing is not None and existing.final:
+            return False
+        values = {"final": final, "frozen_at": _now(), "figures": payload}
+        if existing is None:
+            conn.execute(insert(t).values(agreement=agreement, week=week, **values))
+        else:
+            conn.execute(t.update().where(t.c.id == existing.id).values(**values))
+    return True
+
+
+def read_snapshots(
+    bind: Engine | Connection, agreement: str, weeks: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Frozen weeks of ``agreement``, oldest first: week, final, frozen_at, figures (list of dicts)."""
+    t = WeeklySnapshot.__table__
+    query = select(t.c.week, t.c.final, t.c.frozen_at, t.c.figures).where(t.c.agreement == agreement)
+    if weeks is not None:
+        query = query.where(t.c.week.in_(list(weeks)))
+    with _transaction(bind) as conn:
+        rows = conn.execute(query.order_by(t.c.week)).mappings().all()
+    frame = pd.DataFrame([dict(r) for r in rows], columns=["week", "final", "frozen_at", "figures"])
+    frame["frozen_at"] = pd.to_datetime(frame["frozen_at"], utc=True)
+    return frame
+
+
+# ----------------------------------------------------------------------------- audit trail
+
+
+def add_audit(
+    bind: Engine | Connection, actor: str, action: str, target: str | None = None, detail: dict | None = None
+) -> None:
+    """Record that ``actor`` did ``action`` (e.g. "agreement.save", "sync.hubspot", "import.leads") on ``target``."""
+    with _transaction(bind) as conn:
+        conn.execute(
+            insert(AuditEntry).values(
+                at=_now(),
+                actor=actor,
+                action=action,
+                target=target,
+                detail=None if detail is None else json.loads(json.dumps(detail, default=str)),
+            )
+        )
+
+
+def read_audit(bind: Engine | Connection, limit: int | None = 500) -> pd.DataFrame:
+    """The audit trail, newest first: at, actor, action, target, detail."""
+    t = AuditEntry.__table__
+    query = select(t.c.at, t.c.actor, t.c.action, t.c.target, t.c.detail).order_by(t.c.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    with _transaction(bind) as conn:
+        rows = conn.execute(query).mappings().all()
+    frame = pd.DataFrame([dict(r) for r in rows], columns=["at", "actor", "action", "target", "detail"])
+    frame["at"] = pd.to_datetime(frame["at"], utc=True)
     return frame

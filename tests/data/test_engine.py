@@ -86,7 +86,9 @@ def test_timestamps_are_integers_in_sqlite(sqlite_engine):
     """SQLite has no timestamp type: Accord stores UTC epoch microseconds (documented in data/models.py)."""
     repo.upsert_leads(
         sqlite_engine,
-        pd.DataFrame({"source": ["s"], "external_id": ["x"], "created_at": [pd.Timestamp("1970-01-01T00:00:01Z")]}),
+        pd.DataFrame(
+            {"source": ["s"], "external_id": ["x"], "created_at": [pd.Timestamp("1970-01-01T00:00:01Z")]}
+        ),
     )
     with sqlite3.connect(sqlite_engine.url.database) as conn:
         assert conn.execute("select created_at from leads").fetchone() == (1_000_000,)

@@ -32,7 +32,12 @@ def _leads():
             "source": ["crm"] * 4,
             "external_id": ["L1", "L2", "L3", "L4"],
             "created_at": pd.to_datetime(
-                ["2026-03-01T08:00:00Z", "2026-03-29T00:30:00Z", "2026-04-01T00:00:00Z", "2026-03-31T23:59:59Z"]
+                [
+                    "2026-03-01T08:00:00Z",
+                    "2026-03-29T00:30:00Z",
+                    "2026-04-01T00:00:00Z",
+                    "2026-03-31T23:59:59Z",
+                ]
             ),
             "mql_at": pd.to_datetime(
                 ["2026-03-01T09:00:00Z", "2026-03-29T01:30:00Z", "2026-04-01T00:00:00Z", None], utc=True
@@ -88,7 +93,9 @@ def test_upsert_updates_only_the_columns_given(engine):
 
 
 def test_repeated_key_in_one_frame_last_wins_and_is_counted(engine):
-    frame = pd.DataFrame({"source": ["crm", "crm"], "external_id": ["L1", "L1"], "channel": ["first", "last"]})
+    frame = pd.DataFrame(
+        {"source": ["crm", "crm"], "external_id": ["L1", "L1"], "channel": ["first", "last"]}
+    )
     result = repo.upsert_leads(engine, frame)
     assert (result.rows, result.duplicates_in_input) == (1, 1)
     assert repo.read_leads(engine)["channel"].tolist() == ["last"]
@@ -102,9 +109,9 @@ def test_blank_key_is_refused_with_the_row(engine):
 
 
 def test_timestamps_are_stored_in_utc_whatever_zone_they_arrive_in(engine):
-    berlin = pd.Series(pd.to_datetime(["2026-03-29 01:30", "2026-03-29 03:30", "2026-10-25 02:30"])).dt.tz_localize(
-        "Europe/Berlin", ambiguous=[True, True, False]
-    )
+    berlin = pd.Series(
+        pd.to_datetime(["2026-03-29 01:30", "2026-03-29 03:30", "2026-10-25 02:30"])
+    ).dt.tz_localize("Europe/Berlin", ambiguous=[True, True, False])
     frame = pd.DataFrame({"source": "crm", "external_id": ["a", "b", "c"], "created_at": berlin})
     repo.upsert_leads(engine, frame)
     stored = repo.read_leads(engine).set_index("external_id")["created_at"]
@@ -112,9 +119,13 @@ def test_timestamps_are_stored_in_utc_whatever_zone_they_arrive_in(engine):
     assert stored["a"] == pd.Timestamp("2026-03-29T00:30:00Z")  # CET, before the jump
     assert stored["b"] == pd.Timestamp("2026-03-29T01:30:00Z")  # CEST, after the jump
     assert stored["c"] == pd.Timestamp("2026-10-25T01:30:00Z")  # the second (CET) 02:30
-    naive = pd.DataFrame({"source": "crm", "external_id": ["n"], "created_at": [pd.Timestamp("2026-01-01 12:00")]})
+    naive = pd.DataFrame(
+        {"source": "crm", "external_id": ["n"], "created_at": [pd.Timestamp("2026-01-01 12:00")]}
+    )
     repo.upsert_leads(engine, naive)
-    assert repo.read_leads(engine).set_index("external_id").loc["n", "created_at"] == pd.Timestamp("2026-01-01T12:00Z")
+    assert repo.read_leads(engine).set_index("external_id").loc["n", "created_at"] == pd.Timestamp(
+        "2026-01-01T12:00Z"
+    )
 
 
 def test_period_filter_is_half_open_and_runs_in_sql(engine):
@@ -210,15 +221,38 @@ def test_rejected_rows_are_kept_once(engine):
     kept = repo.read_rejected_rows(engine, source="file:a.csv")
     assert len(kept) == 2
     row = kept.set_index("row_number").loc[7]
-    assert row["column_name"] == "Create Date" and "not a date" in row["reasons"] and "yesterday" in row["raw"]
+    assert (
+        row["column_name"] == "Create Date" and "not a date" in row["reasons"] and "yesterday" in row["raw"]
+    )
 
 
 def test_agreement_versions_only_grow(engine):
     start = dt.datetime(2026, 1, 1, tzinfo=UTC)
     assert repo.add_agreement_version(engine, "SLA", {"target": 1}, start, "ada", "first") == 1
-    assert repo.add_agreement_version(engine, "SLA", {"target": 2}, start.replace(month=3), "bo", "raise") == 2
+    assert (
+        repo.add_agreement_version(engine, "SLA", {"target": 2}, start.replace(month=3), "bo", "raise") == 2
+    )
     assert repo.add_agreement_version(engine, "Other", {"target": 9}, start, "bo", "first") == 1
     versions = repo.read_agreement_versions(engine, "SLA")
     assert versions["version"].tolist() == [1, 2]
     assert versions.loc[1, "document"] == {"target": 2} and versions.loc[1, "reason"] == "raise"
     assert versions.loc[1, "effective_from"] == pd.Timestamp("2026-03-01T00:00Z")
+
+
+def test_a_final_weekly_snapshot_is_never_replaced(engine):
+    figures = [{"commitment": "mql-volume", "actual": 120, "target": 100, "status": "met"}]
+    assert repo.save_snapshot(engine, "SLA", "2026-W47", figures, final=False)
+    assert repo.save_snapshot(engine, "SLA", "2026-W47", [{**figures[0], "actual": 130}], final=True)
+    assert not repo.save_snapshot(engine, "SLA", "2026-W47", [{**figures[0], "actual": 999}], final=True)
+    frozen = repo.read_snapshots(engine, "SLA")
+    assert frozen["week"].tolist() == ["2026-W47"] and bool(frozen.loc[0, "final"])
+    assert frozen.loc[0, "figures"][0]["actual"] == 130
+    assert repo.read_snapshots(engine, "Other").empty
+
+
+def test_audit_trail_lists_newest_first(engine):
+    repo.add_audit(engine, "ada@example.com", "agreement.save", "SLA", {"version": 2, "reason": "raise"})
+    repo.add_audit(engine, "cron", "sync.hubspot", None, {"contacts": 10})
+    trail = repo.read_audit(engine)
+    assert trail["action"].tolist() == ["sync.hubspot", "agreement.save"]
+    assert trail.loc[1, "detail"] == {"version": 2, "reason": "raise"}
