@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 
 from analytics.schema import BOOL, COLUMNS, INT, UTC_TS, SchemaError, coerce_frame, input_columns
 from data.models import (
@@ -58,13 +59,35 @@ class UpsertResult:
         )
 
 
+class StorageError(RuntimeError):
+    """The database refused a read or write (read-only, full, locked too long); nothing was half-written."""
+
+
+# What the database says -> what the user is told. Matched on the driver's message.
+_STORAGE_FAULTS = (
+    ("readonly", "the database is read-only (check the file's permissions or the user's grants)"),
+    ("read-only", "the database is read-only (check the file's permissions or the user's grants)"),
+    ("disk is full", "the disk holding the database is full; free space and run it again"),
+    ("no space left", "the disk holding the database is full; free space and run it again"),
+    ("database is locked", "the database stayed locked by another writer for too long; run it again"),
+)
+
+
 @contextmanager
 def _transaction(bind: Engine | Connection) -> Iterator[Connection]:
+    """A connection in a transaction: the caller's, or a new one committed on success and rolled back on error."""
     if isinstance(bind, Connection):
         yield bind
-    else:
+        return
+    try:
         with bind.begin() as conn:
             yield conn
+    except OperationalError as exc:
+        text_ = str(exc.orig).lower()
+        for needle, message in _STORAGE_FAULTS:
+            if needle in text_:
+                raise StorageError(f"Nothing was saved: {message}.") from exc
+        raise
 
 
 # ----------------------------------------------------------------------------- writes
