@@ -45,7 +45,13 @@ def make_engine(url: str | None = None, *, check: bool = True) -> Engine:
             "ACCORD_DATABASE_URL is not a database URL; expected e.g. sqlite:///var/accord.db or "
             "postgresql+psycopg://user:password@host:5432/accord"
         ) from None
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and parsed.database not in (None, "", ":memory:")
+        and not (
+            parsed.database.startswith("file:")  # a SQLite URI names an existing file; create nothing
+        )
+    ):
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     try:
         if parsed.get_backend_name() == "sqlite":
