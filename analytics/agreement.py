@@ -56,12 +56,17 @@ class AgreementError(ValueError):
 # --- field types -----------------------------------------------------------------------------------
 
 
+def _problem(kind: str, message: str, field: str | None = None) -> PydanticCustomError:
+    """A validation error whose message is used as is (``field``: a sub-field the message is about)."""
+    return PydanticCustomError(kind, "{message}", {"message": message, "field": field})
+
+
 def _check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise PydanticCustomError(
-            "timezone", "unknown timezone {name!r}; use an IANA name such as 'Europe/Berlin'", {"name": name}
+        raise _problem(
+            "timezone", f"unknown timezone {name!r}; use an IANA name such as 'Europe/Berlin'"
         ) from None
     return name
 
@@ -69,7 +74,7 @@ def _check_timezone(name: str) -> str:
 def _read_date(value: Any) -> Any:
     # A YAML date is already a date; also take ISO text, but never numbers or datetimes.
     if isinstance(value, dt.datetime):
-        raise PydanticCustomError("date", "{value!r} is a date and time; give a date YYYY-MM-DD", {"value": str(value)})
+        raise _problem("date", f"{str(value)!r} is a date and time; give a date YYYY-MM-DD")
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
@@ -77,18 +82,21 @@ def _read_date(value: Any) -> Any:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise PydanticCustomError("date", "{value!r} is not a date; use YYYY-MM-DD", {"value": value})
+    raise _problem("date", f"{value!r} is not a date; use YYYY-MM-DD")
 
 
-def _check_clock(value: str) -> str:
-    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
-        raise PydanticCustomError("clock", "{value!r} is not a time of day; use HH:MM, e.g. '09:00'", {"value": value})
+def _read_clock(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 17:30 as the base-60 number 1050.
+        raise _problem("clock", f'{value} is a number; write the time in quotes, e.g. "17:30"')
+    if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d|24:00", value):
+        raise _problem("clock", f'{value!r} is not a time of day; use "HH:MM" (00:00 to 24:00)')
     return value
 
 
 TimeZoneName = Annotated[str, Strict(), AfterValidator(_check_timezone)]
 IsoDate = Annotated[dt.date, BeforeValidator(_read_date)]
-Clock = Annotated[str, Strict(), AfterValidator(_check_clock)]
+Clock = Annotated[str, BeforeValidator(_read_clock)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Text = Annotated[str, Strict(), Field(min_length=1)]
 Number = Annotated[float, Strict()]
@@ -111,20 +119,14 @@ class CalendarSpec(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> CalendarSpec:
         if not self.workdays:
-            raise PydanticCustomError("calendar", "workdays: name at least one working day (mon..sun)")
+            raise _problem("calendar", "name at least one working day (mon..sun)", "workdays")
         if len(set(self.workdays)) != len(self.workdays):
-            raise PydanticCustomError("calendar", "workdays: each day may appear once")
-        if self.hours[0] >= self.hours[1]:
-            raise PydanticCustomError(
-                "calendar", "hours: the start {start} must be before the end {end}", dict(start=self.hours[0], end=self.hours[1])
+            raise _problem("calendar", "each day may appear once", "workdays")
+        if self.hours[0] == "24:00" or self.hours[0] >= self.hours[1]:
+            raise _problem(
+                "calendar", f"the start {self.hours[0]} must be before the end {self.hours[1]}", "hours"
             )
         return self
-
-    @property
-    def day_seconds(self) -> float:
-        """Business seconds in one working day (``hours`` end minus start)."""
-        start, end = (int(h[:2]) * 3600 + int(h[3:]) * 60 for h in self.hours)
-        return float(end - start)
 
 
 class TeamSpec(_Model):
@@ -157,7 +159,9 @@ class Commitment(_Model):
     owner: Text
     metric: Text
     params: dict[str, Any] = Field(default_factory=dict)
-    target: Number | None = Field(description="number per period; rates in [0, 1]; null = tracked without target")
+    target: Number | None = Field(
+        description="number per period; rates in [0, 1]; null = tracked without target"
+    )
     filters: Filters = Filters()
     description: str | None = None
 
@@ -188,6 +192,7 @@ class Agreement(_Model):
     parties: tuple[Text, ...] = Field(min_length=1)
     period: Literal["week", "month", "quarter"] = "month"
     timezone: TimeZoneName = "UTC"
+    currency: Annotated[str, Strict(), Field(pattern=r"^[A-Z]{3}$")] | None = None
     calendar: CalendarSpec = CalendarSpec()
     teams: dict[str, TeamSpec] = Field(default_factory=dict)
     commitments: tuple[Commitment, ...] = Field(min_length=1)
@@ -212,19 +217,24 @@ class Agreement(_Model):
             try:
                 c.metric_params()
             except ValidationError as exc:
-                err = exc.errors()[0]
-                path = ".".join(str(p) for p in err["loc"])
-                _fail(f"{where}.params{'.' + path if path else ''}", _describe(err, metric.params))
+                path, text = _located(exc.errors()[0], metric.params)
+                _fail(f"{where}.params{'.' if path and not path.startswith('[') else ''}{path}", text)
             except MetricError as exc:
                 _fail(f"{where}.params", str(exc))
             if c.target is not None:
                 low, high = metric.target_range
                 if not (low <= c.target <= high):
                     shown = f"between {low:g} and {high:g}" if high != float("inf") else f"at least {low:g}"
-                    _fail(f"{where}.target", f"{c.target:g} is out of range for a {metric.kind} metric: must be {shown}")
+                    _fail(
+                        f"{where}.target",
+                        f"{c.target:g} is out of range for a {metric.kind} metric: must be {shown}",
+                    )
         for i, q in enumerate(self.consequences):
             if q.commitment not in seen:
-                _fail(f"consequences[{i}].commitment", f"unknown commitment {q.commitment!r}; commitments: {', '.join(seen)}")
+                _fail(
+                    f"consequences[{i}].commitment",
+                    f"unknown commitment {q.commitment!r}; commitments: {', '.join(seen)}",
+                )
         return self
 
     def commitment(self, commitment_id: str) -> Commitment:
@@ -232,7 +242,9 @@ class Agreement(_Model):
         for c in self.commitments:
             if c.id == commitment_id:
                 return c
-        raise AgreementError(f"unknown commitment {commitment_id!r}; commitments: {', '.join(c.id for c in self.commitments)}")
+        raise AgreementError(
+            f"unknown commitment {commitment_id!r}; commitments: {', '.join(c.id for c in self.commitments)}"
+        )
 
     def calendar_for(self, team: str | None = None) -> BusinessCalendar:
         """Return the business calendar for ``team``: the team's own where set, else the agreement's.
@@ -257,11 +269,6 @@ class Agreement(_Model):
         """Return ``{team: calendar}`` for every team the agreement names."""
         return {team: self.calendar_for(team) for team in self.teams}
 
-    def day_seconds(self, team: str | None = None) -> float:
-        """Return the business seconds of one working day for ``team`` (see ``calendar_for``)."""
-        spec = self.teams.get(team) if team is not None else None
-        return ((spec.calendar if spec else None) or self.calendar).day_seconds
-
     def to_document(self) -> dict[str, Any]:
         """Return the document as JSON-ready data (dates as ISO text), the form stored in the database."""
         return self.model_dump(mode="json", exclude_none=True)
@@ -273,7 +280,7 @@ class Agreement(_Model):
 
 
 def _fail(path: str, message: str) -> None:
-    raise PydanticCustomError("agreement", "{path}: {message}", {"path": path, "message": message})
+    raise _problem("agreement", message, path)
 
 
 def _plain(value: Any) -> Any:
@@ -296,9 +303,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 
@@ -327,7 +332,9 @@ def parse_agreement(text: str) -> Agreement:
 def parse_document(data: Any) -> Agreement:
     """Return the :class:`Agreement` held in already-parsed data (a mapping, e.g. JSON from the database)."""
     if not isinstance(data, Mapping):
-        raise AgreementError(f"the agreement must be a mapping of fields (name, parties, ...), got {type(data).__name__}")
+        raise AgreementError(
+            f"the agreement must be a mapping of fields (name, parties, ...), got {type(data).__name__}"
+        )
     try:
         return Agreement.model_validate(dict(data))
     except ValidationError as exc:
@@ -337,13 +344,24 @@ def parse_document(data: Any) -> Agreement:
 def _message(exc: ValidationError, model: type[BaseModel]) -> str:
     lines = []
     for err in exc.errors():
-        path = _path(err["loc"])
-        text = _describe(err, model)
-        # A model-level check already starts with its own path.
-        lines.append(text if err["type"] == "agreement" or not path else f"{path}: {text}")
+        lines.append(_line(err, model))
     if len(lines) == 1:
         return lines[0]
     return f"{len(lines)} problems in the agreement:\n" + "\n".join(f"- {line}" for line in lines)
+
+
+def _located(err: Mapping[str, Any], model: type[BaseModel]) -> tuple[str, str]:
+    """One problem as ``(field path, what is wrong)``."""
+    path = _path(err["loc"])
+    field = (err.get("ctx") or {}).get("field")
+    if field:  # a model-level check names the field it is about
+        path = f"{path}.{field}" if path else field
+    return path, _describe(err, model)
+
+
+def _line(err: Mapping[str, Any], model: type[BaseModel]) -> str:
+    path, text = _located(err, model)
+    return f"{path}: {text}" if path else text
 
 
 def _path(loc: Iterable[Any]) -> str:
@@ -364,7 +382,11 @@ def _describe(err: Mapping[str, Any], model: type[BaseModel]) -> str:
         return "required field is missing"
     if kind == "extra_forbidden":
         allowed = _fields_at(model, err["loc"][:-1])
-        return f"unknown field; allowed fields: {', '.join(allowed)}" if allowed else "unknown field"
+        if allowed:
+            return f"unknown field; allowed fields: {', '.join(allowed)}"
+        if len(err["loc"]) == 1 and not model.model_fields:
+            return "unknown field; this metric takes no params"
+        return "unknown field"
     if kind in ("float_type", "float_parsing"):
         return f"must be a number, got {err.get('input')!r}"
     if kind in ("string_type",):
@@ -403,7 +425,9 @@ def _unwrap(annotation: Any) -> Any:
     for _ in range(4):
         args = [a for a in get_args(annotation) if a is not type(None)]
         origin = get_origin(annotation)
-        if origin is Annotated or (origin is not None and str(origin) in ("typing.Union", "<class 'types.UnionType'>")):
+        if origin is Annotated or (
+            origin is not None and str(origin) in ("typing.Union", "<class 'types.UnionType'>")
+        ):
             annotation = args[0]
         else:
             break
@@ -427,11 +451,53 @@ class AgreementVersion(_Model):
     @model_validator(mode="after")
     def _same_name(self) -> AgreementVersion:
         if self.document.name != self.agreement:
-            raise PydanticCustomError(
-                "agreement", "document.name: {doc!r} differs from the version's agreement {name!r}",
-                {"doc": self.document.name, "name": self.agreement},
+            raise _problem(
+                "agreement",
+                f"{self.document.name!r} differs from the version's agreement {self.agreement!r}",
+                "document.name",
             )
         return self
+
+
+def versions_from_rows(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> list[AgreementVersion]:
+    """Return :class:`AgreementVersion` objects from stored rows (columns as in ``agreement_versions``).
+
+    ``rows`` is a frame (e.g. the repository's ``read_agreement_versions``) or
+    mappings with ``agreement, version, effective_from, document`` (a dict) and
+    optionally ``author, reason, created_at``. A bad document raises
+    :class:`AgreementError` naming the version.
+    """
+    records = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
+    out = []
+    for row in records:
+        try:
+            document = parse_document(row["document"])
+        except AgreementError as exc:
+            raise AgreementError(f"{row.get('agreement')} version {row.get('version')}: {exc}") from None
+        created = row.get("created_at")
+        try:
+            out.append(
+                AgreementVersion(
+                    agreement=row["agreement"],
+                    version=int(row["version"]),
+                    effective_from=pd.Timestamp(row["effective_from"]).to_pydatetime(),
+                    document=document,
+                    author=_text(row.get("author")),
+                    reason=_text(row.get("reason")),
+                    created_at=pd.Timestamp(
+                        created if created is not None and not pd.isna(created) else row["effective_from"]
+                    ).to_pydatetime(),
+                )  # fmt: skip
+            )
+        except ValidationError as exc:
+            raise AgreementError(
+                f"{row.get('agreement')} version {row.get('version')}: {_message(exc, AgreementVersion)}"
+            ) from None
+    return out
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
 def version_in_force(versions: Iterable[AgreementVersion], instant: Any) -> AgreementVersion | None:
@@ -446,6 +512,9 @@ def version_in_force(versions: Iterable[AgreementVersion], instant: Any) -> Agre
     for v in versions:
         if pd.Timestamp(v.effective_from) > moment:
             continue
-        if best is None or (pd.Timestamp(v.effective_from), v.version) > (pd.Timestamp(best.effective_from), best.version):
+        if best is None or (pd.Timestamp(v.effective_from), v.version) > (
+            pd.Timestamp(best.effective_from),
+            best.version,
+        ):
             best = v
     return best

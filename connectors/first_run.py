@@ -1,17 +1,45 @@
-"""What an empty database gets on first start: the demo company, recorded as a load."""
+"""What an empty database gets on first start: the default agreement and the demo company."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import settings
+from analytics.agreement import parse_agreement
 from data import repository as repo
+
+DEFAULT_AGREEMENT = settings.ROOT / "agreements" / "sales-marketing.yaml"
+# The default agreement judges all history: it is in force from the start of time.
+DEFAULT_EFFECTIVE_FROM = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def ensure_default_agreement(engine) -> bool:
+    """Save the shipped default agreement as version 1 when no agreement exists; True if it did."""
+    if not repo.read_agreement_versions(engine).empty:
+        return False
+    agreement = parse_agreement(DEFAULT_AGREEMENT.read_text())
+    version = repo.add_agreement_version(
+        engine,
+        agreement.name,
+        agreement.to_document(),
+        DEFAULT_EFFECTIVE_FROM,
+        author="Accord",
+        reason="The default agreement shipped with Accord; edit it on the Agreement page.",
+    )
+    repo.add_audit(
+        engine, "Accord", "agreement.save", agreement.name, {"version": version, "reason": "default"}
+    )
+    return True
 
 
 def load_demo_if_empty(engine, leads: int | None = None, progress=None) -> bool:
     """Load the demo company when no canonical table has a row; True if it loaded it.
 
-    The load is recorded in ``sync_runs`` (connector "demo") so the pages can say
-    when the data was loaded; a failure is recorded too, then re-raised.
+    The default agreement is saved first if there is none. The load is recorded
+    in ``sync_runs`` (connector "demo") so the pages can say when the data was
+    loaded; a failure is recorded too, then re-raised.
     """
+    ensure_default_agreement(engine)
     if any(repo.table_counts(engine).values()):
         return False
     from connectors.demo import load_demo

@@ -251,9 +251,15 @@ def read_leads(
     end: dt.datetime | None = None,
     by: str = "mql_at",
     source: str | None = None,
+    with_deal_leads: bool = False,
 ) -> pd.DataFrame:
-    """Leads whose ``by`` timestamp lies in [start, end) (either bound optional), with owner id and team."""
-    return _read(bind, "leads", start, end, (by,), source)
+    """Leads whose ``by`` timestamp lies in [start, end) (either bound optional), with owner id and team.
+
+    ``with_deal_leads`` adds the leads of deals created or closed in [start, end)
+    wherever their own timestamp lies, so pipeline from an older MQL is still
+    recognised as marketing-sourced.
+    """
+    return _read(bind, "leads", start, end, (by,), source, with_deal_leads)
 
 
 def read_deals(
@@ -284,6 +290,7 @@ def _read(
     end: dt.datetime | None = None,
     by: tuple[str, ...] = (),
     source: str | None = None,
+    with_deal_leads: bool = False,
 ) -> pd.DataFrame:
     unknown = [b for b in by if b not in _PERIOD_COLUMNS[table]]
     if unknown:
@@ -304,7 +311,7 @@ def _read(
             params["end"] = _storage_instant(end, dialect)
         if source is not None:
             params["source"] = source
-        sql += _where(by, {k: mark(k) for k in params})
+        sql += _where(by, {k: mark(k) for k in params}, with_deal_leads)
         # The raw DBAPI cursor hands back plain tuples, which Arrow turns into columns in native code,
         # a batch at a time: several times faster than Row objects and per-column Python conversions.
         struct = _arrow_row_type(table, names, dialect)
@@ -319,16 +326,26 @@ def _read(
     return _frame(pa.Table.from_batches(batches, schema=pa.schema(list(struct))), table, names, dialect)
 
 
-def _where(by: tuple[str, ...], marks: dict[str, str]) -> str:
+def _where(by: tuple[str, ...], marks: dict[str, str], with_deal_leads: bool = False) -> str:
     """The WHERE clause for a period on any of the ``by`` columns and a source, with the given placeholders."""
+
+    def window(alias: str, columns) -> str:
+        per_column = []
+        for column in columns:
+            bounds = [f"{alias}.{column} >= {marks['start']}"] if "start" in marks else []
+            bounds += [f"{alias}.{column} < {marks['end']}"] if "end" in marks else []
+            per_column.append("(" + " AND ".join(bounds) + ")")
+        return "(" + " OR ".join(per_column) + ")"
+
     where = []
     if "start" in marks or "end" in marks:
-        per_column = []
-        for column in by:
-            bounds = [f"t.{column} >= {marks['start']}"] if "start" in marks else []
-            bounds += [f"t.{column} < {marks['end']}"] if "end" in marks else []
-            per_column.append("(" + " AND ".join(bounds) + ")")
-        where.append("(" + " OR ".join(per_column) + ")")
+        clause = window("t", by)
+        if with_deal_leads:
+            clause = (
+                f"({clause} OR t.id IN (SELECT dl.id FROM deals d JOIN leads dl ON dl.source = d.source "
+                f"AND dl.external_id = d.lead_external_id WHERE {window('d', ('created_at', 'closed_at'))}))"
+            )
+        where.append(clause)
     if "source" in marks:
         where.append(f"t.source = {marks['source']}")
     return (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY t.id"
@@ -683,3 +700,12 @@ def read_audit(bind: Engine | Connection, limit: int | None = 500) -> pd.DataFra
     frame = pd.DataFrame([dict(r) for r in rows], columns=["at", "actor", "action", "target", "detail"])
     frame["at"] = pd.to_datetime(frame["at"], utc=True)
     return frame
+
+
+def distinct_values(bind: Engine | Connection, table: str, column: str) -> list:
+    """The distinct non-missing values of a canonical column, sorted (for filter pickers)."""
+    if table not in CANONICAL_MODELS or column not in CANONICAL_MODELS[table].__table__.c:
+        raise SchemaError(f"no column {table}.{column}")
+    c = CANONICAL_MODELS[table].__table__.c[column]
+    with _transaction(bind) as conn:
+        return sorted(conn.execute(select(c).where(c.is_not(None)).distinct()).scalars())

@@ -256,3 +256,20 @@ def test_audit_trail_lists_newest_first(engine):
     trail = repo.read_audit(engine)
     assert trail["action"].tolist() == ["sync.hubspot", "agreement.save"]
     assert trail.loc[1, "detail"] == {"version": 2, "reason": "raise"}
+
+
+def test_leads_of_deals_in_the_window_come_along_when_asked(engine):
+    repo.upsert_leads(engine, _leads())  # L1 handed over 2026-03-01
+    deal = pd.DataFrame({"source": ["crm"], "external_id": ["D9"], "lead_external_id": ["L1"],
+                         "created_at": pd.to_datetime(["2026-06-10T10:00Z"])})  # fmt: skip
+    repo.upsert_deals(engine, deal)
+    june = (dt.datetime(2026, 6, 1, tzinfo=UTC), dt.datetime(2026, 7, 1, tzinfo=UTC))
+    assert repo.read_leads(engine, *june).empty
+    assert repo.read_leads(engine, *june, with_deal_leads=True)["external_id"].tolist() == ["L1"]
+
+
+def test_distinct_values_for_pickers(engine):
+    repo.upsert_leads(engine, _leads())
+    assert repo.distinct_values(engine, "leads", "channel") == ["Paid Search", "Partners", "Événements"]
+    with pytest.raises(SchemaError):
+        repo.distinct_values(engine, "leads", "password")

@@ -1,0 +1,454 @@
+"""Commitment evaluation: for each commitment and period, the actual against the target in force.
+
+:func:`evaluate` is the one entry point the pages use. Periods come from the
+agreement version in force at ``as_of`` (its period length and timezone); each
+period is then judged by the version in force when the period started, so a
+target changed later never rewrites an earlier period. Periods after ``as_of``
+are left out.
+
+Status of a row (higher is better, except durations where lower is better):
+
+- closed period (ended at or before as_of): ``met`` if the actual reaches the
+  target, else ``missed``;
+- current period: from the projection (counts and amounts: straight-line pace
+  in business time; rates and durations: the actual as it stands) — ``on track``
+  if it reaches the target, ``at risk`` if it is short by at most
+  :data:`AT_RISK_BAND` of the target, else ``off track``;
+- ``pending`` when nothing can be judged yet (no lead decided, no business time
+  elapsed), ``no data`` for a closed period with nothing to measure, ``no target``
+  where there is no target (see ``GLOSSARY["no target"]`` in analytics.metrics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analytics.agreement import Agreement, AgreementVersion, version_in_force
+from analytics.metrics import (
+    METRICS,
+    Facts,
+    Frames,
+    aggregate_arrays,
+    as_instant,
+    filter_mask,
+    prepare_frames,
+)
+from analytics.pacing import (
+    business_weeks_left,
+    elapsed_share,
+    expected_by_day,
+    needed_per_week,
+    projected_finish,
+)
+from analytics.periods import assign_periods, local_midnight, period_grid, period_of
+
+AT_RISK_BAND = 0.10
+BREAKDOWNS: tuple[str | None, ...] = (None, "owner", "team", "channel")
+STATUSES: tuple[str, ...] = (
+    "met",
+    "missed",
+    "on track",
+    "at risk",
+    "off track",
+    "pending",
+    "no data",
+    "no target",
+)
+EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
+
+RESULT_COLUMNS = [
+    "commitment", "party", "metric", "kind", "unit", "period", "period_start", "period_end", "period_state",
+    "version", "target", "actual", "gap", "gap_pct", "status", "n", "met", "breached", "pending",
+    "elapsed_share", "expected_to_date", "projection", "needed_per_week", "lower_is_better",
+]  # fmt: skip
+
+
+class EvaluationError(ValueError):
+    """The evaluation cannot run with these arguments; the message says which and why."""
+
+
+def as_versions(
+    agreement_versions: Agreement | AgreementVersion | Iterable[AgreementVersion],
+) -> list[AgreementVersion]:
+    """Return the versions as a list; a bare :class:`Agreement` is one version in force since 1970."""
+    if isinstance(agreement_versions, Agreement):
+        doc = agreement_versions
+        return [
+            AgreementVersion(
+                agreement=doc.name, version=1, effective_from=EPOCH, document=doc, created_at=EPOCH
+            )
+        ]
+    if isinstance(agreement_versions, AgreementVersion):
+        return [agreement_versions]
+    versions = list(agreement_versions)
+    if not versions:
+        raise EvaluationError("no agreement version given: save an agreement first")
+    for v in versions:
+        if not isinstance(v, AgreementVersion):
+            raise EvaluationError(f"expected AgreementVersion items, got {type(v).__name__}")
+    names = {v.agreement for v in versions}
+    if len(names) > 1:
+        raise EvaluationError(f"versions of different agreements were mixed: {', '.join(sorted(names))}")
+    return versions
+
+
+def evaluate(
+    agreement_versions: Agreement | AgreementVersion | Iterable[AgreementVersion],
+    frames: Mapping[str, pd.DataFrame],
+    start: Any,
+    end: Any,
+    as_of: Any,
+    by: str | None = None,
+) -> pd.DataFrame:
+    """Return one row per commitment x period (x owner / team / channel with ``by``), columns :data:`RESULT_COLUMNS`.
+
+    ``frames`` are canonical ``leads``, ``deals``, ``activities``, ``owners``
+    (missing ones are empty). ``start``/``end``: dates (read in the agreement's
+    timezone) or instants; every period overlapping ``[start, end)`` that has
+    started by ``as_of`` is evaluated. ``as_of``: a timezone-aware instant.
+
+    With ``by``, each row is one group's share of the commitment. Rate and
+    duration targets apply to every group; count and amount targets are for the
+    whole and show ``no target`` per group. Groups without rows are left out.
+    ``met``/``breached``/``pending`` are filled for rate metrics only.
+    """
+    return _Run(agreement_versions, frames, start, end, as_of, by).result()
+
+
+def daily_progress(
+    agreement_versions: Agreement | AgreementVersion | Iterable[AgreementVersion],
+    frames: Mapping[str, pd.DataFrame],
+    commitment_id: str,
+    period: Any,
+    as_of: Any,
+) -> pd.DataFrame:
+    """Return the day-by-day progress of a count or amount commitment over the period containing ``period``.
+
+    One row per local day of the period: ``day`` (local date), ``day_end``
+    (UTC), ``actual`` (that day's value), ``cumulative`` (NaN after the as-of
+    day), ``expected`` (target x elapsed share at the day's end, or at as_of for
+    the as-of day) and ``target``.
+    """
+    versions = as_versions(agreement_versions)
+    moment = as_instant(as_of)
+    grid_doc = document_in_force(versions, moment)
+    row = period_of(period, grid_doc.period, grid_doc.timezone)
+    run = _Run(versions, frames, row["period_start"], row["period_end"], moment, None)
+    if run.grid.empty:
+        raise EvaluationError(f"period {row['period']} starts after as_of {moment}: nothing has happened yet")
+    version, doc = run.version_of(0)
+    commitment = next((c for c in doc.commitments if c.id == commitment_id), None)
+    if commitment is None:
+        raise EvaluationError(
+            f"commitment {commitment_id!r} is not in the agreement in force on {row['period_start']:%Y-%m-%d}; "
+            f"commitments: {', '.join(c.id for c in doc.commitments)}"
+        )
+    metric = METRICS[commitment.metric]
+    if metric.kind not in ("count", "amount"):
+        raise EvaluationError(
+            f"daily progress is for counts and amounts; {commitment_id!r} is a {metric.kind}"
+        )
+    facts = run.facts_for(doc)
+    values = run.values(facts, doc, commitment)
+    rows = facts.table(metric.table)
+    inside = (run.period_index(metric.table, metric.at) == 0) & run.filter(facts, metric.table, commitment)
+
+    zone = doc.timezone
+    first = row["period_start"].tz_convert(zone).tz_localize(None).normalize()
+    last = (row["period_end"] - pd.Timedelta(microseconds=1)).tz_convert(zone).tz_localize(None).normalize()
+    days = pd.date_range(first, last, freq="D")
+    bounds = local_midnight(days.append(pd.DatetimeIndex([days[-1] + pd.Timedelta(days=1)])), zone)
+    day_pos = (
+        np.searchsorted(bounds.asi8, rows[metric.at].dt.as_unit("us").array.asi8[inside], side="right") - 1
+    )
+    per_day = np.bincount(
+        day_pos, weights=np.nan_to_num(values[inside].astype("float64")), minlength=len(days)
+    )
+    day_end = pd.Series(bounds[1:])
+    day_start = pd.Series(bounds[:-1])
+    until = day_end.where(~((day_start <= moment) & (moment < day_end)), moment)
+    target = float(commitment.target) if (commitment.target is not None and version is not None) else np.nan
+    calendar = doc.calendar_for(None)
+    cumulative = np.cumsum(per_day[: len(days)])
+    started = day_start <= moment
+    return pd.DataFrame(
+        {
+            "day": days,
+            "day_end": day_end,
+            "actual": np.where(started, per_day[: len(days)], np.nan),
+            "cumulative": np.where(started, cumulative, np.nan),
+            "expected": expected_by_day(calendar, row["period_start"], row["period_end"], target, until),
+            "target": target,
+        }
+    )
+
+
+def document_in_force(versions: list[AgreementVersion], moment: pd.Timestamp) -> Agreement:
+    """Return the document of the version in force at ``moment``, or of the earliest version before any."""
+    current = version_in_force(versions, moment)
+    return (current or _earliest(versions)).document
+
+
+def _earliest(versions: list[AgreementVersion]) -> AgreementVersion:
+    return min(versions, key=lambda v: (pd.Timestamp(v.effective_from), -v.version))
+
+
+class _Run:
+    """One evaluation: prepared frames, per-calendar facts and per-row values, each computed once."""
+
+    def __init__(self, agreement_versions, frames, start, end, as_of, by) -> None:
+        if by not in BREAKDOWNS:
+            raise EvaluationError(f"unknown breakdown by={by!r}; use one of: None, owner, team, channel")
+        self.versions = as_versions(agreement_versions)
+        self.as_of = as_instant(as_of)
+        self.by = by
+        self.grid_doc = document_in_force(self.versions, self.as_of)
+        grid = period_grid(self.grid_doc.period, self.grid_doc.timezone, start, end)
+        self.grid = grid[grid["period_start"] <= self.as_of].reset_index(drop=True)
+        self.frames: Frames = prepare_frames(frames, self.as_of)
+        self._facts: dict[Any, Facts] = {}
+        self._values: dict[Any, np.ndarray] = {}
+        self._periods: dict[tuple[str, str], np.ndarray] = {}
+        self._groups: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
+        self._filters: dict[Any, np.ndarray] = {}
+        self._period_versions = [version_in_force(self.versions, s) for s in self.grid["period_start"]]
+
+    # -- cached pieces ---------------------------------------------------------------------------
+
+    def version_of(self, pos: int) -> tuple[AgreementVersion | None, Agreement]:
+        """The version in force at the start of period ``pos`` (None before the first) and the document used."""
+        version = self._period_versions[pos]
+        return version, (version or _earliest(self.versions)).document
+
+    def facts_for(self, doc: Agreement) -> Facts:
+        calendar, teams = doc.calendar_for(None), doc.team_calendars()
+        key = (calendar, tuple(sorted(teams.items())))
+        if key not in self._facts:
+            self._facts[key] = Facts(self.frames, calendar, teams)
+        return self._facts[key]
+
+    def values(self, facts: Facts, doc: Agreement, commitment) -> np.ndarray:
+        params = commitment.metric_params()
+        key = (id(facts), commitment.metric, params.model_dump_json())
+        if key not in self._values:
+            self._values[key] = np.asarray(METRICS[commitment.metric].compute(facts, params))
+        return self._values[key]
+
+    def period_index(self, table: str, at: str) -> np.ndarray:
+        if (table, at) not in self._periods:
+            rows = self.frames.leads if table == "leads" else self.frames.deals
+            self._periods[(table, at)] = assign_periods(rows[at], self.grid)
+        return self._periods[(table, at)]
+
+    def filter(self, facts: Facts, table: str, commitment) -> np.ndarray:
+        items = tuple(commitment.filters.items())
+        key = (table, items)
+        if key not in self._filters:
+            self._filters[key] = filter_mask(facts, table, items)
+        return self._filters[key]
+
+    def groups(self, table: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Group code per row of ``table`` and the label columns of each code (no labels without ``by``)."""
+        if table in self._groups:
+            return self._groups[table]
+        rows = self.frames.leads if table == "leads" else self.frames.deals
+        if self.by is None:
+            found = (np.zeros(len(rows), dtype=np.int64), {})
+        elif self.by == "owner":
+            codes, ids = pd.factorize(rows["owner_id"], use_na_sentinel=False)
+            ids = pd.array(ids, dtype="Int64")
+            owners = self.frames.owners.dropna(subset=["id"]).drop_duplicates("id")
+            names = pd.Series(owners["name"].to_numpy(), index=owners["id"].to_numpy(dtype="int64"))
+            label = pd.Series(
+                names.reindex(ids.to_numpy(dtype="float64", na_value=np.nan)).to_numpy(), dtype="str"
+            )
+            label = label.mask(pd.isna(ids), "(unassigned)").fillna("(unknown owner)")
+            found = (
+                codes.astype(np.int64),
+                {"owner_id": ids.to_numpy(dtype=object), "owner": label.to_numpy(dtype=object)},
+            )
+        else:
+            codes, values = pd.factorize(rows[self.by], use_na_sentinel=False)
+            label = pd.Series(values, dtype="str").fillna("(none)")
+            found = (codes.astype(np.int64), {self.by: label.to_numpy(dtype=object)})
+        self._groups[table] = found
+        return found
+
+    # -- the evaluation ----------------------------------------------------------------------------
+
+    def spans(self) -> list[tuple[int, int]]:
+        """Runs ``(first, last)`` of consecutive periods judged by the same version."""
+        out: list[tuple[int, int]] = []
+        for pos, version in enumerate(self._period_versions):
+            if out and self._period_versions[out[-1][0]] is version:
+                out[-1] = (out[-1][0], pos)
+            else:
+                out.append((pos, pos))
+        return out
+
+    def result(self) -> pd.DataFrame:
+        group_cols = [] if self.by is None else (["owner_id", "owner"] if self.by == "owner" else [self.by])
+        columns = RESULT_COLUMNS[:9] + group_cols + RESULT_COLUMNS[9:]
+        pieces = [piece for lo, hi in self.spans() for piece in self._span(lo, hi)]
+        if not pieces or not sum(len(p["_pos"]) for p in pieces):
+            return _empty_result(columns, group_cols)
+        data = {key: np.concatenate([p[key] for p in pieces]) for key in pieces[0]}
+        pos = data.pop("_pos")
+        grid = self.grid.iloc[pos].reset_index(drop=True)
+        out = pd.DataFrame(
+            {
+                "period": grid["period"],
+                "period_start": grid["period_start"],
+                "period_end": grid["period_end"],
+                **{
+                    c: pd.Series(data.pop(c), dtype="str")
+                    for c in ("commitment", "party", "metric", "kind", "unit")
+                },
+                **({"owner_id": pd.array(data.pop("owner_id"), dtype="Int64")} if self.by == "owner" else {}),
+                **{c: pd.Series(data.pop(c), dtype="str") for c in group_cols if c != "owner_id"},
+                "version": pd.array(data.pop("version"), dtype="Int64"),
+                "n": data.pop("n").astype("int64"),
+                "lower_is_better": data.pop("lower_is_better").astype(bool),
+                **{
+                    c: data.pop(c).astype("float64")
+                    for c in ("target", "actual", "met", "breached", "pending")
+                },
+                "_pos": pos,
+                "_order": data.pop("_order"),
+            }
+        )
+        out = _judge(out, self)
+        out = out.sort_values(["_order", "period_start", *group_cols[-1:]], kind="stable")
+        return out[columns].reset_index(drop=True)
+
+    def _span(self, lo: int, hi: int) -> list[dict[str, np.ndarray]]:
+        """Aggregated rows of periods ``lo..hi`` (one version), as column arrays per commitment."""
+        version, doc = self.version_of(lo)
+        facts = self.facts_for(doc)
+        periods = len(self.grid)
+        order = {c.id: i for i, c in enumerate(self.grid_doc.commitments)}
+        pieces = []
+        for commitment in doc.commitments:
+            metric = METRICS[commitment.metric]
+            pidx = self.period_index(metric.table, metric.at)
+            codes, labels = self.groups(metric.table)
+            size = len(next(iter(labels.values()))) if labels else 1
+            inside = self.filter(facts, metric.table, commitment) & (pidx >= lo) & (pidx <= hi)
+            keys = np.where(inside, pidx * size + codes, -1)
+            agg = aggregate_arrays(metric, self.values(facts, doc, commitment), keys, periods * size)
+            slot = np.arange(periods * size)
+            pos, group = slot // size, slot % size
+            keep = (pos >= lo) & (pos <= hi)
+            if self.by is not None:
+                keep &= agg["n"] > 0
+            count = int(keep.sum())
+            has_target = (
+                version is not None
+                and commitment.target is not None
+                and doc.period == self.grid_doc.period
+                and (self.by is None or metric.kind in ("rate", "duration"))
+            )
+            piece = {
+                "_pos": pos[keep],
+                "_order": np.full(count, order.get(commitment.id, len(order))),
+                "commitment": np.full(count, commitment.id, dtype=object),
+                "party": np.full(count, commitment.owner, dtype=object),
+                "metric": np.full(count, metric.name, dtype=object),
+                "kind": np.full(count, metric.kind, dtype=object),
+                "unit": np.full(count, metric.unit, dtype=object),
+                "version": np.full(count, version.version if version else None, dtype=object),
+                "target": np.full(count, float(commitment.target) if has_target else np.nan),
+                "lower_is_better": np.full(count, metric.lower_is_better),
+                **{c: agg[c][keep] for c in ("n", "actual", "met", "breached", "pending")},
+                **{c: values[group[keep]] for c, values in labels.items()},
+            }
+            pieces.append(piece)
+        return pieces
+
+
+def _judge(out: pd.DataFrame, run: _Run) -> pd.DataFrame:
+    """Add period state, pacing, gap and status to the aggregated rows."""
+    closed = (out["period_end"] <= run.as_of).to_numpy()
+    share = np.ones(len(out))
+    weeks = np.zeros(len(out))
+    for pos in np.unique(out["_pos"].to_numpy()[~closed]):
+        _, doc = run.version_of(int(pos))
+        calendar = doc.calendar_for(None)
+        period = run.grid.iloc[int(pos)]
+        rows = (out["_pos"] == pos).to_numpy()
+        share[rows] = elapsed_share(calendar, period["period_start"], period["period_end"], run.as_of)
+        weeks[rows] = business_weeks_left(calendar, period["period_end"], run.as_of)
+
+    kind = out["kind"].to_numpy()
+    paced = np.isin(kind, ["count", "amount"])
+    actual = out["actual"].to_numpy(dtype="float64")
+    target = out["target"].to_numpy(dtype="float64")
+    projection = np.where(paced, projected_finish(actual, share), actual)
+    expected = np.where(paced, target * share, target)
+    needed = np.where(paced & ~closed, needed_per_week(target, actual, weeks), np.nan)
+    lower = out["lower_is_better"].to_numpy(bool)
+    gap = actual - target
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap_pct = np.where(target != 0, gap / target, np.nan)
+
+    status = _status(actual, projection, target, lower, closed, out["pending"].to_numpy(dtype="float64"))
+    return out.assign(
+        period_state=np.where(closed, "closed", "current"),
+        elapsed_share=share,
+        expected_to_date=expected,
+        projection=projection,
+        needed_per_week=needed,
+        gap=gap,
+        gap_pct=gap_pct,
+        status=pd.array(status, dtype="str"),
+    )
+
+
+def _status(actual, projection, target, lower, closed, pending) -> np.ndarray:
+    """Status per row; see the module docstring. ``pending`` is NaN for non-rate metrics."""
+    with np.errstate(invalid="ignore"):
+        reaches = np.where(lower, actual <= target, actual >= target)
+        projected = np.where(lower, projection <= target, projection >= target)
+        near = np.where(
+            lower, projection <= target * (1 + AT_RISK_BAND), projection >= target * (1 - AT_RISK_BAND)
+        )
+    no_actual = np.isnan(actual)
+    waiting = no_actual & (~closed | (pending > 0))
+    conditions = [
+        np.isnan(target),
+        waiting,
+        no_actual,
+        closed & reaches,
+        closed,
+        projected,
+        np.isnan(projection),
+        near,
+    ]
+    choices = ["no target", "pending", "no data", "met", "missed", "on track", "pending", "at risk"]
+    return np.select(conditions, choices, default="off track")
+
+
+def _empty_result(columns: list[str], group_cols: list[str]) -> pd.DataFrame:
+    text = {
+        "commitment",
+        "party",
+        "metric",
+        "kind",
+        "unit",
+        "period",
+        "period_state",
+        "status",
+        "owner",
+        "team",
+        "channel",
+    }
+    dtypes = {c: "str" if c in text else "float64" for c in columns}
+    dtypes.update(
+        period_start="datetime64[us, UTC]", period_end="datetime64[us, UTC]", version="Int64", n="int64",
+        lower_is_better="bool", owner_id="Int64",
+    )  # fmt: skip
+    return pd.DataFrame({c: pd.Series(dtype=dtypes[c]) for c in columns})
