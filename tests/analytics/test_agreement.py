@@ -93,9 +93,9 @@ def test_the_default_agreement(default_agreement_text):
         "disposition": ("sales", "dispositioned_within"),
     }
     assert by_id["speed-to-lead"].params == {"business_hours": 4} and by_id["speed-to-lead"].target == 0.90
-    assert by_id["touches"].params == {"touches": 3, "business_days": 5} and by_id["touches"].target == 0.85
-    assert by_id["disposition"].params == {"business_days": 2} and by_id["disposition"].target == 0.95
-    assert by_id["mql-acceptance"].target == 0.80
+    assert by_id["touches"].params == {"touches": 3, "business_days": 5} and by_id["touches"].target == 0.40
+    assert by_id["disposition"].params == {"business_days": 2} and by_id["disposition"].target == 0.80
+    assert by_id["mql-acceptance"].target == 0.35
     assert {q.commitment for q in doc.consequences} == set(by_id)  # a consequence for every commitment
     assert doc.review.every == "quarter"
 
