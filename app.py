@@ -1,7 +1,8 @@
 """Accord's entry point: ``streamlit run app.py``.
 
-The router: connects to the database (loading the demo company on first start),
-shows whose data this is, and hands over to the selected page.
+The router: connects to the database (saving the default agreement and loading
+the demo company on first start), draws the shared filters in the sidebar,
+shows whose data this is and how fresh, and hands over to the selected page.
 """
 
 from __future__ import annotations
@@ -9,11 +10,9 @@ from __future__ import annotations
 import streamlit as st
 
 from data.engine import DatabaseConfigError, database_url
-from pages.components import banner, loaders
+from pages.components import banner, filters, loaders
 
-st.set_page_config(
-    page_title="Accord — Sales and Marketing SLA", page_icon=":material/handshake:", layout="wide"
-)
+st.set_page_config(page_title="Accord — Sales and Marketing SLA", page_icon=":material/handshake:", layout="wide")
 
 try:
     loaders.engine()
@@ -22,11 +21,13 @@ except DatabaseConfigError as exc:
     st.error(str(exc))
     st.stop()
 
+url = database_url()
 pages = {
     "Setup": [
         st.Page("pages/data.py", title="Data", icon=":material/database:", url_path="data", default=True),
     ],
 }
 navigation = st.navigation(pages)
-banner.freshness_banner(database_url())
+filters.remember(filters.sidebar(url))
+banner.freshness_banner(url)
 navigation.run()

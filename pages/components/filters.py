@@ -1,0 +1,143 @@
+"""The shared filters: agreement, period, team, owner, channel — bound to the URL.
+
+Rendered once in app.py's sidebar, read by every page. Each widget's value is
+mirrored in the query string (``bind="query-params"``), so any view is a
+shareable link, e.g. ``/sales?period=2026-10&team=EMEA``. An ``as_of`` query
+parameter (ISO date or instant) shows the dashboard as it stood then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from analytics.agreement import Agreement
+from analytics.commitments import document_in_force
+from analytics.periods import period_grid
+from pages.components import loaders
+
+HISTORY_PERIODS = 15  # how many periods back the period picker offers
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the user picked; instants are UTC Timestamps, selections tuples (empty = all)."""
+
+    url: str
+    agreement: str
+    document: Agreement
+    as_of: pd.Timestamp
+    period: str
+    period_start: pd.Timestamp
+    period_end: pd.Timestamp
+    history_start: pd.Timestamp  # start of the oldest period offered: trends and baselines look back to here
+    teams: tuple[str, ...]
+    owners: tuple[int, ...]
+    channels: tuple[str, ...]
+
+    @property
+    def is_current_period(self) -> bool:
+        return self.period_start <= self.as_of < self.period_end
+
+    def key(self) -> dict:
+        """The small, hashable arguments the cached loaders take."""
+        return {
+            "url": self.url,
+            "agreement": self.agreement,
+            "as_of": self.as_of.isoformat(),
+            "teams": self.teams,
+            "owners": self.owners,
+            "channels": self.channels,
+        }
+
+    def describe(self) -> str:
+        """One line saying what is shown, e.g. 'October 2026 · EMEA · all owners · all channels'."""
+        parts = [self.period, ", ".join(self.teams) or "all teams"]
+        parts.append(f"{len(self.owners)} owner(s)" if self.owners else "all owners")
+        parts.append(", ".join(self.channels) or "all channels")
+        return " · ".join(parts)
+
+
+def as_of_from_url() -> pd.Timestamp:
+    """The "as of" instant: ``?as_of=`` if given (a date means its end), else now, to the minute."""
+    raw = st.query_params.get("as_of")
+    if raw:
+        try:
+            stamp = pd.Timestamp(raw)
+        except ValueError:
+            st.warning(
+                f"Ignoring as_of={raw!r}: not a date or instant (use e.g. 2026-11-27 or 2026-11-27T12:00Z)."
+            )
+        else:
+            stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+            return stamp + pd.Timedelta(days=1) if len(raw) == 10 else stamp
+    return pd.Timestamp.now(tz="UTC").floor("min")
+
+
+def sidebar(url: str) -> Filters | None:
+    """Draw the filters in the sidebar and return them; None when no agreement exists yet."""
+    names = loaders.agreement_names(url)
+    if not names:
+        return None
+    as_of = as_of_from_url()
+    with st.sidebar:
+        st.header("Filters")
+        agreement = st.selectbox("Agreement", names, key="agreement", bind="query-params")
+        versions = loaders.agreement_versions(url, agreement)
+        document = document_in_force(versions, as_of)
+        grid = period_grid(document.period, document.timezone, as_of - pd.DateOffset(months=HISTORY_PERIODS * 3)
+                           if document.period == "quarter" else as_of - pd.DateOffset(months=HISTORY_PERIODS),
+                           as_of + pd.Timedelta(microseconds=1))  # fmt: skip
+        grid = grid.tail(HISTORY_PERIODS).iloc[::-1].reset_index(drop=True)  # newest first
+        labels = grid["period"].tolist()
+        period = st.selectbox(
+            f"Period ({document.period})", labels, key="period", bind="query-params",
+            help=f"Periods of the agreement, in {document.timezone}. The first is the current one.",
+        )  # fmt: skip
+        row = grid.iloc[labels.index(period)]
+        owners = loaders.frames(
+            url, grid["period_start"].min().isoformat(), grid["period_end"].max().isoformat()
+        )["owners"]
+        teams = sorted(owners["team"].dropna().unique().tolist())
+        chosen_teams = st.multiselect("Team", teams, key="team", bind="query-params", placeholder="All teams")
+        shown_owners = owners[owners["team"].isin(chosen_teams)] if chosen_teams else owners
+        names_by_id = dict(
+            zip(shown_owners["id"].astype(int), shown_owners["name"].fillna("(no name)"), strict=True)
+        )
+        chosen_owners = st.multiselect(
+            "Owner", sorted(names_by_id, key=names_by_id.get), format_func=names_by_id.get, key="owner",
+            bind="query-params", placeholder="All owners",
+        )  # fmt: skip
+        channels = loaders.channels(url)
+        chosen_channels = st.multiselect(
+            "Channel", channels, key="channel", bind="query-params", placeholder="All channels"
+        )
+        st.caption(f"As of {as_of.tz_convert(document.timezone):%Y-%m-%d %H:%M} ({document.timezone})")
+    return Filters(
+        url=url,
+        agreement=agreement,
+        document=document,
+        as_of=as_of,
+        period=period,
+        period_start=row["period_start"],
+        period_end=row["period_end"],
+        history_start=grid["period_start"].min(),
+        teams=tuple(chosen_teams),
+        owners=tuple(int(o) for o in chosen_owners),
+        channels=tuple(chosen_channels),
+    )
+
+
+_STATE_KEY = "_accord_filters"
+
+
+def remember(filters: Filters | None) -> None:
+    """Called by app.py after drawing the sidebar: the filters of this run."""
+    st.session_state[_STATE_KEY] = filters
+
+
+def current() -> Filters | None:
+    """The filters app.py drew in this run (None when there is no agreement yet)."""
+    return st.session_state.get(_STATE_KEY)
