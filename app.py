@@ -11,8 +11,11 @@ import streamlit as st
 
 from data.engine import DatabaseConfigError, database_url
 from pages.components import banner, filters, loaders
+from pages.components import navigation as navigation_pages
 
-st.set_page_config(page_title="Accord — Sales and Marketing SLA", page_icon=":material/handshake:", layout="wide")
+st.set_page_config(
+    page_title="Accord — Sales and Marketing SLA", page_icon=":material/handshake:", layout="wide"
+)
 
 try:
     loaders.engine()
@@ -22,12 +25,8 @@ except DatabaseConfigError as exc:
     st.stop()
 
 url = database_url()
-pages = {
-    "Setup": [
-        st.Page("pages/data.py", title="Data", icon=":material/database:", url_path="data", default=True),
-    ],
-}
-navigation = st.navigation(pages)
+role = "admin"  # no sign-in configured: Accord runs open (the Data page says so)
+navigation = st.navigation(navigation_pages.pages_for(role))
 filters.remember(filters.sidebar(url))
 banner.freshness_banner(url)
 navigation.run()

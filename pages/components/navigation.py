@@ -1,0 +1,43 @@
+"""Every page of Accord, declared once: where it lives, its title, its section and who may open it.
+
+app.py builds ``st.navigation`` from :data:`PAGES` for the signed-in user's role,
+so a page a role may not open is not registered for that session at all: not
+in the menu, and not reachable by URL either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+ROLES = ("viewer", "marketing", "sales", "executive", "admin")
+EVERYONE = frozenset(ROLES)
+SECTIONS = ("Dashboard", "Agreement", "Setup")
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    path: str
+    title: str
+    icon: str
+    url_path: str
+    section: str
+    roles: frozenset[str] = EVERYONE
+    default: bool = False
+
+
+# Add a page here (one line); the order within a section is the menu order.
+PAGES: tuple[PageSpec, ...] = (PageSpec("pages/data.py", "Data", ":material/database:", "data", "Setup"),)
+
+
+def pages_for(role: str) -> dict[str, list[st.Page]]:
+    """The ``st.navigation`` dict of the pages ``role`` may open, by section; the first is the default if none is."""
+    allowed = [spec for spec in PAGES if role in spec.roles]
+    has_default = any(spec.default for spec in allowed)
+    sections: dict[str, list[st.Page]] = {}
+    for position, spec in enumerate(sorted(allowed, key=lambda s: SECTIONS.index(s.section))):
+        page = st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path,
+                       default=spec.default or (not has_default and position == 0))  # fmt: skip
+        sections.setdefault(spec.section, []).append(page)
+    return sections
