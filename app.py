@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from data.engine import DatabaseConfigError, database_url
-from pages.components import banner, filters, loaders
+from pages.components import auth, banner, filters, loaders
 from pages.components import navigation as navigation_pages
 
 st.set_page_config(
@@ -25,7 +25,7 @@ except DatabaseConfigError as exc:
     st.stop()
 
 url = database_url()
-role = "admin"  # no sign-in configured: Accord runs open (the Data page says so)
+role = auth.current_user().role
 navigation = st.navigation(navigation_pages.pages_for(role))
 filters.remember(filters.sidebar(url))
 banner.freshness_banner(url)
