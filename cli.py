@@ -125,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     # --- commands from other modules ---
+    from connectors.hubspot.command import add_hubspot_command
+
+    add_hubspot_command(commands)
+    from connectors.files.command import add_import_command
+
+    add_import_command(commands)
     return parser
 
 

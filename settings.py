@@ -49,9 +49,41 @@ SETTINGS: tuple[Setting, ...] = (
         "Base URL of HubSpot's API; another URL serves tests, proxies and regional hosts.",
     ),
     Setting(
+        "HUBSPOT_REQUESTS_PER_10S",
+        "190",
+        "Requests per 10 seconds the HubSpot sync paces itself to: 190 for Professional and Enterprise "
+        "private apps, 100 for Free and Starter, 250 with the API limit increase pack.",
+    ),
+    Setting(
+        "HUBSPOT_SEGMENT_PROPERTY",
+        "accord_segment",
+        "HubSpot contact property that holds the lead's segment (e.g. SMB, Mid-Market, Enterprise).",
+    ),
+    Setting(
+        "HUBSPOT_REJECTION_REASON_PROPERTY",
+        "accord_rejection_reason",
+        "HubSpot contact property with the reason sales gave when rejecting a lead (lead status UNQUALIFIED).",
+    ),
+    Setting(
+        "HUBSPOT_DISPOSITION_DATE_PROPERTY",
+        "accord_disposition_date",
+        "HubSpot contact date property set when sales accepts or rejects a lead (e.g. by a workflow); "
+        "without it an accepted lead's disposition time is its SQL date and a rejected lead's is unknown.",
+    ),
+    Setting(
+        "HUBSPOT_ACCEPTED_LEAD_STATUSES",
+        "OPEN_DEAL,CONNECTED",
+        "Comma-separated hs_lead_status values that mean sales accepted the lead (an SQL is always accepted).",
+    ),
+    Setting(
         "ACCORD_DEMO_LEADS",
         "12000",
         "How many leads the demo company has when the app starts on an empty database.",
+    ),
+    Setting(
+        "ACCORD_MAPPINGS_DIR",
+        "var/mappings",
+        "Folder of the saved CSV/Excel import mappings (YAML); a relative path is taken from the repository.",
     ),
 )
 

@@ -1,0 +1,49 @@
+"""``python cli.py sync hubspot [--full]``: the HubSpot sync from the command line (and cron).
+
+Draws a progress bar on stderr, prints a summary on stdout, and exits 0 on
+success, 1 when the sync failed (wrong token, missing scope, HubSpot down: one
+line on stderr says what to fix). Every run is recorded in ``sync_runs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_hubspot_command(subparsers) -> argparse.ArgumentParser:
+    """Add ``sync hubspot`` to the CLI's subcommands; returns the ``sync`` parser."""
+    sync_parser = subparsers.add_parser("sync", help="pull data from a CRM into the database")
+    targets = sync_parser.add_subparsers(dest="sync_target", required=True, metavar="SOURCE")
+    hubspot = targets.add_parser(
+        "hubspot",
+        help="sync owners, contacts, deals and activities from HubSpot",
+        description="Sync HubSpot into Accord. The first run loads everything; later runs read what changed "
+        "since the last one. An interrupted run continues where it stopped. Needs HUBSPOT_ACCESS_TOKEN "
+        "(environment or .streamlit/secrets.toml).",
+    )
+    hubspot.add_argument("--full", action="store_true", help="re-read every record, not just the changes")
+    hubspot.set_defaults(func=handle_sync_hubspot)
+    return sync_parser
+
+
+def handle_sync_hubspot(args) -> int:
+    """Run the sync with a progress bar; the exit code (0 ok, 1 failed)."""
+    from cli import ProgressBar
+    from connectors.hubspot.client import HubSpotError
+    from connectors.hubspot.sync import sync
+    from data.engine import make_engine, upgrade
+    from settings import SettingError
+
+    engine = make_engine()
+    upgrade(engine)
+    bar = ProgressBar()
+    try:
+        summary = sync(engine, full=args.full, progress=bar)
+    except (HubSpotError, SettingError) as exc:
+        bar.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    bar.close()
+    print(summary.describe())
+    return 0

@@ -1,0 +1,530 @@
+"""The HubSpot sync loop: cursor -> fetch -> map -> upsert -> advance cursor, resumable at every commit.
+
+One call of :func:`sync` reads owners and deal pipelines, then contacts, deals,
+calls, emails, meetings and tasks side by side (one thread per object, all
+paced by the same client), while the calling thread maps and writes what they
+fetched. Each write is one transaction holding the rows, the rejected records
+and the object's checkpoint (or, when the object is complete, its new cursor),
+so a sync killed at any moment resumes from its last commit: nothing is lost,
+only what was fetched after the last commit is read again, and the unique key
+(source, external_id) means nothing is ever duplicated.
+
+Per object:
+
+- **Full load** (first sync, or ``full=True``): the list endpoint, 100 records a
+  page, then the same list with ``archived=true`` (archived records are kept
+  and flagged); deals and activities come with their contacts
+  (``associations=contacts``). Checkpoint: the phase and the paging ``after``
+  of the next page. Cursor when done: the time the full load started.
+- **Incremental**: search on the cursor property (``lastmodifieddate`` for
+  contacts, ``hs_lastmodifieddate`` otherwise) in the window
+  [cursor - lookback, now], sorted by ``hs_object_id``. Every page is a new query
+  ``hs_object_id > last id seen`` (keyset paging), so the search API's
+  10,000-result cap never applies, however many records changed, and the
+  checkpoint is just the window and the last id. Searched deals and activities
+  get their contacts from v4 batch association reads (100 ids a request).
+  Search returns no archived records, so the archived list is read again
+  afterwards. Cursor when done: the window's end.
+
+After the objects, touches and first touches of leads are recomputed from the
+synced activities (:func:`connectors.hubspot.mapping.touch_updates`) whenever
+contacts or activities were written since the last recount (a flag in
+``sync_state``, object ``lead_touches``, committed with those rows).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+from sqlalchemy import Engine
+
+import settings as accord_settings
+from connectors.hubspot import mapping
+from connectors.hubspot.client import HubSpotClient, HubSpotError
+from connectors.hubspot.settings import (
+    ACTIVITY_OBJECTS,
+    CONNECTOR,
+    CRM_OBJECTS,
+    CURSOR_PROPERTY,
+    SOURCE,
+    TABLE,
+    HubSpotConfig,
+    properties_for,
+)
+from data import repository
+
+log = logging.getLogger("connectors.hubspot")
+
+Progress = Callable[..., None]  # progress(stage, done, total, detail="")
+TOUCHES = "lead_touches"  # the sync_state row that says leads' touches need recounting
+
+
+@dataclass
+class ObjectCounts:
+    """What a sync did to one HubSpot object."""
+
+    mode: str = ""  # "full", "incremental"; "resumed " in front when it continued an interrupted run
+    pages: int = 0
+    rows: int = 0  # rows written (inserted + updated)
+    inserted: int = 0
+    updated: int = 0
+    archived: int = 0  # rows written with archived=True
+    rejected: int = 0  # records kept aside in rejected_rows (new ones)
+
+
+@dataclass
+class SyncSummary:
+    """The outcome of one :func:`sync`, as the CLI and the Data page show it."""
+
+    run_id: int | None
+    kind: str  # "full" when any object was (or continued to be) fully loaded, else "incremental"
+    status: str  # "ok" or "failed"
+    started_at: dt.datetime
+    finished_at: dt.datetime | None = None
+    owners: int = 0
+    objects: dict[str, ObjectCounts] = field(default_factory=dict)
+    touches_updated: int = 0
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    waited_seconds: float = 0.0  # summed over the parallel fetchers
+    error: str | None = None
+
+    @property
+    def duration_seconds(self) -> float:
+        end = self.finished_at or dt.datetime.now(dt.UTC)
+        return (end - self.started_at).total_seconds()
+
+    @property
+    def rejected(self) -> int:
+        return sum(c.rejected for c in self.objects.values())
+
+    def counts(self) -> dict:
+        """The JSON-able counts stored in ``sync_runs.counts``."""
+        return {
+            "owners": self.owners,
+            "objects": {name: asdict(c) for name, c in self.objects.items()},
+            "touches_updated": self.touches_updated,
+            "requests": self.requests,
+            "retries": self.retries,
+            "rate_limited": self.rate_limited,
+            "waited_seconds": round(self.waited_seconds, 1),
+        }
+
+    def describe(self) -> str:
+        """One paragraph for people: what was read, what was kept aside, how long it took."""
+        parts = [f"{self.owners:,} owners"]
+        activities = 0
+        for name, c in self.objects.items():
+            if name in ACTIVITY_OBJECTS:
+                activities += c.rows
+            else:
+                parts.append(f"{c.rows:,} {name} ({c.mode})")
+        parts.append(f"{activities:,} activities")
+        text = (
+            f"HubSpot {self.kind} sync {self.status} in {self.duration_seconds:.1f} s: "
+            + ", ".join(parts)
+            + "."
+        )
+        archived = sum(c.archived for c in self.objects.values())
+        if archived:
+            text += f" {archived:,} archived records flagged."
+        if self.rejected:
+            text += f" {self.rejected:,} records kept aside as unusable (see rejected rows on the Data page)."
+        text += (
+            f" {self.requests:,} requests ({self.retries:,} retried, {self.rate_limited:,} rate-limited),"
+            f" {self.waited_seconds:.1f} s of waiting for rate limits (summed over the parallel fetchers)."
+        )
+        if self.error:
+            text += f" Error: {self.error}"
+        return text
+
+
+@dataclass
+class _Plan:
+    """Where one object's sync stands; ``checkpoint()`` is what sync_state keeps between commits."""
+
+    obj: str
+    mode: str  # "full" or "search"
+    phase: str  # "active", "archived" (full) or "search", "archived" (incremental)
+    window_end: int  # epoch ms: the cursor once this object is done
+    window_start: int | None = None  # epoch ms, search only
+    after: str | None = None  # list paging cursor of the next page
+    last_id: str | None = None  # search: the largest id already read
+    resumed: bool = False
+
+    def checkpoint(self) -> dict:
+        return {
+            "mode": self.mode,
+            "phase": self.phase,
+            "window_start": self.window_start,
+            "window_end": self.window_end,
+            "after": self.after,
+            "last_id": self.last_id,
+        }
+
+    @classmethod
+    def from_checkpoint(cls, obj: str, saved: dict) -> _Plan:
+        return cls(
+            obj=obj,
+            mode=saved["mode"],
+            phase=saved["phase"],
+            window_end=int(saved["window_end"]),
+            window_start=None if saved.get("window_start") is None else int(saved["window_start"]),
+            after=saved.get("after"),
+            last_id=saved.get("last_id"),
+            resumed=True,
+        )
+
+
+@dataclass
+class _Batch:
+    obj: str
+    records: list[dict]
+    state: dict  # the plan's checkpoint once these records are committed
+    done: bool  # the object is complete once these records are committed
+
+
+@dataclass
+class _Failure:
+    error: BaseException
+
+
+def sync(
+    engine: Engine,
+    full: bool = False,
+    progress: Progress | None = None,
+    token: str | None = None,
+    base_url: str | None = None,
+    *,
+    config: HubSpotConfig | None = None,
+    now: Callable[[], dt.datetime] | None = None,
+) -> SyncSummary:
+    """Sync HubSpot into the canonical tables; returns what was done (also recorded in ``sync_runs``).
+
+    ``token`` / ``base_url`` default to the settings (HUBSPOT_ACCESS_TOKEN,
+    HUBSPOT_BASE_URL); ``config`` gives full control (tests, benchmarks).
+    ``full=True`` re-reads every object through the list endpoints; otherwise
+    objects synced before are read incrementally. An interrupted sync is
+    always continued from its checkpoints first.
+
+    Raises :class:`~connectors.hubspot.client.HubSpotAuthError` for a wrong
+    token or a missing scope, :class:`~connectors.hubspot.client.HubSpotError`
+    for other problems the user can act on; the run is recorded as failed with
+    that message either way, and everything committed before stays.
+    """
+    config = config or HubSpotConfig.from_settings(token=token, base_url=base_url)
+    if token or base_url:
+        config = config.with_(
+            **({"token": token} if token else {}), **({"base_url": base_url} if base_url else {})
+        )
+    now = now or (lambda: dt.datetime.now(dt.UTC))
+    report = _Reporter(progress)
+    started = now()
+    plans = {obj: _plan(engine, obj, full, started, config) for obj in CRM_OBJECTS}
+    kind = "full" if any(p.mode == "full" for p in plans.values()) else "incremental"
+    summary = SyncSummary(run_id=None, kind=kind, status="running", started_at=started)
+    summary.run_id = repository.start_run(engine, CONNECTOR, kind)
+    log.info(
+        "HubSpot %s sync started against %s with token %s",
+        kind,
+        config.base_url,
+        accord_settings.mask(config.token),
+    )
+    stop = threading.Event()
+    client = None
+    try:
+        client = HubSpotClient(config, on_wait=report.waiting, stop=stop)
+        summary.owners = _sync_owners(engine, client, report)
+        report("pipelines", 0, 1)
+        stages = mapping.stage_index(client.pipelines("deals"))
+        report("pipelines", 1, 1)
+        _sync_objects(engine, client, plans, stages, config, summary, report, stop)
+        report("touches", 0, 1, "counting activities per lead")
+        summary.touches_updated = _update_touches(engine)
+        report("touches", 1, 1, f"{summary.touches_updated:,} leads updated")
+        summary.status = "ok"
+    except BaseException as exc:
+        stop.set()
+        summary.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        summary.error = _user_message(exc, config.token)
+        raise
+    finally:
+        if client is not None:
+            stats = client.stats
+            summary.requests, summary.retries = stats.requests, stats.retries
+            summary.rate_limited, summary.waited_seconds = stats.rate_limited, stats.waited_seconds
+        summary.finished_at = now()
+        repository.finish_run(engine, summary.run_id, summary.status, summary.counts(), summary.error)
+        log.info("%s", summary.describe())
+    return summary
+
+
+def _plan(engine: Engine, obj: str, full: bool, started: dt.datetime, config: HubSpotConfig) -> _Plan:
+    cursor, checkpoint = repository.get_sync_state(engine, CONNECTOR, obj)
+    # An interrupted run is continued; only --full overrides an interrupted incremental one.
+    if checkpoint and not (full and checkpoint.get("mode") != "full"):
+        return _Plan.from_checkpoint(obj, checkpoint)
+    end = _epoch_ms(started)
+    if full or cursor is None:
+        return _Plan(obj=obj, mode="full", phase="active", window_end=end)
+    start = int(cursor) - int(config.lookback_seconds * 1000)
+    return _Plan(obj=obj, mode="search", phase="search", window_start=start, window_end=end)
+
+
+def _sync_owners(engine: Engine, client: HubSpotClient, report: _Reporter) -> int:
+    records: list[dict] = []
+    for archived in (False, True):
+        after = None
+        while True:
+            page = client.owners_page(after=after, archived=archived)
+            records.extend(page.results)
+            report("owners", len(records), None)
+            if page.after is None:
+                break
+            after = page.after
+    frame = mapping.owners_frame(records)
+    if not frame.empty:
+        repository.upsert_owners(engine, frame)
+    return len(frame)
+
+
+def _sync_objects(engine, client, plans, stages, config, summary, report, stop) -> None:
+    """Fetch every object in its own thread; map and write here, one transaction per flush."""
+    inbox: queue.Queue = queue.Queue(maxsize=64)
+    for obj, plan in plans.items():
+        mode = "full" if plan.mode == "full" else "incremental"
+        summary.objects[obj] = ObjectCounts(mode=("resumed " if plan.resumed else "") + mode)
+    running = set(plans)
+    pending: dict[str, list[_Batch]] = {obj: [] for obj in plans}
+    buffered = dict.fromkeys(plans, 0)
+    report.objects(len(plans))
+
+    last_flush = [time.monotonic()]
+
+    def flush(obj: str) -> None:
+        batches = pending[obj]
+        if not batches:
+            return
+        counts = summary.objects[obj]
+        _write(engine, obj, batches, plans[obj], stages, config, summary.run_id, counts)
+        pending[obj] = []
+        buffered[obj] = 0
+        last_flush[0] = time.monotonic()
+
+    with ThreadPoolExecutor(max_workers=len(plans), thread_name_prefix="hubspot") as pool:
+        for plan in plans.values():
+            pool.submit(_fetch, client, plan, config, inbox, stop)
+        try:
+            while running:
+                item = inbox.get()
+                if isinstance(item, _Failure):
+                    raise item.error
+                pending[item.obj].append(item)
+                buffered[item.obj] += len(item.records)
+                counts = summary.objects[item.obj]
+                counts.pages += 1
+                report.fetched(item.obj, len(item.records))
+                if item.done:
+                    running.discard(item.obj)
+                    flush(item.obj)
+                    report.finished(item.obj)
+                elif buffered[item.obj] >= config.flush_rows:
+                    flush(item.obj)
+                elif inbox.empty() and time.monotonic() - last_flush[0] >= config.flush_seconds:
+                    # Caught up with the fetchers: commit what is waiting, at most once per
+                    # flush_seconds, so a crash costs little re-reading and commits stay cheap.
+                    for name in plans:
+                        flush(name)
+        finally:
+            stop.set()
+            # Unblock fetchers waiting to put into a full inbox.
+            while True:
+                try:
+                    inbox.get_nowait()
+                except queue.Empty:
+                    break
+
+
+def _fetch(client: HubSpotClient, plan: _Plan, config: HubSpotConfig, inbox: queue.Queue, stop) -> None:
+    """Read one object from where ``plan`` stands to its end, putting each page into ``inbox``."""
+    try:
+        properties = properties_for(plan.obj, config.properties)
+        linked = () if plan.obj == "contacts" else ("contacts",)
+        while not stop.is_set():
+            done = False
+            if plan.phase in ("active", "archived"):
+                page = client.list_page(
+                    plan.obj,
+                    properties,
+                    after=plan.after,
+                    archived=plan.phase == "archived",
+                    associations=linked,
+                )
+                records = page.results
+                if page.after is not None:
+                    plan.after = page.after
+                elif plan.phase == "active":
+                    plan.phase, plan.after = "archived", None
+                else:
+                    plan.after, done = None, True
+            else:
+                cursor = CURSOR_PROPERTY[plan.obj]
+                filters = [
+                    {"propertyName": cursor, "operator": "GTE", "value": str(plan.window_start)},
+                    {"propertyName": cursor, "operator": "LTE", "value": str(plan.window_end)},
+                ]
+                if plan.last_id is not None:
+                    filters.append({"propertyName": "hs_object_id", "operator": "GT", "value": plan.last_id})
+                page = client.search_page(plan.obj, filters, properties)
+                records = page.results
+                if linked and records:
+                    _attach_contacts(client, plan.obj, records)
+                if records:
+                    plan.last_id = str(records[-1]["id"])
+                if page.after is None or not records:
+                    plan.phase, plan.after = "archived", None
+            _put(inbox, _Batch(plan.obj, records, plan.checkpoint(), done), stop)
+            if done:
+                return
+    except BaseException as exc:  # handed to the writer, which raises it
+        _put(inbox, _Failure(exc), stop)
+
+
+def _attach_contacts(client: HubSpotClient, obj: str, records: list[dict]) -> None:
+    """Give searched records the ``associations`` block list pages have (search returns none)."""
+    linked = client.associated_ids(obj, "contacts", [str(r["id"]) for r in records])
+    for record in records:
+        ids = linked.get(str(record["id"]), [])
+        record["associations"] = {
+            "contacts": {"results": [{"id": i, "type": f"{obj[:-1]}_to_contact"} for i in ids]}
+        }
+
+
+def _put(inbox: queue.Queue, item, stop: threading.Event) -> None:
+    while True:
+        try:
+            inbox.put(item, timeout=0.2)
+            return
+        except queue.Full:
+            if stop.is_set():  # the writer is gone
+                return
+
+
+def _write(engine, obj, batches, plan, stages, config, run_id, counts: ObjectCounts) -> None:
+    records = [r for b in batches for r in b.records]
+    if obj == "contacts":
+        mapped = mapping.leads_frame(records, config.properties)
+    elif obj == "deals":
+        mapped = mapping.deals_frame(records, stages)
+    else:
+        mapped = mapping.activities_frame(records, obj, ACTIVITY_OBJECTS[obj])
+    last = batches[-1]
+    with engine.begin() as conn:
+        if not mapped.frame.empty:
+            result = repository.upsert(conn, TABLE[obj], mapped.frame)
+            counts.rows += result.rows
+            counts.inserted += result.inserted
+            counts.updated += result.updated
+            counts.archived += int(mapped.frame["archived"].fillna(False).sum())
+        counts.rejected += repository.add_rejected_rows(conn, mapped.rejected, run_id=run_id)
+        if obj != "deals" and not mapped.frame.empty:
+            # Leads' touches must be recounted; kept in the database so a crash does not forget it.
+            repository.set_sync_state(conn, CONNECTOR, TOUCHES, checkpoint={"pending": True})
+        if last.done:
+            repository.set_sync_state(
+                conn, CONNECTOR, obj, cursor=str(last.state["window_end"]), checkpoint=None
+            )
+        else:
+            repository.set_sync_state(conn, CONNECTOR, obj, checkpoint=last.state)
+    if mapped.rejected:
+        log.warning(
+            "%d %s records kept aside as unusable (first: %s)",
+            len(mapped.rejected),
+            obj,
+            mapped.rejected[0]["reasons"][0],
+        )
+
+
+def _update_touches(engine: Engine) -> int:
+    """Recount touches and first touches when contacts or activities were written; rows changed."""
+    _, pending = repository.get_sync_state(engine, CONNECTOR, TOUCHES)
+    if not (pending or {}).get("pending"):
+        return 0
+    leads = repository.read_leads(engine, source=SOURCE)
+    activities = repository.read_activities(engine, source=SOURCE)
+    updates = mapping.touch_updates(leads, activities)
+    with engine.begin() as conn:
+        if not updates.empty:
+            repository.upsert_leads(conn, updates)
+        repository.set_sync_state(conn, CONNECTOR, TOUCHES, checkpoint=None)
+    return len(updates)
+
+
+class _Reporter:
+    """Funnels progress from the writer and the fetch threads into one callback, one call at a time."""
+
+    def __init__(self, progress: Progress | None):
+        self._progress = progress
+        self._lock = threading.Lock()
+        self._total = 0
+        self._finished = 0
+        self._pages = 0
+        self._rows = 0
+        self._waited = 0.0
+        self._started = time.monotonic()
+
+    def __call__(self, stage: str, done: int, total: int | None, detail: str = "") -> None:
+        if self._progress is None:
+            return
+        with self._lock:
+            self._progress(stage, done, total, detail)
+
+    def objects(self, total: int) -> None:
+        self._total = total
+        self._emit()
+
+    def fetched(self, obj: str, rows: int) -> None:
+        self._pages += 1
+        self._rows += rows
+        self._emit(obj)
+
+    def finished(self, obj: str) -> None:
+        self._finished += 1
+        self._emit(f"{obj} done")
+
+    def waiting(self, seconds: float, reason: str) -> None:
+        with self._lock:
+            self._waited += seconds
+        self._emit(f"waiting {seconds:.1f} s ({reason.split(':')[0]})")
+
+    def _emit(self, note: str = "") -> None:
+        rate = self._pages / max(time.monotonic() - self._started, 1e-9)
+        detail = (
+            f"{self._pages:,} pages, {self._rows:,} rows, {rate:.1f} pages/s, waited {self._waited:.1f} s"
+        )
+        self("fetching", self._finished, self._total or None, f"{detail}; {note}" if note else detail)
+
+
+def _epoch_ms(moment: dt.datetime) -> int:
+    return int(pd.Timestamp(moment).tz_convert("UTC").value // 1_000_000)
+
+
+def _user_message(exc: BaseException, token: str | None) -> str:
+    if isinstance(exc, HubSpotError):
+        text = str(exc)
+    elif isinstance(exc, KeyboardInterrupt):
+        text = "interrupted; the next sync continues from the last saved page"
+    else:
+        text = f"unexpected {type(exc).__name__}: {exc}"
+    if token:
+        text = text.replace(token, "***")
+    return text[:2000]

@@ -1,0 +1,120 @@
+"""``python cli.py sync hubspot`` in a real subprocess against the local HubSpot running in this process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from data import repository
+from data.engine import make_engine
+from tests.connectors.hubspot.conftest import TODAY, TOKEN, assert_same_rows, stored
+from tests.connectors.hubspot.fake_hubspot import FakeHubSpot, expected_canonical, seeded_frames
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def cli_env(database: Path, fake: FakeHubSpot, token: str = TOKEN) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "ACCORD_"))}
+    env.update(
+        ACCORD_DATABASE_URL=f"sqlite:///{database}",
+        HUBSPOT_ACCESS_TOKEN=token,
+        HUBSPOT_BASE_URL=fake.base_url,
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "cli.py", "sync", "hubspot", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_wrong_token_exits_1_with_one_clear_line(tmp_path, fake_hubspot):
+    database = tmp_path / "cli.db"
+    wrong = "pat-na1-99999999-8888-7777-6666-555555555555"
+    result = run_cli(cli_env(database, fake_hubspot, token=wrong))
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: HubSpot rejected the access token (401 Unauthorized)")
+    assert wrong not in result.stdout + result.stderr and TOKEN not in result.stdout + result.stderr
+    run = repository.read_sync_runs(make_engine(f"sqlite:///{database}")).iloc[0]
+    assert (run["status"], run["error"]) == ("failed", last.removeprefix("error: "))
+
+
+def _contacts_checkpoint(database: Path) -> dict | None:
+    """The contacts checkpoint as the killed process last committed it (read without SQLAlchemy)."""
+    if not database.exists():
+        return None
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1) as conn:
+            row = conn.execute(
+                "SELECT checkpoint FROM sync_state WHERE connector = 'hubspot' AND object = 'contacts'"
+            ).fetchone()
+    except sqlite3.OperationalError:  # schema not created yet
+        return None
+    return json.loads(row[0]) if row and row[0] else None
+
+
+def test_kill_9_in_the_middle_then_rerun_gives_the_same_rows(tmp_path):
+    frames = seeded_frames(1_500, today=TODAY)
+    with FakeHubSpot(TOKEN) as fake:
+        ids = fake.seed(frames)
+        database = tmp_path / "cli.db"
+        env = cli_env(database, fake)
+        fake.delay = 0.15  # slow HubSpot: the sync is surely mid-way when we strike
+        process = subprocess.Popen(
+            [sys.executable, "cli.py", "sync", "hubspot"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 90
+            while (checkpoint := _contacts_checkpoint(database)) is None or not checkpoint.get("after"):
+                assert process.poll() is None, "the sync finished before it could be killed"
+                assert time.monotonic() < deadline, "no contacts page was committed in time"
+                time.sleep(0.02)
+            os.kill(process.pid, signal.SIGKILL)
+        finally:
+            process.kill()
+            process.wait()
+        assert process.returncode == -signal.SIGKILL
+        committed = _contacts_checkpoint(database)
+        engine = make_engine(f"sqlite:///{database}")
+        before = repository.table_counts(engine)["leads"]
+        assert 0 < before < 1_500
+
+        fake.delay = 0.0
+        fake.log.clear()
+        result = run_cli(env)
+
+        assert result.returncode == 0, result.stderr
+        assert "HubSpot full sync ok" in result.stdout and " contacts (resumed full)" in result.stdout
+        assert "fetching" in result.stderr and "pages" in result.stderr  # the progress bar
+        assert TOKEN not in result.stdout + result.stderr
+        assert_same_rows(stored(engine), expected_canonical(frames, ids))
+        # It continued: the active contacts list was not read from its first page again.
+        contact_pages = [
+            r
+            for r in fake.requests("GET", "/crm/v3/objects/contacts")
+            if r.query["archived"][0].lower() == "false"
+        ]
+        assert contact_pages and all("after" in r.query for r in contact_pages)
+        assert int(contact_pages[0].query["after"][0]) >= int(committed["after"])
+        runs = repository.read_sync_runs(engine)
+        assert runs["status"].tolist() == ["ok", "running"]  # the killed run never got to say how it ended
