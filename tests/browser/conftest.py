@@ -22,6 +22,8 @@ import settings
 from tests.conftest import chromium_path
 
 SCREENSHOTS = settings.ROOT / "artifacts" / "screenshots"
+# CI shares 2 cores between the browser, the server and pytest: give assertions time before failing.
+expect.set_options(timeout=30_000)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
