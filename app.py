@@ -17,6 +17,19 @@ st.set_page_config(
     page_title="Accord — Sales and Marketing SLA", page_icon=":material/handshake:", layout="wide"
 )
 
+# With [auth] in secrets, nothing but the sign-in page runs until someone with a role signs in.
+try:
+    user = auth.current_user()
+except auth.AuthConfigError as exc:
+    st.error(str(exc))
+    st.stop()
+if not auth.may_enter(user):
+    sign_in = st.Page(
+        "pages/signin.py", title="Sign in", icon=":material/login:", url_path="signin", default=True
+    )
+    st.navigation([sign_in], position="hidden").run()
+    st.stop()
+
 try:
     loaders.engine()
     loaders.bootstrap()
@@ -25,8 +38,8 @@ except DatabaseConfigError as exc:
     st.stop()
 
 url = database_url()
-role = auth.current_user().role
-navigation = st.navigation(navigation_pages.pages_for(role))
+navigation = st.navigation(navigation_pages.pages_for(user.role))
 filters.remember(filters.sidebar(url))
+auth.account_sidebar(user)
 banner.freshness_banner(url)
 navigation.run()

@@ -131,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     from connectors.files.command import add_import_command
 
     add_import_command(commands)
+    from agreements.command import add_agreement_command
+
+    add_agreement_command(commands)
+    from reports.command import add_report_command, add_snapshot_command
+
+    add_report_command(commands)
+    add_snapshot_command(commands)
     return parser
 
 

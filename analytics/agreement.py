@@ -269,13 +269,22 @@ class Agreement(_Model):
         """Return ``{team: calendar}`` for every team the agreement names."""
         return {team: self.calendar_for(team) for team in self.teams}
 
+    def _dump(self, mode: str) -> dict[str, Any]:
+        # Optional fields left empty are omitted, except a commitment's target: it is required,
+        # and null is its meaning "tracked without a target", so it must survive the round trip.
+        data = self.model_dump(mode=mode, exclude_none=True)
+        for dumped, commitment in zip(data.get("commitments", []), self.commitments, strict=True):
+            if commitment.target is None:
+                dumped["target"] = None
+        return data
+
     def to_document(self) -> dict[str, Any]:
         """Return the document as JSON-ready data (dates as ISO text), the form stored in the database."""
-        return self.model_dump(mode="json", exclude_none=True)
+        return self._dump("json")
 
     def to_yaml(self) -> str:
         """Return the document as YAML text that :func:`parse_agreement` reads back to an equal agreement."""
-        data = _plain(self.model_dump(mode="python", exclude_none=True))
+        data = _plain(self._dump("python"))
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
 
 
@@ -308,7 +317,17 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
     return loader.construct_mapping(node, deep=deep)
 
 
+def _construct_timestamp(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> Any:
+    # PyYAML raises a bare ValueError for an impossible date such as 2026-13-45, without saying where;
+    # keep it as text so validation names its field ("calendar.holidays[3]: ... is not a date").
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def parse_agreement(text: str) -> Agreement:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import settings
-from analytics.agreement import parse_agreement
 from data import repository as repo
 
 DEFAULT_AGREEMENT = settings.ROOT / "agreements" / "sales-marketing.yaml"
@@ -17,17 +16,14 @@ def ensure_default_agreement(engine) -> bool:
     """Save the shipped default agreement as version 1 when no agreement exists; True if it did."""
     if not repo.read_agreement_versions(engine).empty:
         return False
-    agreement = parse_agreement(DEFAULT_AGREEMENT.read_text())
-    version = repo.add_agreement_version(
+    from agreements import store  # the one path by which an agreement is saved (validated, audited)
+
+    store.save(
         engine,
-        agreement.name,
-        agreement.to_document(),
+        DEFAULT_AGREEMENT.read_text(),
         DEFAULT_EFFECTIVE_FROM,
         author="Accord",
         reason="The default agreement shipped with Accord; edit it on the Agreement page.",
-    )
-    repo.add_audit(
-        engine, "Accord", "agreement.save", agreement.name, {"version": version, "reason": "default"}
     )
     return True
 

@@ -77,8 +77,11 @@ _STORAGE_FAULTS = (
 
 
 @contextmanager
-def _transaction(bind: Engine | Connection) -> Iterator[Connection]:
-    """A connection in a transaction: the caller's, or a new one committed on success and rolled back on error."""
+def transaction(bind: Engine | Connection) -> Iterator[Connection]:
+    """A connection in a transaction: the caller's, or a new one committed on success and rolled back on error.
+
+    Storage faults (read-only, full disk, lock timeout) become :class:`StorageError`.
+    """
     if isinstance(bind, Connection):
         yield bind
         return
@@ -149,7 +152,7 @@ def upsert(
     model = CANONICAL_MODELS[table]
     sources = sorted(df["source"].unique().tolist())
     result = UpsertResult(0, 0, 0, duplicates)
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         sql, order = _upsert_sql(conn, model.__table__, columns)
         t = model.__table__
         for start in range(0, len(df), batch_rows):
@@ -207,7 +210,7 @@ def _storage_values(series: pd.Series, dialect: str) -> list:
 def delete_source(bind: Engine | Connection, source: str) -> dict[str, int]:
     """Delete every canonical row of ``source``; returns rows deleted per table."""
     deleted = {}
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         for name, model in CANONICAL_MODELS.items():
             deleted[name] = conn.execute(
                 model.__table__.delete().where(model.__table__.c.source == source)
@@ -301,7 +304,7 @@ def _read(
     names = list(COLUMNS[table])
     select_list = ", ".join(f"{derived.get(name, 't.' + name)} AS {name}" for name in names)
     sql = f"SELECT {select_list} FROM {table} t {' '.join(_JOINS[table])}"
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         dialect = conn.dialect.name
         mark = (lambda n: f":{n}") if dialect == "sqlite" else (lambda n: f"%({n})s")
         params = {}
@@ -395,7 +398,7 @@ def _frame(arrow: pa.Table, table: str, names: list[str], dialect: str) -> pd.Da
 
 def table_counts(bind: Engine | Connection) -> dict[str, int]:
     """Row count of each canonical table."""
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         return {
             name: conn.execute(select(func.count()).select_from(model.__table__)).scalar_one()
             for name, model in CANONICAL_MODELS.items()
@@ -405,7 +408,7 @@ def table_counts(bind: Engine | Connection) -> dict[str, int]:
 def source_counts(bind: Engine | Connection) -> pd.DataFrame:
     """Rows per (table, source): where the data came from."""
     parts = []
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         for name, model in CANONICAL_MODELS.items():
             t = model.__table__
             for source, rows in conn.execute(select(t.c.source, func.count()).group_by(t.c.source)):
@@ -422,7 +425,7 @@ def _now() -> dt.datetime:
 
 def start_run(bind: Engine | Connection, connector: str, kind: str) -> int:
     """Record the start of a sync or import run; returns its id."""
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         return conn.execute(
             insert(SyncRun).values(connector=connector, kind=kind, started_at=_now(), status="running")
         ).inserted_primary_key[0]
@@ -432,7 +435,7 @@ def finish_run(
     bind: Engine | Connection, run_id: int, status: str, counts: dict | None = None, error: str | None = None
 ) -> None:
     """Record how run ``run_id`` ended: status ("ok", "failed", ...), counts and a user-facing error."""
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         conn.execute(
             SyncRun.__table__.update()
             .where(SyncRun.__table__.c.id == run_id)
@@ -443,7 +446,7 @@ def finish_run(
 def read_sync_runs(bind: Engine | Connection, limit: int = 100) -> pd.DataFrame:
     """The latest runs first: connector, kind, started/finished, status, counts, error."""
     t = SyncRun.__table__
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         rows = conn.execute(select(t).order_by(t.c.id.desc()).limit(limit)).mappings().all()
     frame = pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in t.columns])
     for column in ("started_at", "finished_at"):
@@ -454,7 +457,7 @@ def read_sync_runs(bind: Engine | Connection, limit: int = 100) -> pd.DataFrame:
 def get_sync_state(bind: Engine | Connection, connector: str, obj: str) -> tuple[str | None, dict | None]:
     """The stored (cursor, checkpoint) of one connector object; (None, None) before the first sync."""
     t = SyncState.__table__
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         row = conn.execute(
             select(t.c.cursor, t.c.checkpoint).where(t.c.connector == connector, t.c.object == obj)
         ).first()
@@ -474,7 +477,7 @@ def set_sync_state(
         values["cursor"] = cursor
     if checkpoint is not _KEEP:
         values["checkpoint"] = checkpoint
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         dialect_insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
         stmt = dialect_insert(t).values(connector=connector, object=obj, **values)
         conn.execute(stmt.on_conflict_do_update(index_elements=["connector", "object"], set_=values))
@@ -483,7 +486,7 @@ def set_sync_state(
 def read_sync_state(bind: Engine | Connection) -> pd.DataFrame:
     """Every stored cursor: connector, object, cursor, checkpoint, updated_at."""
     t = SyncState.__table__
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         rows = conn.execute(select(t).order_by(t.c.connector, t.c.object)).mappings().all()
     return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in t.columns])
 
@@ -528,7 +531,7 @@ def add_rejected_rows(bind: Engine | Connection, rows: Sequence[dict], run_id: i
             "fingerprint": fingerprint,
             "seen_at": now,
         }
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         existing = set()
         keys = list(records)
         for start in range(0, len(keys), 500):
@@ -560,7 +563,7 @@ def read_rejected_rows(
         query = query.where(t.c.object == obj)
     if limit is not None:
         query = query.limit(limit)
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         rows = conn.execute(query).mappings().all()
     columns = [
         "id",
@@ -592,7 +595,7 @@ def add_agreement_version(
 ) -> int:
     """Save a new version of ``agreement`` (never an update); returns its version number."""
     t = AgreementVersion.__table__
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         latest = conn.execute(select(func.max(t.c.version)).where(t.c.agreement == agreement)).scalar_one()
         version = (latest or 0) + 1
         conn.execute(
@@ -615,7 +618,7 @@ def read_agreement_versions(bind: Engine | Connection, agreement: str | None = N
     query = select(t).order_by(t.c.agreement, t.c.version)
     if agreement is not None:
         query = query.where(t.c.agreement == agreement)
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         rows = conn.execute(query).mappings().all()
     columns = ["agreement", "version", "effective_from", "document", "author", "reason", "created_at"]
     frame = pd.DataFrame([{c: r[c] for c in columns} for r in rows], columns=columns)
@@ -641,7 +644,7 @@ def save_snapshot(
     """
     t = WeeklySnapshot.__table__
     payload = json.loads(json.dumps(figures, default=str))
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         existing = conn.execute(
             select(t.c.id, t.c.final).where(t.c.agreement == agreement, t.c.week == week)
         ).first()
@@ -663,7 +666,7 @@ def read_snapshots(
     query = select(t.c.week, t.c.final, t.c.frozen_at, t.c.figures).where(t.c.agreement == agreement)
     if weeks is not None:
         query = query.where(t.c.week.in_(list(weeks)))
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         rows = conn.execute(query.order_by(t.c.week)).mappings().all()
     frame = pd.DataFrame([dict(r) for r in rows], columns=["week", "final", "frozen_at", "figures"])
     frame["frozen_at"] = pd.to_datetime(frame["frozen_at"], utc=True)
@@ -677,7 +680,7 @@ def add_audit(
     bind: Engine | Connection, actor: str, action: str, target: str | None = None, detail: dict | None = None
 ) -> None:
     """Record that ``actor`` did ``action`` (e.g. "agreement.save", "sync.hubspot", "import.leads") on ``target``."""
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         conn.execute(
             insert(AuditEntry).values(
                 at=_now(),
@@ -695,7 +698,7 @@ def read_audit(bind: Engine | Connection, limit: int | None = 500) -> pd.DataFra
     query = select(t.c.at, t.c.actor, t.c.action, t.c.target, t.c.detail).order_by(t.c.id.desc())
     if limit is not None:
         query = query.limit(limit)
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         rows = conn.execute(query).mappings().all()
     frame = pd.DataFrame([dict(r) for r in rows], columns=["at", "actor", "action", "target", "detail"])
     frame["at"] = pd.to_datetime(frame["at"], utc=True)
@@ -707,5 +710,5 @@ def distinct_values(bind: Engine | Connection, table: str, column: str) -> list:
     if table not in CANONICAL_MODELS or column not in CANONICAL_MODELS[table].__table__.c:
         raise SchemaError(f"no column {table}.{column}")
     c = CANONICAL_MODELS[table].__table__.c[column]
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         return sorted(conn.execute(select(c).where(c.is_not(None)).distinct()).scalars())

@@ -1,45 +1,34 @@
-"""Data: where the numbers come from — row counts, sources, loads."""
+"""Data: where the numbers come from — connect HubSpot, import files, see loads, rejected rows and the audit trail."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-import settings
-from data.engine import current_revision, database_url
-from pages.components import loaders
+from data.engine import database_url
+from pages.components import data_view
+from pages.components.import_form import import_panel
 
 url = database_url()
 st.title("Data")
-st.caption("Where Accord's numbers come from: what is stored, from which source, and when it was loaded.")
+st.caption(
+    "Where Accord's numbers come from: what is stored, from which source, when it was loaded, "
+    "and what could not be used."
+)
+data_view.open_mode_notice()
+data_view.counts_row(url)
+data_view.sources_panel(url)
 
-counts = loaders.table_counts(url)
-columns = st.columns(len(counts))
-for column, (table, rows) in zip(columns, counts.items(), strict=True):
-    column.metric(table.capitalize(), f"{rows:,}", help=f"Rows in the {table} table")
-
-left, right = st.columns(2)
-with left:
-    st.subheader("Sources")
-    sources = loaders.source_counts(url)
-    if sources.empty:
-        st.write("Nothing loaded yet.")
-    else:
-        table = sources.pivot_table(
-            index="source", columns="table", values="rows", fill_value=0, aggfunc="sum"
-        )
-        st.dataframe(table, key="data_sources", width="stretch")
-with right:
-    st.subheader("Database")
-    st.write(f"`{settings.masked_url(url)}`")
-    st.caption(
-        f"Schema revision {current_revision(loaders.engine())}. Set ACCORD_DATABASE_URL to use PostgreSQL."
-    )
-
-st.subheader("Loads")
-runs = loaders.sync_runs(url)
-if runs.empty:
-    st.write("No sync or import has run yet.")
-else:
-    shown = runs[["started_at", "finished_at", "connector", "kind", "status", "counts", "error"]].copy()
-    shown["counts"] = shown["counts"].map(lambda c: ", ".join(f"{k}: {v:,}" for k, v in (c or {}).items()))
-    st.dataframe(shown, key="data_runs", hide_index=True, width="stretch")
+# The panels are tabs (all drawn on every run, so an upload or a choice survives switching tabs).
+hubspot, files, rejected, history, audit = st.tabs(
+    ["HubSpot", "Import a file", "Rejected rows", "History", "Audit trail"], key="data_tabs"
+)
+with hubspot:
+    data_view.hubspot_panel(url)
+with files:
+    import_panel(url)
+with rejected:
+    data_view.rejected_panel(url)
+with history:
+    data_view.history_panel(url)
+with audit:
+    data_view.audit_panel(url)

@@ -14,7 +14,9 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
+from analytics import breakdowns, commitments, followup, funnel
 from analytics.agreement import AgreementVersion, versions_from_rows
+from analytics.baseline import FunnelAssumptions, trailing_assumptions
 from analytics.commitments import evaluate
 from analytics.slicing import slice_frames
 from data import repository as repo
@@ -145,3 +147,186 @@ def evaluation(
 def clear() -> None:
     """Forget every cached frame and result: call after a sync, an import or an agreement change."""
     st.cache_data.clear()
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def rejected_rows(url: str, source: str | None = None, limit: int | None = 5_000) -> pd.DataFrame:
+    """Rows kept aside by syncs and imports (of ``source``, or all), newest first, at most ``limit``."""
+    return repo.read_rejected_rows(_engine_for(url), source=source, limit=limit)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def audit(url: str, limit: int | None = 500) -> pd.DataFrame:
+    """The audit trail, newest first, at most ``limit`` entries."""
+    return repo.read_audit(_engine_for(url), limit)
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner="Reading the funnel of the last periods…")
+def funnel_assumptions(url: str, agreement: str, start: str, end: str, as_of: str) -> FunnelAssumptions:
+    """:func:`analytics.baseline.trailing_assumptions` of the closed periods before ``as_of`` (frames of [start, end))."""
+    return trailing_assumptions(
+        agreement_versions(url, agreement), frames(url, start, end), pd.Timestamp(as_of)
+    )
+
+
+# --- Marketing, Sales and Funnel pages ------------------------------------------------------------------
+# Metrics those pages show even where no commitment measures them ("tracked without a target"); one tuple
+# for all three pages, so they share the cached evaluation.
+TRACKED_METRICS = (
+    "mql_count",
+    "sql_count",
+    "sourced_pipeline",
+    "won_revenue",
+    "mql_to_sql_rate",
+    "acceptance_rate",
+)
+
+
+@st.cache_data(ttl=600, max_entries=32, show_spinner="Evaluating the agreement…")
+def tracked_evaluation(
+    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple = (), owners: tuple = (),
+    channels: tuple = (), by: str | None = None,
+) -> pd.DataFrame:  # fmt: skip
+    """:func:`evaluation`, plus a no-target row for each of :data:`TRACKED_METRICS` no commitment measures."""
+    versions = breakdowns.with_tracked(agreement_versions(url, agreement), TRACKED_METRICS)
+    data = sliced_frames(url, start, end, teams, owners, channels)
+    return evaluate(versions, data, pd.Timestamp(start), pd.Timestamp(end), pd.Timestamp(as_of), by=by)
+
+
+@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
+def progress(
+    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple, owners: tuple, channels: tuple,
+    commitment: str,
+) -> pd.DataFrame:  # fmt: skip
+    """Day-by-day progress of a count or amount ``commitment`` (or tracked metric) over the period at ``start``."""
+    versions = breakdowns.with_tracked(agreement_versions(url, agreement), TRACKED_METRICS)
+    data = sliced_frames(url, start, end, teams, owners, channels)
+    return commitments.daily_progress(versions, data, commitment, pd.Timestamp(start), pd.Timestamp(as_of))
+
+
+@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
+def marketing_breakdown(
+    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple, owners: tuple, channels: tuple,
+    what: str, by: str | None,
+) -> pd.DataFrame:  # fmt: skip
+    """``what`` ("volume", "acceptance" or "rejections") of analytics.breakdowns, per ``by``, over [start, end)."""
+    build = {
+        "volume": breakdowns.volume_by,
+        "acceptance": breakdowns.acceptance_by,
+        "rejections": breakdowns.rejection_reasons,
+    }[what]
+    data = sliced_frames(url, start, end, teams, owners, channels)
+    return build(agreement_versions(url, agreement), data, pd.Timestamp(start), pd.Timestamp(end),
+                 pd.Timestamp(as_of), by=by)  # fmt: skip
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner="Timing the follow-up…")
+def followup_detail(
+    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple = (), owners: tuple = (),
+    channels: tuple = (),
+) -> pd.DataFrame:  # fmt: skip
+    """analytics.followup.followup_detail of the leads handed over in [start, end); FollowupError without a limit."""
+    data = sliced_frames(url, start, end, teams, owners, channels)
+    return followup.followup_detail(agreement_versions(url, agreement), data, pd.Timestamp(as_of),
+                                    start=pd.Timestamp(start), end=pd.Timestamp(end))  # fmt: skip
+
+
+@st.cache_data(ttl=120, max_entries=16, show_spinner=False)
+def overdue_queue(
+    url: str, agreement: str, as_of: str, teams: tuple = (), owners: tuple = (), channels: tuple = (),
+    within_hours: float = 4.0,
+) -> pd.DataFrame:  # fmt: skip
+    """Untouched leads handed over in breakdowns.queue_window(as_of), overdue or due within ``within_hours``.
+
+    A breakdowns.queue_table frame, most urgent first; FollowupError when the agreement sets no follow-up limit.
+    """
+    versions = agreement_versions(url, agreement)
+    moment = pd.Timestamp(as_of)
+    start, end = breakdowns.queue_window(moment)
+    data = sliced_frames(url, start.isoformat(), end.isoformat(), teams, owners, channels)
+    detail = followup.followup_detail(versions, data, moment, start=start)
+    zone = commitments.document_in_force(versions, moment).timezone
+    return breakdowns.queue_table(followup.followup_queue(detail, within_hours), data["leads"], zone)
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner="Building the funnel…")
+def cohorts(
+    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple = (), owners: tuple = (),
+    channels: tuple = (),
+) -> pd.DataFrame:  # fmt: skip
+    """analytics.funnel.funnel: one row per handover period in [start, end), for the chosen slice."""
+    data = sliced_frames(url, start, end, teams, owners, channels)
+    return funnel.funnel(agreement_versions(url, agreement), data, pd.Timestamp(start), pd.Timestamp(end),
+                         pd.Timestamp(as_of))  # fmt: skip
+
+
+# --- Overview: weekly figures, frozen snapshots, the meeting pack -----------------------------------------
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def snapshots(url: str, agreement: str) -> pd.DataFrame:
+    """The frozen weeks of ``agreement`` (data.repository.read_snapshots), oldest first."""
+    return repo.read_snapshots(_engine_for(url), agreement)
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner="Computing the week's figures…")
+def week_overview(
+    url: str, agreement: str, week: str, as_of: str, start: str, end: str, teams: tuple = (), owners: tuple = (),
+    channels: tuple = (),
+):  # fmt: skip
+    """analytics.snapshots.week_overview of ISO ``week`` on the frames of [start, end), for the chosen slice.
+
+    Frozen figures are used only without a slice (snapshots are for the whole agreement).
+    """
+    from analytics.commitments import document_in_force
+    from analytics.snapshots import week_overview as overview_of
+
+    versions = agreement_versions(url, agreement)
+    sliced = bool(teams or owners or channels)
+    data = sliced_frames(url, start, end, teams, owners, channels)
+    currency = document_in_force(versions, pd.Timestamp(as_of)).currency
+    return overview_of(versions, data, None if sliced else snapshots(url, agreement), week, pd.Timestamp(as_of),
+                       use_frozen=not sliced, currency=currency)  # fmt: skip
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def period_evaluation(
+    url: str, agreement: str, period_start: str, period_end: str, as_of: str, start: str, end: str,
+    teams: tuple = (), owners: tuple = (), channels: tuple = (),
+) -> pd.DataFrame:  # fmt: skip
+    """:func:`evaluation` of the period [period_start, period_end), computed on the frames of a wider [start, end).
+
+    The Overview reads one window of data for its weeks and its period, instead of two.
+    """
+    data = sliced_frames(url, start, end, teams, owners, channels)
+    return evaluate(agreement_versions(url, agreement), data, pd.Timestamp(period_start), pd.Timestamp(period_end),
+                    pd.Timestamp(as_of))  # fmt: skip
+
+
+def freeze_week(
+    url: str, agreement: str, week: str, as_of: str, start: str, end: str, actor: str = "Overview"
+):
+    """Freeze ``week`` (final once it has ended at ``as_of``, else provisional) from the cached frames.
+
+    Returns reports.weeks.Frozen; forgets the cached snapshots and week figures when something was written.
+    """
+    from reports.weeks import freeze_week as freeze
+
+    frozen = freeze(_engine_for(url), agreement, week, pd.Timestamp(as_of), actor=actor,
+                    frames=frames(url, start, end))  # fmt: skip
+    if frozen.written:
+        snapshots.clear()
+        week_overview.clear()
+        meeting_pack.clear()
+    return frozen
+
+
+@st.cache_data(ttl=600, max_entries=4, show_spinner=False)
+def meeting_pack(url: str, agreement: str, week: str, as_of: str, start: str, end: str) -> bytes:
+    """The meeting pack PDF of ``week`` (whole agreement, frozen weeks as frozen): reports.meeting_pack."""
+    from analytics.commitments import document_in_force
+    from reports.meeting_pack import build_meeting_pack
+
+    overview = week_overview(url, agreement, week, as_of, start, end)
+    document = document_in_force(agreement_versions(url, agreement), overview.as_of)
+    return build_meeting_pack(overview, document)

@@ -13,6 +13,11 @@ import streamlit as st
 
 ROLES = ("viewer", "marketing", "sales", "executive", "admin")
 EVERYONE = frozenset(ROLES)
+# Who opens what (README, "Running Accord for a team"); only admins change anything (auth.can).
+MARKETING_SIDE = frozenset({"marketing", "executive", "admin"})
+SALES_SIDE = frozenset({"sales", "executive", "admin"})
+BOTH_SIDES = frozenset({"marketing", "sales", "executive", "admin"})
+ADMINS = frozenset({"admin"})
 SECTIONS = ("Dashboard", "Agreement", "Setup")
 
 
@@ -28,12 +33,28 @@ class PageSpec:
 
 
 # Add a page here (one line); the order within a section is the menu order.
-PAGES: tuple[PageSpec, ...] = (PageSpec("pages/data.py", "Data", ":material/database:", "data", "Setup"),)
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("pages/overview.py", "Overview", ":material/dashboard:", "overview", "Dashboard", default=True),
+    PageSpec(
+        "pages/marketing.py", "Marketing", ":material/campaign:", "marketing", "Dashboard", MARKETING_SIDE
+    ),
+    PageSpec("pages/sales.py", "Sales", ":material/support_agent:", "sales", "Dashboard", roles=SALES_SIDE),
+    PageSpec("pages/funnel.py", "Funnel", ":material/filter_alt:", "funnel", "Dashboard", roles=BOTH_SIDES),
+    PageSpec(
+        "pages/agreement.py", "Agreement", ":material/handshake:", "agreement", "Agreement", roles=BOTH_SIDES
+    ),
+    PageSpec("pages/data.py", "Data", ":material/database:", "data", "Setup", roles=ADMINS),
+)
+
+
+def specs_for(role: str) -> list[PageSpec]:
+    """The pages ``role`` may open, in :data:`PAGES` order (none for an unknown role)."""
+    return [spec for spec in PAGES if role in spec.roles]
 
 
 def pages_for(role: str) -> dict[str, list[st.Page]]:
     """The ``st.navigation`` dict of the pages ``role`` may open, by section; the first is the default if none is."""
-    allowed = [spec for spec in PAGES if role in spec.roles]
+    allowed = specs_for(role)
     has_default = any(spec.default for spec in allowed)
     sections: dict[str, list[st.Page]] = {}
     for position, spec in enumerate(sorted(allowed, key=lambda s: SECTIONS.index(s.section))):

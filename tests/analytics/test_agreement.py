@@ -341,3 +341,17 @@ def test_versions_from_stored_rows():
     broken = rows.assign(document=[doc.to_document(), {**doc.to_document(), "period": "daily"}])
     with pytest.raises(AgreementError, match="Test SLA version 2: period: Input should be"):
         versions_from_rows(broken)
+
+
+def test_an_impossible_date_is_named_at_its_field(default_agreement_text):
+    text = default_agreement_text.replace("2026-12-25,", "2026-13-45,", 1)
+    with pytest.raises(AgreementError, match=r"calendar\.holidays\[\d+\]"):
+        parse_agreement(text)
+
+
+def test_a_commitment_without_target_survives_storage_and_yaml(default_agreement_text):
+    text = default_agreement_text.replace("target: 750", "target: null", 1)
+    doc = parse_agreement(text)
+    assert doc.commitment("mql-volume").target is None
+    assert parse_document(doc.to_document()) == doc
+    assert parse_agreement(doc.to_yaml()) == doc

@@ -1,0 +1,210 @@
+"""The words for results: periods spelled out, values with their units, a result as one sentence.
+
+Every page says numbers the same way: "612 MQLs in November 2026 against a
+target of 750", "87% of leads first touched within 4 business hours", with
+the status words of :data:`analytics.charts.STATUS_LABELS` and, for
+``st.badge``, the colours of :data:`analytics.charts.STATUS_COLORS`.
+"""
+
+from __future__ import annotations
+
+import calendar as month_names
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from analytics.agreement import Commitment
+from analytics.charts import AMBER, GREEN, GREY, RED, STATUS_COLORS, STATUS_LABELS
+
+
+class WordingError(ValueError):
+    """A value cannot be put into words; the message says why."""
+
+
+def period_name(label: str) -> str:
+    """Return a period label spelled out.
+
+    >>> period_name("2026-11"), period_name("2026-W07"), period_name("2026-Q1"), period_name("odd")
+    ('November 2026', 'week 7 of 2026', 'Q1 2026', 'odd')
+    """
+    text = str(label)
+    year, _, rest = text.partition("-")
+    if not (year.isdigit() and rest):
+        return text
+    if rest.isdigit() and 1 <= int(rest) <= 12:
+        return f"{month_names.month_name[int(rest)]} {year}"
+    if rest[0] == "W" and rest[1:].isdigit():
+        return f"week {int(rest[1:])} of {year}"
+    if rest[0] == "Q" and rest[1:].isdigit():
+        return f"{rest} {year}"
+    return text
+
+
+def selection_text(
+    teams: Iterable[str] = (), owners: Iterable[str] = (), channels: Iterable[str] = ()
+) -> str:
+    """Return the dashboard's team / owner / channel selection in words (empty = all).
+
+    >>> selection_text(["EMEA"], [], ["Events", "Webinars"])
+    'EMEA · all owners · Events, Webinars'
+    """
+    parts = [(list(teams), "all teams"), (list(owners), "all owners"), (list(channels), "all channels")]
+    return " · ".join(", ".join(map(str, chosen)) or everyone for chosen, everyone in parts)
+
+
+def format_value(value: Any, kind: str, *, currency: str | None = None, short: bool = False) -> str:
+    """Return a metric value with its unit: counts with separators, amounts with the currency, rates in %.
+
+    ``short``: durations as "3.2 h" (for a metric tile) instead of "3.2 business hours".
+
+    >>> format_value(1234, "count"), format_value(5e6, "amount", currency="EUR"), format_value(0.873, "rate")
+    ('1,234', 'EUR 5,000,000', '87%')
+    >>> format_value(3.25, "duration"), format_value(3.25, "duration", short=True), format_value(None, "rate")
+    ('3.2 business hours', '3.2 h', '–')
+    """
+    if value is None or pd.isna(value):
+        return "–"
+    value = float(value)
+    if kind == "count":
+        return f"{value:,.0f}"
+    if kind == "amount":
+        return f"{currency} {value:,.0f}" if currency else f"{value:,.0f}"
+    if kind == "rate":
+        return f"{value:.0%}"
+    if kind == "duration":
+        return f"{value:,.1f} h" if short else f"{value:,.1f} business hours"
+    raise WordingError(f"unknown metric kind {kind!r}; kinds: count, amount, rate, duration")
+
+
+def metric_noun(commitment: Commitment) -> str:
+    """Return how a commitment's value reads after the number, e.g. 'MQLs' or 'of leads first touched ...'.
+
+    >>> metric_noun(Commitment(id="s", owner="sales", metric="followed_up_within",
+    ...                        params={"business_hours": 4}, target=0.9))
+    'of leads first touched within 4 business hours'
+    """
+    params = commitment.metric_params()
+    nouns = {
+        "mql_count": "MQLs",
+        "sql_count": "SQLs",
+        "sourced_pipeline": "sourced pipeline",
+        "won_revenue": "won revenue",
+        "mql_to_sql_rate": "of MQLs became SQLs",
+        "acceptance_rate": "of decided leads accepted",
+        "response_time_median": "median time to first touch",
+        "response_time_p90": "90th percentile time to first touch",
+    }
+    if commitment.metric == "followed_up_within":
+        return f"of leads first touched within {params.business_hours:g} business hours"
+    if commitment.metric == "touches_within":
+        return f"of leads with {params.touches}+ touches within {params.business_days:g} business days"
+    if commitment.metric == "dispositioned_within":
+        return f"of leads accepted or rejected within {params.business_days:g} business days"
+    return nouns.get(commitment.metric, commitment.metric.replace("_", " "))
+
+
+def result_sentence(row: Mapping[str, Any], *, noun: str, currency: str | None = None) -> str:
+    """Return one ``evaluate`` row spelled out: the actual, the period, the target, the status, what is needed.
+
+    >>> row = {"period": "2026-11", "period_state": "current", "kind": "count", "actual": 167.0,
+    ...        "target": 750.0, "status": "off track", "expected_to_date": 713.2, "projection": 175.6,
+    ...        "needed_per_week": 2826.3, "gap": -583.0}
+    >>> print(result_sentence(row, noun="MQLs"))
+    167 MQLs in November 2026 against a target of 750: 713 expected by today, projected finish 176 — off track. 2,826 MQLs needed per remaining week.
+    """
+    kind = str(row["kind"])
+    period = period_name(row["period"])
+    actual, target = _number(row.get("actual")), _number(row.get("target"))
+    status = STATUS_LABELS.get(str(row.get("status")), str(row.get("status"))).lower()
+
+    def fmt(value: float) -> str:
+        return format_value(value, kind, currency=currency)
+
+    if kind == "amount":
+        head = f"{fmt(actual)} of {noun} in {period}"
+    elif kind == "duration":
+        head = f"{noun[0].upper()}{noun[1:]} in {period}: {fmt(actual)}"
+    elif kind == "rate" and math.isnan(actual):
+        pending = _number(row.get("pending"))
+        waiting = f" ({pending:,.0f} pending)" if not math.isnan(pending) and pending else ""
+        head = f"No lead decided yet in {period}{waiting}"
+    else:
+        head = f"{fmt(actual)} {noun} in {period}"
+    if kind == "rate" and not math.isnan(actual):
+        words = OUTCOME_WORDS.get(str(row.get("metric")), ("met", "breached", "pending"))
+        counts = [_number(row.get(c)) for c in ("met", "breached", "pending")]
+        shown = [f"{n:,.0f} {w}" for n, w in zip(counts, words, strict=True) if w and not math.isnan(n)]
+        if shown:
+            head += f" ({', '.join(shown)})"
+    if math.isnan(target):
+        return f"{head}; the agreement sets no target for it."
+    if row.get("period_state") == "closed":
+        sentence = f"{head} against a target of {fmt(target)}: {status}"
+        gap = _number(row.get("gap"))
+        if kind in ("count", "amount") and not math.isnan(gap) and gap:
+            sentence += f", {fmt(abs(gap))} {'above' if gap > 0 else 'below'} target"
+        elif kind == "rate" and not math.isnan(gap) and gap:
+            sentence += f", {abs(gap) * 100:.0f} points {'above' if gap > 0 else 'below'} target"
+        return sentence + "."
+    if kind in ("count", "amount"):
+        expected, projection = _number(row.get("expected_to_date")), _number(row.get("projection"))
+        sentence = f"{head} against a target of {fmt(target)}: {fmt(expected)} expected by today"
+        if not math.isnan(projection):
+            sentence += f", projected finish {fmt(projection)}"
+        sentence += f" — {status}."
+        needed = _number(row.get("needed_per_week"))
+        if not math.isnan(needed) and needed > 0:
+            unit = f"{noun} " if kind == "count" else f"of {noun} "
+            sentence += f" {fmt(needed)} {unit}needed per remaining week."
+        return sentence
+    return f"{head} against a target of {fmt(target)} — {status}."
+
+
+def delta_text(row: Mapping[str, Any], *, currency: str | None = None) -> str | None:
+    """Return how far an ``evaluate`` row is from where it should be, for a metric tile; None without a target.
+
+    Current period, counts and amounts: against the expected-by-today pace; otherwise against the target.
+
+    >>> delta_text({"kind": "count", "period_state": "current", "actual": 167.0, "target": 750.0,
+    ...             "expected_to_date": 713.2})
+    '-546 vs expected by today'
+    >>> delta_text({"kind": "rate", "period_state": "closed", "actual": 0.93, "target": 0.9})
+    '+3 points vs target'
+    """
+    actual, target = _number(row.get("actual")), _number(row.get("target"))
+    if math.isnan(target) or math.isnan(actual):
+        return None
+    kind = str(row["kind"])
+    paced = kind in ("count", "amount") and row.get("period_state") == "current"
+    reference = _number(row.get("expected_to_date")) if paced else target
+    gap = actual - reference
+    sign = "+" if gap >= 0 else "-"  # an ASCII minus: st.metric colours the delta by it
+    amount = (
+        f"{abs(gap) * 100:.0f} points" if kind == "rate" else format_value(abs(gap), kind, currency=currency)
+    )
+    return f"{sign}{amount} vs {'expected by today' if paced else 'target'}"
+
+
+# How a rate metric's met / breached / pending leads are called in a sentence (None: not mentioned).
+OUTCOME_WORDS: dict[str, tuple[str | None, str | None, str | None]] = {
+    "acceptance_rate": ("accepted", "rejected", "open"),
+    "mql_to_sql_rate": ("qualified", "not (yet) qualified", None),
+}
+
+
+_BADGES = {GREEN: "green", AMBER: "orange", RED: "red"}
+
+
+def badge_color(status: str) -> str:
+    """Return the ``st.badge`` colour of a status, matching :data:`analytics.charts.STATUS_COLORS`.
+
+    >>> badge_color("on track"), badge_color("at risk"), badge_color("missed"), badge_color("no target")
+    ('green', 'orange', 'red', 'gray')
+    """
+    return _BADGES.get(STATUS_COLORS.get(status, GREY), "gray")
+
+
+def _number(value: Any) -> float:
+    return math.nan if value is None or pd.isna(value) else float(value)

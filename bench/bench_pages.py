@@ -1,0 +1,202 @@
+"""Page benchmark: every dashboard page on the 1M-lead demo company in headless Chromium, and the meeting pack.
+
+Run: ``.venv/bin/python bench/bench_pages.py`` (minutes). Options: ``--leads N``
+(default 1,000,000), ``--db PATH`` (reuse a SQLite file built earlier; built
+there when missing), ``--warm-runs N`` (default 3), ``--pages overview data``
+(only these pages; default all).
+
+Builds the demo company in a temporary SQLite file (``connectors.first_run``:
+the default agreement, then ``connectors.demo``), then for each page registered
+in ``pages/components/navigation.py`` (Overview, Marketing, Sales, Funnel,
+Agreement, Data) starts a fresh ``streamlit run app.py`` and measures, in Debian
+Chromium, the time from ``page.goto`` to the script having finished (Streamlit
+connected, script state ``notRunning``, no skeleton, the page's title drawn):
+**cold** is the first load after the server started (nothing cached), **warm**
+the median of ``--warm-runs`` loads right after it in new tabs. The Overview's
+first load also freezes last week (as it does in use). Then it times the PDF
+meeting pack (data, charts, PDF) and, to show where a cold load goes, the
+loaders' main calls in-process.
+
+Aims: warm < 1.5 s, cold < 5 s per page, the pack < 10 s. Prints ``name: value``
+lines last (seconds unless the name says otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import pandas as pd  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from analytics.agreement import versions_from_rows  # noqa: E402
+from analytics.commitments import document_in_force, evaluate  # noqa: E402
+from analytics.periods import period_of  # noqa: E402
+from analytics.snapshots import last_closed_week, overview_window, week_of, week_overview  # noqa: E402
+from data import repository as repo  # noqa: E402
+from data.engine import make_engine, upgrade  # noqa: E402
+from pages.components.navigation import PAGES  # noqa: E402
+from tests.browser.conftest import CHROMIUM_ARGS, StreamlitServer  # noqa: E402
+
+AGREEMENT = "Sales and Marketing SLA"
+TIMEOUT_MS = 600_000
+
+
+def build(path: Path, leads: int) -> float:
+    """The demo company with ``leads`` leads in the SQLite file ``path`` (kept if it exists); seconds taken."""
+    if path.exists():
+        return 0.0
+    from connectors.first_run import load_demo_if_empty
+
+    started = time.perf_counter()
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    load_demo_if_empty(engine, leads=leads, progress=lambda table, done, total: None)
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+def load(page, url: str) -> float:
+    """Seconds from navigation until Streamlit has finished running the page's script."""
+    started = time.perf_counter()
+    page.goto(url, wait_until="commit", timeout=TIMEOUT_MS)
+    app = page.locator("[data-testid='stApp']")
+    page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']").wait_for(timeout=TIMEOUT_MS)
+    page.locator("[data-testid='stMainBlockContainer'] h1").first.wait_for(timeout=TIMEOUT_MS)
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_test_id("stSkeleton").first.wait_for(state="detached", timeout=TIMEOUT_MS)
+    assert app.count() == 1
+    return time.perf_counter() - started
+
+
+def time_pages(db_url: str, warm_runs: int, logs: Path, only: list[str] | None = None) -> dict[str, float]:
+    results: dict[str, float] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        for spec in [s for s in PAGES if not only or s.url_path in only]:
+            name = spec.title.lower()
+            server = StreamlitServer({"ACCORD_DATABASE_URL": db_url}, logs / f"{name}.log")
+            try:
+                server.wait_healthy(timeout=120)
+                url = f"{server.url}/{spec.url_path}"
+                context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                errors: list[str] = []
+                context.on("weberror", lambda error, seen=errors: seen.append(str(error.error)))
+                cold = load(context.new_page(), url)
+                warm = [load(context.new_page(), url) for _ in range(warm_runs)]
+                context.close()
+            finally:
+                server.stop()
+            results[f"{name}_cold_s"] = cold
+            results[f"{name}_warm_s"] = statistics.median(warm)
+            print(f"{spec.title}: cold {cold:.2f} s, warm {', '.join(f'{w:.2f}' for w in warm)} s"
+                  + (f" (page errors: {errors})" if errors else ""), flush=True)  # fmt: skip
+        browser.close()
+    return results
+
+
+def time_pack(db_url: str) -> dict[str, float]:
+    """The meeting pack of last week: reading and computing, drawing the charts, building the PDF."""
+    from reports.meeting_pack import build_meeting_pack, render_pngs, trend_figures
+    from reports.weeks import load_overview
+
+    engine = make_engine(db_url)
+    now = pd.Timestamp.now(tz="UTC")
+    versions = versions_from_rows(repo.read_agreement_versions(engine, AGREEMENT))
+    doc = document_in_force(versions, now)
+    week = last_closed_week(now, doc.timezone)
+    started = time.perf_counter()
+    overview = load_overview(engine, AGREEMENT, week, now)
+    data = time.perf_counter()
+    figures = [f for party in doc.parties for f in trend_figures(overview, party, doc.currency)]
+    render_pngs(figures)
+    charts = time.perf_counter()
+    pdf = build_meeting_pack(overview, doc)  # draws the charts again: the whole pack, end to end
+    done = time.perf_counter()
+    print(f"meeting pack {week}: {len(pdf) / 1024:,.0f} KB", flush=True)
+    return {
+        "pack_data_s": data - started,
+        "pack_charts_s": charts - data,
+        "pack_s": (data - started) + (done - charts),
+    }
+
+
+def time_loaders(db_url: str) -> dict[str, float]:
+    """Where a cold Overview load goes: the loaders' main calls, in-process, nothing cached."""
+    from reports.weeks import read_window
+
+    engine = make_engine(db_url)
+    now = pd.Timestamp.now(tz="UTC").floor("min")
+    versions = versions_from_rows(repo.read_agreement_versions(engine, AGREEMENT))
+    doc = document_in_force(versions, now)
+    period = period_of(now, doc.period, doc.timezone)
+    history_start = period_of(now - pd.DateOffset(months=14), doc.period, doc.timezone)["period_start"]
+    out = {}
+    started = time.perf_counter()
+    frames = read_window(engine, history_start, period["period_end"])  # what the sidebar reads (15 periods)
+    out["read_15_periods_s"] = time.perf_counter() - started
+    out["leads_read"] = float(len(frames["leads"]))
+    started = time.perf_counter()
+    evaluate(versions, frames, period["period_start"], period["period_end"], now)
+    out["evaluate_period_on_15_periods_s"] = time.perf_counter() - started
+    week = week_of(now, doc.timezone)
+    start, end = overview_window(versions, week, now)
+    started = time.perf_counter()
+    week_overview(versions, frames, repo.read_snapshots(engine, AGREEMENT), week, now, currency=doc.currency)
+    out["week_overview_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    read_window(engine, start, end)
+    out["read_overview_window_s"] = time.perf_counter() - started
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=1_000_000, help="demo leads (default 1,000,000)")
+    parser.add_argument("--db", type=Path, help="SQLite file to use (built there when missing; kept)")
+    parser.add_argument("--warm-runs", type=int, default=3, help="warm loads per page (default 3)")
+    parser.add_argument("--pages", nargs="*", help="url paths of the pages to time (default: all)")
+    args = parser.parse_args(argv)
+
+    folder = Path(tempfile.mkdtemp(prefix="accord-bench-pages-"))
+    try:
+        path = args.db or folder / "bench.db"
+        results: dict[str, float] = {"build_s": build(path, args.leads)}
+        results["load_average_before"] = os.getloadavg()[0]  # other work on the machine inflates every time
+        counts = repo.table_counts(make_engine(f"sqlite:///{path}"))
+        results["leads"] = float(counts["leads"])
+        print(f"demo company: {', '.join(f'{n:,} {t}' for t, n in counts.items())} in {path}", flush=True)
+        # The pages freeze last week on first open: time them on a copy, so --db stays as built.
+        copy = folder / "pages.db"
+        shutil.copy(path, copy)
+        url = f"sqlite:///{copy}"
+        results.update(time_loaders(url))
+        results.update(time_pages(url, args.warm_runs, folder, args.pages))
+        results.update(time_pack(url))
+        results["load_average_after"] = os.getloadavg()[0]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print()
+    for name, value in results.items():
+        print(
+            f"{name}: {value:.2f}"
+            if isinstance(value, float) and not name.startswith("leads")
+            else f"{name}: {value:,.0f}"
+        )
+    return results
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("ACCORD_DEMO_LEADS", "1000000")
+    main()

@@ -1,0 +1,146 @@
+"""A week's Overview from the database: read what it needs, freeze it, hand it to the page, the pack, the CLI.
+
+The figures themselves are pure (``analytics.snapshots``); this module only
+reads the window of data they need and writes snapshots, so the Overview page
+(through its cached loaders), the meeting pack and ``cli.py snapshot`` freeze
+and show exactly the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from analytics.agreement import AgreementVersion, versions_from_rows
+from analytics.commitments import document_in_force
+from analytics.slicing import slice_frames
+from analytics.snapshots import (
+    TREND_WEEKS,
+    SnapshotError,
+    WeekOverview,
+    final_snapshots,
+    last_closed_week,
+    overview_window,
+    week_figures,
+    week_overview,
+    week_row,
+)
+from data import repository as repo
+
+# Touches after a window still count for the leads handed over in it (as in pages/components/loaders.py).
+ACTIVITY_TAIL = pd.Timedelta(days=28)
+ACTOR = "Accord"
+
+
+@dataclass(frozen=True)
+class Frozen:
+    """What a freeze did: the week, whether the snapshot is final, and whether anything was written."""
+
+    agreement: str
+    week: str
+    final: bool
+    written: bool
+
+    def describe(self) -> str:
+        kind = "final" if self.final else "provisional"
+        if self.written:
+            return f"{self.agreement}: {self.week} frozen ({kind})."
+        return f"{self.agreement}: {self.week} was already frozen for good; the final snapshot is kept as it was."
+
+
+def versions_of(engine: Engine, agreement: str) -> list[AgreementVersion]:
+    """Every saved version of ``agreement``; SnapshotError naming the agreements there are when it is unknown."""
+    versions = versions_from_rows(repo.read_agreement_versions(engine, agreement))
+    if not versions:
+        names = sorted(repo.read_agreement_versions(engine)["agreement"].unique().tolist())
+        known = ", ".join(repr(n) for n in names) or "none yet (open the dashboard once, or save one)"
+        raise SnapshotError(f"no agreement named {agreement!r}; agreements: {known}")
+    return versions
+
+
+def agreement_to_use(engine: Engine, agreement: str | None) -> str:
+    """``agreement`` if given, else the only stored agreement; SnapshotError when there are none or several."""
+    if agreement:
+        return agreement
+    names = sorted(repo.read_agreement_versions(engine)["agreement"].unique().tolist())
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise SnapshotError(
+            "no agreement is saved yet: open the dashboard once (it saves the default) or add one"
+        )
+    raise SnapshotError(f"there are several agreements; choose one with --agreement: {', '.join(names)}")
+
+
+def read_window(engine: Engine, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """Canonical frames of ``[start, end)``, read as the dashboard's ``loaders.frames`` reads them."""
+    return {
+        "owners": repo.read_owners(engine),
+        "leads": repo.read_leads(engine, start, end, with_deal_leads=True),
+        "deals": repo.read_deals(engine, start, end),
+        "activities": repo.read_activities(engine, start, end + ACTIVITY_TAIL),
+    }
+
+
+def load_overview(
+    engine: Engine,
+    agreement: str,
+    week: str,
+    as_of: pd.Timestamp,
+    *,
+    teams: tuple = (),
+    owners: tuple = (),
+    channels: tuple = (),
+    trend_weeks: int = TREND_WEEKS,
+) -> WeekOverview:
+    """The :class:`~analytics.snapshots.WeekOverview` of ``week`` read from the database (frozen weeks as frozen)."""
+    versions = versions_of(engine, agreement)
+    start, end = overview_window(versions, week, as_of, trend_weeks)
+    frames = slice_frames(read_window(engine, start, end), teams=teams, owners=owners, channels=channels)
+    sliced = bool(teams or owners or channels)
+    snapshots = None if sliced else repo.read_snapshots(engine, agreement)
+    currency = document_in_force(versions, as_of).currency
+    return week_overview(versions, frames, snapshots, week, as_of, use_frozen=not sliced,
+                         trend_weeks=trend_weeks, currency=currency)  # fmt: skip
+
+
+def freeze_week(
+    engine: Engine,
+    agreement: str,
+    week: str,
+    as_of: pd.Timestamp,
+    actor: str = ACTOR,
+    frames: dict[str, pd.DataFrame] | None = None,
+) -> Frozen:
+    """Freeze the figures of ``week``: final once the week has ended at ``as_of``, provisional before.
+
+    A final snapshot is never replaced (``written`` is then False); a
+    provisional one is replaced by the next freeze. The freeze is recorded in
+    the audit log. ``frames`` (unsliced, covering :func:`overview_window`) saves
+    reading the database again.
+    """
+    versions = versions_of(engine, agreement)
+    row = week_row(week, document_in_force(versions, as_of).timezone)
+    final = bool(row["period_end"] <= as_of)
+    if frames is None:
+        frames = read_window(engine, *overview_window(versions, week, as_of, trend_weeks=1))
+    figures = week_figures(versions, frames, week, as_of)
+    written = repo.save_snapshot(engine, agreement, str(row["period"]), figures, final=final)
+    if written:
+        repo.add_audit(
+            engine, actor, "snapshot.freeze", agreement, {"week": str(row["period"]), "final": final}
+        )
+    return Frozen(agreement, str(row["period"]), final, written)
+
+
+def freeze_last_closed_week(
+    engine: Engine, agreement: str, as_of: pd.Timestamp, actor: str = ACTOR
+) -> Frozen | None:
+    """Freeze the last week that had ended at ``as_of`` unless its final snapshot exists; None when it does."""
+    versions = versions_of(engine, agreement)
+    week = last_closed_week(as_of, document_in_force(versions, as_of).timezone)
+    if week in final_snapshots(repo.read_snapshots(engine, agreement, [week])):
+        return None
+    return freeze_week(engine, agreement, week, as_of, actor)

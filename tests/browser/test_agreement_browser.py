@@ -1,0 +1,86 @@
+"""The Agreement page in a real headless Chromium: edit a target, save it, see the new version in the history."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from agreements import store
+from data.engine import make_engine
+from pages.components.agreement_view import form_prefix, reason_key, target_key
+from tests.browser.conftest import StreamlitServer, screenshot, wait_for_app
+from tests.conftest import chromium_path
+
+NAME = "Sales and Marketing SLA"
+
+
+@pytest.fixture(scope="module")
+def agreement_server(demo_db_url, tmp_path_factory):
+    """A dashboard of its own on a copy of the demo database: this test saves, the shared server must not change."""
+    chromium_path()
+    folder = tmp_path_factory.mktemp("agreement-browser")
+    copy = folder / "accord.db"
+    shutil.copyfile(demo_db_url.removeprefix("sqlite:///"), copy)
+    server = StreamlitServer({"ACCORD_DATABASE_URL": f"sqlite:///{copy}"}, folder / "streamlit.log")
+    try:
+        server.wait_healthy()
+        yield server, f"sqlite:///{copy}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def agreement_page(page: Page, agreement_server, request):
+    """A browser page on that server; JavaScript errors fail the test, the server log is printed on failure."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print(f"--- streamlit log ---\n{agreement_server[0].log()}")
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def test_edit_a_target_and_see_the_new_version(agreement_page: Page, agreement_server):
+    server, url = agreement_server
+    page = agreement_page
+    prefix = form_prefix(NAME, 1)
+    page.goto(f"{server.url}/agreement")
+    wait_for_app(page)
+    expect(
+        page.get_by_text("Sales follows up every MQL within 4 business hours", exact=False)
+    ).to_be_visible()
+    screenshot(page, "agreement-in-force")
+
+    page.get_by_role("tab", name="Edit").click()
+    wait_for_app(page)
+    target = page.locator(f".st-key-{target_key(prefix, 'speed-to-lead')} input")
+    expect(target).to_have_value("0.90")
+    target.fill("0.85")
+    target.press("Tab")
+    page.locator(f".st-key-{reason_key(prefix, 'targets')} input").fill("Two reps on leave until January")
+    page.locator(f".st-key-{prefix}-targets-save button").click()
+    wait_for_app(page)
+    expect(page.get_by_text(f"Saved {NAME} version 2, in force from", exact=False)).to_be_visible()
+    # the form now edits version 2
+    expect(page.locator(f".st-key-{target_key(form_prefix(NAME, 2), 'speed-to-lead')} input")).to_have_value(
+        "0.85"
+    )
+
+    saved = store.versions(make_engine(url), NAME)
+    assert [v.version for v in saved] == [1, 2]
+    assert saved[-1].document.commitment("speed-to-lead").target == 0.85
+    assert saved[-1].reason == "Two reps on leave until January"
+
+    page.get_by_role("tab", name="History").click()
+    wait_for_app(page)
+    changes = page.get_by_test_id("stMarkdown").filter(has_text="commitments[speed-to-lead].target")
+    expect(changes).to_contain_text("0.90 → 0.85")
+    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+    screenshot(page, "agreement-history")
+
+    page.get_by_role("tab", name="In force").click()
+    wait_for_app(page)
+    expect(page.get_by_text("Version 2 takes effect on", exact=False)).to_be_visible()

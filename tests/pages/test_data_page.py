@@ -1,0 +1,451 @@
+"""The Data page under AppTest: file import end to end, rejected rows, HubSpot sync, audit trail, access."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import shutil
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest, app_test
+
+import settings
+from data import repository as repo
+from data.engine import make_engine
+from pages.components import auth, jobs
+from pages.components.data_view import OPEN_MODE_NOTICE
+from tests.connectors.hubspot.fake_hubspot import FakeHubSpot, seeded_frames
+
+APP = str(settings.ROOT / "app.py")
+HUBSPOT_TOKEN = "pat-na1-5e1f0c2a-7d3b-4c88-9a61-0f2e4b6d8c10"
+HUBSPOT_LEADS = 120
+
+
+@pytest.fixture
+def demo_copy_url(demo_db_url, tmp_path) -> str:
+    """A private copy of the session's demo database (tests that write must not touch the shared one)."""
+    source = demo_db_url.removeprefix("sqlite:///")
+    target = tmp_path / "accord.db"
+    shutil.copyfile(source, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def app_env(monkeypatch, demo_copy_url, tmp_path) -> str:
+    """The app's settings for one test: the demo copy, its own mappings folder, no HubSpot token, no secrets file."""
+    monkeypatch.setenv("ACCORD_DATABASE_URL", demo_copy_url)
+    monkeypatch.setenv("ACCORD_MAPPINGS_DIR", str(tmp_path / "mappings"))
+    monkeypatch.delenv("HUBSPOT_ACCESS_TOKEN", raising=False)
+    monkeypatch.delenv("HUBSPOT_BASE_URL", raising=False)
+    monkeypatch.setattr(settings, "SECRETS_FILE", tmp_path / "no-secrets.toml")
+    return demo_copy_url
+
+
+def open_data_page() -> AppTest:
+    """The app opened straight on the Data page (not the default page first: that one is slower)."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    # Before the first run a page is found by its file name, which works because the Data page's url_path
+    # is its file name ("data"); the title check below fails loudly should that ever change.
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title] == ["Data"]
+    return at
+
+
+@pytest.fixture(scope="session")
+def hubspot_frames():
+    return seeded_frames(HUBSPOT_LEADS, today=dt.date(2026, 6, 30))
+
+
+@pytest.fixture
+def fake_hubspot(hubspot_frames) -> Iterator[FakeHubSpot]:
+    """A local HubSpot on 127.0.0.1 seeded with a small company, accepting :data:`HUBSPOT_TOKEN`."""
+    fake = FakeHubSpot(HUBSPOT_TOKEN, search_per_second=20)
+    fake.seed(hubspot_frames)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+# A HubSpot contacts export: the built-in mapping "hubspot-contacts" recognises it.
+CONTACTS_CSV = (
+    b"Record ID,First Name,Create Date,Became a Marketing Qualified Lead Date,Contact owner,Original Source\n"
+    b"9001,Ann,2026-10-01 09:00,2026-10-01 10:30,Kim Page,Organic Search\n"
+    b"9002,Ben,2026-10-02 11:00,2026-10-02 12:00,Kim Page,Paid Search\n"
+    b"9003,Cy,2026-10-03 08:15,,Lou Park,Referrals\n"
+    b"9004,Di,2026-10-04 14:00,2026-10-05 09:00,Lou Park,Organic Search\n"
+)
+# Columns matched by name (no preset); three bad rows: a date that is none, a negative count, no id.
+BAD_CSV = (
+    b"Lead ID,Created,Touches\n"
+    b"ok-1,2026-10-01,2\n"
+    b"bad-date,31/31/2026,1\n"
+    b'"=HYPERLINK(""http://x"")",2026-10-02,-3\n'
+    b",2026-10-03,1\n"
+)
+
+
+def engine_of(url: str):
+    return make_engine(url)
+
+
+def upload(at, name: str, data: bytes):
+    at.file_uploader(key="import_file").set_value((name, data, "text/csv")).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def click(at, key: str):
+    """Click and let any sync or import it started finish (a long one shows a progress box meanwhile)."""
+    at.button(key=key).click().run()
+    assert not at.exception, at.exception
+    url = os.environ["ACCORD_DATABASE_URL"]
+    started = [jobs.current(f"{kind}:{url}") for kind in ("hubspot-sync", "file-import")]
+    if any(job is not None and job.running for job in started):
+        for job in started:
+            assert job is None or job.wait(120), f"{job.label} did not finish"
+        at.run()
+        assert not at.exception, at.exception
+    return at
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def texts(at) -> str:
+    """Every Markdown, caption, alert and code text of the page, joined."""
+    kinds = ("markdown", "caption", "success", "info", "warning", "error", "code")
+    return "\n".join(str(el.value) for kind in kinds for el in at.get(kind))
+
+
+def report(at) -> str:
+    found = [m.value for m in at.markdown if m.value.startswith(("**Dry run of", "**Imported"))]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def dataframe_with(at, column: str) -> pd.DataFrame:
+    frames = [d.value for d in at.dataframe if column in d.value.columns]
+    assert len(frames) == 1, [list(d.value.columns) for d in at.dataframe]
+    return frames[0]
+
+
+class RecordingMediaStorage(MemoryMediaFileStorage):
+    """AppTest's in-memory media store, remembered after the run (AppTest drops it) to read downloads back."""
+
+    made: list[RecordingMediaStorage] = []
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__(endpoint)
+        self.made.append(self)
+
+
+@pytest.fixture
+def media(monkeypatch):
+    RecordingMediaStorage.made = []
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", RecordingMediaStorage)
+    return RecordingMediaStorage.made
+
+
+def downloaded(media: list, button) -> bytes:
+    """The bytes behind a download button of the last run."""
+    return media[-1].get_file(button.proto.url.rsplit("/", 1)[-1]).content
+
+
+def rendered_bytes(at) -> bytes:
+    """Every element of the page (main area and sidebar) as serialized protobuf."""
+    out = []
+
+    def walk(node):
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            out.append(proto.SerializeToString())
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return b"".join(out)
+
+
+# ----------------------------------------------------------------------------- page frame
+
+
+def test_open_mode_is_announced_at_the_top(app_env):
+    at = open_data_page()
+    assert OPEN_MODE_NOTICE in [i.value for i in at.info]
+    assert "Running Accord for a team" in OPEN_MODE_NOTICE
+
+
+def test_no_open_mode_notice_when_sign_in_is_configured(app_env, monkeypatch):
+    monkeypatch.setattr(auth, "auth_configured", lambda: True)
+    at = open_data_page()
+    assert OPEN_MODE_NOTICE not in [i.value for i in at.info]
+
+
+def test_database_is_shown_masked_with_its_schema_revision(app_env):
+    at = open_data_page()
+    assert f"`{app_env}`" in [m.value for m in at.markdown]
+    assert any("Schema revision 0002 (up to date)" in c.value for c in at.caption)
+
+
+def test_without_admin_rights_no_sync_import_or_rejected_rows(app_env, monkeypatch):
+    repo.add_rejected_rows(
+        engine_of(app_env), [{"source": "file", "object": "leads", "reasons": "secret reason"}]
+    )
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", HUBSPOT_TOKEN)
+    asked = []
+    monkeypatch.setattr(auth, "can", lambda action: asked.append(action) or False)
+    at = open_data_page()
+    assert {"run_sync", "run_import", "see_rejected_rows"} <= set(asked)
+    keys = {
+        w.key for kind in ("button", "file_uploader", "selectbox", "download_button") for w in at.get(kind)
+    }
+    assert not keys & {
+        "hubspot_sync",
+        "hubspot_full_sync",
+        "import_file",
+        "rejected_source",
+        "rejected_download",
+    }
+    shown = texts(at)
+    for sentence in (
+        "Only admins can run a sync.",
+        "Only admins can import files.",
+        "Only admins can see rejected rows.",
+    ):
+        assert sentence in shown
+    assert b"secret reason" not in rendered_bytes(at)
+    assert any("`pat-…8c10`" in m.value for m in at.markdown)  # the connection's status is no secret
+
+
+# ----------------------------------------------------------------------------- file import
+
+
+def test_upload_dry_run_import_and_reimport(app_env):
+    engine = engine_of(app_env)
+    before = repo.table_counts(engine)
+    at = upload(open_data_page(), "contacts.csv", CONTACTS_CSV)
+
+    assert any("hubspot-contacts" in s.value for s in at.success)  # the preset found is named
+    assert at.selectbox(key="import_table").value == "leads"
+    assert at.selectbox(key="import_col_external_id").value == "Record ID"
+    preview = dataframe_with(at, "external_id ← Record ID")
+    assert preview["external_id ← Record ID"].tolist() == ["9001", "9002", "9003", "9004"]
+
+    click(at, "import_dry_run")
+    text = report(at)
+    assert text.startswith("**Dry run of contacts.csv** into leads")
+    assert "**4** rows read" in text and "**4** would be added (new)" in text and "**0** rejected" in text
+    assert repo.table_counts(engine) == before  # a dry run writes nothing
+    assert not repo.read_audit(engine)["action"].str.startswith("import.").any()
+
+    click(at, "import_run")
+    text = report(at)
+    assert text.startswith("**Imported contacts.csv** into leads") and "**4** added (new)" in text
+    after = repo.table_counts(engine)
+    assert after["leads"] == before["leads"] + 4
+    assert metrics(at)["Leads"] == f"{after['leads']:,}"  # the counts on the page moved with it
+    assert sorted(repo.read_leads(engine, source="hubspot-export")["external_id"]) == [
+        "9001",
+        "9002",
+        "9003",
+        "9004",
+    ]
+    audit = repo.read_audit(engine)
+    audit = audit[audit["action"].str.startswith("import.")]
+    assert audit[["actor", "action", "target"]].values.tolist() == [
+        [auth.current_user().email, "import.leads", "contacts.csv"]
+    ]
+    assert audit.iloc[0]["detail"]["imported"] == 4
+
+    click(at, "import_run")  # the same file again
+    text = report(at)
+    assert "**0** added (new)" in text and "**4** updated (already imported before)" in text
+    assert repo.table_counts(engine) == after
+    assert metrics(at)["Leads"] == f"{after['leads']:,}"
+
+
+def test_bad_rows_are_rejected_with_reasons_and_downloadable(app_env, media):
+    engine = engine_of(app_env)
+    at = upload(open_data_page(), "leads.csv", BAD_CSV)
+    assert any("matched by their names" in i.value for i in at.info)
+
+    click(at, "import_run")
+    text = report(at)
+    assert "**4** rows read" in text and "**1** added (new)" in text and "**3** rejected" in text
+    first = [m.value for m in at.markdown if m.value.startswith("**First rejected rows**")]
+    assert len(first) == 1 and "line 3" in first[0] and "line 4" in first[0] and "line 5" in first[0]
+
+    stored = repo.read_rejected_rows(engine, source="file")
+    assert sorted(stored["row_number"]) == [3, 4, 5]
+    table = dataframe_with(at, "Reasons")
+    assert sorted(table["Line"].tolist()) == [3, 4, 5]
+    by_line = dict(zip(table["Line"], table["Reasons"], strict=True))
+    assert (
+        "Created" in by_line[3]
+        and "Touches" in by_line[4]
+        and "external_id" in by_line[5].replace("Lead ID", "external_id")
+    )
+
+    at.selectbox(key="rejected_source").set_value("file").run()
+    assert len(dataframe_with(at, "Reasons")) == 3
+    button = next(b for b in at.get("download_button") if b.label == "Download rejected rows (CSV)")
+    assert button.key == "rejected_download"
+    csv = downloaded(media, button).decode("utf-8-sig")
+    rows = pd.read_csv(io.StringIO(csv), dtype=str)
+    assert sorted(rows["Line"].astype(int)) == [3, 4, 5]
+    assert rows["Reasons"].str.len().gt(0).all()
+    assert "'=HYPERLINK" in csv and ",=HYPERLINK" not in csv  # the formula cell cannot run in a spreadsheet
+
+
+def test_a_dry_run_says_how_it_read_dates_and_decimals(app_env):
+    deals = b"Deal ID;Created;Amount;Stage\nD-1;03.10.2026;1.234,50;Won\nD-2;15.10.2026;980,00;Open\n"
+    at = upload(open_data_page(), "deals.csv", deals)
+    assert at.selectbox(key="import_table").value == "deals"
+    click(at, "import_dry_run")
+    assert "**2** would be added (new)" in report(at)
+    notes = [i.value for i in at.info]
+    assert any("day first" in n and "15.10.2026" in n for n in notes)
+    assert any("decimal comma" in n and "1.234,50" in n for n in notes)
+
+
+def test_an_unreadable_file_is_one_error_naming_it(app_env):
+    at = upload(open_data_page(), "empty.csv", b"")
+    assert [e.value for e in at.error] == ["empty.csv: the file is empty"]
+    assert "import_run" not in {b.key for b in at.button}
+
+
+def test_a_missing_required_column_names_it_and_blocks_the_import(app_env):
+    at = upload(open_data_page(), "people.csv", b"Ident,Born,Kanal\nA-1,2026-10-01,Web\n")
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "external_id" in errors[0] and "'Ident'" in errors[0]
+    assert at.button(key="import_run").disabled and at.button(key="import_dry_run").disabled
+
+
+def test_edit_the_mapping_then_save_it_and_start_from_it_next_time(app_env, tmp_path):
+    engine = engine_of(app_env)
+    at = upload(open_data_page(), "people.csv", b"Ident,Born,Kanal\nA-1,2026-10-01,Web\nA-2,2026-10-02,Ads\n")
+    at.selectbox(key="import_col_external_id").set_value("Ident")
+    at.selectbox(key="import_col_created_at").set_value("Born")
+    at.selectbox(key="import_col_channel").set_value("Kanal")
+    at.text_input(key="import_source").set_value("kanal-crm").run()
+    assert not at.error
+    preview = dataframe_with(at, "channel ← Kanal")
+    assert preview["channel ← Kanal"].tolist() == ["Web", "Ads"]
+
+    at.text_input(key="import_mapping_name").set_value("Kanal CRM")
+    click(at, "import_save_mapping")
+    assert any("Mapping saved as 'Kanal CRM'" in s.value for s in at.success)
+    assert (tmp_path / "mappings" / "kanal-crm.yaml").is_file()
+
+    click(at, "import_run")
+    assert "**2** added (new)" in report(at)
+    assert len(repo.read_leads(engine, source="kanal-crm")) == 2
+
+    again = upload(open_data_page(), "people-2.csv", b"Ident,Born,Kanal\nA-3,2026-10-03,Web\n")
+    assert "Saved: Kanal CRM" in again.selectbox(key="import_base").options
+    again.selectbox(key="import_base").set_value("saved:Kanal CRM").run()
+    assert again.selectbox(key="import_col_external_id").value == "Ident"
+    assert again.text_input(key="import_source").value == "kanal-crm"
+
+
+# ----------------------------------------------------------------------------- HubSpot
+
+
+def test_the_token_is_shown_masked_and_nowhere_in_full(app_env, monkeypatch):
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", HUBSPOT_TOKEN)
+    at = open_data_page()
+    assert any("`pat-…8c10` from the environment" in m.value for m in at.markdown)
+    assert HUBSPOT_TOKEN.encode() not in rendered_bytes(at)
+    assert HUBSPOT_TOKEN[4:-4].encode() not in rendered_bytes(at)
+    assert not at.button(key="hubspot_sync").disabled
+
+
+def test_without_a_token_sync_is_disabled_and_the_help_says_how(app_env):
+    at = open_data_page()
+    assert at.button(key="hubspot_sync").disabled and at.button(key="hubspot_full_sync").disabled
+    assert "HUBSPOT_ACCESS_TOKEN" in texts(at) and "Private apps" in texts(at)
+
+
+def test_sync_against_a_local_hubspot_shows_the_summary(app_env, monkeypatch, fake_hubspot):
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", HUBSPOT_TOKEN)
+    monkeypatch.setenv("HUBSPOT_BASE_URL", fake_hubspot.base_url)
+    engine = engine_of(app_env)
+    before = repo.table_counts(engine)
+    at = click(open_data_page(), "hubspot_sync")
+
+    summaries = [s.value for s in at.success if s.value.startswith("HubSpot")]
+    assert len(summaries) == 1 and summaries[0].startswith("HubSpot full sync ok"), summaries
+    assert not at.error
+    leads = len(repo.read_leads(engine, source="hubspot"))
+    assert leads > 0 and f"{leads:,} contacts" in summaries[0]
+    assert metrics(at)["Leads"] == f"{before['leads'] + leads:,}"
+    audit = repo.read_audit(engine).iloc[0]
+    assert (audit["action"], audit["detail"]["status"]) == ("sync.hubspot", "ok")
+    history = dataframe_with(at, "Counts")
+    assert history.iloc[0][["Source", "Status"]].tolist() == ["hubspot", "ok"]
+    assert HUBSPOT_TOKEN.encode() not in rendered_bytes(at)
+
+
+def test_a_wrong_token_is_one_clear_error(app_env, monkeypatch, fake_hubspot):
+    wrong = "pat-na1-99999999-8888-7777-6666-555555555555"
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", wrong)
+    monkeypatch.setenv("HUBSPOT_BASE_URL", fake_hubspot.base_url)
+    at = click(open_data_page(), "hubspot_sync")
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("HubSpot rejected the access token (401 Unauthorized)")
+    assert wrong.encode() not in rendered_bytes(at)
+    audit = repo.read_audit(engine_of(app_env)).iloc[0]
+    assert (audit["action"], audit["detail"]["status"]) == ("sync.hubspot", "failed")
+
+
+@pytest.mark.parametrize("scope", ["crm.objects.deals.read"])
+def test_a_missing_scope_is_named(app_env, monkeypatch, fake_hubspot, scope):
+    fake_hubspot.missing_scopes = {scope}
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", HUBSPOT_TOKEN)
+    monkeypatch.setenv("HUBSPOT_BASE_URL", fake_hubspot.base_url)
+    at = click(open_data_page(), "hubspot_sync")
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and scope in errors[0] and "403" in errors[0]
+
+
+# ----------------------------------------------------------------------------- audit trail
+
+
+def test_audit_trail_lists_who_did_what_and_downloads(app_env, media):
+    engine = engine_of(app_env)
+    repo.add_audit(engine, "ops@example.com", "agreement.save", "Sales and Marketing SLA", {"version": 3})
+    at = open_data_page()
+    table = dataframe_with(at, "Who")
+    assert table.iloc[0][["Who", "Action", "Target", "Detail"]].tolist() == [
+        "ops@example.com", "agreement.save", "Sales and Marketing SLA", "version: 3",
+    ]  # fmt: skip
+    button = next(b for b in at.get("download_button") if b.label == "Download the audit trail (CSV)")
+    rows = pd.read_csv(io.StringIO(downloaded(media, button).decode("utf-8-sig")), dtype=str)
+    assert rows.iloc[0]["Who"] == "ops@example.com"
+
+
+def test_a_long_sync_shows_progress_and_the_rest_of_the_page_stays_usable(app_env, monkeypatch, fake_hubspot):
+    fake_hubspot.delay = 0.6  # every answer is slow: the sync outlasts jobs.QUICK_SECONDS
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", HUBSPOT_TOKEN)
+    monkeypatch.setenv("HUBSPOT_BASE_URL", fake_hubspot.base_url)
+    at = open_data_page()
+    at.button(key="hubspot_sync").click().run()
+    assert not at.exception, at.exception
+    job = jobs.current(f"hubspot-sync:{app_env}")
+    assert job is not None and job.running
+    bars = at.get("progress")
+    assert len(bars) == 1 and bars[0].proto.text  # "owners: 12" / "fetching: 2 of 6 — ..."
+    assert at.button(key="hubspot_sync").disabled and at.button(key="hubspot_full_sync").disabled
+    assert at.file_uploader(key="import_file") is not None  # the other panels are drawn meanwhile
+
+    assert job.wait(120)
+    at.run()
+    assert not at.get("progress")
+    assert [s.value for s in at.success if s.value.startswith("HubSpot full sync ok")]
+    assert not at.button(key="hubspot_sync").disabled

@@ -1,0 +1,119 @@
+"""The Funnel page under AppTest on the demo database: the cohort funnel and revenue are the analytics layer's."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from analytics import breakdowns as bd
+from analytics import wording
+from analytics.commitments import evaluate
+from analytics.funnel import funnel, funnel_totals
+from pages.components.loaders import TRACKED_METRICS
+from tests.pages.dashboard_oracle import (
+    charts,
+    download_keys,
+    empty_crm,
+    infos,
+    metrics,
+    open_page,
+    repository_frames,
+    shown_filters,
+    table,
+    texts,
+    trace_values,
+    versions,
+)
+
+PAGE = "pages/funnel.py"
+
+
+@pytest.fixture(scope="module")
+def funnel_page(demo_db_url, tmp_path_factory):
+    """The page on the demo company, default filters (the current period), as_of pinned."""
+    with pytest.MonkeyPatch.context() as patch:
+        return open_page(patch, tmp_path_factory.mktemp("funnel"), demo_db_url, PAGE)
+
+
+def expected_cohorts(url, f):
+    frames = repository_frames(url, f.history_start, f.period_end, f)
+    return frames, funnel(versions(url), frames, f.history_start, f.period_end, f.as_of)
+
+
+def assert_stages(at, url):
+    f = shown_filters(at)
+    _, cohorts = expected_cohorts(url, f)
+    totals = funnel_totals(cohorts[cohorts["period"] == f.period])
+    shown = metrics(at)
+    assert [shown[stage] for stage in totals["stage"]] == [f"{int(n):,}" for n in totals["leads"]]
+    return cohorts, totals
+
+
+def test_the_cohort_of_the_period(funnel_page, demo_db_url):
+    cohorts, totals = assert_stages(funnel_page, demo_db_url)
+    assert totals["leads"].iloc[0] > 0
+    chart = next(
+        spec for title, spec in charts(funnel_page).items() if title.startswith("Funnel of the leads")
+    )
+    assert trace_values(chart["data"][0]["x"]).tolist() == totals["leads"].tolist()
+    target = next(t for t in chart["data"] if t["name"] == "Target")
+    assert list(target["y"]) == ["MQL"] and trace_values(target["x"]).tolist() == [750]  # the MQL target
+    f = shown_filters(funnel_page)
+    row = cohorts[cohorts["period"] == f.period].iloc[0]
+    for column, label in (("days_mql_to_sql", "MQL → SQL"), ("days_opportunity_to_won", "Opportunity → won")):
+        assert metrics(funnel_page)[label] == ("–" if pd.isna(row[column]) else f"{row[column]:.1f} days")
+
+
+def test_the_cohort_table_and_charts_cover_the_offered_periods(funnel_page, demo_db_url):
+    f = shown_filters(funnel_page)
+    _, cohorts = expected_cohorts(demo_db_url, f)
+    shown = table(funnel_page, "period", "mql", "sql")
+    pd.testing.assert_frame_equal(
+        shown, cohorts.drop(columns=["period_start", "period_end"]), check_dtype=False
+    )
+    assert len(shown) == 15
+    titles = list(charts(funnel_page))
+    assert any(t.startswith("Conversion by handover period") for t in titles)
+    assert any(t.startswith("Median days between stages") for t in titles)
+    assert "funnel_cohort_csv" in download_keys(funnel_page)
+
+
+def test_pipeline_and_won_revenue_against_target(funnel_page, demo_db_url):
+    f = shown_filters(funnel_page)
+    frames = repository_frames(demo_db_url, f.period_start, f.period_end, f)
+    tracked = bd.with_tracked(versions(demo_db_url), TRACKED_METRICS)
+    result = evaluate(tracked, frames, f.period_start, f.period_end, f.as_of)
+    for metric in ("sourced_pipeline", "won_revenue"):
+        row = bd.row_for(result, f.document, metric, f.period)
+        noun = wording.metric_noun(bd.tracked_commitment(f.document, metric))
+        assert wording.result_sentence(row, noun=noun, currency="EUR") in texts(funnel_page)
+    shown = charts(funnel_page)
+    pipeline = next(spec for title, spec in shown.items() if title.startswith("Sourced pipeline by period"))
+    target = next(t for t in pipeline["data"] if t["name"] == "Target")
+    assert set(trace_values(target["y"]).tolist()) == {5_000_000}
+    won = next(spec for title, spec in shown.items() if title.startswith("Won revenue by period"))
+    assert (
+        next(t for t in won["data"] if t["name"] == "Target")["showlegend"] is False
+    )  # no target: no legend
+    assert {"funnel_sourced_pipeline_csv", "funnel_won_revenue_csv"} <= download_keys(funnel_page)
+
+
+def test_a_channel_filter_changes_the_funnel(monkeypatch, tmp_path, demo_db_url, funnel_page):
+    events = open_page(monkeypatch, tmp_path, demo_db_url, PAGE, channel=["Events"])
+    assert shown_filters(events).channels == ("Events",)
+    _, totals = assert_stages(events, demo_db_url)
+    assert totals["leads"].iloc[0] < int(metrics(funnel_page)["MQL"].replace(",", ""))
+
+
+def test_a_period_without_leads(monkeypatch, tmp_path, demo_db_url):
+    at = open_page(monkeypatch, tmp_path, demo_db_url, PAGE, as_of="2020-06-15")
+    said = " ".join(infos(at))
+    assert "No lead was handed over in June 2020" in said and "the cohort is empty" in said
+    assert "No deal was opened or closed between" in said
+    assert not charts(at)
+
+
+def test_no_data_yet(monkeypatch, tmp_path):
+    at = open_page(monkeypatch, tmp_path, empty_crm(tmp_path), PAGE)
+    assert any(i.startswith("No data yet") for i in infos(at))
+    assert not at.metric and not charts(at)
