@@ -522,7 +522,8 @@ def add_rejected_rows(bind: Engine | Connection, rows: Sequence[dict], run_id: i
         records[fingerprint] = {
             "source": row["source"],
             "object": row["object"],
-            "external_id": None if row.get("external_id") is None else str(row["external_id"]),
+            # The column holds 255 characters; an over-long id is itself often why the row was rejected.
+            "external_id": None if row.get("external_id") is None else str(row["external_id"])[:255],
             "row_number": row.get("row_number"),
             "column_name": row.get("column_name"),
             "raw": raw_text,

@@ -251,7 +251,10 @@ def test_sales_role_from_a_group_claim(app):
 
 def test_a_person_without_a_role_is_told_so_and_can_sign_out(app):
     at = app(user=signed_in("stranger@example.org"), accord={"roles": {"admin": ["ops@example.com"]}})
-    assert "has no role in Accord" in at.warning[0].value and auth.plain("stranger@example.org") in at.warning[0].value
+    assert (
+        "has no role in Accord" in at.warning[0].value
+        and auth.plain("stranger@example.org") in at.warning[0].value
+    )
     assert len(at.sidebar.header) == 0 and len(at.metric) == 0
     at.button(key="sign_out_no_role").click().run()
     assert at.user == {"is_logged_in": False}

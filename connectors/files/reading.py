@@ -573,4 +573,9 @@ def read_headers(file, fmt: FileFormat) -> list[str]:
             )
         except pd.errors.EmptyDataError:
             raise FileImportError("the file is empty (no header row)", file=source.name) from None
+        except pd.errors.ParserError as exc:
+            raise FileImportError(
+                f"the header could not be read ({exc}); check for an unclosed quote near the top",
+                file=source.name,
+            ) from None
     return [str(c) for c in frame.columns]

@@ -364,9 +364,11 @@ class HubSpotClient:
             wait = retry_after if retry_after is not None else min(backoff, self.config.window_seconds)
             # Everybody waits, not just this request: the limit is per account.
             (self._search if search else self._window).pause(wait)
-            return wait, f"429 {message or 'rate limited'}"
+            return wait, f"429 {self._scrub(message) or 'rate limited'}"
         if status >= 500 or status == 0:
-            return min(backoff, self.config.window_seconds * 3), f"{status} {message or 'server error'}"
+            return min(
+                backoff, self.config.window_seconds * 3
+            ), f"{status} {self._scrub(message) or 'server error'}"
         raise HubSpotRequestError(
             f"HubSpot refused {what} ({status}): {self._scrub(message) or 'no reason given'}", status
         )

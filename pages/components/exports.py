@@ -14,20 +14,32 @@ import streamlit as st
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _neutral(value):
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return a copy of ``frame`` whose text cells cannot run as spreadsheet formulas.
+    """Return a copy of ``frame`` whose text cells and headers cannot run as spreadsheet formulas.
+
+    Only text is changed: a number stays a number, even in an object column.
 
     >>> neutralise_formulas(pd.DataFrame({"a": ["=1+1", "ok", None], "n": [-1, 2, 3]}))["a"].tolist()
     ["'=1+1", 'ok', nan]
     """
     out = frame.copy()
+    out.columns = [_neutral(c) for c in out.columns]  # headers may be CRM values (e.g. pivoted channels)
     for name in out.columns:
         column = out[name]
-        if column.dtype == object or str(column.dtype) == "str":
-            text = column.astype("str")
-            risky = text.str.startswith(FORMULA_STARTS).fillna(False).to_numpy(bool)
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            out[name] = column.astype(object).map(_neutral)
+        elif str(column.dtype) == "str":
+            risky = column.str.startswith(FORMULA_STARTS).fillna(False).to_numpy(bool)
             if risky.any():
-                out[name] = text.where(~risky, "'" + text)
+                out[name] = column.where(~risky, "'" + column)
+        elif column.dtype == object:
+            out[name] = column.map(_neutral)
     return out
 
 
