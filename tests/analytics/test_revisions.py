@@ -187,9 +187,8 @@ def test_reordered_commitments_and_a_removed_optional_field(default):
     changes = diff(default, new)
     texts = [c.text for c in changes]
     assert "currency: removed EUR" in texts
-    assert (
-        "commitments[disposition].target: removed 0.80" in texts
-    )  # a null target is left out of the document
+    # A null target stays in the document (it means "tracked without a target").
+    assert "commitments[disposition].target: 0.80 -> (none)" in texts
     assert changes[-1].kind == "reordered" and changes[-1].path == "commitments"
 
 
