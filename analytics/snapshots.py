@@ -50,6 +50,7 @@ import pandas as pd
 
 from analytics.agreement import Agreement, AgreementVersion, version_in_force
 from analytics.calendar import business_seconds
+from analytics.charts import STATUS_LABELS
 from analytics.commitments import as_versions, document_in_force, evaluate
 from analytics.metrics import METRICS, as_instant
 from analytics.periods import period_grid, period_of
@@ -608,7 +609,9 @@ def week_overview(
     week, previous_week = str(row["period"]), shift_week(str(row["period"]), -1)
     at = min(moment, row["period_end"])
     weeks = [shift_week(week, -k) for k in range(max(trend_weeks, 2) - 1, -1, -1)]
-    frames = window_frames(frames, *overview_window(versions, week, moment, trend_weeks))  # once, not per call
+    frames = window_frames(
+        frames, *overview_window(versions, week, moment, trend_weeks)
+    )  # once, not per call
     trend = evaluate_weeks(versions, frames, weeks, moment, at_close=False)
     frozen = final_snapshots(snapshots) if use_frozen else {}
     corrections, used = [], {}
@@ -678,6 +681,80 @@ def _in_agreement_order(
     )
 
 
+def week_grid(trend: pd.DataFrame, currency: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the weeks of ``trend`` as a table to read across: (values, statuses), the same shape.
+
+    One row per commitment (columns ``Side`` and ``Commitment``, in the order of
+    ``trend``), one column per week (short labels, ``W47``), oldest first;
+    ``values`` holds the formatted figures (counts without their unit), and
+    ``statuses`` each cell's status ("" where a week has no row).
+
+    >>> rows = figures_frame([{"period": "2026-W47", "commitment": "mql-volume", "party": "marketing",
+    ...     "kind": "count", "unit": "leads", "actual": 42.0, "status": "missed"}])
+    >>> values, statuses = week_grid(rows)
+    >>> values.to_dict("records"), statuses["W47"].tolist()
+    ([{'Side': 'Marketing', 'Commitment': 'MQL volume', 'W47': '42'}], ['missed'])
+    """
+    trend = figures_frame(trend)
+    weeks = list(dict.fromkeys(trend.sort_values("period_start", kind="stable")["period"]))
+    commitments = list(dict.fromkeys(trend["commitment"]))
+    columns = [w.split("-")[-1] for w in weeks]
+    values = pd.DataFrame("–", index=range(len(commitments)), columns=["Side", "Commitment", *columns])
+    statuses = pd.DataFrame("", index=values.index, columns=values.columns)
+    cells = trend.drop_duplicates(["commitment", "period"], keep="last").set_index(["commitment", "period"])
+    for i, cid in enumerate(commitments):
+        for week, column in zip(weeks, columns, strict=True):
+            if (cid, week) not in cells.index:
+                continue
+            cell = cells.loc[(cid, week)]
+            unit = "" if cell["kind"] == "count" else cell["unit"]
+            values.loc[i, column] = format_value(cell["actual"], cell["kind"], unit, currency)
+            statuses.loc[i, column] = cell["status"]
+            values.loc[i, ["Side", "Commitment"]] = [str(cell["party"]).capitalize(), commitment_title(cid)]
+    return values, statuses
+
+
+def scoreboard(
+    week_rows: pd.DataFrame,
+    changes: pd.DataFrame,
+    period_rows: pd.DataFrame,
+    *,
+    previous_week: str,
+    currency: str | None = None,
+) -> pd.DataFrame:
+    """Return every commitment of a week as a table of words: the week, the change, the period.
+
+    ``week_rows`` are figure rows of one week, ``changes`` its
+    :func:`week_over_week`, ``period_rows`` evaluation rows of one period.
+    Columns: Side, Commitment, <week>, Week target, Week status, vs
+    <previous_week>, <period in words>, Period target, Period status.
+    """
+    week_rows = figures_frame(week_rows)
+    change = changes.set_index("commitment") if len(changes) else pd.DataFrame()
+    period = period_rows.set_index("commitment") if len(period_rows) else pd.DataFrame()
+    week = str(week_rows["period"].iloc[0]) if len(week_rows) else "Week"
+    period_name = period_title(str(period_rows["period"].iloc[0])) if len(period_rows) else "Period"
+    out = []
+    for row in week_rows.to_dict("records"):
+        cid, kind, unit = row["commitment"], row["kind"], row["unit"]
+        p = period.loc[cid] if cid in period.index else None
+        c = change.loc[cid] if cid in change.index else None
+        out.append({
+            "Side": str(row["party"]).capitalize(),
+            "Commitment": commitment_title(cid),
+            week: format_value(row["actual"], kind, unit, currency),
+            "Week target": format_value(row["target"], kind, unit, currency),
+            "Week status": STATUS_LABELS.get(row["status"], row["status"]),
+            f"vs {previous_week}": "" if c is None else format_change(c["change"], kind, unit, currency),
+            period_name: "–" if p is None else format_value(p["actual"], kind, unit, currency),
+            "Period target": "–" if p is None else format_value(p["target"], kind, unit, currency),
+            "Period status": "–" if p is None else STATUS_LABELS.get(p["status"], p["status"]),
+        })  # fmt: skip
+    columns = ["Side", "Commitment", week, "Week target", "Week status", f"vs {previous_week}", period_name,
+               "Period target", "Period status"]  # fmt: skip
+    return pd.DataFrame(out, columns=columns)
+
+
 # ----------------------------------------------------------------------------- words
 
 
@@ -742,6 +819,8 @@ def format_value(value: Any, kind: str, unit: str = "", currency: str | None = N
     if kind == "duration":
         return f"{number:,.1f} {unit or 'hours'}"
     shown = f"{number:,.1f}" if abs(number) < 10 and abs(number - round(number)) >= 0.05 else f"{number:,.0f}"
+    if shown == "1" and unit.endswith("s"):
+        unit = unit[:-1]  # 1 lead
     return f"{shown} {unit}".strip()
 
 

@@ -89,7 +89,7 @@ def time_pages(db_url: str, warm_runs: int, logs: Path, only: list[str] | None =
             server = StreamlitServer({"ACCORD_DATABASE_URL": db_url}, logs / f"{name}.log")
             try:
                 server.wait_healthy(timeout=120)
-                url = f"{server.url}/{spec.url_path}"
+                url = f"{server.url}/{'' if spec.default else spec.url_path}"  # the default page is the root
                 context = browser.new_context(viewport={"width": 1400, "height": 1000})
                 errors: list[str] = []
                 context.on("weberror", lambda error, seen=errors: seen.append(str(error.error)))

@@ -21,7 +21,9 @@ from analytics.snapshots import (
     last_closed_week,
     overview_window,
     period_title,
+    scoreboard,
     week_dates,
+    week_grid,
     weeks_between,
 )
 from data.repository import StorageError
@@ -174,7 +176,7 @@ for party in [p for p in doc.parties if (week_rows["party"] == p).any()]:
                 lines.append(f"{row['pending']:,.0f} leads pending")
             if change is not None and pd.notna(change["previous"]):
                 lines.append(
-                    f"{overview.previous_week}: {format_value(change['previous'], kind, unit, currency)}"
+                    f"{overview.previous_week} at its close: {format_value(change['previous'], kind, unit, currency)}"
                 )
             if p_row is not None:
                 p_target = (
@@ -195,61 +197,34 @@ for party in [p for p in doc.parties if (week_rows["party"] == p).any()]:
 # --- week by week -------------------------------------------------------------------------------------------
 st.subheader("Week by week")
 st.caption(
-    "Each commitment's last weeks as known now (leads pending at a week's close have been decided since), "
-    "coloured by status; the line is the week's target — for counts and amounts the period's target "
-    "prorated by the week's share of its business time."
+    "The last weeks as known now (leads pending at a week's close have been decided since), each cell coloured "
+    "by that week's status against the week's target — for counts and amounts the period's target prorated by "
+    "the week's share of its business time."
 )
-tabs = st.tabs([p.capitalize() for p in doc.parties])
-for tab, party in zip(tabs, doc.parties, strict=True):
-    with tab:
-        trend = overview.trend[overview.trend["party"] == party]
-        if trend.empty or trend["n"].fillna(0).sum() == 0:
-            st.write(f"No weekly figures for {party} yet.")
-            continue
-        ids = list(dict.fromkeys(trend["commitment"]))
-        for i, column in enumerate(st.columns(min(3, len(ids)))):
-            for cid in ids[i :: min(3, len(ids))]:
-                with column:
-                    rows = trend[trend["commitment"] == cid]
-                    fig = trend_chart(rows, title=f"{commitment_title(cid)} per week", currency=currency)
-                    weeks_shown = rows["period"].tolist()
-                    fig.update_layout(height=320, xaxis={"type": "category", "title": {"text": "ISO week"},
-                                                         "tickvals": weeks_shown,
-                                                         "ticktext": [w[-3:] for w in weeks_shown]})  # fmt: skip
-                    show_chart(fig, f"overview_trend_{cid}", week)
+if overview.trend.empty:
+    st.write("No weekly figures yet.")
+else:
+    values, statuses = week_grid(overview.trend, currency)
+    tints = statuses.map(lambda s: f"background-color: {STATUS_COLORS[s]}33" if s in STATUS_COLORS else "")
+    st.dataframe(values.style.apply(lambda _: tints, axis=None), key="overview_weeks", hide_index=True,
+                 width="stretch")  # fmt: skip
+    # One chart at a time: each plotly chart costs the browser about a second to draw.
+    ids = list(dict.fromkeys(overview.trend["commitment"]))
+    first = gaps["commitment"].iloc[0] if len(gaps) else ids[0]
+    chosen = st.selectbox("Chart", ids, index=ids.index(first) if first in ids else 0, key="overview_chart",
+                          format_func=commitment_title, help="The commitment to draw week by week.")  # fmt: skip
+    rows = overview.trend[overview.trend["commitment"] == chosen]
+    fig = trend_chart(rows, title=f"{commitment_title(chosen)} per week, against the week's target",
+                      currency=currency)  # fmt: skip
+    weeks_shown = rows["period"].tolist()
+    fig.update_layout(height=360, xaxis={"type": "category", "title": {"text": "ISO week"},
+                                         "tickvals": weeks_shown, "ticktext": [w[-3:] for w in weeks_shown]})  # fmt: skip
+    show_chart(fig, "overview_trend", week)
 
 # --- tables and exports -------------------------------------------------------------------------------------
 st.subheader("Every commitment")
-table = pd.DataFrame(
-    {
-        "Side": week_rows["party"].str.capitalize(),
-        "Commitment": week_rows["commitment"].map(commitment_title),
-        f"{week}": [
-            format_value(v, k, u, currency)
-            for v, k, u in zip(week_rows["actual"], week_rows["kind"], week_rows["unit"], strict=True)
-        ],
-        "Week target": [
-            format_value(v, k, u, currency)
-            for v, k, u in zip(week_rows["target"], week_rows["kind"], week_rows["unit"], strict=True)
-        ],
-        "Week status": week_rows["status"].map(lambda s: STATUS_LABELS.get(s, s)),
-        f"vs {overview.previous_week}": [
-            format_change(changes.loc[c, "change"], k, u, currency) if c in changes.index else ""
-            for c, k, u in zip(week_rows["commitment"], week_rows["kind"], week_rows["unit"], strict=True)
-        ],
-        period_name: [
-            format_value(by_period.loc[c, "actual"], k, u, currency) if c in by_period.index else "–"
-            for c, k, u in zip(week_rows["commitment"], week_rows["kind"], week_rows["unit"], strict=True)
-        ],
-        "Period target": [
-            format_value(by_period.loc[c, "target"], k, u, currency) if c in by_period.index else "–"
-            for c, k, u in zip(week_rows["commitment"], week_rows["kind"], week_rows["unit"], strict=True)
-        ],
-        "Period status": [
-            STATUS_LABELS.get(by_period.loc[c, "status"], "–") if c in by_period.index else "–"
-            for c in week_rows["commitment"]
-        ],
-    }
+table = scoreboard(
+    week_rows, overview.changes, period_rows, previous_week=overview.previous_week, currency=currency
 )
 st.dataframe(table, key="overview_table", hide_index=True, width="stretch")
 

@@ -53,6 +53,7 @@ from analytics.snapshots import (
     format_value,
     period_title,
     week_dates,
+    week_grid,
 )
 from reports.weeks import load_overview, versions_of
 
@@ -374,35 +375,21 @@ def build_meeting_pack(
 
 
 def _week_grid(overview: WeekOverview, styles, currency: str | None) -> Table:
-    """Each commitment's figure per week, the cell tinted by that week's status (frozen weeks as frozen)."""
-    trend = overview.trend
-    weeks = list(dict.fromkeys(trend["period"]))
-    head = ["Side", "Commitment", *[w.split("-")[-1] for w in weeks]]
-    data = [[Paragraph(_xml(h), styles["head"]) for h in head]]
-    tints = []
-    commitments = list(dict.fromkeys(overview.week_rows()["commitment"])) or list(
-        dict.fromkeys(trend["commitment"])
-    )
-    by_cell = trend.set_index(["commitment", "period"])
-    for i, cid in enumerate(commitments, start=1):
-        rows = trend[trend["commitment"] == cid]
-        if rows.empty:
-            continue
-        first = rows.iloc[0]
-        line = [str(first["party"]).capitalize(), commitment_title(cid)]
-        for j, week in enumerate(weeks, start=2):
-            if (cid, week) not in by_cell.index:
-                line.append("–")
-                continue
-            cell = by_cell.loc[(cid, week)]
-            line.append(format_value(cell["actual"], cell["kind"], "" if cell["kind"] == "count" else cell["unit"],
-                                     currency))  # fmt: skip
-            tints.append(("BACKGROUND", (j, i), (j, i), _tint(STATUS_COLORS.get(cell["status"], "#9e9e9e"))))
-        data.append([Paragraph(_xml(c), styles["cell"]) for c in line])
+    """Each commitment's figure per week, the cell tinted by that week's status (as known now)."""
+    values, statuses = week_grid(overview.trend, currency)
+    data = [[Paragraph(_xml(h), styles["head"]) for h in values.columns]]
+    data += [[Paragraph(_xml(v), styles["cell"]) for v in row] for row in values.itertuples(index=False)]
+    tints = [
+        ("BACKGROUND", (j, i), (j, i), _tint(STATUS_COLORS.get(status, "#9e9e9e")))
+        for i, row in enumerate(statuses.itertuples(index=False), start=1)
+        for j, status in enumerate(row)
+        if j >= 2 and status
+    ]
     width = PAGE[0] - 2 * MARGIN
     first_cols = [0.08 * width, 0.15 * width]
-    rest = (width - sum(first_cols)) / max(len(weeks), 1)
-    table = Table(data, colWidths=first_cols + [rest] * len(weeks), repeatRows=1)
+    weeks = len(values.columns) - 2
+    rest = (width - sum(first_cols)) / max(weeks, 1)
+    table = Table(data, colWidths=first_cols + [rest] * weeks, repeatRows=1)
     table.setStyle(TableStyle([
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e5e7eb")),
         ("LINEBELOW", (0, 0), (-1, -1), 0.4, colors.HexColor("#d1d5db")),

@@ -97,9 +97,7 @@ def sidebar(url: str) -> Filters | None:
             help=f"Periods of the agreement, in {document.timezone}. The first is the current one.",
         )  # fmt: skip
         row = grid.iloc[labels.index(period)]
-        owners = loaders.frames(
-            url, grid["period_start"].min().isoformat(), grid["period_end"].max().isoformat()
-        )["owners"]
+        owners = loaders.owners(url)  # a small query: never read the whole history just to list owners
         teams = sorted(owners["team"].dropna().unique().tolist())
         chosen_teams = st.multiselect("Team", teams, key="team", bind="query-params", placeholder="All teams")
         shown_owners = owners[owners["team"].isin(chosen_teams)] if chosen_teams else owners

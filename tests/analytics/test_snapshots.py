@@ -26,6 +26,7 @@ from analytics.snapshots import (
     last_closed_week,
     overview_window,
     parse_week,
+    scoreboard,
     shift_week,
     to_records,
     week_figures,
@@ -420,7 +421,22 @@ def test_the_three_biggest_gaps_rank_relative_shortfalls_across_units():
 def test_numbers_are_written_with_their_units():
     assert format_value(178.57, "count", "leads") == "179 leads"
     assert format_value(2.5, "count", "leads") == "2.5 leads"
+    assert format_value(1, "count", "leads") == "1 lead"
     assert format_value(None, "rate") == "–"
     assert format_value(52_000, "amount", currency="EUR") == "EUR 52k"
     assert format_change(0, "count", "leads") == "±0 leads"
     assert format_change(-1_250_000, "amount", currency="EUR") == "-EUR 1.25M"
+
+
+def test_the_scoreboard_puts_each_commitment_in_words():
+    versions, frames = small_world()
+    overview = week_overview(versions, frames, None, "2026-W48", THURSDAY_W48)
+    period = evaluate(versions, frames, ts("2026-11-01"), ts("2026-12-01"), THURSDAY_W48)
+    table = scoreboard(overview.week_rows(), overview.changes, period, previous_week=W47)
+    assert table.columns.tolist() == ["Side", "Commitment", "2026-W48", "Week target", "Week status",
+                                      "vs 2026-W47", "November 2026", "Period target", "Period status"]  # fmt: skip
+    assert table.iloc[0].tolist() == ["Marketing", "MQL volume", "1 lead", "50 leads", "Off track",
+                                      "-0.6 leads", "3 leads", "210 leads", "Off track"]  # fmt: skip
+    assert scoreboard(overview.week_rows(), overview.changes, period.iloc[:0], previous_week=W47)[
+        "Period status"
+    ].tolist() == ["–", "–"]

@@ -68,7 +68,9 @@ def test_overview_shows_every_commitment_and_exports_csv_and_pdf(
     expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
     # Opening the page froze last week for good.
     assert repo.read_snapshots(make_engine(overview_db), AGREEMENT)["final"].any()
-    page.set_viewport_size({"width": 1400, "height": 3000})  # Streamlit scrolls inside: a tall window shows it all
+    page.set_viewport_size(
+        {"width": 1400, "height": 3000}
+    )  # Streamlit scrolls inside: a tall window shows it all
     wait_for_app(page)
     screenshot(page, "overview-page")
 
@@ -104,7 +106,8 @@ def test_overview_shows_every_commitment_and_exports_csv_and_pdf(
 
 def test_a_team_deep_link_recomputes_the_weeks(overview_page, overview_server):
     page = overview_page
-    page.goto(f"{overview_server.url}/overview?team=EMEA")
+    page.goto(f"{overview_server.url}/?team=EMEA")  # the default page lives at the root
     wait_for_app(page)
     expect(page.get_by_text("Filtered by team, owner or channel")).to_be_visible()
+    expect(page.get_by_text("Page not found")).to_have_count(0)
     screenshot(page, "overview-page-emea")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pandas as pd
@@ -30,6 +31,7 @@ from reports.weeks import read_window
 
 APP = str(settings.ROOT / "app.py")
 AGREEMENT = "Sales and Marketing SLA"
+COMMITMENTS = ("mql-volume", "sourced-pipeline", "mql-acceptance", "speed-to-lead", "touches", "disposition")
 
 
 @pytest.fixture
@@ -91,7 +93,11 @@ def test_the_cards_show_the_analytics_numbers_and_filters_change_them(monkeypatc
     assert everyone == expected(demo_copy, as_of)
     assert len(everyone) == 12  # six commitments, this week and this period
     assert [h.value for h in at.subheader][:3] == ["The three biggest gaps", "Marketing", "Sales"]
-    assert len(at.get("plotly_chart")) == 6
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    first_gap = at.selectbox(key="overview_chart").value
+    assert chart["layout"]["title"]["text"].startswith(commitment_title(first_gap))
+    grid = next(d.value for d in at.dataframe if any(str(c).startswith("W") for c in d.value.columns))
+    assert grid["Commitment"].tolist() == [commitment_title(c) for c in COMMITMENTS]
 
     emea = open_overview(monkeypatch, demo_copy, as_of=f"{as_of:%Y-%m-%dT%H:%MZ}", team="EMEA")
     assert shown(emea) == expected(demo_copy, as_of, teams=("EMEA",))
