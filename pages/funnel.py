@@ -10,32 +10,13 @@ from analytics import breakdowns as bd
 from analytics import wording
 from analytics.charts import STATUS_LABELS, funnel_chart, trend_chart
 from analytics.funnel import STAGE_LABELS, STAGES, funnel_totals
-from pages.components import exports, filters, loaders
+from pages.components import exports, loaders, page
 
 REVENUE = {"sourced_pipeline": "Sourced pipeline", "won_revenue": "Won revenue"}
 
 
-def show_chart(fig, key: str) -> None:
-    """A plotly chart laid out for its column; its modebar button downloads a PNG named after chart and period."""
-    png = {"format": "png", "filename": f"accord-{key}-{st.query_params.get('period', 'current')}"}
-    st.plotly_chart(bc.tidy(fig), key=key, config={"toImageButtonOptions": png})
-
-
-st.title("Funnel")
-f = filters.current()
-if f is None:
-    st.info("No agreement yet: save one on the **Agreement** page to see the funnel.")
-    st.stop()
-doc = f.document
-period = wording.period_name(f.period)
-names = loaders.owners(f.url).set_index("id")["name"]
-selection = wording.selection_text(f.teams, [names.get(o, f"owner {o}") for o in f.owners], f.channels)
-st.caption(
-    f"{period} · {selection} · as of {f.as_of.tz_convert(doc.timezone):%Y-%m-%d %H:%M} ({doc.timezone})"
-)
-if loaders.table_counts(f.url)["leads"] == 0:
-    st.info("No data yet: load the demo company, connect HubSpot or import a file on the **Data** page.")
-    st.stop()
+head = page.header("Funnel", "the funnel")
+f, doc, period, selection = head.f, head.doc, head.period, head.selection
 
 key = f.key()
 history = {"start": f.history_start.isoformat(), "end": f.period_end.isoformat()}
@@ -67,7 +48,7 @@ else:
                       border=True)  # fmt: skip
     left, right = st.columns([3, 2])
     with left:
-        show_chart(
+        page.show_chart(
             funnel_chart(totals, title=f"Funnel of the leads handed over<br><sup>{period} · {selection}</sup>",
                          targets=targets),
             key="funnel_cohort",
@@ -90,13 +71,13 @@ else:
     mql_to_sql = bd.find_commitment(doc, "mql_to_sql_rate")
     left, right = st.columns(2)
     with left:
-        show_chart(
+        page.show_chart(
             bc.conversion_chart(cohorts, title=f"Conversion by handover period<br><sup>{span}</sup>",
                                 target=mql_to_sql.target if mql_to_sql is not None else None),
             key="funnel_conversion",
         )  # fmt: skip
     with right:
-        show_chart(bc.stage_days_chart(cohorts, title=f"Median days between stages<br><sup>{span}</sup>"),
+        page.show_chart(bc.stage_days_chart(cohorts, title=f"Median days between stages<br><sup>{span}</sup>"),
                    key="funnel_days")  # fmt: skip
     table = cohorts.drop(columns=["period_start", "period_end"])
     st.dataframe(
@@ -121,7 +102,7 @@ for column, (metric, label) in zip(st.columns(len(REVENUE)), REVENUE.items(), st
         if rows.empty or rows["n"].sum() == 0:
             st.info(f"No deal was opened or closed between {first} and {last} for {selection}.")
         else:
-            show_chart(trend_chart(rows, title=f"{label} by period<br><sup>{span}</sup>", currency=doc.currency),
+            page.show_chart(trend_chart(rows, title=f"{label} by period<br><sup>{span}</sup>", currency=doc.currency),
                        key=f"funnel_{metric}")  # fmt: skip
         if row is not None:
             st.badge(

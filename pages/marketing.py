@@ -9,36 +9,19 @@ from analytics import breakdowns as bd
 from analytics import wording
 from analytics.charts import STATUS_LABELS, pacing_chart, trend_chart
 from analytics.metrics import METRICS
-from pages.components import exports, filters, loaders
+from pages.components import exports, loaders, page
 
 HEADLINE = {"mql_count": "MQLs", "sql_count": "SQLs", "sourced_pipeline": "Sourced pipeline"}
 BREAKDOWNS = {"channel": "Channel", "campaign": "Campaign"}
-
-
-def show_chart(fig, key: str) -> None:
-    """A plotly chart laid out for its column; its modebar button downloads a PNG named after chart and period."""
-    png = {"format": "png", "filename": f"accord-{key}-{st.query_params.get('period', 'current')}"}
-    st.plotly_chart(bc.tidy(fig), key=key, config={"toImageButtonOptions": png})
 
 
 def status_badge(status: str) -> None:
     st.badge(STATUS_LABELS.get(status, status), color=wording.badge_color(status))
 
 
-st.title("Marketing")
-f = filters.current()
-if f is None:
-    st.info("No agreement yet: save one on the **Agreement** page to see marketing's commitments.")
-    st.stop()
-doc = f.document
-period = wording.period_name(f.period)
-names = loaders.owners(f.url).set_index("id")["name"]
-selection = wording.selection_text(f.teams, [names.get(o, f"owner {o}") for o in f.owners], f.channels)
-subtitle = f"{period} · {selection}"
-st.caption(f"{subtitle} · as of {f.as_of.tz_convert(doc.timezone):%Y-%m-%d %H:%M} ({doc.timezone})")
-if loaders.table_counts(f.url)["leads"] == 0:
-    st.info("No data yet: load the demo company, connect HubSpot or import a file on the **Data** page.")
-    st.stop()
+head = page.header("Marketing", "marketing's commitments")
+f, doc, period, selection = head.f, head.doc, head.period, head.selection
+subtitle = head.subtitle
 
 key = f.key()
 window = {"start": f.period_start.isoformat(), "end": f.period_end.isoformat()}
@@ -69,7 +52,7 @@ for column, (metric, label) in zip(st.columns(len(HEADLINE)), HEADLINE.items(), 
         commitment, row = shown[metric]
         progress = loaders.progress(**key, **window, commitment=commitment.id)
         with column:
-            show_chart(
+            page.show_chart(
                 pacing_chart(progress, title=f"{label} by day, cumulative<br><sup>{subtitle}</sup>",
                              kind=METRICS[metric].kind, unit=METRICS[metric].unit, currency=doc.currency,
                              status=row["status"]),
@@ -88,7 +71,7 @@ if volume.empty:
 else:
     left, right = st.columns([2, 3])
     with left:
-        show_chart(
+        page.show_chart(
             bc.volume_chart(volume, by=by, title=f"MQLs and SQLs by {by} (top 15)<br><sup>{subtitle}</sup>"),
             key=f"marketing_volume_{by}",
         )
@@ -124,7 +107,7 @@ if acceptance.empty:
 else:
     left, right = st.columns(2)
     with left:
-        show_chart(
+        page.show_chart(
             bc.acceptance_chart(acceptance, by="channel", title=f"Accepted vs rejected leads<br><sup>{subtitle}</sup>",
                                 target=acceptance_commitment.target),
             key="marketing_acceptance",
@@ -144,7 +127,7 @@ else:
         if reasons.empty:
             st.info(f"Sales has rejected none of the leads handed over in {period} (so far).")
         else:
-            show_chart(
+            page.show_chart(
                 bc.rejection_reasons_chart(reasons, by="channel",
                                            title=f"Why sales rejected leads<br><sup>{subtitle}</sup>"),
                 key="marketing_reasons",
@@ -164,7 +147,7 @@ st.subheader(f"MQL → SQL conversion, {first} to {last}")
 if trend["n"].sum() == 0:
     st.info(f"No lead was handed over between {first} and {last} for {selection}.")
 else:
-    show_chart(
+    page.show_chart(
         trend_chart(trend, title=f"MQL → SQL conversion by handover period<br><sup>{first} to {last} · {selection}"
                                  "</sup>"),
         key="marketing_conversion_trend",

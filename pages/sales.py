@@ -9,7 +9,7 @@ from analytics import breakdowns as bd
 from analytics import wording
 from analytics.charts import STATUS_LABELS, rep_compliance_chart, response_time_histogram
 from analytics.followup import FollowupError
-from pages.components import exports, filters, loaders
+from pages.components import exports, loaders, page
 
 SALES_METRICS = {
     "followed_up_within": "Follow-up",
@@ -20,26 +20,9 @@ QUEUE_HOURS = (1, 2, 4, 8)
 HOURS = {"format": "%.1f"}
 
 
-def show_chart(fig, key: str) -> None:
-    """A plotly chart laid out for its column; its modebar button downloads a PNG named after chart and period."""
-    png = {"format": "png", "filename": f"accord-{key}-{st.query_params.get('period', 'current')}"}
-    st.plotly_chart(bc.tidy(fig), key=key, config={"toImageButtonOptions": png})
-
-
-st.title("Sales")
-f = filters.current()
-if f is None:
-    st.info("No agreement yet: save one on the **Agreement** page to see sales' commitments.")
-    st.stop()
-doc = f.document
-period = wording.period_name(f.period)
-names = loaders.owners(f.url).set_index("id")["name"]
-selection = wording.selection_text(f.teams, [names.get(o, f"owner {o}") for o in f.owners], f.channels)
-subtitle = f"{period} · {selection}"
-st.caption(f"{subtitle} · as of {f.as_of.tz_convert(doc.timezone):%Y-%m-%d %H:%M} ({doc.timezone})")
-if loaders.table_counts(f.url)["leads"] == 0:
-    st.info("No data yet: load the demo company, connect HubSpot or import a file on the **Data** page.")
-    st.stop()
+head = page.header("Sales", "sales' commitments")
+f, doc, period, selection = head.f, head.doc, head.period, head.selection
+subtitle = head.subtitle
 
 key = f.key()
 window = {"start": f.period_start.isoformat(), "end": f.period_end.isoformat()}
@@ -103,7 +86,7 @@ else:
     reps = reps[reps["period"] == f.period]
     left, right = st.columns([3, 2])
     with left:
-        show_chart(rep_compliance_chart(reps, title=f"First touch within {limit:g} business hours, by rep<br><sup>"
+        page.show_chart(rep_compliance_chart(reps, title=f"First touch within {limit:g} business hours, by rep<br><sup>"
                                                     f"{subtitle}</sup>"), key="sales_rep_followup")  # fmt: skip
     with right:
         teams = bd.followup_by(detail, by="team")
@@ -173,7 +156,7 @@ else:
     left, right = st.columns(2)
     with left:
         if detail["business_hours_taken"].notna().any():
-            show_chart(
+            page.show_chart(
                 response_time_histogram(detail, sla_hours=limit, title=f"Time to first touch<br><sup>{subtitle}</sup>"),
                 key="sales_response_histogram",
             )  # fmt: skip
@@ -181,7 +164,7 @@ else:
             st.info(f"No lead handed over in {period} has been touched yet.")
     delays = bd.delays_by(detail, by="team")
     with right:
-        show_chart(
+        page.show_chart(
             bc.delay_chart(delays, by="team", title=f"Routing delay vs rep delay<br><sup>{subtitle}</sup>",
                            limit_hours=limit),
             key="sales_delays",
@@ -218,7 +201,7 @@ for column, metric in zip(columns, ("touches_within", "dispositioned_within"), s
             st.info(no_leads)
             continue
         noun = wording.metric_noun(commitment).removeprefix("of ")
-        show_chart(rep_compliance_chart(reps, title=f"{noun[0].upper()}{noun[1:]}<br><sup>{subtitle}</sup>"),
+        page.show_chart(rep_compliance_chart(reps, title=f"{noun[0].upper()}{noun[1:]}<br><sup>{subtitle}</sup>"),
                    key=f"sales_{metric}")  # fmt: skip
         table = reps[["owner", "n", "met", "breached", "pending", "actual", "target", "status"]]
         exports.download_csv(table, f"{commitment.id}-by-rep-{f.period}.csv", key=f"sales_{metric}_csv",

@@ -1,0 +1,57 @@
+"""What the dashboard pages share: the header with its empty states, and how a chart is shown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from analytics import breakdown_charts as bc
+from analytics import wording
+from analytics.agreement import Agreement
+from pages.components import filters, loaders
+
+
+@dataclass(frozen=True)
+class Header:
+    """The filters of this run and how the page names them: 'November 2026', 'EMEA · all owners · …'."""
+
+    f: filters.Filters
+    doc: Agreement
+    period: str
+    selection: str
+
+    @property
+    def subtitle(self) -> str:
+        return f"{self.period} · {self.selection}"
+
+
+def header(title: str, without_agreement: str) -> Header:
+    """Draw the title and what is shown; stop the page with a sentence when there is no agreement or no data.
+
+    ``without_agreement`` ends "save one on the Agreement page to see …", e.g. "the funnel".
+    """
+    st.title(title)
+    f = filters.current()
+    if f is None:
+        st.info(f"No agreement yet: save one on the **Agreement** page to see {without_agreement}.")
+        st.stop()
+    doc = f.document
+    names = loaders.owners(f.url).set_index("id")["name"]
+    shown = Header(
+        f,
+        doc,
+        wording.period_name(f.period),
+        wording.selection_text(f.teams, [names.get(o, f"owner {o}") for o in f.owners], f.channels),
+    )
+    st.caption(f"{shown.subtitle} · as of {f.as_of.tz_convert(doc.timezone):%Y-%m-%d %H:%M} ({doc.timezone})")
+    if loaders.table_counts(f.url)["leads"] == 0:
+        st.info("No data yet: load the demo company, connect HubSpot or import a file on the **Data** page.")
+        st.stop()
+    return shown
+
+
+def show_chart(fig, key: str) -> None:
+    """A plotly chart laid out for its column; its modebar button downloads a PNG named after chart and period."""
+    png = {"format": "png", "filename": f"accord-{key}-{st.query_params.get('period', 'current')}"}
+    st.plotly_chart(bc.tidy(fig), key=key, config={"toImageButtonOptions": png})
