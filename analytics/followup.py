@@ -4,8 +4,9 @@
 definition as the ``followed_up_within`` metric: ``mql_at`` -> ``first_touch_at``
 in business time of the lead's calendar), the due time, the business hours left
 (negative: overdue by) and, where the CRM knows when the owner was assigned, the
-split into routing delay (created -> assigned) and rep delay (assigned -> first
-touch). :func:`followup_queue` is the list a sales manager works from: untouched
+split of that clock into routing delay (handover -> owner assigned) and rep
+delay (the later of handover and assignment -> first touch); the two add up to
+the clock. :func:`followup_queue` is the list a sales manager works from: untouched
 leads overdue now or due within the next few business hours.
 """
 
@@ -66,8 +67,10 @@ def followup_detail(
     if untouched at as_of). ``due_at``: the instant the limit runs out.
     ``hours_left``: business hours left until due at as_of for an untouched lead
     (negative: overdue by that much), NaN once touched. ``routing_hours``:
-    created -> owner assigned; ``rep_hours``: owner assigned -> first touch (NaN
-    where a side is unknown; 0 when the touch came before the assignment).
+    handover (``mql_at``) -> owner assigned, 0 when the owner was assigned
+    before the handover (nurture time before the handover is marketing's, not
+    routing); ``rep_hours``: the later of handover and assignment -> first touch
+    (NaN where a side is unknown; 0 when the touch came before the assignment).
     """
     versions = as_versions(agreement)
     moment = as_instant(as_of)
@@ -91,8 +94,10 @@ def followup_detail(
     elapsed = facts.elapsed()
     status = deadline_status(taken, elapsed, limit)
     touched = ~np.isnan(taken)
-    routing = facts.seconds_between(leads["created_at"], leads["owner_assigned_at"])
-    rep = facts.seconds_between(leads["owner_assigned_at"], leads["first_touch_at"])
+    routing = facts.seconds_between(leads["mql_at"], leads["owner_assigned_at"])
+    # The rep's clock starts once the lead is both handed over and assigned; unknown if the assignment is.
+    rep_start = leads[["mql_at", "owner_assigned_at"]].max(axis=1, skipna=False)
+    rep = facts.seconds_between(rep_start, leads["first_touch_at"])
     owners = facts.frames.owners.dropna(subset=["id"]).drop_duplicates("id")
     names = pd.Series(owners["name"].to_numpy(), index=owners["id"].to_numpy(dtype="int64"))
     owner_ids = leads["owner_id"].to_numpy(dtype="float64", na_value=np.nan)

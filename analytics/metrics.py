@@ -743,8 +743,8 @@ GLOSSARY: dict[str, str] = {
     "gap share": "gap / target; blank when the target is 0.",
     "version in force": "The agreement version with the latest effective_from at or before an instant (ties: the highest version). Each period is judged by the version in force when it started.",
     "baseline": "From the last closed periods (default 6): the median actual as suggested target and the 25th-75th percentile as range. Provisional with fewer than 3 periods.",
-    "routing delay": "Business hours from lead creation to owner assignment (owner_assigned_at).",
-    "rep delay": "Business hours from owner assignment to first touch.",
+    "routing delay": "Business hours from the handover (mql_at) to owner assignment; 0 if assigned before.",
+    "rep delay": "Business hours from the later of handover and owner assignment to the first touch.",
     "cohort funnel": "Leads handed over in a period and how many of them reached SQL, opportunity (a deal with the lead) and won (a won deal), by as-of.",
     "marketing lead": "A lead with an mql_at (handed over by marketing).",
 }

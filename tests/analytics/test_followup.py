@@ -42,8 +42,10 @@ def test_detail_per_lead_by_hand():
     assert by_lead.loc[2, "hours_left"] == 2.0
     assert by_lead.loc[3, "due_at"] == ts("2026-03-05 14:00")
     assert by_lead.loc[3, "hours_left"] == -12.0
-    assert by_lead.loc[1, "routing_hours"] == 0.5 and by_lead.loc[1, "rep_hours"] == 2.5 + 0.5
-    assert by_lead.loc[3, "routing_hours"] == 1.0 + 0.5  # Wed 16:00-17:00, Thu 09:00-09:30
+    # Assigned at 14:30, before the 15:00 handover: no routing delay, the rep's clock is the whole 2.5 h.
+    assert by_lead.loc[1, "routing_hours"] == 0.0 and by_lead.loc[1, "rep_hours"] == 2.5
+    assert by_lead.loc[3, "routing_hours"] == 0.0  # created Wed, assigned Thu 09:30, handed over Thu 10:00
+    assert math.isnan(by_lead.loc[3, "rep_hours"])  # not touched yet
     assert math.isnan(by_lead.loc[2, "routing_hours"])  # assignment unknown
     assert by_lead.loc[1, "owner"] == "Ann" and pd.isna(by_lead.loc[3, "owner"])
     assert (detail["limit_hours"] == 4.0).all()
@@ -53,6 +55,23 @@ def test_detail_per_lead_by_hand():
     assert queue["lead_id"].tolist() == [3, 2]  # most urgent (overdue) first
     assert queue["overdue"].tolist() == [True, False]
     assert followup_queue(detail, within_hours=1)["lead_id"].tolist() == [3]
+
+
+def test_routing_and_rep_delay_split_the_clock():
+    doc = agreement(commitments=[SPEED])
+    frames = make_frames(
+        leads=[
+            # Handed over Mon 09:00 (created the week before), assigned 10:00, touched 12:00.
+            {"mql_at": ts("2026-03-02 09:00"), "created_at": ts("2026-02-23 09:00"),
+             "owner_assigned_at": ts("2026-03-02 10:00"), "first_touch_at": ts("2026-03-02 12:00")},
+            # Touched before anyone was assigned: all of the clock is routing, none is the rep's.
+            {"mql_at": ts("2026-03-03 09:00"), "owner_assigned_at": ts("2026-03-03 13:00"),
+             "first_touch_at": ts("2026-03-03 11:00")},
+        ],
+    )  # fmt: skip
+    by_lead = followup_detail(doc, frames, AS_OF).set_index("lead_id")
+    assert by_lead.loc[1, ["routing_hours", "rep_hours", "business_hours_taken"]].tolist() == [1.0, 2.0, 3.0]
+    assert by_lead.loc[2, ["routing_hours", "rep_hours"]].tolist() == [4.0, 0.0]
 
 
 def test_limit_filters_and_range():
