@@ -30,7 +30,6 @@ from data.repository import StorageError
 from pages.components import auth, exports, filters, loaders
 
 BADGES = {"#1a9850": "green", "#f59e0b": "orange", "#d73027": "red"}
-FREEZERS = ("admin", "executive")  # who may freeze a week on demand (the lazy and cron freezes need no one)
 
 
 def badge(status: str) -> None:
@@ -252,7 +251,7 @@ this_snapshot = frozen_weeks[frozen_weeks["week"] == week]
 final = bool(len(this_snapshot) and this_snapshot["final"].iloc[0])
 if final:
     st.caption(f"{week} was frozen for good on {this_snapshot['frozen_at'].iloc[0]:%d %b %Y %H:%M} UTC.")
-elif live and auth.current_user().role in FREEZERS:
+elif live and auth.can("freeze_week"):
     kind = (
         "provisional: replaced by the final snapshot when the week closes"
         if not overview.is_closed

@@ -145,6 +145,24 @@ def test_a_listed_verified_address_always_decides(claims):
 # ----------------------------------------------------------------------------- pages per role
 
 
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        ("admin", {"edit_agreement", "run_sync", "run_import", "see_rejected_rows", "freeze_week"}),
+        ("executive", {"freeze_week"}),
+        ("marketing", set()),
+        ("sales", set()),
+        ("viewer", set()),
+        ("none", set()),
+    ],
+)
+def test_what_each_role_may_do(monkeypatch, role, allowed):
+    monkeypatch.setattr(auth, "current_user", lambda: auth.User("x@example.com", "x", role, True))
+    assert {action for action in auth.ACTIONS if auth.can(action)} == allowed
+    with pytest.raises(ValueError, match="unknown action 'drop_tables'"):
+        auth.can("drop_tables")
+
+
 def test_every_page_declares_who_may_open_it():
     for spec in navigation.PAGES:
         assert spec.url_path in ACCESS, f"{spec.path}: add its roles to ACCESS (and the README's roles table)"

@@ -36,8 +36,15 @@ import streamlit as st
 from pages.components import navigation
 from pages.components.navigation import ROLES
 
-# What each action needs; pages ask ``can(action)`` before showing the control.
-ADMIN_ACTIONS = frozenset({"edit_agreement", "run_sync", "run_import", "see_rejected_rows"})
+# The roles allowed each action; pages ask ``can(action)`` before showing the control.
+ACTIONS: Mapping[str, frozenset[str]] = {
+    "edit_agreement": frozenset({"admin"}),
+    "run_sync": frozenset({"admin"}),
+    "run_import": frozenset({"admin"}),
+    "see_rejected_rows": frozenset({"admin"}),
+    # Freezing a week on demand (the lazy freeze on opening Overview and the cron freeze need no one).
+    "freeze_week": frozenset({"admin", "executive"}),
+}
 NO_ROLE = "none"
 # Most privileged first: when one person matches several roles at the same step, the first wins.
 PRIVILEGE = ("admin", "executive", "marketing", "sales", "viewer")
@@ -228,10 +235,10 @@ def may_enter(user: User) -> bool:
 
 
 def can(action: str) -> bool:
-    """Whether the current user may do ``action`` (one of :data:`ADMIN_ACTIONS`)."""
-    if action not in ADMIN_ACTIONS:
-        raise ValueError(f"unknown action {action!r}; known: {sorted(ADMIN_ACTIONS)}")
-    return current_user().role == "admin"
+    """Whether the current user may do ``action`` (one of :data:`ACTIONS`)."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; known: {sorted(ACTIONS)}")
+    return current_user().role in ACTIONS[action]
 
 
 def plain(text: str) -> str:
