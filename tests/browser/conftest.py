@@ -8,11 +8,14 @@ Screenshots go to artifacts/screenshots/ (git-ignored).
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,7 +41,12 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": chromium_path(), "headless": True, "args": CHROMIUM_ARGS}
+    return {
+        **browser_type_launch_args,
+        "executable_path": chromium_path(),
+        "headless": True,
+        "args": CHROMIUM_ARGS,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -53,10 +61,15 @@ def free_port() -> int:
 
 
 class StreamlitServer:
-    """`streamlit run app.py` in a subprocess, with its log kept for failure reports."""
+    """`streamlit run app.py` in a subprocess, with its log kept for failure reports.
 
-    def __init__(self, env: dict[str, str], log_path: Path):
-        self.port = free_port()
+    ``cwd`` is where Streamlit looks for ``.streamlit/`` (config and secrets); ``port``: a free one unless given.
+    """
+
+    def __init__(
+        self, env: dict[str, str], log_path: Path, cwd: Path = settings.ROOT, port: int | None = None
+    ):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         command = [sys.executable, "-m", "streamlit", "run", str(settings.ROOT / "app.py"),
@@ -64,7 +77,7 @@ class StreamlitServer:
                    "--server.headless", "true", "--browser.gatherUsageStats", "false"]  # fmt: skip
         self._log = log_path.open("w")
         self.process = subprocess.Popen(
-            command, cwd=settings.ROOT, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT
+            command, cwd=cwd, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT
         )
 
     def wait_healthy(self, timeout: float = 60) -> None:
@@ -93,11 +106,11 @@ class StreamlitServer:
         self._log.close()
 
 
-@pytest.fixture(scope="session")
-def app_server(demo_db_url, tmp_path_factory):
-    """The dashboard served on the shared demo database."""
+@contextmanager
+def serving(env: dict[str, str], log_path: Path, **where) -> Iterator[StreamlitServer]:
+    """A started and healthy :class:`StreamlitServer` (``where``: its ``cwd``/``port``), stopped afterwards."""
     chromium_path()  # skip (or fail in CI) before starting anything
-    server = StreamlitServer({"ACCORD_DATABASE_URL": demo_db_url}, tmp_path_factory.mktemp("logs") / "streamlit.log")
+    server = StreamlitServer(env, log_path, **where)
     try:
         server.wait_healthy()
         yield server
@@ -105,16 +118,40 @@ def app_server(demo_db_url, tmp_path_factory):
         server.stop()
 
 
-@pytest.fixture
-def app_page(page: Page, app_server, request):
-    """A browser page on the dashboard; on failure the server log is printed."""
+def demo_copy(demo_db_url: str, folder: Path) -> str:
+    """The URL of a private copy of the demo database in ``folder``, for a test that writes."""
+    path = folder / "accord.db"
+    shutil.copyfile(demo_db_url.removeprefix("sqlite:///"), path)
+    return f"sqlite:///{path}"
+
+
+def watched(page: Page, server, request) -> Iterator[Page]:
+    """Yield ``page``; JavaScript errors on it fail the test, and a failed test prints the server's log.
+
+    For fixtures: ``yield from watched(page, server, request)``.
+    """
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     yield page
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
-        print(f"--- streamlit log ---\n{app_server.log()}")
+        print(f"--- streamlit log ---\n{server.log()}")
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture(scope="session")
+def app_server(demo_db_url, tmp_path_factory):
+    """The dashboard served on the shared demo database (read it, never write: other tests share it)."""
+    with serving(
+        {"ACCORD_DATABASE_URL": demo_db_url}, tmp_path_factory.mktemp("logs") / "streamlit.log"
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def app_page(page: Page, app_server, request):
+    """A browser page on the dashboard; on failure the server log is printed."""
+    yield from watched(page, app_server, request)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from playwright.sync_api import Page, expect
 
 from agreements import store
 from data.engine import make_engine
 from pages.components.agreement_view import form_prefix, reason_key, target_key
-from tests.browser.conftest import StreamlitServer, screenshot, wait_for_app
-from tests.conftest import chromium_path
+from tests.browser.conftest import demo_copy, screenshot, serving, wait_for_app, watched
 
 NAME = "Sales and Marketing SLA"
 
@@ -19,28 +16,16 @@ NAME = "Sales and Marketing SLA"
 @pytest.fixture(scope="module")
 def agreement_server(demo_db_url, tmp_path_factory):
     """A dashboard of its own on a copy of the demo database: this test saves, the shared server must not change."""
-    chromium_path()
     folder = tmp_path_factory.mktemp("agreement-browser")
-    copy = folder / "accord.db"
-    shutil.copyfile(demo_db_url.removeprefix("sqlite:///"), copy)
-    server = StreamlitServer({"ACCORD_DATABASE_URL": f"sqlite:///{copy}"}, folder / "streamlit.log")
-    try:
-        server.wait_healthy()
-        yield server, f"sqlite:///{copy}"
-    finally:
-        server.stop()
+    url = demo_copy(demo_db_url, folder)
+    with serving({"ACCORD_DATABASE_URL": url}, folder / "streamlit.log") as server:
+        yield server, url
 
 
 @pytest.fixture
 def agreement_page(page: Page, agreement_server, request):
     """A browser page on that server; JavaScript errors fail the test, the server log is printed on failure."""
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print(f"--- streamlit log ---\n{agreement_server[0].log()}")
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    yield from watched(page, agreement_server[0], request)
 
 
 def test_edit_a_target_and_see_the_new_version(agreement_page: Page, agreement_server):

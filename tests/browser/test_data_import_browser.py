@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from playwright.sync_api import Page, expect
 
 from data import repository as repo
 from data.engine import make_engine
-from tests.browser.conftest import StreamlitServer, chromium_path, screenshot, wait_for_app
+from tests.browser.conftest import demo_copy, screenshot, serving, wait_for_app, watched
 
 SLOW = 30_000  # ms: other test suites may share the machine's two cores
 
@@ -27,32 +25,19 @@ LEADS_CSV = (
 @pytest.fixture
 def writable_server(demo_db_url, tmp_path):
     """The dashboard on a private copy of the demo database (this test writes; the shared server's is read-only)."""
-    chromium_path()
-    database = tmp_path / "accord.db"
-    shutil.copyfile(demo_db_url.removeprefix("sqlite:///"), database)
     env = {
-        "ACCORD_DATABASE_URL": f"sqlite:///{database}",
+        "ACCORD_DATABASE_URL": demo_copy(demo_db_url, tmp_path),
         "ACCORD_MAPPINGS_DIR": str(tmp_path / "mappings"),
         "HUBSPOT_ACCESS_TOKEN": "",
     }
-    server = StreamlitServer(env, tmp_path / "streamlit.log")
-    server.database_url = env["ACCORD_DATABASE_URL"]
-    try:
-        server.wait_healthy()
+    with serving(env, tmp_path / "streamlit.log") as server:
+        server.database_url = env["ACCORD_DATABASE_URL"]
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def browser_page(page: Page, writable_server, request):
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print(f"--- streamlit log ---\n{writable_server.log()}")
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    yield from watched(page, writable_server, request)
 
 
 def leads_metric(page: Page):

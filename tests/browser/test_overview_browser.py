@@ -10,8 +10,7 @@ from playwright.sync_api import Page, expect
 
 from data import repository as repo
 from data.engine import make_engine
-from tests.browser.conftest import StreamlitServer, screenshot, wait_for_app
-from tests.conftest import chromium_path
+from tests.browser.conftest import demo_copy, screenshot, serving, wait_for_app, watched
 
 AGREEMENT = "Sales and Marketing SLA"
 
@@ -19,33 +18,19 @@ AGREEMENT = "Sales and Marketing SLA"
 @pytest.fixture(scope="module")
 def overview_db(demo_db_url, tmp_path_factory) -> str:
     """A copy of the demo database: opening the Overview freezes last week, which writes."""
-    path = tmp_path_factory.mktemp("overview") / "accord.db"
-    shutil.copy(demo_db_url.removeprefix("sqlite:///"), path)
-    return f"sqlite:///{path}"
+    return demo_copy(demo_db_url, tmp_path_factory.mktemp("overview"))
 
 
 @pytest.fixture(scope="module")
 def overview_server(overview_db, tmp_path_factory):
-    chromium_path()  # skip (or fail in CI) before starting anything
-    server = StreamlitServer(
-        {"ACCORD_DATABASE_URL": overview_db}, tmp_path_factory.mktemp("logs") / "streamlit.log"
-    )
-    try:
-        server.wait_healthy()
+    log = tmp_path_factory.mktemp("logs") / "streamlit.log"
+    with serving({"ACCORD_DATABASE_URL": overview_db}, log) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def overview_page(page: Page, overview_server, request):
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        print(f"--- streamlit log ---\n{overview_server.log()}")
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    yield from watched(page, overview_server, request)
 
 
 def test_overview_shows_every_commitment_and_exports_csv_and_pdf(

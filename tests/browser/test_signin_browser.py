@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import settings
-from tests.browser.conftest import StreamlitServer, free_port, screenshot, wait_for_app
+from tests.browser.conftest import free_port, screenshot, serving, wait_for_app, watched
 from tests.conftest import chromium_path
 
 PEOPLE = {
@@ -98,24 +98,9 @@ class IdentityProvider:
         self._log.close()
 
 
-class SignInServer(StreamlitServer):
-    """``streamlit run /abs/app.py`` with its working directory (and so its secrets) in ``folder``."""
-
-    def __init__(self, env: dict[str, str], folder: Path, port: int):
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = folder / "streamlit.log"
-        command = [sys.executable, "-m", "streamlit", "run", str(settings.ROOT / "app.py"),
-                   "--server.port", str(port), "--server.address", "127.0.0.1",
-                   "--server.headless", "true", "--browser.gatherUsageStats", "false"]  # fmt: skip
-        self._log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            command, cwd=folder, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-
 @pytest.fixture(scope="module")
 def signin_server(demo_db_url, tmp_path_factory):
+    """The dashboard with an [auth] section pointing at a local identity provider (secrets in its own folder)."""
     chromium_path()  # skip (or fail in CI) before starting anything
     folder = tmp_path_factory.mktemp("signin")
     idp = IdentityProvider(folder / "idp.log")
@@ -125,25 +110,19 @@ def signin_server(demo_db_url, tmp_path_factory):
     (folder / ".streamlit" / "secrets.toml").write_text(
         SECRETS.format(app=f"http://127.0.0.1:{port}", idp=idp.url)
     )
-    server = SignInServer({"ACCORD_DATABASE_URL": demo_db_url}, folder, port)
     try:
         idp.wait_ready()
-        server.wait_healthy()
-        yield server
+        with serving(
+            {"ACCORD_DATABASE_URL": demo_db_url}, folder / "streamlit.log", cwd=folder, port=port
+        ) as server:
+            yield server
     finally:
-        server.stop()
         idp.stop()
 
 
 @pytest.fixture
 def browser_page(page: Page, signin_server, request):
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        print(f"--- streamlit log ---\n{signin_server.log()}")
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    yield from watched(page, signin_server, request)
 
 
 def sign_in(page: Page, server, sub: str) -> None:
