@@ -45,9 +45,15 @@ def header(title: str, without_agreement: str) -> Header:
         wording.selection_text(f.teams, [names.get(o, f"owner {o}") for o in f.owners], f.channels),
     )
     st.caption(f"{shown.subtitle} · as of {f.as_of.tz_convert(doc.timezone):%Y-%m-%d %H:%M} ({doc.timezone})")
-    if loaders.table_counts(f.url)["leads"] == 0:
+    counts = loaders.table_counts(f.url)
+    if counts["leads"] == 0 and counts["deals"] == 0:
         st.info("No data yet: load the demo company, connect HubSpot or import a file on the **Data** page.")
         st.stop()
+    if counts["leads"] == 0:
+        st.info(
+            f"These data have deals but no leads (e.g. an imported pipeline): lead figures read 0 until leads "
+            f"are synced or imported on the **Data** page; deal figures are complete."
+        )
     return shown
 
 
