@@ -78,6 +78,17 @@ def format_value(value: Any, kind: str, *, currency: str | None = None, short: b
     raise WordingError(f"unknown metric kind {kind!r}; kinds: count, amount, rate, duration")
 
 
+def share_text(share: float) -> str:
+    """Return a share in %, with a decimal below 10% so a small share does not read as none.
+
+    >>> share_text(0.331), share_text(0.0031), share_text(0.0), share_text(float("nan"))
+    ('33%', '0.3%', '0%', '–')
+    """
+    if pd.isna(share):
+        return "–"
+    return f"{share:.1%}" if 0 < abs(share) < 0.1 else f"{share:.0%}"
+
+
 def metric_noun(commitment: Commitment) -> str:
     """Return how a commitment's value reads after the number, e.g. 'MQLs' or 'of leads first touched ...'.
 

@@ -39,9 +39,9 @@ else:
     for column, stage, (_, total) in zip(st.columns(len(STAGES)), STAGES, totals.iterrows(), strict=True):
         label = STAGE_LABELS[stage]
         if stage != "mql":
-            note = f"{total['of_mql']:.0%} of MQLs"
+            note = f"{wording.share_text(total['of_mql'])} of MQLs"
         elif label in targets:
-            note = f"{total['leads'] / targets[label]:.0%} of the {targets[label]:,.0f} target"
+            note = f"{wording.share_text(total['leads'] / targets[label])} of the {targets[label]:,.0f} target"
         else:
             note = "handed over"
         column.metric(label, f"{int(total['leads']):,}", delta=note, delta_color="off", delta_arrow="off",

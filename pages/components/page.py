@@ -51,8 +51,8 @@ def header(title: str, without_agreement: str) -> Header:
         st.stop()
     if counts["leads"] == 0:
         st.info(
-            f"These data have deals but no leads (e.g. an imported pipeline): lead figures read 0 until leads "
-            f"are synced or imported on the **Data** page; deal figures are complete."
+            "These data have deals but no leads (e.g. an imported pipeline): lead figures read 0 until leads "
+            "are synced or imported on the **Data** page; deal figures are complete."
         )
     return shown
 
