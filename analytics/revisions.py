@@ -41,6 +41,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from analytics import wording
 from analytics.agreement import (
     WEEKDAYS,
     Agreement,
@@ -72,20 +73,7 @@ def format_value(value: float | None, kind: str, currency: str | None = None) ->
     >>> format_value(4, "duration"), format_value(None, "count")
     ('4 business hours', 'no target')
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "no target"
-    if kind == "rate":
-        return f"{_number(round(value * 100, 1))}%"
-    if kind == "amount":
-        return f"{currency} {value:,.0f}" if currency else f"{value:,.0f}"
-    if kind == "duration":
-        return f"{_number(value)} business hour{'' if value == 1 else 's'}"
-    return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 10 else f"{value:,.1f}"
-
-
-def _number(value: float) -> str:
-    """4.0 -> '4', 2.5 -> '2.5'."""
-    return f"{value:g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return wording.format_value(value, kind, currency=currency, exact=True, missing="no target")
 
 
 def describe_days(workdays: Iterable[str]) -> str:
@@ -172,7 +160,7 @@ def describe_commitment(commitment: Commitment, agreement: Agreement) -> str:
         shown = format_value(commitment.target, metric.kind, agreement.currency)
         return f"{party} commits to {what} of {bound} {shown}{per}{_describe_filters(commitment)}."
     params = commitment.metric_params().model_dump()
-    values = {k: _number(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+    values = {k: wording.plain_number(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
               for k, v in params.items()}  # fmt: skip
     kinds = params.get("kinds")
     values["kinds"] = f" ({' or '.join(kinds)})" if kinds else ""

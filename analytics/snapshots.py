@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analytics import wording
 from analytics.agreement import Agreement, AgreementVersion, version_in_force
 from analytics.calendar import business_seconds
 from analytics.charts import STATUS_LABELS
@@ -55,6 +56,8 @@ from analytics.commitments import as_versions, document_in_force, evaluate
 from analytics.metrics import METRICS, as_instant
 from analytics.periods import period_grid, period_of
 from analytics.schema import UTC_TS
+from analytics.wording import number_or_nan
+from analytics.wording import period_name as period_title
 
 SCOPES: tuple[str, ...] = ("week", "period")
 FIGURE_FIELDS: tuple[str, ...] = (
@@ -415,8 +418,8 @@ def compare_figures(frozen: pd.DataFrame, now: pd.DataFrame) -> pd.DataFrame:
     found = []
     for row in both.to_dict("records"):
         for name in COMPARED:
-            before = _number(row[f"{name}_frozen"])
-            after = _number(row[f"{name}_now"])
+            before = number_or_nan(row[f"{name}_frozen"])
+            after = number_or_nan(row[f"{name}_now"])
             if _same(before, after):
                 continue
             kind, unit = row["kind_frozen"], row["unit_frozen"]
@@ -445,10 +448,6 @@ def compare_figures(frozen: pd.DataFrame, now: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(found, columns=columns).astype(
         {"frozen": "float64", "now": "float64", "change": "float64", "field": "str", "message": "str"}
     )
-
-
-def _number(value: Any) -> float:
-    return math.nan if value is None or value is pd.NA or pd.isna(value) else float(value)
 
 
 def _same(a: float, b: float) -> bool:
@@ -772,22 +771,6 @@ def commitment_title(commitment_id: str) -> str:
     return " ".join([first if first in _ACRONYMS.values() else first.capitalize(), *words[1:]])
 
 
-def period_title(label: str) -> str:
-    """Return a period label in words.
-
-    >>> period_title("2026-11"), period_title("2026-Q4"), period_title("2026-W48")
-    ('November 2026', 'Q4 2026', 'week 48 of 2026')
-    """
-    text = str(label)
-    if re.fullmatch(r"\d{4}-\d{2}", text):
-        return pd.Timestamp(f"{text}-01").strftime("%B %Y")
-    if match := re.fullmatch(r"(\d{4})-Q(\d)", text):
-        return f"Q{match.group(2)} {match.group(1)}"
-    if match := _WEEK.fullmatch(text):
-        return f"week {int(match.group(2))} of {match.group(1)}"
-    return text
-
-
 def week_dates(week: str) -> str:
     """Return the days of ISO ``week`` in words.
 
@@ -804,24 +787,13 @@ def week_dates(week: str) -> str:
 
 
 def format_value(value: Any, kind: str, unit: str = "", currency: str | None = None) -> str:
-    """Return a figure with its unit: '612 leads', '87%', 'EUR 4.2M', '3.5 business hours'; '–' when missing.
+    """Return a figure as the overview grid and the meeting pack show it: :func:`analytics.wording.format_value`
+    with compact amounts.
 
     >>> format_value(612, "count", "leads"), format_value(0.8712, "rate"), format_value(4_230_000, "amount", currency="EUR")
     ('612 leads', '87%', 'EUR 4.23M')
     """
-    number = _number(value)
-    if math.isnan(number):
-        return "–"
-    if kind == "rate":
-        return f"{number:.0%}"
-    if kind == "amount":
-        return _money(number, currency)
-    if kind == "duration":
-        return f"{number:,.1f} {unit or 'hours'}"
-    shown = f"{number:,.1f}" if abs(number) < 10 and abs(number - round(number)) >= 0.05 else f"{number:,.0f}"
-    if shown == "1" and unit.endswith("s"):
-        unit = unit[:-1]  # 1 lead
-    return f"{shown} {unit}".strip()
+    return wording.format_value(value, kind, unit, currency, compact=True)
 
 
 def format_change(change: Any, kind: str, unit: str = "", currency: str | None = None) -> str:
@@ -830,23 +802,13 @@ def format_change(change: Any, kind: str, unit: str = "", currency: str | None =
     >>> format_change(-0.031, "rate"), format_change(12, "count", "leads")
     ('-3.1 pts', '+12 leads')
     """
-    number = _number(change)
+    number = number_or_nan(change)
     if math.isnan(number):
         return ""
     sign = "+" if number > 0 else "-" if number < 0 else "±"
     if kind == "rate":
         return f"{sign}{abs(number) * 100:.1f} pts"
     return sign + format_value(abs(number), kind, unit, currency)
-
-
-def _money(number: float, currency: str | None) -> str:
-    prefix = f"{currency} " if currency else ""
-    size = abs(number)
-    if size >= 1e6:
-        return f"{prefix}{number / 1e6:,.2f}M"
-    if size >= 1e4:
-        return f"{prefix}{number / 1e3:,.0f}k"
-    return f"{prefix}{number:,.0f}"
 
 
 def gap_sentence(row: Mapping[str, Any], currency: str | None = None) -> str:
@@ -858,8 +820,8 @@ def gap_sentence(row: Mapping[str, Any], currency: str | None = None) -> str:
     """
     kind, unit = str(row["kind"]), str(row.get("unit", ""))
     paced = kind in ("count", "amount") and row.get("period_state") == "current"
-    value = _number(row.get("projection") if paced else row.get("actual"))
-    target = _number(row.get("target"))
+    value = number_or_nan(row.get("projection") if paced else row.get("actual"))
+    target = number_or_nan(row.get("target"))
     when = period_title(str(row["period"]))
     title = commitment_title(str(row["commitment"]))
     shown = format_value(value, kind, unit, currency)

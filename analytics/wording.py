@@ -54,28 +54,78 @@ def selection_text(
     return " · ".join(", ".join(map(str, chosen)) or everyone for chosen, everyone in parts)
 
 
-def format_value(value: Any, kind: str, *, currency: str | None = None, short: bool = False) -> str:
+def format_value(
+    value: Any,
+    kind: str,
+    unit: str = "",
+    currency: str | None = None,
+    *,
+    short: bool = False,
+    compact: bool = False,
+    exact: bool = False,
+    missing: str = "–",
+) -> str:
     """Return a metric value with its unit: counts with separators, amounts with the currency, rates in %.
 
-    ``short``: durations as "3.2 h" (for a metric tile) instead of "3.2 business hours".
+    The one way Accord writes a number. ``unit`` follows a count ("612 leads",
+    "1 lead") and names a duration's unit (default "business hours");
+    ``short``: durations as "3.2 h" (a metric tile); ``compact``: amounts as
+    "EUR 4.23M" / "EUR 84k" (grids and the meeting pack); ``exact``: as a
+    target is written ("87.5%", "4 business hours"); ``missing``: the text for
+    a missing value.
 
     >>> format_value(1234, "count"), format_value(5e6, "amount", currency="EUR"), format_value(0.873, "rate")
     ('1,234', 'EUR 5,000,000', '87%')
     >>> format_value(3.25, "duration"), format_value(3.25, "duration", short=True), format_value(None, "rate")
     ('3.2 business hours', '3.2 h', '–')
+    >>> format_value(612, "count", "leads"), format_value(1, "count", "leads"), format_value(2.5, "count")
+    ('612 leads', '1 lead', '2.5')
+    >>> format_value(4_230_000, "amount", currency="EUR", compact=True), format_value(84_000, "amount", compact=True)
+    ('EUR 4.23M', '84k')
+    >>> format_value(0.875, "rate", exact=True), format_value(4, "duration", exact=True), format_value(None, "count", missing="no target")
+    ('87.5%', '4 business hours', 'no target')
     """
-    if value is None or pd.isna(value):
-        return "–"
-    value = float(value)
-    if kind == "count":
-        return f"{value:,.0f}"
-    if kind == "amount":
-        return f"{currency} {value:,.0f}" if currency else f"{value:,.0f}"
+    number = number_or_nan(value)
+    if math.isnan(number):
+        return missing
     if kind == "rate":
-        return f"{value:.0%}"
+        return f"{plain_number(round(number * 100, 1))}%" if exact else f"{number:.0%}"
+    if kind == "amount":
+        return (
+            _money(number, currency)
+            if compact
+            else f"{currency} {number:,.0f}"
+            if currency
+            else f"{number:,.0f}"
+        )
     if kind == "duration":
-        return f"{value:,.1f} h" if short else f"{value:,.1f} business hours"
-    raise WordingError(f"unknown metric kind {kind!r}; kinds: count, amount, rate, duration")
+        if short:
+            return f"{number:,.1f} h"
+        words = unit or "business hours"
+        if exact:
+            return f"{plain_number(number)} {words[:-1] if number == 1 and words.endswith('s') else words}"
+        return f"{number:,.1f} {words}"
+    if kind != "count":
+        raise WordingError(f"unknown metric kind {kind!r}; kinds: count, amount, rate, duration")
+    shown = f"{number:,.1f}" if abs(number) < 10 and abs(number - round(number)) >= 0.05 else f"{number:,.0f}"
+    if shown == "1" and unit.endswith("s"):
+        unit = unit[:-1]  # 1 lead
+    return f"{shown} {unit}".strip()
+
+
+def _money(number: float, currency: str | None) -> str:
+    prefix = f"{currency} " if currency else ""
+    size = abs(number)
+    if size >= 1e6:
+        return f"{prefix}{number / 1e6:,.2f}M"
+    if size >= 1e4:
+        return f"{prefix}{number / 1e3:,.0f}k"
+    return f"{prefix}{number:,.0f}"
+
+
+def plain_number(value: float) -> str:
+    """Return a number without trailing zeros: 4.0 -> '4', 2.5 -> '2.5'; large values with separators."""
+    return f"{value:g}" if abs(value) < 1e6 else f"{value:,.0f}"
 
 
 def share_text(share: float) -> str:
@@ -127,7 +177,7 @@ def result_sentence(row: Mapping[str, Any], *, noun: str, currency: str | None =
     """
     kind = str(row["kind"])
     period = period_name(row["period"])
-    actual, target = _number(row.get("actual")), _number(row.get("target"))
+    actual, target = number_or_nan(row.get("actual")), number_or_nan(row.get("target"))
     status = STATUS_LABELS.get(str(row.get("status")), str(row.get("status"))).lower()
 
     def fmt(value: float) -> str:
@@ -138,14 +188,14 @@ def result_sentence(row: Mapping[str, Any], *, noun: str, currency: str | None =
     elif kind == "duration":
         head = f"{noun[0].upper()}{noun[1:]} in {period}: {fmt(actual)}"
     elif kind == "rate" and math.isnan(actual):
-        pending = _number(row.get("pending"))
+        pending = number_or_nan(row.get("pending"))
         waiting = f" ({pending:,.0f} pending)" if not math.isnan(pending) and pending else ""
         head = f"No lead decided yet in {period}{waiting}"
     else:
         head = f"{fmt(actual)} {noun} in {period}"
     if kind == "rate" and not math.isnan(actual):
         words = OUTCOME_WORDS.get(str(row.get("metric")), ("met", "breached", "pending"))
-        counts = [_number(row.get(c)) for c in ("met", "breached", "pending")]
+        counts = [number_or_nan(row.get(c)) for c in ("met", "breached", "pending")]
         shown = [f"{n:,.0f} {w}" for n, w in zip(counts, words, strict=True) if w and not math.isnan(n)]
         if shown:
             head += f" ({', '.join(shown)})"
@@ -153,19 +203,22 @@ def result_sentence(row: Mapping[str, Any], *, noun: str, currency: str | None =
         return f"{head}; the agreement sets no target for it."
     if row.get("period_state") == "closed":
         sentence = f"{head} against a target of {fmt(target)}: {status}"
-        gap = _number(row.get("gap"))
+        gap = number_or_nan(row.get("gap"))
         if kind in ("count", "amount") and not math.isnan(gap) and gap:
             sentence += f", {fmt(abs(gap))} {'above' if gap > 0 else 'below'} target"
         elif kind == "rate" and not math.isnan(gap) and gap:
             sentence += f", {abs(gap) * 100:.0f} points {'above' if gap > 0 else 'below'} target"
         return sentence + "."
     if kind in ("count", "amount"):
-        expected, projection = _number(row.get("expected_to_date")), _number(row.get("projection"))
+        expected, projection = (
+            number_or_nan(row.get("expected_to_date")),
+            number_or_nan(row.get("projection")),
+        )
         sentence = f"{head} against a target of {fmt(target)}: {fmt(expected)} expected by today"
         if not math.isnan(projection):
             sentence += f", projected finish {fmt(projection)}"
         sentence += f" — {status}."
-        needed = _number(row.get("needed_per_week"))
+        needed = number_or_nan(row.get("needed_per_week"))
         if not math.isnan(needed) and needed > 0:
             unit = f"{noun} " if kind == "count" else f"of {noun} "
             sentence += f" {fmt(needed)} {unit}needed per remaining week."
@@ -184,12 +237,12 @@ def delta_text(row: Mapping[str, Any], *, currency: str | None = None) -> str | 
     >>> delta_text({"kind": "rate", "period_state": "closed", "actual": 0.93, "target": 0.9})
     '+3 points vs target'
     """
-    actual, target = _number(row.get("actual")), _number(row.get("target"))
+    actual, target = number_or_nan(row.get("actual")), number_or_nan(row.get("target"))
     if math.isnan(target) or math.isnan(actual):
         return None
     kind = str(row["kind"])
     paced = kind in ("count", "amount") and row.get("period_state") == "current"
-    reference = _number(row.get("expected_to_date")) if paced else target
+    reference = number_or_nan(row.get("expected_to_date")) if paced else target
     gap = actual - reference
     sign = "+" if gap >= 0 else "-"  # an ASCII minus: st.metric colours the delta by it
     amount = (
@@ -217,5 +270,6 @@ def badge_color(status: str) -> str:
     return _BADGES.get(STATUS_COLORS.get(status, GREY), "gray")
 
 
-def _number(value: Any) -> float:
+def number_or_nan(value: Any) -> float:
+    """A value as a float, NaN when missing (None, NaN, NA, NaT)."""
     return math.nan if value is None or pd.isna(value) else float(value)
