@@ -2,8 +2,7 @@
 
 Like :mod:`analytics.charts`: titles, axis titles with units, targets drawn in,
 status colours for met / breached / pending, data aggregated before plotting.
-:func:`tidy` lays any figure out for a narrow dashboard column (title, then
-legend, then plot: a legend that wraps no longer runs into the title).
+Laid out by :func:`analytics.charts.tidy` for a narrow dashboard column.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from analytics.charts import GREY, STATUS_COLORS, TARGET_COLOR
+from analytics.charts import GREY, STATUS_COLORS, TARGET_COLOR, layout, tidy
 
 BLUE, DARK_BLUE = "#3b82f6", "#1e3a8a"
 
@@ -23,59 +22,7 @@ class ChartError(ValueError):
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
-    fig.update_layout(
-        title={"text": title},
-        xaxis_title={"text": x},
-        yaxis_title={"text": y},
-        template="plotly_white",
-        margin={"l": 60, "r": 20, "t": 80, "b": 50},
-    )
-    return tidy(fig)
-
-
-def tidy(fig: go.Figure) -> go.Figure:
-    """Return ``fig`` laid out for a narrow dashboard column; any figure (also those of analytics.charts).
-
-    The title (a second, smaller line after ``<br>`` is fine) at the top left,
-    then the legend, one entry per line, then the plot: however narrow the
-    column, the legend never runs into the title or the plot (a horizontal
-    legend wraps unpredictably). The figure grows by the room the legend takes.
-    Text labels may run past the axes instead of being cut off. A trace with no
-    value at all (e.g. a target line where there is no target) is left out of
-    the legend.
-    """
-    height = fig.layout.height or 450
-    old_top = fig.layout.margin.t if fig.layout.margin.t is not None else 100  # plotly's default
-    for trace in fig.data:
-        if trace.type in ("bar", "scatter"):
-            trace.cliponaxis = False
-        if any(_all_missing(values) for values in (trace.x, trace.y)):
-            trace.showlegend = False
-    entries = sum(1 for t in fig.data if t.showlegend is not False and t.name)
-    shown = fig.layout.showlegend if fig.layout.showlegend is not None else entries > 1
-    rows = entries if shown else 0
-    title_px = 34 + (20 if "<br>" in (fig.layout.title.text or "") else 0)
-    top = title_px + 19 * rows + (10 if rows else 0)
-    height = max(250, height - old_top + top)
-    fig.update_layout(
-        height=height,
-        title={"x": 0.01, "xref": "container", "xanchor": "left", "y": 1 - 10 / height, "yref": "container",
-               "yanchor": "top"},
-        legend={"orientation": "v", "x": 0, "xref": "paper", "xanchor": "left", "y": 1 - title_px / height,
-                "yref": "container", "yanchor": "top", "font": {"size": 11}, "tracegroupgap": 0},
-        margin={"t": top, "r": max(fig.layout.margin.r or 0, 50)},
-    )  # fmt: skip
-    return fig
-
-
-def _all_missing(values) -> bool:
-    """True for a non-empty sequence of numbers that are all NaN (text is never missing)."""
-    if values is None or not len(values):
-        return False
-    try:
-        return bool(np.isnan(np.asarray(values, dtype="float64")).all())
-    except (TypeError, ValueError):
-        return False
+    return tidy(layout(fig, title, x, y))
 
 
 def _require(frame: pd.DataFrame, columns: list[str], what: str) -> None:

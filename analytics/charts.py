@@ -68,7 +68,8 @@ def _require(frame: pd.DataFrame, columns: list[str], what: str) -> None:
         raise ChartError(f"{what}: the frame lacks column(s) {', '.join(missing)}")
 
 
-def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
+def layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
+    """Return ``fig`` with its title, axis titles, Accord's template and a legend above the plot."""
     fig.update_layout(
         title={"text": title},
         xaxis_title={"text": x},
@@ -106,7 +107,7 @@ def pacing_chart(
     if len(target):
         fig.add_hline(y=float(target.iloc[0]), line={"color": TARGET_COLOR, "width": 2},
                       annotation_text=f"Target {float(target.iloc[0]):,.0f}", annotation_position="top left")  # fmt: skip
-    return _layout(fig, title, "Day", value_axis_title(kind, unit, currency))
+    return layout(fig, title, "Day", value_axis_title(kind, unit, currency))
 
 
 def response_time_histogram(
@@ -139,7 +140,7 @@ def response_time_histogram(
     fig.add_vline(x=sla_hours, line={"color": TARGET_COLOR, "width": 2, "dash": "dash"},
                   annotation_text=f"SLA {sla_hours:g} h", annotation_position="top right")  # fmt: skip
     fig.update_layout(bargap=0.02, showlegend=False)
-    return _layout(fig, title, "Business hours to first touch (h)", "Leads (count)")
+    return layout(fig, title, "Business hours to first touch (h)", "Leads (count)")
 
 
 def rep_compliance_chart(rows: pd.DataFrame, *, title: str) -> go.Figure:
@@ -170,7 +171,7 @@ def rep_compliance_chart(rows: pd.DataFrame, *, title: str) -> go.Figure:
                              textposition="middle right", showlegend=False, hoverinfo="skip"))  # fmt: skip
     fig.update_layout(barmode="stack", height=max(300, 28 * len(names) + 140))
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, title, "Leads handed over (count)", "Rep")
+    return layout(fig, title, "Leads handed over (count)", "Rep")
 
 
 def funnel_chart(
@@ -192,7 +193,7 @@ def funnel_chart(
         fig.add_trace(go.Scatter(y=stages, x=[targets[s] for s in stages], mode="markers", name="Target",
                                  marker={"symbol": "diamond", "size": 14, "color": TARGET_COLOR}))  # fmt: skip
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, title, "Leads (count)", "Stage")
+    return layout(fig, title, "Leads (count)", "Stage")
 
 
 def trend_chart(rows: pd.DataFrame, *, title: str, currency: str | None = None) -> go.Figure:
@@ -217,7 +218,7 @@ def trend_chart(rows: pd.DataFrame, *, title: str, currency: str | None = None) 
     fig.add_trace(go.Scatter(x=rows["period"], y=rows["target"] * scale, name="Target", mode="lines+markers",
                              line={"color": TARGET_COLOR, "shape": "hvh", "width": 2}))  # fmt: skip
     unit = str(rows["unit"].iloc[0]) if len(rows) else ""
-    return _layout(fig, title, "Period", value_axis_title(kind, unit, currency))
+    return layout(fig, title, "Period", value_axis_title(kind, unit, currency))
 
 
 def _nice_width(raw: float) -> float:
@@ -228,3 +229,48 @@ def _nice_width(raw: float) -> float:
         if raw <= step * power:
             return float(step * power)
     return float(10 * power)
+
+
+def tidy(fig: go.Figure) -> go.Figure:
+    """Return ``fig`` laid out for a narrow dashboard column; any plotly figure.
+
+    The title (a second, smaller line after ``<br>`` is fine) at the top left,
+    then the legend, one entry per line, then the plot: however narrow the
+    column, the legend never runs into the title or the plot (a horizontal
+    legend wraps unpredictably). The figure grows by the room the legend takes.
+    Text labels may run past the axes instead of being cut off. A trace with no
+    value at all (e.g. a target line where there is no target) is left out of
+    the legend.
+    """
+    height = fig.layout.height or 450
+    old_top = fig.layout.margin.t if fig.layout.margin.t is not None else 100  # plotly's default
+    for trace in fig.data:
+        if trace.type in ("bar", "scatter"):
+            trace.cliponaxis = False
+        if any(_all_missing(values) for values in (trace.x, trace.y)):
+            trace.showlegend = False
+    entries = sum(1 for t in fig.data if t.showlegend is not False and t.name)
+    shown = fig.layout.showlegend if fig.layout.showlegend is not None else entries > 1
+    rows = entries if shown else 0
+    title_px = 34 + (20 if "<br>" in (fig.layout.title.text or "") else 0)
+    top = title_px + 19 * rows + (10 if rows else 0)
+    height = max(250, height - old_top + top)
+    fig.update_layout(
+        height=height,
+        title={"x": 0.01, "xref": "container", "xanchor": "left", "y": 1 - 10 / height, "yref": "container",
+               "yanchor": "top"},
+        legend={"orientation": "v", "x": 0, "xref": "paper", "xanchor": "left", "y": 1 - title_px / height,
+                "yref": "container", "yanchor": "top", "font": {"size": 11}, "tracegroupgap": 0},
+        margin={"t": top, "r": max(fig.layout.margin.r or 0, 50)},
+    )  # fmt: skip
+    return fig
+
+
+def _all_missing(values) -> bool:
+    """True for a non-empty sequence of numbers that are all NaN (text is never missing)."""
+    if values is None or not len(values):
+        return False
+    try:
+        return bool(np.isnan(np.asarray(values, dtype="float64")).all())
+    except (TypeError, ValueError):
+        return False

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from analytics import breakdown_charts as bc
-from analytics import wording
+from analytics import charts, wording
 from analytics.agreement import Agreement
 from pages.components import filters, loaders
 
@@ -60,4 +59,4 @@ def header(title: str, without_agreement: str) -> Header:
 def show_chart(fig, key: str) -> None:
     """A plotly chart laid out for its column; its modebar button downloads a PNG named after chart and period."""
     png = {"format": "png", "filename": f"accord-{key}-{st.query_params.get('period', 'current')}"}
-    st.plotly_chart(bc.tidy(fig), key=key, config={"toImageButtonOptions": png})
+    st.plotly_chart(charts.tidy(fig), key=key, config={"toImageButtonOptions": png})

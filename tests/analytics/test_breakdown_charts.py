@@ -7,6 +7,7 @@ import pytest
 
 from analytics import breakdown_charts as bc
 from analytics import breakdowns as bd
+from analytics.charts import tidy
 from analytics.funnel import funnel
 from tests.analytics.conftest import agreement
 from tests.analytics.test_breakdowns import ACCEPT, AS_OF, MARCH, detail_frame, march_frames
@@ -58,14 +59,14 @@ def test_tidy_puts_title_then_legend_then_plot_and_hides_empty_traces():
         ],
         layout={"title": {"text": "Title<br><sup>November 2026</sup>"}, "height": 500, "margin": {"t": 80}},
     )
-    tidy = bc.tidy(fig)
-    assert [t.showlegend for t in tidy.data] == [None, False, None]  # no target: no "Target" legend entry
+    laid = tidy(fig)
+    assert [t.showlegend for t in laid.data] == [None, False, None]  # no target: no "Target" legend entry
     top = 34 + 20 + 2 * 19 + 10  # a two-line title, then two legend entries, one a line
-    assert tidy.layout.margin.t == top and tidy.layout.height == 500 - 80 + top  # the plot keeps its height
-    assert tidy.layout.title.yref == "container" and tidy.layout.legend.yref == "container"
-    assert tidy.layout.legend.orientation == "v"
-    assert tidy.layout.title.y > tidy.layout.legend.y  # the title above the legend
-    assert 1 - tidy.layout.legend.y < top / tidy.layout.height  # the legend starts above the plot
-    assert all(t.cliponaxis is False for t in tidy.data)  # labels past the axes are not cut off
-    single = bc.tidy(go.Figure(go.Bar(x=[1], y=[2], name="Leads"), layout={"title": {"text": "One"}}))
+    assert laid.layout.margin.t == top and laid.layout.height == 500 - 80 + top  # the plot keeps its height
+    assert laid.layout.title.yref == "container" and laid.layout.legend.yref == "container"
+    assert laid.layout.legend.orientation == "v"
+    assert laid.layout.title.y > laid.layout.legend.y  # the title above the legend
+    assert 1 - laid.layout.legend.y < top / laid.layout.height  # the legend starts above the plot
+    assert all(t.cliponaxis is False for t in laid.data)  # labels past the axes are not cut off
+    single = tidy(go.Figure(go.Bar(x=[1], y=[2], name="Leads"), layout={"title": {"text": "One"}}))
     assert single.layout.margin.t == 34  # one trace: plotly shows no legend, so no room is kept for it
