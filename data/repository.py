@@ -423,12 +423,32 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+INTERRUPTED = (
+    "stopped without recording how it ended (the process was killed or crashed); "
+    "noticed when run {run} of the same source started"
+)
+
+
 def start_run(bind: Engine | Connection, connector: str, kind: str) -> int:
-    """Record the start of a sync or import run; returns its id."""
+    """Record the start of a sync or import run; returns its id.
+
+    Earlier runs of the same ``connector`` still "running" are taken to have
+    died (killed, crashed, machine restarted) and become "interrupted", their
+    ``error`` saying so; ``finished_at`` stays empty, as when they stopped is
+    unknown. Should one in fact still be running, its :func:`finish_run`
+    overwrites that.
+    """
+    t = SyncRun.__table__
     with transaction(bind) as conn:
-        return conn.execute(
+        run_id = conn.execute(
             insert(SyncRun).values(connector=connector, kind=kind, started_at=_now(), status="running")
         ).inserted_primary_key[0]
+        conn.execute(
+            t.update()
+            .where(t.c.connector == connector, t.c.status == "running", t.c.id < run_id)
+            .values(status="interrupted", error=INTERRUPTED.format(run=run_id))
+        )
+        return run_id
 
 
 def finish_run(

@@ -12,7 +12,12 @@ implausible:
   the import time ``as_of`` (a lead created in 2150 is an error, not a
   forecast). The one exception: a deal that is not closed may carry a close
   date up to 10 years ahead (CRMs export the expected close date there);
-- a negative amount or touch count, a touch count that is not whole;
+- a negative amount or touch count, a touch count that is not whole, a
+  whole number too large for its database column (touches: PostgreSQL
+  INTEGER, at most 2 147 483 647), an amount that is not finite;
+- a NUL character (``\\x00``) in any mapped cell: UTF-16 files can hold one,
+  and PostgreSQL text cannot, so the row is rejected rather than stored
+  altered (text is stored as written, or not at all);
 - a yes/no or enumerated value (disposition, activity kind) outside its words;
 - a missing required value (external id; created_at of a lead; occurred_at of
   an activity) or text longer than its database column.
@@ -25,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import BigInteger
 
 from analytics.schema import BOOL, COLUMNS, FLOAT, INT, UTC_TS
 from connectors.files.mapping import ENUMERATIONS, REQUIRED_VALUES, Mapping
@@ -43,6 +49,9 @@ from connectors.files.values import (
 from data.models import CANONICAL_MODELS
 
 EARLIEST = pd.Timestamp("1990-01-01", tz="UTC")
+NUL = "\x00"
+NUL_SHOWN = "\ufffd"  # how a NUL in a rejected row's id is shown (the raw values, JSON, keep it escaped)
+NUL_REASON = "contains a NUL character (\\x00), which cannot be stored"
 FUTURE_TOLERANCE = pd.Timedelta(days=1)
 EXPECTED_CLOSE_HORIZON = pd.Timedelta(days=3653)
 SAMPLE_VALUES = 2_000  # distinct values per column that choose date order and decimal separator
@@ -156,6 +165,7 @@ def convert_chunk(raw: pd.DataFrame, lines: np.ndarray, plan: Plan) -> Converted
     out: dict[str, pd.Series] = {"source": pd.Series([plan.source] * n, dtype="str")}
     naive_times = False
     for name, header, values in inputs:
+        problems.add(_has_nul(values), header, NUL_REASON)
         dtype = spec[name]
         if dtype == UTC_TS:
             parsed = parse_datetimes(
@@ -167,14 +177,18 @@ def convert_chunk(raw: pd.DataFrame, lines: np.ndarray, plan: Plan) -> Converted
         elif dtype in (FLOAT, INT):
             numbers, bad = parse_numbers(values, plan.decimal.decimal)
             problems.add(bad, header, "{value} is not a number")
+            negative = (numbers.to_numpy() < 0) & ~np.isnan(numbers.to_numpy())
             if dtype == INT:
                 fraction = ~np.isnan(numbers.to_numpy()) & (numbers.to_numpy() % 1 != 0)
                 problems.add(fraction, header, "{value} is not a whole number")
-                numbers = numbers.where(~fraction)
+                limit = _integer_limit(table, name)
+                # >= limit + 1 in floats: 2**63 - 1 rounds up to 2**63, which must be refused too
+                huge = np.abs(numbers.to_numpy()) >= float(limit) + 1  # NaN compares False
+                problems.add(huge & ~negative, header, f"{{value}} is too large (at most {limit:,})")
+                numbers = numbers.where(~fraction & ~huge)  # a huge negative is refused as negative below
                 out[name] = pd.Series(pd.array(numbers.round(), dtype="Int64"))
             else:
                 out[name] = numbers
-            negative = (numbers.to_numpy() < 0) & ~np.isnan(numbers.to_numpy())
             problems.add(negative, header, "{value} is negative")
         elif dtype == BOOL:
             out[name] = _booleans(values, mapping.values.get(name), header, problems)
@@ -191,6 +205,21 @@ def convert_chunk(raw: pd.DataFrame, lines: np.ndarray, plan: Plan) -> Converted
     frame = frame[good].reset_index(drop=True)
     rejected = _rejected(raw, lines, plan, problems, out.get("external_id"))
     return Converted(frame, np.asarray(lines)[good], rejected, naive_times)
+
+
+def _has_nul(values: pd.Series) -> np.ndarray:
+    """Where a cell holds a NUL character, which no PostgreSQL text can store."""
+    return values.astype("str").str.contains(NUL, regex=False).fillna(False).to_numpy(dtype=bool)
+
+
+def _integer_limit(table: str, name: str) -> int:
+    """The largest whole number the database column ``table.name`` holds (INTEGER or BIGINT).
+
+    >>> _integer_limit("leads", "touches")
+    2147483647
+    """
+    column_type = CANONICAL_MODELS[table].__table__.c[name].type
+    return 2**63 - 1 if isinstance(column_type, BigInteger) else 2**31 - 1
 
 
 def _constant(value, n: int) -> pd.Series:
@@ -279,7 +308,7 @@ def _rejected(raw, lines, plan: Plan, problems: _Problems, external_ids) -> list
     for i, reasons in sorted(problems.reasons().items()):
         external_id = None
         if external_ids is not None and isinstance(external_ids.iloc[i], str):
-            external_id = external_ids.iloc[i]
+            external_id = external_ids.iloc[i].replace(NUL, NUL_SHOWN)  # the raw values keep it exactly
         record = raw.iloc[i]
         rows.append(
             {

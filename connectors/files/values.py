@@ -7,7 +7,7 @@ blank cell, or a null word such as "n/a", is missing, never bad.
 Work is done once per distinct value (``pd.factorize``), so a column of dates
 without times, or of a few stage names, costs almost nothing.
 
-Dates: ISO 8601 (with or without time, "T" or space, with or without a
+Dates (from the year 1900 to 2200): ISO 8601 (with or without time, "T" or space, with or without a
 ``Z``/offset); numeric dates month-first (US) or day-first with ``/``, ``.``
 or ``-``, 2- or 4-digit years, 24-hour or AM/PM times; month names ("Jan 5,
 2024", "5 Jan 2024"). Naive values are local times of the mapping's timezone;
@@ -38,6 +38,10 @@ FALSE_WORDS = frozenset(
     {"false", "f", "no", "n", "0", "0.0", "off", "unchecked", "nein", "falsch", "non", "faux"}
 )
 ANY_OTHER = "*"  # key of a value map: the value for anything not listed
+# Dates both connectors read: from the year 1900 to the year 2200 (connectors.hubspot.mapping uses these too);
+# anything else, such as 0001-01-01 or 9999-12-31, is "not a date". The importer is stricter still.
+FIRST_DATE = np.datetime64("1900-01-01T00:00:00", "us")
+AFTER_LAST_DATE = np.datetime64("2201-01-01T00:00:00", "us")
 
 _ISO = r"^\d{4}-\d{1,2}-\d{1,2}"
 _OFFSET = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"
@@ -238,6 +242,8 @@ def parse_datetimes(
             rest = np.isnat(stamps) & ~iso & present
             if rest.any():
                 _parse_with(uniques, date_formats(dayfirst), rest, stamps, aware)
+    # a year outside 1900-2200 is not a date (as for HubSpot); checked before local times are converted
+    stamps[(stamps < FIRST_DATE) | (stamps >= AFTER_LAST_DATE)] = np.datetime64("NaT")
     naive = ~aware & ~np.isnat(stamps)
     naive_times = bool(
         (stamps[naive].astype("datetime64[us]") != stamps[naive].astype("datetime64[D]")).any()

@@ -34,7 +34,15 @@ How the SLA's facts are read from HubSpot (decisions, documented here once):
   contact with the smallest id (the first created) among those HubSpot returns.
 - A record with a date or an amount that does not parse is rejected whole (kept
   in ``rejected_rows`` with the property, the value and the raw record); empty
-  values are simply missing.
+  values are simply missing. A date is a moment from 1900 to the end of 2200
+  (:data:`EARLIEST`, :data:`LATEST`): anything else, such as epoch milliseconds
+  in the year 300 000 or "-5" read as the year -5, is "not a date".
+- Text is stored as sent or the record is rejected, never altered: a record is
+  rejected when a text it would store holds a NUL character (PostgreSQL text
+  cannot) or is longer than its database column (e.g. a deal name over 255
+  characters), the reason naming the property and the limit. Owners likewise;
+  an owner's name or e-mail that is a number is taken as text, one that is a
+  list or an object rejects the owner.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.schema import BOOL, FLOAT, STR, UTC_TS
+from connectors.files.values import AFTER_LAST_DATE, FIRST_DATE
 from connectors.hubspot.settings import (
     CHANNEL_LABELS,
     DEAL_PROPERTIES,
@@ -56,6 +65,15 @@ from connectors.hubspot.settings import (
     contact_properties,
     stage_entered,
 )
+from data.models import CANONICAL_MODELS
+
+# The first moment a date may be, and the first after the last: the years 1900 to 2200, as for files.
+EARLIEST = pd.Timestamp(FIRST_DATE).tz_localize("UTC")
+LATEST = pd.Timestamp(AFTER_LAST_DATE).tz_localize("UTC")
+_MILLIS_RANGE = (int(EARLIEST.timestamp()) * 1000, int(LATEST.timestamp()) * 1000)
+NUL = "\x00"
+NUL_REASON = "contains a NUL character (\\x00), which cannot be stored"
+_SHOWN = 40  # characters of an over-long value quoted in its reason
 
 
 @dataclass
@@ -83,25 +101,42 @@ def parse_instants(values: Sequence | pd.Series) -> tuple[pd.Series, np.ndarray]
     """HubSpot date values as UTC timestamps, and a mask of values that are present but not a date.
 
     Accepts ISO-8601 datetimes (v3), ``YYYY-MM-DD`` dates (midnight UTC) and
-    epoch-millisecond strings (legacy v1). Empty strings and None are missing.
+    epoch-millisecond strings (legacy v1). Empty strings and None are missing;
+    a moment before 1900 or after 2200 is not a date.
 
     >>> stamps, bad = parse_instants(["2024-05-01T07:10:12.688Z", "2024-05-01",
-    ...                               "1714547412688", "", None, "not-a-date"])
+    ...                               "1714547412688", "", None, "not-a-date", "-5", "99999999999999999999"])
     >>> [str(s) for s in stamps[:3]]
     ['2024-05-01 07:10:12.688000+00:00', '2024-05-01 00:00:00+00:00', '2024-05-01 07:10:12.688000+00:00']
     >>> bad.tolist()
-    [False, False, False, False, False, True]
+    [False, False, False, False, False, True, True, True]
     """
     texts = _strings(values)
-    millis = [t if t is not None and len(t) >= 9 and t.lstrip("-").isdigit() else None for t in texts]
+    millis = [
+        _millis(t) if t is not None and len(t) >= 9 and t.lstrip("-").isdigit() else None for t in texts
+    ]
     iso = [None if m is not None else t for t, m in zip(texts, millis, strict=True)]
     out = pd.to_datetime(pd.Series(iso, dtype=object), format="ISO8601", utc=True, errors="coerce")
     out = out.astype(UTC_TS)
     if any(m is not None for m in millis):
-        numbers = pd.to_numeric(pd.Series(millis, dtype=object), errors="coerce")
-        out = out.where(numbers.isna(), pd.to_datetime(numbers, unit="ms", utc=True).astype(UTC_TS))
+        numbers = pd.Series([None if m is _OUT_OF_RANGE else m for m in millis], dtype="Int64")
+        stamps = pd.to_datetime(numbers, unit="ms", utc=True).astype(UTC_TS)
+        out = out.where(np.array([m is None for m in millis], dtype=bool), stamps)
+    out = out.where((out >= EARLIEST) & (out < LATEST))  # also turns year -5 or 9999 into NaT
     present = np.array([t is not None for t in texts], dtype=bool)
     return out, present & out.isna().to_numpy()
+
+
+_OUT_OF_RANGE = object()
+
+
+def _millis(text: str):
+    """Epoch milliseconds as an int, or ``_OUT_OF_RANGE`` when not a whole number within 1900-2200."""
+    try:
+        number = int(text)
+    except ValueError:  # e.g. "²" passes str.isdigit
+        return _OUT_OF_RANGE
+    return number if _MILLIS_RANGE[0] <= number < _MILLIS_RANGE[1] else _OUT_OF_RANGE
 
 
 def parse_numbers(values: Sequence | pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -186,9 +221,14 @@ class _Problems:
         self.columns: dict[int, str] = {}
 
     def add(self, bad: np.ndarray, values: Sequence, prop: str, what: str) -> None:
+        """Reject the rows of ``bad``: "<prop>: <value> is not <what>"."""
         for row in np.flatnonzero(bad):
-            self.reasons.setdefault(int(row), []).append(f"{prop}: {values[row]!r} is not {what}")
-            self.columns.setdefault(int(row), prop)
+            self.reject(int(row), prop, f"{_shown(values[row])} is not {what}")
+
+    def reject(self, row: int, prop: str, reason: str) -> None:
+        """Reject one row: "<prop>: <reason>"."""
+        self.reasons.setdefault(row, []).append(f"{prop}: {reason}")
+        self.columns.setdefault(row, prop)
 
     def keep(self) -> np.ndarray:
         mask = np.ones(len(self.records), dtype=bool)
@@ -200,7 +240,8 @@ class _Problems:
             {
                 "source": SOURCE,
                 "object": self.obj,
-                "external_id": str(self.records[row].get("id")),
+                # shown with U+FFFD for a NUL; the raw record keeps the id exactly (escaped in its JSON)
+                "external_id": str(self.records[row].get("id")).replace(NUL, "\ufffd"),
                 "column_name": self.columns[row],
                 "reasons": reasons,
                 "raw": self.records[row],
@@ -223,7 +264,36 @@ def _instants(props: dict[str, list], names: Sequence[str], problems: _Problems)
     return out
 
 
-def _finish(frame: pd.DataFrame, problems: _Problems) -> Mapped:
+def _shown(value) -> str:
+    """A value as quoted in a reason: its repr, cut to 40 characters.
+
+    >>> _shown("x" * 50), _shown(12)
+    ("'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'...", '12')
+    """
+    if isinstance(value, str) and len(value) > _SHOWN:
+        return repr(value[:_SHOWN]) + "..."
+    text = repr(value)  # a list or an object: cut its repr
+    return text if len(text) <= _SHOWN + 2 else text[:_SHOWN] + "..."
+
+
+def _check_text(frame: pd.DataFrame, table: str, sources: dict[str, str], problems: _Problems) -> None:
+    """Reject rows whose text (column -> the property it came from) has a NUL or is too long for its column."""
+    columns = CANONICAL_MODELS[table].__table__.c
+    for name, prop in sources.items():
+        values = frame[name]
+        for row in np.flatnonzero(values.str.contains(NUL, regex=False).fillna(False).to_numpy(dtype=bool)):
+            problems.reject(int(row), prop, NUL_REASON)
+        limit = columns[name].type.length
+        if limit:
+            for row in np.flatnonzero((values.str.len() > limit).fillna(False).to_numpy(dtype=bool)):
+                problems.reject(
+                    int(row), prop, f"{_shown(values.iloc[row])} is longer than {limit} characters"
+                )
+
+
+def _finish(frame: pd.DataFrame, problems: _Problems, table: str, sources: dict[str, str]) -> Mapped:
+    """The good rows of ``frame`` and the rejected records, once its text is checked (see :func:`_check_text`)."""
+    _check_text(frame, table, sources, problems)
     keep = problems.keep()
     return Mapped(frame.loc[keep].reset_index(drop=True), problems.rejected())
 
@@ -248,34 +318,67 @@ def _id_key(value: str) -> tuple[int, int | str]:
 # ----------------------------------------------------------------------------- objects
 
 
-def owners_frame(records: Sequence[dict]) -> pd.DataFrame:
-    """Owners (``GET /crm/v3/owners``, active and archived) as canonical owner rows.
+def owners_frame(records: Sequence[dict]) -> Mapped:
+    """Owners (``GET /crm/v3/owners``, active and archived) as canonical owner rows, and the unusable ones.
 
-    ``team`` is the owner's primary team (or first team); ``active`` is "not archived".
+    ``name`` is first and last name, else the e-mail (when it fits the name
+    column); ``team`` is the owner's primary team (or first team); ``active``
+    is "not archived". A name, e-mail or team name that is a number is taken as
+    text; one that is a list or an object, a NUL character or text too long for
+    its column rejects the owner, with the reason.
 
-    >>> owners_frame([{"id": "7", "firstName": "Ada", "lastName": "Byron", "email": "ada@x.example",
+    >>> mapped = owners_frame([{"id": "7", "firstName": "Ada", "lastName": "Byron", "email": "ada@x.example",
     ...   "teams": [{"id": "1", "name": "EMEA", "primary": True}], "archived": False,
-    ...   "updatedAt": "2024-01-02T03:04:05Z"}])[["external_id", "name", "team", "active"]].to_dict("records")
+    ...   "updatedAt": "2024-01-02T03:04:05Z"}, {"id": "8", "firstName": {"first": "Bo"}}])
+    >>> mapped.frame[["external_id", "name", "team", "active"]].to_dict("records")
     [{'external_id': '7', 'name': 'Ada Byron', 'team': 'EMEA', 'active': True}]
+    >>> mapped.rejected[0]["reasons"]
+    ["firstName: {'first': 'Bo'} is not text"]
     """
-    names, teams = [], []
-    for r in records:
-        name = " ".join(p for p in (r.get("firstName"), r.get("lastName")) if p).strip()
-        names.append(name or r.get("email") or None)
-        listed = r.get("teams") or []
-        primary = [t for t in listed if t.get("primary")] or listed
-        teams.append(primary[0].get("name") if primary else None)
-    return pd.DataFrame(
+    problems = _Problems(records, "owners")
+    names, emails, teams = [], [], []
+    name_limit = CANONICAL_MODELS["owners"].__table__.c["name"].type.length
+    for row, r in enumerate(records):
+        first, last, email = (
+            _owner_text(r.get(key), key, row, problems) for key in ("firstName", "lastName", "email")
+        )
+        name = " ".join(p for p in (first, last) if p).strip()
+        usable_email = email if email and NUL not in email and len(email) <= name_limit else None
+        names.append(name or usable_email)
+        emails.append(email)
+        teams.append(_primary_team(r, row, problems))
+    frame = pd.DataFrame(
         {
             "source": pd.Series([SOURCE] * len(records), dtype=STR),
             "external_id": pd.Series([str(r["id"]) for r in records], dtype=STR),
             "name": pd.Series(names, dtype=object).astype(STR),
-            "email": _text([r.get("email") for r in records]),
+            "email": pd.Series(emails, dtype=object).astype(STR),
             "team": pd.Series(teams, dtype=object).astype(STR),
             "active": ~_archived(records),
             "updated_at": parse_instants([r.get("updatedAt") for r in records])[0],
         }
     )
+    sources = {"external_id": "id", "name": "firstName/lastName", "email": "email", "team": "teams"}
+    return _finish(frame, problems, "owners", sources)
+
+
+def _owner_text(value, prop: str, row: int, problems: _Problems) -> str | None:
+    """An owner's ``value`` of ``prop`` as text (a number becomes its digits); a list or object rejects the owner."""
+    if isinstance(value, dict | list | tuple | set):
+        problems.reject(row, prop, f"{_shown(value)} is not text")
+        return None
+    return _strings([value])[0]
+
+
+def _primary_team(record: dict, row: int, problems: _Problems) -> str | None:
+    """The name of the owner's primary team, else of its first team, else None."""
+    listed = record.get("teams") or []
+    if not isinstance(listed, list):
+        problems.reject(row, "teams", f"{_shown(listed)} is not a list of teams")
+        return None
+    listed = [t for t in listed if isinstance(t, dict)]
+    primary = [t for t in listed if t.get("primary")] or listed
+    return _owner_text(primary[0].get("name"), "teams", row, problems) if primary else None
 
 
 def leads_frame(records: Sequence[dict], choices: PropertyChoices | None = None) -> Mapped:
@@ -338,7 +441,17 @@ def leads_frame(records: Sequence[dict], choices: PropertyChoices | None = None)
             "updated_at": _with_fallback(dates["lastmodifieddate"], records, "updatedAt"),
         }
     )
-    return _finish(frame, problems)
+    sources = {
+        "external_id": "id",
+        "owner_external_id": "hubspot_owner_id",
+        "channel": "hs_analytics_source",
+        "campaign": choices.campaign,
+        "lifecycle_stage": "lifecyclestage",
+        "lead_status": "hs_lead_status",
+        "rejection_reason": choices.rejection_reason,
+        "segment": choices.segment,
+    }
+    return _finish(frame, problems, "leads", sources)
 
 
 def stage_index(pipelines: Sequence[dict]) -> dict[tuple[str | None, str], Stage]:
@@ -425,7 +538,17 @@ def deals_frame(
             "updated_at": _with_fallback(dates["hs_lastmodifieddate"], records, "updatedAt"),
         }
     )
-    return _finish(frame, problems)
+    sources = {
+        "external_id": "id",
+        "name": "dealname",
+        "currency": "deal_currency_code",
+        "stage": "dealstage",
+        "pipeline": "pipeline",
+        "owner_external_id": "hubspot_owner_id",
+        "channel": "hs_analytics_source",
+        "lead_external_id": "associations.contacts",
+    }
+    return _finish(frame, problems, "deals", sources)
 
 
 def activities_frame(
@@ -446,7 +569,12 @@ def activities_frame(
             "archived": _archived(records),
         }
     )
-    return _finish(frame, problems)
+    sources = {
+        "external_id": "id",
+        "lead_external_id": "associations.contacts",
+        "owner_external_id": "hubspot_owner_id",
+    }
+    return _finish(frame, problems, "activities", sources)
 
 
 # ----------------------------------------------------------------------------- derived

@@ -90,6 +90,7 @@ class SyncSummary:
     started_at: dt.datetime
     finished_at: dt.datetime | None = None
     owners: int = 0
+    owners_rejected: int = 0  # owners kept aside in rejected_rows (new ones)
     objects: dict[str, ObjectCounts] = field(default_factory=dict)
     touches_updated: int = 0
     requests: int = 0
@@ -105,12 +106,13 @@ class SyncSummary:
 
     @property
     def rejected(self) -> int:
-        return sum(c.rejected for c in self.objects.values())
+        return self.owners_rejected + sum(c.rejected for c in self.objects.values())
 
     def counts(self) -> dict:
         """The JSON-able counts stored in ``sync_runs.counts``."""
         return {
             "owners": self.owners,
+            "owners_rejected": self.owners_rejected,
             "objects": {name: asdict(c) for name, c in self.objects.items()},
             "touches_updated": self.touches_updated,
             "requests": self.requests,
@@ -243,7 +245,7 @@ def sync(
     client = None
     try:
         client = HubSpotClient(config, on_wait=report.waiting, stop=stop)
-        summary.owners = _sync_owners(engine, client, report)
+        summary.owners = _sync_owners(engine, client, report, summary)
         report("pipelines", 0, 1)
         stages = mapping.stage_index(client.pipelines("deals"))
         report("pipelines", 1, 1)
@@ -280,7 +282,8 @@ def _plan(engine: Engine, obj: str, full: bool, started: dt.datetime, config: Hu
     return _Plan(obj=obj, mode="search", phase="search", window_start=start, window_end=end)
 
 
-def _sync_owners(engine: Engine, client: HubSpotClient, report: _Reporter) -> int:
+def _sync_owners(engine: Engine, client: HubSpotClient, report: _Reporter, summary: SyncSummary) -> int:
+    """Read every owner, active and archived; store them (and the unusable ones in rejected_rows). Returns rows."""
     records: list[dict] = []
     for archived in (False, True):
         after = None
@@ -291,10 +294,18 @@ def _sync_owners(engine: Engine, client: HubSpotClient, report: _Reporter) -> in
             if page.after is None:
                 break
             after = page.after
-    frame = mapping.owners_frame(records)
-    if not frame.empty:
-        repository.upsert_owners(engine, frame)
-    return len(frame)
+    mapped = mapping.owners_frame(records)
+    with engine.begin() as conn:
+        if not mapped.frame.empty:
+            repository.upsert_owners(conn, mapped.frame)
+        summary.owners_rejected += repository.add_rejected_rows(conn, mapped.rejected, run_id=summary.run_id)
+    if mapped.rejected:
+        log.warning(
+            "%d owners kept aside as unusable (first: %s)",
+            len(mapped.rejected),
+            mapped.rejected[0]["reasons"][0],
+        )
+    return len(mapped.frame)
 
 
 def _sync_objects(engine, client, plans, stages, config, summary, report, stop) -> None:

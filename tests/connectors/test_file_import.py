@@ -489,3 +489,70 @@ def test_text_longer_than_its_database_column_is_rejected_not_crashed_on(engine,
     report = import_file(engine, path, "owners", mapping, as_of=AS_OF)
     assert (report.imported, report.rejected) == (1, 1)
     assert repository.read_rejected_rows(engine)["reasons"].iloc[0].endswith("is longer than 255 characters")
+
+
+# ----------------------------------------------------------------------------- hostile values (issue 8)
+
+
+@pytest.mark.parametrize(
+    ("touches", "reason"),
+    [
+        ("2147483647", None),  # the largest a PostgreSQL INTEGER holds: stored
+        ("2147483648", "Touches: '2147483648' is too large (at most 2,147,483,647)"),
+        ("99999999999", "Touches: '99999999999' is too large (at most 2,147,483,647)"),
+        ("1e19", "Touches: '1e19' is too large (at most 2,147,483,647)"),  # past 64 bits: was a TypeError
+        ("-1e19", "Touches: '-1e19' is negative"),
+    ],
+)
+def test_a_whole_number_too_large_for_its_column_rejects_the_row(engine, tmp_path, touches, reason):
+    rows = [HEADER, ["L1", "2024-02-01", "", "", "", touches, ""], ["L2", "2024-02-01", "", "", "", "1", ""]]
+    report = import_file(engine, write(tmp_path, rows), "leads", LEADS, as_of=AS_OF)
+    rejected = repository.read_rejected_rows(engine, source="crm")
+    if reason is None:
+        assert (report.imported, report.rejected) == (2, 0)
+        leads = repository.read_leads(engine).set_index("external_id")
+        assert leads.loc["L1", "touches"] == 2**31 - 1
+    else:
+        assert (report.imported, report.rejected) == (1, 1)
+        assert rejected["reasons"].tolist() == [reason] and rejected["external_id"].tolist() == ["L1"]
+
+
+@pytest.mark.parametrize("amount", ["1e309", "-1e309", "inf", "-Infinity"])
+def test_an_amount_that_is_not_finite_rejects_the_row(engine, tmp_path, amount):
+    rows = [["Id", "Created", "Closed", "Amount", "Stage"], ["D1", "2024-01-05", "", amount, "Demo"],
+            ["D2", "2024-01-05", "", "1e308", "Demo"]]  # fmt: skip
+    report = import_file(engine, write(tmp_path, rows, name="d.csv"), "deals", DEALS, as_of=AS_OF)
+    assert (report.imported, report.rejected) == (1, 1)
+    assert repository.read_deals(engine)["amount"].tolist() == [1e308]  # the largest double is fine
+    assert repository.read_rejected_rows(engine)["reasons"].tolist() == [
+        f"Amount: {amount!r} is not a number"
+    ]
+
+
+@pytest.mark.parametrize("cell", ["Id", "Channel", "Owner"])
+def test_a_nul_character_in_a_utf16_file_rejects_the_row_and_the_reject_is_stored(engine, tmp_path, cell):
+    """UTF-16 files hold NUL bytes, so a NUL character gets past the reader; PostgreSQL text cannot hold one."""
+    row = dict(zip(HEADER, ["L1", "2024-02-01", "", "Ann Lee", "Organic", "1", ""], strict=True))
+    row[cell] = row[cell][:1] + "\x00" + row[cell][1:]
+    rows = [HEADER, list(row.values()), ["L2", "2024-02-01", "", "Bob Yu", "Paid", "1", ""]]
+    report = import_file(engine, write(tmp_path, rows, encoding="utf-16"), "leads", LEADS, as_of=AS_OF)
+    assert (report.imported, report.rejected) == (1, 1)
+    assert repository.read_leads(engine)["external_id"].tolist() == ["L2"]
+    assert set(repository.read_owners(engine, source="crm")["name"]) == {"Bob Yu"}  # no owner made from it
+    rejected = repository.read_rejected_rows(engine, source="crm").iloc[0]
+    assert rejected["reasons"] == f"{cell}: contains a NUL character (\\x00), which cannot be stored"
+    assert rejected["external_id"] == (
+        "L\ufffd1" if cell == "Id" else "L1"
+    )  # shown; the raw keeps it exactly
+    assert "\\u0000" in rejected["raw"]
+
+
+def test_a_run_left_running_is_marked_interrupted_when_the_next_run_of_its_source_starts(engine, tmp_path):
+    dead = repository.start_run(engine, "file:crm", "import")  # a process killed before it could finish
+    other = repository.start_run(engine, "file:elsewhere", "import")
+    report = import_file(engine, write(tmp_path, GOOD_AND_BAD), "leads", LEADS, as_of=AS_OF)
+    runs = repository.read_sync_runs(engine).set_index("id")
+    assert runs.loc[dead, "status"] == "interrupted" and pd.isna(runs.loc[dead, "finished_at"])
+    assert runs.loc[dead, "error"].endswith(f"noticed when run {report.run_id} of the same source started")
+    assert runs.loc[other, "status"] == "running"  # another source's run is not this import's business
+    assert runs.loc[report.run_id, "status"] == "ok"

@@ -68,6 +68,27 @@ def test_impossible_or_unreadable_dates_are_bad(text):
     assert pd.isna(value) and bad
 
 
+@pytest.mark.parametrize(
+    "text", ["0001-01-01", "1899-12-31 23:59", "12/31/1899", "2201-01-01", "9999-12-31", "-0005-01-01"]
+)
+def test_a_year_outside_1900_to_2200_is_not_a_date_as_for_hubspot(text):
+    value, bad = one(text, timezone="Europe/Berlin")  # and is refused before local times are converted
+    assert pd.isna(value) and bad
+
+
+def test_the_first_and_last_days_of_1900_to_2200_are_dates():
+    parsed = parse_datetimes(pd.Series(["1900-01-01", "2200-12-31 23:59:59", "12/31/2200"]))
+    assert parsed.values.tolist() == [utc(1900, 1, 1), utc(2200, 12, 31, 23, 59, 59), utc(2200, 12, 31)]
+
+
+def test_both_connectors_read_the_same_years_as_dates():
+    from connectors.hubspot import mapping
+
+    for year, is_date in [(1899, False), (1900, True), (2200, True), (2201, False)]:
+        for text in (f"{year}-06-01", f"{year}-01-01T00:00:00Z"):
+            assert bool(mapping.parse_instants([text])[1][0]) == one(text)[1] == (not is_date), text
+
+
 @pytest.mark.parametrize("text", ["", "   ", "n/a", "NULL", "-", "#N/A"])
 def test_blank_and_null_words_are_missing_not_bad(text):
     value, bad = one(text)

@@ -6,10 +6,10 @@ the rerun upserts every row on ``(source, external_id)``: nothing is lost,
 nothing doubled, and the result equals a clean import row for row.
 
 How a killed run shows: its ``sync_runs`` record stays ``running`` with no
-``finished_at`` — the process died before it could write anything else, and
-nothing records that it died. The rerun is a separate, ``ok`` run. (Proposed to
-the integrator: ``start_run`` marks earlier ``running`` runs of the same
-connector as ``interrupted``; this test then changes in one line.)
+``finished_at`` — the process died before it could write anything else. When
+the next run of the same source starts, ``start_run`` marks it
+``interrupted`` (``finished_at`` still empty: when it died is unknown), with an
+error naming the run that noticed. The rerun is a separate, ``ok`` run.
 """
 
 from __future__ import annotations
@@ -138,5 +138,6 @@ def test_an_import_killed_mid_file_and_run_again_equals_a_clean_import(tmp_path)
     }  # no loss
     assert len(after["rejected"]) == sum(rejected(i) for i in range(ROWS))
     runs = repo.read_sync_runs(killed).sort_values("id")
-    assert runs["status"].tolist() == ["running", "ok"]  # the killed run is left as it was when it died
+    assert runs["status"].tolist() == ["interrupted", "ok"]  # the rerun noticed that the killed run died
+    assert pd.isna(runs["finished_at"].iloc[0]) and f"run {runs['id'].iloc[1]} " in runs["error"].iloc[0]
     assert runs["counts"].iloc[-1]["read"] == ROWS

@@ -134,18 +134,14 @@ HYPOTHESIS = settings(max_examples=80, deadline=None,
 
 @HYPOTHESIS
 @given(owners=st.lists(owner, max_size=6), contacts=st.lists(record(CONTACT_PROPERTIES), max_size=8))
-# KNOWN BUG, left open this session (see the issue note); remove the mark when fixed.
-@pytest.mark.xfail(
-    reason="open bugs: out-of-range epoch dates, over-long text and NUL characters crash mapping/storage (connectors/hubspot/mapping.py)",
-    strict=False,
-)
 def test_hostile_owners_and_contacts(hub_engine, owners, contacts):
     source = f"hub{next(_sources)}"
     tables = sorted(inspect(hub_engine).get_table_names())
     owner_rows = mapping.owners_frame(owners)
-    canonical(owner_rows, "owners")
-    assert len(owner_rows) == len(owners)
-    store(hub_engine, "owners", mapping.Mapped(owner_rows), source)
+    canonical(owner_rows.frame, "owners")
+    assert len(owner_rows.frame) + len(owner_rows.rejected) == len(owners)
+    assert all(r["reasons"] for r in owner_rows.rejected)
+    store(hub_engine, "owners", owner_rows, source)
 
     mapped = mapping.leads_frame(contacts)
     canonical(mapped.frame, "leads")
@@ -165,11 +161,6 @@ def test_hostile_owners_and_contacts(hub_engine, owners, contacts):
 @HYPOTHESIS
 @given(deals=st.lists(record(DEAL_PROPERTIES), max_size=8),
        calls=st.lists(record(["hs_timestamp", "hubspot_owner_id"]), max_size=8))  # fmt: skip
-# KNOWN BUG, left open this session (see the issue note); remove the mark when fixed.
-@pytest.mark.xfail(
-    reason="open bugs: out-of-range epoch dates, over-long text and NUL characters crash mapping/storage (connectors/hubspot/mapping.py)",
-    strict=False,
-)
 def test_hostile_deals_and_activities(hub_engine, deals, calls):
     source = f"hub{next(_sources)}"
     tables = sorted(inspect(hub_engine).get_table_names())
@@ -236,11 +227,6 @@ def test_hostile_deals_and_activities(hub_engine, deals, calls):
         ),
     ],
 )
-# KNOWN BUG, left open this session (see the issue note); remove the mark when fixed.
-@pytest.mark.xfail(
-    reason="open bugs: out-of-range epoch dates, year -5, over-long text and NUL characters crash mapping/storage (connectors/hubspot/mapping.py)",
-    strict=False,
-)
 def test_known_hostile_records(hub_engine, frame, table, record):
     """Records the fuzzers above found trouble with: each is mapped and stored, or quarantined, never a crash."""
     source = f"known{next(_sources)}"
@@ -255,24 +241,22 @@ def test_known_hostile_records(hub_engine, frame, table, record):
 @pytest.mark.parametrize(
     "owner", [{"id": "7", "email": "e" * 330 + "@x.example"}, {"id": "8", "firstName": "n" * 300}]
 )
-# KNOWN BUG, left open this session (see the issue note); remove the mark when fixed.
-@pytest.mark.xfail(
-    reason="open bugs: hostile owner records crash mapping or PostgreSQL storage (connectors/hubspot/mapping.py)",
-    strict=False,
-)
 def test_known_hostile_owners(hub_engine, owner):
     source = f"known{next(_sources)}"
-    store(hub_engine, "owners", mapping.Mapped(mapping.owners_frame([owner])), source)
+    store(hub_engine, "owners", mapping.owners_frame([owner]), source)
     stored = (repo.read_owners(hub_engine)["source"] == source).sum()
     kept = len(repo.read_rejected_rows(hub_engine, source=source))
     assert stored + kept == 1  # stored (as sent), or quarantined with its reason
 
 
-# KNOWN BUG, left open this session (see the issue note); remove the mark when fixed.
-@pytest.mark.xfail(
-    reason="open bug: owners_frame raises TypeError for a non-text firstName/lastName (connectors/hubspot/mapping.py)",
-    strict=False,
-)
 def test_an_owner_name_of_the_wrong_type_is_not_a_crash():
-    frame = mapping.owners_frame([{"id": "7", "firstName": 1, "lastName": ["x"], "email": 5}])
-    assert frame["external_id"].tolist() == ["7"]
+    mapped = mapping.owners_frame([{"id": "7", "firstName": 1, "lastName": 2.5, "email": 5},
+                                   {"id": "8", "firstName": "Ann", "lastName": ["x"]},
+                                   {"id": "9", "firstName": {"a": 1}, "teams": [{"name": 3, "primary": True}]}])  # fmt: skip
+    assert mapped.frame[["external_id", "name", "email"]].to_dict("records") == [
+        {"external_id": "7", "name": "1 2.5", "email": "5"}  # scalars are taken as text
+    ]
+    assert [(r["external_id"], r["reasons"]) for r in mapped.rejected] == [
+        ("8", ["lastName: ['x'] is not text"]),
+        ("9", ["firstName: {'a': 1} is not text"]),
+    ]

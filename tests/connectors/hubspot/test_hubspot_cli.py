@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from data import repository
 from data.engine import make_engine
 from tests.connectors.hubspot.conftest import TODAY, TOKEN, assert_same_rows, stored
@@ -117,4 +119,6 @@ def test_kill_9_in_the_middle_then_rerun_gives_the_same_rows(tmp_path):
         assert contact_pages and all("after" in r.query for r in contact_pages)
         assert int(contact_pages[0].query["after"][0]) >= int(committed["after"])
         runs = repository.read_sync_runs(engine)
-        assert runs["status"].tolist() == ["ok", "running"]  # the killed run never got to say how it ended
+        # the killed run never got to say how it ended; the rerun marked it interrupted
+        assert runs["status"].tolist() == ["ok", "interrupted"]
+        assert pd.isna(runs["finished_at"].iloc[1]) and "killed or crashed" in runs["error"].iloc[1]

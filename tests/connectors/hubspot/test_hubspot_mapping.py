@@ -376,12 +376,119 @@ def test_owners_primary_team_and_archived_owner():
                 "updatedAt": "2026-02-01T00:00:00Z",
             },
         ]
-    ).set_index("external_id")
+    ).frame.set_index("external_id")
 
     assert owners.loc["101", "team"] == "EMEA"
     assert bool(owners.loc["101", "active"])
     assert owners.loc["102", "name"] == "left@lumen.example"
     assert not bool(owners.loc["102", "active"]) and pd.isna(owners.loc["102", "team"])
+
+
+# ----------------------------------------------------------------------------- hostile values (issue 8)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "99999999999999999999",  # epoch ms past what pandas holds: was OutOfBoundsDatetime
+        9223372036854775,  # a JSON number, ms in the year 292 277
+        "-99999999999999999",
+        "-2208988800001",  # 1 ms before 1900
+        "7289654400000",  # 2201-01-01: after 2200
+        "-5",  # read as the year -5: was stored as a date no database can hold
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "2201-01-01",
+    ],
+)
+def test_a_date_outside_1900_to_2200_rejects_the_record(value):
+    record = {**CONTACT, "properties": {**CONTACT["properties"], "createdate": value}}
+    mapped = mapping.leads_frame([record])
+    assert mapped.frame.empty
+    assert mapped.rejected[0]["reasons"] == [f"createdate: {value!r} is not a date"]
+
+
+def test_the_first_and_last_moments_of_1900_to_2200_are_dates():
+    stamps, bad = mapping.parse_instants(["1900-01-01T00:00:00Z", "-2208988800000", "2200-12-31T23:59:59.999Z",
+                                          "7289654399999"])  # fmt: skip
+    assert not bad.any()
+    assert stamps.tolist() == [T("1900-01-01", tz="UTC")] * 2 + [T("2200-12-31 23:59:59.999", tz="UTC")] * 2
+
+
+def test_a_nul_character_in_any_stored_text_rejects_the_record():
+    """PostgreSQL text cannot hold a NUL; the record is kept aside rather than stored altered."""
+    nul_segment = {**CONTACT, "properties": {**CONTACT["properties"], "accord_segment": "a\x00b"}}
+    nul_id = {**CONTACT, "id": "6\x00"}
+    mapped = mapping.leads_frame([nul_segment, nul_id, {**CONTACT, "id": "52"}])
+    assert mapped.frame["external_id"].tolist() == ["52"]
+    reason = "contains a NUL character (\\x00), which cannot be stored"
+    assert [(r["external_id"], r["reasons"]) for r in mapped.rejected] == [
+        ("51", [f"accord_segment: {reason}"]),
+        ("6\ufffd", [f"id: {reason}"]),  # shown with U+FFFD; the raw record keeps the id as sent
+    ]
+    assert mapped.rejected[1]["raw"]["id"] == "6\x00"
+
+
+@pytest.mark.parametrize(
+    ("frame", "prop", "limit"),
+    [
+        ("leads_frame", "lifecyclestage", 64),
+        ("leads_frame", "accord_segment", 255),
+        ("deals_frame", "dealname", 255),
+        ("deals_frame", "deal_currency_code", 8),
+        ("activities_frame", "hubspot_owner_id", 255),
+    ],
+)
+def test_text_longer_than_its_column_rejects_the_record_naming_property_and_limit(frame, prop, limit):
+    make = {"leads_frame": mapping.leads_frame, "deals_frame": mapping.deals_frame,
+            "activities_frame": lambda r: mapping.activities_frame(r, "calls", "call")}[frame]  # fmt: skip
+    base = {"id": "1", "properties": {"createdate": "2026-03-01", "hs_timestamp": "2026-03-01"}}
+    fits = {**base, "properties": {**base["properties"], prop: "x" * limit}}
+    too_long = {**base, "id": "2", "properties": {**base["properties"], prop: "x" * (limit + 1)}}
+    mapped = make([fits, too_long])
+    assert mapped.frame["external_id"].tolist() == ["1"]
+    shown = repr("x" * min(limit + 1, 40)) + ("..." if limit + 1 > 40 else "")
+    assert mapped.rejected[0]["reasons"] == [f"{prop}: {shown} is longer than {limit} characters"]
+    assert mapped.rejected[0]["column_name"] == prop
+
+
+def test_an_id_longer_than_its_column_rejects_the_record():
+    mapped = mapping.deals_frame([{"id": "8" * 256, "properties": {"createdate": "2026-03-01"}}])
+    assert mapped.frame.empty and mapped.rejected[0]["reasons"] == [
+        f"id: {'8' * 40!r}... is longer than 255 characters"
+    ]
+
+
+def test_owners_with_unusable_names_are_rejected_with_the_reason_and_numbers_are_text():
+    mapped = mapping.owners_frame(
+        [
+            {"id": "1", "firstName": 1, "lastName": 2.5, "email": 5, "teams": [{"name": 7, "primary": True}]},
+            {"id": "2", "firstName": ["Ann"]},
+            {"id": "3", "lastName": {"text": "Lee"}},
+            {"id": "4", "firstName": "n" * 300},
+            {"id": "5", "email": "e" * 330 + "@x.example"},
+            {
+                "id": "6",
+                "email": "e" * 300 + "@x.example",
+            },  # a fine e-mail, too long to stand in for the name
+            {"id": "7", "firstName": "A\x00"},
+            {"id": "8", "teams": "EMEA"},
+        ]
+    )
+    assert mapped.frame[["external_id", "name", "email", "team"]].fillna("-").to_dict("records") == [
+        {"external_id": "1", "name": "1 2.5", "email": "5", "team": "7"},
+        {"external_id": "6", "name": "-", "email": "e" * 300 + "@x.example", "team": "-"},
+    ]
+    reasons = {r["external_id"]: r["reasons"] for r in mapped.rejected}
+    assert reasons == {
+        "2": ["firstName: ['Ann'] is not text"],
+        "3": ["lastName: {'text': 'Lee'} is not text"],
+        "4": [f"firstName/lastName: {'n' * 40!r}... is longer than 255 characters"],
+        "5": [f"email: {'e' * 40!r}... is longer than 320 characters"],
+        "7": ["firstName/lastName: contains a NUL character (\\x00), which cannot be stored"],
+        "8": ["teams: 'EMEA' is not a list of teams"],
+    }
+    assert all(r["object"] == "owners" for r in mapped.rejected)
 
 
 # ----------------------------------------------------------------------------- touches: oracle
