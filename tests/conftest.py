@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import types
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner import script_runner
 
 from data.engine import make_engine, upgrade
 
@@ -97,3 +101,31 @@ def demo_db_url(tmp_path_factory) -> str:
     load_demo_if_empty(engine, leads=DEMO_TEST_LEADS)
     engine.dispose()
     return url
+
+
+# ----------------------------------------------------------------------------- AppTest
+
+
+def _run_main_script(main_script_path: str) -> None:
+    """Run app.py as the entry point, as a real server does once legacy ``pages/`` routing is off."""
+    PagesManager.uses_pages_directory = False
+    module = types.ModuleType("__main__")
+    module.__dict__["__file__"] = main_script_path
+    exec(compile(Path(main_script_path).read_text(), main_script_path, "exec"), module.__dict__)  # noqa: S102
+
+
+def route_like_a_server(monkeypatch) -> None:
+    """Make AppTest run app.py on every run, the way a real server routes.
+
+    AppTest resets Streamlit's legacy-``pages/`` flag before every run, so without
+    this a rerun on (or a switch to) a page runs that page's file on its own,
+    without app.py's sign-in gate and role-built navigation (a real server turns
+    that mode off for good on its first run: pages/components/__init__.py).
+    """
+    monkeypatch.setattr(script_runner, "_mpa_v1", _run_main_script)
+
+
+@pytest.fixture(autouse=True)
+def served_like_a_server(monkeypatch):
+    """Every test's AppTest routes like a real server (:func:`route_like_a_server`)."""
+    route_like_a_server(monkeypatch)

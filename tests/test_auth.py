@@ -12,7 +12,6 @@ from streamlit.testing.v1 import AppTest
 import settings as accord_settings
 from pages.components import auth, navigation
 from pages.components.auth import AuthConfigError, resolve_role, role_rules
-from tests.security.conftest import route_like_a_server
 
 APP = str(accord_settings.ROOT / "app.py")
 AUTH = {
@@ -189,7 +188,6 @@ def test_no_role_opens_nothing():
 def app(monkeypatch, demo_db_url):
     """An AppTest of app.py on the demo database; call it with a user and the secrets' [accord] section."""
     monkeypatch.setenv("ACCORD_DATABASE_URL", demo_db_url)
-    route_like_a_server(monkeypatch)
 
     def run(user=None, accord=ROLE_CONFIG, auth_section=AUTH, page=None, query=None) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=60)

@@ -76,6 +76,8 @@ def describe_counts(counts: dict | None) -> str:
     >>> describe_counts({"owners": 3, "objects": {"contacts": {"rows": 300, "rejected": 1, "mode": "full"},
     ...                  "calls": {"rows": 40}, "emails": {"rows": 2}}, "requests": 17})
     '3 owners, 300 contacts (full), 42 activities, 1 rejected, 17 requests'
+    >>> describe_counts({"owners": 3, "owners_rejected": 2, "objects": {"contacts": {"rows": 5, "rejected": 1}}})
+    '3 owners, 5 contacts, 3 rejected'
     >>> describe_counts({"leads": 3000, "deals": 400}), describe_counts(None)
     ('leads: 3,000, deals: 400', '')
     """
@@ -98,7 +100,7 @@ def describe_counts(counts: dict | None) -> str:
     if "objects" in counts:
         parts = [f"{counts.get('owners', 0):,} owners"]
         objects = counts.get("objects") or {}
-        activities, rejected = 0, 0
+        activities, rejected = 0, int(counts.get("owners_rejected", 0) or 0)
         for name, c in objects.items():
             rejected += int(c.get("rejected", 0) or 0)
             if name in ACTIVITY_OBJECTS:

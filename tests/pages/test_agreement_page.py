@@ -25,7 +25,6 @@ from pages.components.agreement_view import (
     target_key,
     yaml_key,
 )
-from tests.security.conftest import served_like_a_server  # noqa: F401 (a fixture)
 
 APP = str(settings.ROOT / "app.py")
 NAME = "Sales and Marketing SLA"
@@ -33,7 +32,7 @@ V1 = form_prefix(NAME, 1)
 
 
 @pytest.fixture
-def writable_url(demo_db_url, tmp_path, monkeypatch, served_like_a_server) -> str:  # noqa: F811
+def writable_url(demo_db_url, tmp_path, monkeypatch) -> str:
     """A private copy of the demo database, used by the app (tests that save must not touch the shared one)."""
     target = tmp_path / "agreement.db"
     shutil.copyfile(demo_db_url.removeprefix("sqlite:///"), target)
@@ -44,7 +43,7 @@ def writable_url(demo_db_url, tmp_path, monkeypatch, served_like_a_server) -> st
 
 
 @pytest.fixture
-def shared_url(demo_db_url, monkeypatch, served_like_a_server, tmp_path) -> str:  # noqa: F811
+def shared_url(demo_db_url, monkeypatch, tmp_path) -> str:
     """The shared demo database, for tests that only read."""
     monkeypatch.setenv("ACCORD_DATABASE_URL", demo_db_url)
     monkeypatch.setattr(settings, "SECRETS_FILE", tmp_path / "no-secrets.toml")

@@ -181,9 +181,18 @@ def test_open_mode_is_announced_at_the_top(app_env):
     assert "Running Accord for a team" in OPEN_MODE_NOTICE
 
 
-def test_no_open_mode_notice_when_sign_in_is_configured(app_env, monkeypatch):
-    monkeypatch.setattr(auth, "auth_configured", lambda: True)
-    at = open_data_page()
+def test_no_open_mode_notice_when_sign_in_is_configured(app_env):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = {
+        "redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "not-a-real-secret",
+        "client_id": "accord", "client_secret": "not-a-real-secret",
+        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+    }  # fmt: skip
+    at.secrets["accord"] = {"roles": {"admin": ["ops@example.com"]}}
+    at.user = {"is_logged_in": True, "email": "ops@example.com", "email_verified": True, "name": "Ops"}
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title] == ["Data"]  # a signed-in admin on the Data page
     assert OPEN_MODE_NOTICE not in [i.value for i in at.info]
 
 

@@ -32,7 +32,9 @@ PAGE = "pages/funnel.py"
 def funnel_page(demo_db_url, tmp_path_factory):
     """The page on the demo company, default filters (the current period), as_of pinned."""
     with pytest.MonkeyPatch.context() as patch:
-        return open_page(patch, tmp_path_factory.mktemp("funnel"), demo_db_url, PAGE)
+        yield open_page(
+            patch, tmp_path_factory.mktemp("funnel"), demo_db_url, PAGE
+        )  # the database stays set for reruns
 
 
 def expected_cohorts(url, f):

@@ -38,7 +38,9 @@ HEADLINE = {"mql_count": "MQLs", "sql_count": "SQLs", "sourced_pipeline": "Sourc
 def marketing(demo_db_url, tmp_path_factory):
     """The page on the demo company, default filters (the current period), as_of pinned."""
     with pytest.MonkeyPatch.context() as patch:
-        return open_page(patch, tmp_path_factory.mktemp("marketing"), demo_db_url, PAGE)
+        yield open_page(
+            patch, tmp_path_factory.mktemp("marketing"), demo_db_url, PAGE
+        )  # the database stays set for reruns
 
 
 def expected_evaluation(url, f):

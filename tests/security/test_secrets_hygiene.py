@@ -182,8 +182,7 @@ def every_page(at: AppTest) -> dict[str, bytes]:
     return shown
 
 
-def test_no_page_shows_the_token_or_the_sign_in_secrets(monkeypatch, everything_logged, demo_copy,
-                                                        served_like_a_server):  # fmt: skip
+def test_no_page_shows_the_token_or_the_sign_in_secrets(monkeypatch, everything_logged, demo_copy):  # fmt: skip
     monkeypatch.setenv("ACCORD_DATABASE_URL", demo_copy)
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", TOKEN)
     monkeypatch.setenv("HUBSPOT_BASE_URL", "http://127.0.0.1:9")
@@ -201,8 +200,7 @@ def test_no_page_shows_the_token_or_the_sign_in_secrets(monkeypatch, everything_
         )
 
 
-def test_a_database_password_stays_out_of_output_pages_and_tables(monkeypatch, capsys, everything_logged,
-                                                                   served_like_a_server):  # fmt: skip
+def test_a_database_password_stays_out_of_output_pages_and_tables(monkeypatch, capsys, everything_logged):  # fmt: skip
     base = postgres_url()
     if base is None:
         skip_or_fail("no PostgreSQL: set ACCORD_TEST_POSTGRES_URL to run the database password check")
