@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import select
 
-from analytics.schema import SchemaError, validate_frame
+from analytics.schema import COLUMNS, SchemaError, coerce_frame, validate_frame
 from data import repository as repo
 
 UTC = dt.UTC
@@ -273,3 +275,178 @@ def test_distinct_values_for_pickers(engine):
     assert repo.distinct_values(engine, "leads", "channel") == ["Paid Search", "Partners", "Événements"]
     with pytest.raises(SchemaError):
         repo.distinct_values(engine, "leads", "password")
+
+
+# ----------------------------------------------------------------------------- fast paths against slow ones
+
+
+def _company(rows: int = 240, seed: int = 3) -> dict[str, pd.DataFrame]:
+    """Owners, leads, deals and activities with the awkward values storage must keep exactly."""
+    rng = np.random.default_rng(seed)
+    owners = pd.DataFrame(
+        {
+            "source": ["crm"] * 4 + ["other"],
+            "external_id": ["o1", "o2", "o3", "o4", "o1"],
+            "name": ["Ada", "Bo 'the' Diddley", "Zoë\nNewline", "", "Other Ada"],
+            "team": ["EMEA", "Americas", None, "EMEA", "APAC"],
+            "active": [True, False, None, True, True],
+            "updated_at": pd.to_datetime(["2026-01-01T00:00:00.000001Z"] * 5),
+        }
+    )
+    base = pd.Timestamp("2024-01-01", tz="UTC")
+    offsets = np.sort(rng.integers(0, 3 * 365 * 86_400 * 10**6, rows))  # µs over three years
+    stamp = pd.Series(base + pd.to_timedelta(offsets, unit="us"))
+    gaps = pd.Series(pd.to_timedelta(rng.integers(0, 10**11, rows), unit="us"))
+    missing = rng.random(rows) < 0.2
+    leads = pd.DataFrame(
+        {
+            "source": np.where(rng.random(rows) < 0.9, "crm", "other"),
+            "external_id": [f"L{i}" for i in range(rows)],
+            "created_at": stamp - gaps,
+            "mql_at": stamp.where(~missing),
+            "sql_at": (stamp + gaps).where(rng.random(rows) < 0.4),
+            "owner_external_id": rng.choice(np.array(["o1", "o2", "o3", "o4", "gone", None], object), rows),
+            "channel": rng.choice(
+                np.array(["Paid Search", "Événements", "", None, 'a "quoted", one'], object), rows
+            ),
+            "touches": pd.array(np.where(missing, None, rng.integers(0, 9, rows)), dtype="Int64"),
+            "disposition": rng.choice(np.array(["open", "accepted", "rejected", None], object), rows),
+            "archived": pd.array(rng.choice(np.array([True, False, None], object), rows), dtype="boolean"),
+        }
+    )
+    leads.loc[0, "created_at"] = pd.Timestamp("1969-07-20T20:17:40.000001Z")  # before the epoch: negative µs
+    deals = pd.DataFrame(
+        {
+            "source": "crm",
+            "external_id": [f"D{i}" for i in range(rows // 3)],
+            "created_at": stamp.iloc[::3].to_numpy(),
+            "closed_at": (stamp.iloc[::3] + gaps.iloc[::3]).where(rng.random(rows // 3) < 0.5).to_numpy(),
+            "amount": np.where(rng.random(rows // 3) < 0.2, np.nan, rng.random(rows // 3) * 1e6 + 0.1 + 0.2),
+            "is_won": pd.array(rng.choice(np.array([True, False, None], object), rows // 3), dtype="boolean"),
+            "owner_external_id": rng.choice(np.array(["o1", "o2", None], object), rows // 3),
+            "lead_external_id": rng.choice(
+                np.array([f"L{i}" for i in range(rows)] + ["nope", None], object), rows // 3
+            ),
+        }
+    )
+    activities = pd.DataFrame(
+        {
+            "source": "crm",
+            "external_id": [f"A{i}" for i in range(2 * rows)],
+            "lead_external_id": rng.choice(
+                np.array([f"L{i}" for i in range(rows)] + [None], object), 2 * rows
+            ),
+            "owner_external_id": rng.choice(np.array(["o1", "o4", "gone"], object), 2 * rows),
+            "kind": rng.choice(np.array(["call", "email", None], object), 2 * rows),
+            "occurred_at": np.repeat(stamp.to_numpy(), 2),
+        }
+    )
+    return {"owners": owners, "leads": leads, "deals": deals, "activities": activities}
+
+
+def _store(engine, frames: dict[str, pd.DataFrame]) -> None:
+    for table in ("owners", "leads", "deals", "activities"):
+        repo.upsert(engine, table, frames[table], batch_rows=50)  # several batches per table
+
+
+def _slow_read(engine, table: str) -> pd.DataFrame:
+    """The obvious read: every row through SQLAlchemy's typed columns, ids resolved in Python dicts."""
+    models = repo.CANONICAL_MODELS
+    with engine.connect() as conn:
+        rows = {name: [dict(r) for r in conn.execute(select(m).order_by(m.id)).mappings()]
+                for name, m in models.items() if name in ("owners", "leads", table)}  # fmt: skip
+    owners = {(o["source"], o["external_id"]): o for o in rows["owners"]}
+    lead_ids = {(r["source"], r["external_id"]): r["id"] for r in rows["leads"]}
+    out = []
+    for row in rows[table]:
+        owner = owners.get((row["source"], row.get("owner_external_id")))
+        row = dict(row)
+        if table != "owners":
+            row["owner_id"] = owner["id"] if owner else None
+            row["team"] = owner["team"] if owner else None
+        if table in ("deals", "activities"):
+            row["lead_id"] = lead_ids.get((row["source"], row["lead_external_id"]))
+        out.append({c: row.get(c) for c in COLUMNS[table]})
+    return coerce_frame(pd.DataFrame(out, columns=list(COLUMNS[table])), table)
+
+
+def test_reads_equal_a_slow_row_by_row_read(engine):
+    _store(engine, _company())
+    readers = {"owners": repo.read_owners, "leads": repo.read_leads, "deals": repo.read_deals,
+               "activities": repo.read_activities}  # fmt: skip
+    for table, read in readers.items():
+        fast = validate_frame(read(engine), table)
+        pd.testing.assert_frame_equal(fast, _slow_read(engine, table), check_exact=True, obj=table)
+    assert repo.read_deals(engine)["amount"].map(float.hex).tolist() == [
+        float.hex(a) for a in _slow_read(engine, "deals")["amount"]
+    ]  # floats bit for bit, not to 15 digits
+
+
+@pytest.mark.parametrize("days", [3, 40, 400, 4000])
+def test_a_window_of_any_width_equals_filtering_everything(engine, days):
+    _store(engine, _company())
+    everything = repo.read_leads(engine)
+    start = dt.datetime(2025, 2, 1, tzinfo=UTC)
+    end = start + dt.timedelta(days=days)
+    window = repo.read_leads(engine, start, end)
+    inside = everything["mql_at"].between(pd.Timestamp(start), pd.Timestamp(end), inclusive="left")
+    pd.testing.assert_frame_equal(window, everything[inside.fillna(False)].reset_index(drop=True))
+    acts = repo.read_activities(engine, start, end)
+    all_acts = repo.read_activities(engine)
+    kept = all_acts["occurred_at"].between(pd.Timestamp(start), pd.Timestamp(end), inclusive="left")
+    pd.testing.assert_frame_equal(acts, all_acts[kept.fillna(False)].reset_index(drop=True))
+
+
+def test_sqlite_scans_the_table_for_a_wide_window_and_uses_the_index_for_a_narrow_one(sqlite_engine):
+    _store(sqlite_engine, _company())
+    microseconds = [int(pd.Timestamp(t).value // 1000) for t in ("2025-02-01", "2025-02-04", "2027-02-01")]
+    with sqlite_engine.connect() as conn:
+        assert not repo._plain_scan(conn, "leads", ("mql_at",), microseconds[0], microseconds[1])
+        assert repo._plain_scan(conn, "leads", ("mql_at",), microseconds[0], microseconds[2])
+        assert repo._plain_scan(conn, "leads", ("mql_at",), None, None)
+
+
+def test_columns_reads_only_those_with_the_same_values(engine):
+    _store(engine, _company())
+    everything = repo.read_leads(engine)
+    some = repo.read_leads(engine, columns=["team", "mql_at", "owner_id", "external_id"])
+    assert list(some.columns) == ["external_id", "mql_at", "owner_id", "team"]  # canonical order
+    pd.testing.assert_frame_equal(some, everything[list(some.columns)])
+    lead_ids = repo.read_activities(engine, columns=["lead_id"])
+    pd.testing.assert_frame_equal(lead_ids, repo.read_activities(engine)[["lead_id"]])
+    with pytest.raises(SchemaError, match="no column 'password'"):
+        repo.read_leads(engine, columns=["mql_at", "password"])
+
+
+def test_batched_upsert_counts_new_and_old_rows_and_numbers_new_ones_in_frame_order(engine):
+    frame = pd.DataFrame(
+        {
+            "source": "crm",
+            "external_id": [f"L{i:02d}" for i in range(30)],
+            "channel": [f"c{i % 4}" for i in range(30)],
+            "campaign": None,  # one value on every row: bound once, not staged
+            "archived": True,
+        }
+    )
+    first = repo.upsert(engine, "leads", frame.iloc[:10], batch_rows=7)
+    assert (first.inserted, first.updated) == (10, 0)
+    second = repo.upsert(engine, "leads", frame.iloc[::-1], batch_rows=7)
+    assert (second.rows, second.inserted, second.updated) == (30, 20, 10)
+    stored = repo.read_leads(engine)
+    assert stored["external_id"].tolist() == [f"L{i:02d}" for i in range(10)] + [
+        f"L{i:02d}" for i in range(29, 9, -1)
+    ]
+    assert stored["campaign"].isna().all() and stored["archived"].all()
+    repo.upsert(engine, "leads", pd.DataFrame({"source": "crm", "external_id": ["L03"], "archived": False}))
+    after = repo.read_leads(engine).set_index("external_id")
+    assert not after.loc["L03", "archived"] and after.loc["L03", "channel"] == "c3"  # only archived changed
+
+
+def test_a_failed_batch_leaves_nothing_of_the_frame(engine):
+    repo.upsert_leads(engine, _leads())
+    frame = pd.DataFrame({"source": "crm", "external_id": [f"N{i}" for i in range(20)], "touches": 1})
+    with pytest.raises(RuntimeError, match="stop"), engine.begin() as conn:
+        repo.upsert(conn, "leads", frame, batch_rows=5)
+        raise RuntimeError("stop")
+    assert repo.table_counts(engine)["leads"] == 4
+    assert repo.upsert(engine, "leads", frame, batch_rows=5).inserted == 20  # no stage table left in the way
