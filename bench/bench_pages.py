@@ -12,10 +12,12 @@ Agreement, Data) starts a fresh ``streamlit run app.py`` and measures, in Debian
 Chromium, the time from ``page.goto`` to the script having finished (Streamlit
 connected, script state ``notRunning``, no skeleton, the page's title drawn):
 **cold** is the first load after the server started (nothing cached), **warm**
-the median of ``--warm-runs`` loads right after it in new tabs. The Overview's
-first load also freezes last week (as it does in use). Then it times the PDF
-meeting pack (data, charts, PDF) and, to show where a cold load goes, the
-loaders' main calls in-process.
+the median of ``--warm-runs`` loads right after it in new tabs (the pages'
+frames are held in ``st.cache_resource``, so a warm load reads and copies
+nothing). The Overview's first load also freezes last week (as it does in
+use); it is timed at ``/`` and checked to answer at ``/overview`` too. Then
+it times the PDF meeting pack end to end (as ``cli.py report``) and, to show
+where a cold load goes, the loaders' main calls in-process.
 
 Aims: warm < 1.5 s, cold < 5 s per page, the pack < 10 s. Prints ``name: value``
 lines last (seconds unless the name says otherwise).
@@ -95,6 +97,10 @@ def time_pages(db_url: str, warm_runs: int, logs: Path, only: list[str] | None =
                 context.on("weberror", lambda error, seen=errors: seen.append(str(error.error)))
                 cold = load(context.new_page(), url)
                 warm = [load(context.new_page(), url) for _ in range(warm_runs)]
+                if spec.default:  # served at "/", and at its own path too
+                    page = context.new_page()
+                    results[f"{name}_at_own_path_warm_s"] = load(page, f"{server.url}/{spec.url_path}")
+                    assert "Page not found" not in page.locator("body").inner_text(), spec.url_path
                 context.close()
             finally:
                 server.stop()
@@ -107,33 +113,38 @@ def time_pages(db_url: str, warm_runs: int, logs: Path, only: list[str] | None =
 
 
 def time_pack(db_url: str) -> dict[str, float]:
-    """The meeting pack of last week: reading and computing, drawing the charts, building the PDF."""
-    from reports.meeting_pack import build_meeting_pack, render_pngs, trend_figures
-    from reports.weeks import load_overview
+    """The meeting pack of last week end to end, as ``cli.py report`` makes it, and its stages.
+
+    The charts' browser starts while the data are read (reports.meeting_pack.ChartSession), so the stages
+    overlap: ``pack_data_s`` is the reading, ``pack_charts_s`` the drawing after it.
+    """
+    from reports.meeting_pack import meeting_pack
 
     engine = make_engine(db_url)
     now = pd.Timestamp.now(tz="UTC")
     versions = versions_from_rows(repo.read_agreement_versions(engine, AGREEMENT))
-    doc = document_in_force(versions, now)
-    week = last_closed_week(now, doc.timezone)
+    week = last_closed_week(now, document_in_force(versions, now).timezone)
+    stamps: dict[str, float] = {}
     started = time.perf_counter()
-    overview = load_overview(engine, AGREEMENT, week, now)
-    data = time.perf_counter()
-    figures = [f for party in doc.parties for f in trend_figures(overview, party, doc.currency)]
-    render_pngs(figures)
-    charts = time.perf_counter()
-    pdf = build_meeting_pack(overview, doc)  # draws the charts again: the whole pack, end to end
+    cpu = time.process_time()
+    pdf = meeting_pack(engine, AGREEMENT, week, now,
+                       progress=lambda stage, done, total: stamps.setdefault(f"{stage}_{done}", time.perf_counter()))  # fmt: skip
     done = time.perf_counter()
     print(f"meeting pack {week}: {len(pdf) / 1024:,.0f} KB", flush=True)
     return {
-        "pack_data_s": data - started,
-        "pack_charts_s": charts - data,
-        "pack_s": (data - started) + (done - charts),
+        "pack_data_s": stamps["reading_1"] - started,
+        "pack_charts_s": stamps["charts_6"] - stamps["charts_0"] if "charts_6" in stamps else float("nan"),
+        "pack_s": done - started,
+        "pack_cpu_s": time.process_time() - cpu,  # this process only: the browser's own CPU is not in it
     }
 
 
 def time_loaders(db_url: str) -> dict[str, float]:
-    """Where a cold Overview load goes: the loaders' main calls, in-process, nothing cached."""
+    """Where a cold load goes: the loaders' main calls, in-process, nothing cached."""
+    from streamlit import logger
+
+    logger.set_log_level("error")  # outside a server its caches warn "No runtime found" once per loader
+    from pages.components.loaders import ACTIVITY_TAIL, window_rows
     from reports.weeks import read_window
 
     engine = make_engine(db_url)
@@ -143,13 +154,20 @@ def time_loaders(db_url: str) -> dict[str, float]:
     period = period_of(now, doc.period, doc.timezone)
     history_start = period_of(now - pd.DateOffset(months=14), doc.period, doc.timezone)["period_start"]
     out = {}
-    started = time.perf_counter()
-    frames = read_window(engine, history_start, period["period_end"])  # what the sidebar reads (15 periods)
+    started, cpu = time.perf_counter(), time.process_time()
+    frames = read_window(engine, history_start, period["period_end"])  # Marketing, Sales, Funnel: 15 periods
     out["read_15_periods_s"] = time.perf_counter() - started
+    out["read_15_periods_cpu_s"] = time.process_time() - cpu
     out["leads_read"] = float(len(frames["leads"]))
     started = time.perf_counter()
-    evaluate(versions, frames, period["period_start"], period["period_end"], now)
-    out["evaluate_period_on_15_periods_s"] = time.perf_counter() - started
+    window = window_rows(frames, period["period_start"], period["period_end"], ACTIVITY_TAIL)
+    out["cut_period_from_15_periods_s"] = time.perf_counter() - started  # what a second page pays instead
+    started = time.perf_counter()
+    evaluate(versions, window, period["period_start"], period["period_end"], now)
+    out["evaluate_period_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    evaluate(versions, frames, history_start, period["period_end"], now)
+    out["evaluate_15_periods_s"] = time.perf_counter() - started
     week = week_of(now, doc.timezone)
     start, end = overview_window(versions, week, now)
     started = time.perf_counter()
@@ -185,6 +203,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         results.update(time_pages(url, args.warm_runs, folder, args.pages))
         results.update(time_pack(url))
         results["load_average_after"] = os.getloadavg()[0]
+        times = os.times()  # this process and the processes it waited for (the servers, Playwright's driver)
+        results["cpu_s"] = times.user + times.system + times.children_user + times.children_system
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     print()

@@ -31,7 +31,9 @@ OUT = ROOT / "docs" / "screenshots"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, default=ROOT / "var" / "accord.db", help="the SQLite database to copy")
+    parser.add_argument(
+        "--db", type=Path, default=ROOT / "var" / "accord.db", help="the SQLite database to copy"
+    )
     parser.add_argument("--height", type=int, default=1800, help="pixels of each page to keep")
     args = parser.parse_args()
     if not args.db.exists():

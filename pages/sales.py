@@ -35,6 +35,7 @@ try:
     detail = loaders.followup_detail(**key, **window)
 except FollowupError as exc:  # the agreement sets no follow-up limit
     detail, no_limit = None, str(exc)
+tables = loaders.followup_tables(**key, **window) if detail is not None else {}
 no_leads = f"No lead was handed over in {period} for {selection}."
 
 # --- the commitments --------------------------------------------------------------------------------------
@@ -55,7 +56,7 @@ for column, (metric, label) in zip(tiles, SALES_METRICS.items(), strict=False):
         st.badge(STATUS_LABELS.get(row["status"], row["status"]), color=wording.badge_color(row["status"]))
         st.write(wording.result_sentence(row, noun=wording.metric_noun(commitment)))
 with tiles[-1], st.container(border=True):
-    overall = bd.followup_by(detail, by=None).iloc[0] if detail is not None else None
+    overall = tables["all"].iloc[0] if detail is not None else None
     short = {"short": True}
     st.metric("Median first touch", wording.format_value(overall["median_hours"] if overall is not None else None,
                                                          "duration", **short))  # fmt: skip
@@ -89,7 +90,7 @@ else:
         page.show_chart(rep_compliance_chart(reps, title=f"First touch within {limit:g} business hours, by rep<br><sup>"
                                                     f"{subtitle}</sup>"), key="sales_rep_followup")  # fmt: skip
     with right:
-        teams = bd.followup_by(detail, by="team")
+        teams = tables["team"]
         st.dataframe(
             teams, key="sales_team_table", hide_index=True,
             column_order=["team", "leads", "rate", "median_hours", "p90_hours"],
@@ -104,7 +105,7 @@ else:
             "hours from handover to first touch."
         )
         exports.download_csv(teams, f"followup-by-team-{f.period}.csv", key="sales_team_csv")
-    per_rep = bd.followup_by(detail, by="owner")
+    per_rep = tables["owner"]
     st.dataframe(
         per_rep, key="sales_rep_table", hide_index=True,
         column_order=["owner", "team", "leads", "met", "breached", "pending", "rate", "median_hours", "p90_hours",
@@ -162,7 +163,7 @@ else:
             )  # fmt: skip
         else:
             st.info(f"No lead handed over in {period} has been touched yet.")
-    delays = bd.delays_by(detail, by="team")
+    delays = tables["delays"]
     with right:
         page.show_chart(
             bc.delay_chart(delays, by="team", title=f"Routing delay vs rep delay<br><sup>{subtitle}</sup>",

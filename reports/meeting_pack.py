@@ -14,11 +14,12 @@ Without a browser the pack is still written, without charts, and says why.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import shutil
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -89,35 +90,95 @@ def trend_figures(overview: WeekOverview, party: str, currency: str | None = Non
     return figures
 
 
+class ChartSession:
+    """A kaleido browser (Debian Chromium) for drawing figures as PNG; a context manager.
+
+    Starting the browser and loading plotly.js into it take seconds, most of
+    the time a pack's charts cost: the session starts in a thread of its own as
+    soon as it is made, so a caller that opens it before reading the data gets
+    both done at once (the browser is another process). :meth:`render` raises
+    :class:`ChartRenderError` when no Chromium can be started.
+    """
+
+    def __init__(self, tabs: int = 2) -> None:
+        if "BROWSER_PATH" not in os.environ and shutil.which(CHROMIUM):
+            os.environ["BROWSER_PATH"] = CHROMIUM
+        self._loop = asyncio.new_event_loop()
+        # A thread of its own: the caller (a Streamlit script, a CLI) may already run an event loop.
+        self._thread = threading.Thread(target=self._loop.run_forever, name="accord-charts", daemon=True)
+        self._thread.start()
+        self._opened = asyncio.run_coroutine_threadsafe(self._open(tabs), self._loop)
+
+    @staticmethod
+    async def _open(tabs: int):
+        import kaleido
+
+        session = kaleido.Kaleido(n=tabs, mathjax=False)
+        try:
+            await session.open()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await session.close()
+            raise
+        return session
+
+    def _session(self):
+        from choreographer.errors import BrowserFailedError, ChromeNotFoundError
+
+        try:
+            return self._opened.result()
+        except (ChromeNotFoundError, BrowserFailedError) as exc:
+            raise ChartRenderError(
+                f"charts need Chromium for kaleido ({exc.__class__.__name__}); install it (apt-get install "
+                "chromium) or set BROWSER_PATH to a Chrome or Chromium binary"
+            ) from exc
+
+    def render(
+        self, figures: Sequence[go.Figure], width: int = CHART_PX[0], height: int = CHART_PX[1]
+    ) -> list[bytes]:
+        """Return each figure as PNG bytes (2x scale), in order; drawn on the session's tabs at once."""
+        if not figures:
+            return []
+        session = self._session()
+        opts = {"format": "png", "width": width, "height": height, "scale": 2}
+
+        async def draw() -> list[bytes]:
+            return list(await asyncio.gather(*(session.calc_fig(fig, opts=opts) for fig in figures)))
+
+        return asyncio.run_coroutine_threadsafe(draw(), self._loop).result()
+
+    def close(self) -> None:
+        """Close the browser (once it has started: cancelling a start could leave Chromium running) and the thread."""
+        with contextlib.suppress(Exception):
+            browser = self._opened.result(timeout=120)
+            asyncio.run_coroutine_threadsafe(browser.close(), self._loop).result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        self._loop.close()
+
+    def __enter__(self) -> ChartSession:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
 def render_pngs(
-    figures: Sequence[go.Figure], width: int = CHART_PX[0], height: int = CHART_PX[1]
+    figures: Sequence[go.Figure],
+    width: int = CHART_PX[0],
+    height: int = CHART_PX[1],
+    session: ChartSession | None = None,
 ) -> list[bytes]:
-    """Return each figure as PNG bytes (2x scale), drawn by kaleido in one Chromium session.
+    """Return each figure as PNG bytes (2x scale), drawn in ``session`` or in one Chromium session of their own.
 
     Raises :class:`ChartRenderError` when no Chromium can be started.
     """
     if not figures:
         return []
-    if "BROWSER_PATH" not in os.environ and shutil.which(CHROMIUM):
-        os.environ["BROWSER_PATH"] = CHROMIUM
-    import kaleido
-    from choreographer.errors import BrowserFailedError, ChromeNotFoundError
-
-    opts = {"format": "png", "width": width, "height": height, "scale": 2}
-
-    async def draw() -> list[bytes]:
-        async with kaleido.Kaleido(n=1, mathjax=False) as session:
-            return [await session.calc_fig(fig, opts=opts) for fig in figures]
-
-    try:
-        # A thread of its own: the caller (a Streamlit script, a CLI) may already run an event loop.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(asyncio.run, draw()).result()
-    except (ChromeNotFoundError, BrowserFailedError) as exc:
-        raise ChartRenderError(
-            f"charts need Chromium for kaleido ({exc.__class__.__name__}); install it (apt-get install chromium) "
-            "or set BROWSER_PATH to a Chrome or Chromium binary"
-        ) from exc
+    if session is not None:
+        return session.render(figures, width, height)
+    with ChartSession() as own:
+        return own.render(figures, width, height)
 
 
 # ----------------------------------------------------------------------------- the PDF
@@ -270,12 +331,14 @@ def build_meeting_pack(
     *,
     charts: bool = True,
     progress: Progress | None = None,
+    session: ChartSession | None = None,
 ) -> bytes:
     """Return the meeting pack of ``overview`` as PDF bytes (page 1 overview, then one page per party).
 
     ``document`` is the agreement in force (parties, descriptions, consequences,
     timezone, currency). ``charts=False`` leaves the charts out (faster); when
-    they cannot be drawn the pack says so instead of failing.
+    they cannot be drawn the pack says so instead of failing. ``session``: a
+    :class:`ChartSession` already started (else one is started for the charts).
     """
     report = progress or (lambda *args, **kwargs: None)
     styles = _styles()
@@ -288,7 +351,7 @@ def build_meeting_pack(
         count = sum(len(f) for f in figures.values())
         report("charts", 0, count)
         try:
-            flat = render_pngs([f for party in parties for f in figures[party]])
+            flat = render_pngs([f for party in parties for f in figures[party]], session=session)
         except ChartRenderError as exc:
             chart_problem = str(exc)
         else:
@@ -442,10 +505,14 @@ def meeting_pack(
     progress: Progress | None = None,
     trend_weeks: int = TREND_WEEKS,
 ) -> bytes:
-    """Return the meeting pack PDF of ``week`` of ``agreement`` as of ``as_of``, read from the database."""
+    """Return the meeting pack PDF of ``week`` of ``agreement`` as of ``as_of``, read from the database.
+
+    The charts' browser starts while the data are read.
+    """
     report = progress or (lambda *args, **kwargs: None)
-    report("reading", 0, 1)
-    overview = load_overview(engine, agreement, week, as_of, trend_weeks=trend_weeks)
-    report("reading", 1, 1)
-    document = document_in_force(versions_of(engine, agreement), overview.as_of)
-    return build_meeting_pack(overview, document, charts=charts, progress=progress)
+    with ChartSession() if charts else contextlib.nullcontext() as session:
+        report("reading", 0, 1)
+        overview = load_overview(engine, agreement, week, as_of, trend_weeks=trend_weeks)
+        report("reading", 1, 1)
+        document = document_in_force(versions_of(engine, agreement), overview.as_of)
+        return build_meeting_pack(overview, document, charts=charts, progress=progress, session=session)

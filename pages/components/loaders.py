@@ -1,16 +1,25 @@
 """Cached access to the database and the analytics for the pages.
 
-``st.cache_resource`` holds the engine (one per database URL). ``st.cache_data``
-holds frames and results keyed by small parameters only (URL, ISO instants,
-names, tuples of filter values) — never by a large frame, which Streamlit
-would hash from a sample. :func:`clear` empties it after a sync, an import or
-an agreement change so every page shows the new state.
+``st.cache_resource`` holds the engine (one per database URL) and the canonical
+frames: a million leads are hundreds of MB, which ``st.cache_data`` would
+pickle and copy on every hit. Those frames are shared by every session and
+must be treated as read-only (analytics never modify their input; pandas'
+Copy-on-Write keeps a derived frame from writing back). A page's window is cut
+from a wider one already read when there is one (the 15 periods of trends cover
+every window of the month), so the second page opened reads nothing.
+``st.cache_data`` holds the smaller results keyed by small parameters only
+(URL, ISO instants, names, tuples of filter values) — never by a large frame,
+which Streamlit would hash from a sample. :func:`clear` empties both after a
+sync, an import or an agreement change so every page shows the new state.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from types import MappingProxyType
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -21,9 +30,7 @@ from analytics.commitments import evaluate
 from analytics.slicing import slice_frames
 from data import repository as repo
 from data.engine import database_url, make_engine, upgrade
-
-# Activities after a window still count for leads handed over inside it (touches within N business days).
-ACTIVITY_TAIL = pd.Timedelta(days=28)
+from reports.weeks import ACTIVITY_TAIL, read_window  # activities until 28 days after a window count for it
 
 
 @st.cache_resource(show_spinner=False)
@@ -103,22 +110,90 @@ def agreement_versions(url: str, name: str) -> list[AgreementVersion]:
     return versions_from_rows(repo.read_agreement_versions(_engine_for(url), name))
 
 
-@st.cache_data(ttl=600, max_entries=6, show_spinner="Loading data…")
+# A window up to a period plus the Overview's weeks is read as asked (the Overview opens fast); a longer one
+# (the 15 periods of trends and baselines) is read further on, so every window of the current month (the
+# Overview's, the queue's, the Agreement page's baseline) is cut from it instead of read again.
+SMALL_WINDOW = pd.Timedelta(days=100)
+SHARED_TAIL = pd.Timedelta(days=38)
+FRAMES_TTL = 600  # seconds: a sync run outside the app (cli.py, cron) shows within ten minutes
+
+
+def window_to_read(start: pd.Timestamp, end: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The window read from the database when no window read before covers [start, end).
+
+    >>> window_to_read(pd.Timestamp("2026-11-01", tz="UTC"), pd.Timestamp("2026-12-01", tz="UTC"))[1]
+    Timestamp('2026-12-01 00:00:00+0000', tz='UTC')
+    >>> window_to_read(pd.Timestamp("2025-10-01", tz="UTC"), pd.Timestamp("2026-11-01", tz="UTC"))[1]
+    Timestamp('2026-12-09 00:00:00+0000', tz='UTC')
+    """
+    return (start, end) if end - start <= SMALL_WINDOW else (start, end + SHARED_TAIL)
+
+
+@st.cache_resource(show_spinner=False)
+def _windows_read(url: str) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """The shared windows asked for on ``url``, newest last (a hint: the frames may have been evicted since)."""
+    return []
+
+
+@st.cache_resource(ttl=FRAMES_TTL, max_entries=2, show_spinner="Loading data…")
+def _window_frames(url: str, start: str, end: str) -> Mapping[str, pd.DataFrame]:
+    """The canonical frames of [start, end) read from the database (reports.weeks.read_window), read-only."""
+    return MappingProxyType(read_window(_engine_for(url), pd.Timestamp(start), pd.Timestamp(end)))
+
+
+@st.cache_resource(ttl=FRAMES_TTL, max_entries=6, show_spinner=False)
+def _cut_frames(url: str, start: str, end: str, read_start: str, read_end: str) -> Mapping[str, pd.DataFrame]:
+    """The frames of [start, end) cut from those of the wider [read_start, read_end), as a read of it gives."""
+    read = _window_frames(url, read_start, read_end)
+    return MappingProxyType(window_rows(read, pd.Timestamp(start), pd.Timestamp(end), ACTIVITY_TAIL))
+
+
+def window_rows(
+    frames: Mapping[str, pd.DataFrame], start: pd.Timestamp, end: pd.Timestamp, tail: pd.Timedelta
+) -> dict[str, pd.DataFrame]:
+    """The rows of ``frames`` (read for a wider window) that a read of [start, end) returns.
+
+    Deals created or closed in the window; leads handed over in it plus the
+    leads of those deals; activities from ``start`` until ``tail`` after ``end``;
+    every owner — data.repository's reads, done in pandas.
+    """
+
+    def inside(series: pd.Series, lo: pd.Timestamp, hi: pd.Timestamp) -> np.ndarray:
+        return ((series >= lo) & (series < hi)).to_numpy(dtype=bool, na_value=False)
+
+    deals = frames["deals"]
+    deals = deals[inside(deals["created_at"], start, end) | inside(deals["closed_at"], start, end)]
+    leads = frames["leads"]
+    of_deals = leads["id"].isin(deals["lead_id"].dropna().to_numpy(dtype="int64"))
+    keep = inside(leads["mql_at"], start, end) | of_deals.to_numpy(bool, na_value=False)
+    activities = frames["activities"]
+    return {
+        "owners": frames["owners"],
+        "leads": leads[keep],
+        "deals": deals,
+        "activities": activities[inside(activities["occurred_at"], start, end + tail)],
+    }
+
+
 def frames(url: str, start: str, end: str) -> dict[str, pd.DataFrame]:
-    """Canonical frames for the window [start, end) (ISO UTC instants).
+    """Canonical frames for the window [start, end) (ISO UTC instants); shared, so never modify them.
 
     Leads handed over in the window (plus the leads of deals created or closed
     in it), deals created or closed in it, activities from its start until
-    :data:`ACTIVITY_TAIL` after its end, and every owner.
+    :data:`ACTIVITY_TAIL` after its end, and every owner. Cut from a window
+    already read when one covers it, else read (:func:`window_to_read`).
     """
-    bind = _engine_for(url)
     lo, hi = pd.Timestamp(start), pd.Timestamp(end)
-    return {
-        "owners": repo.read_owners(bind),
-        "leads": repo.read_leads(bind, lo, hi, with_deal_leads=True),
-        "deals": repo.read_deals(bind, lo, hi),
-        "activities": repo.read_activities(bind, lo, hi + ACTIVITY_TAIL),
-    }
+    windows = _windows_read(url)
+    covering = sorted((w for w in windows if w[0] <= lo and hi <= w[1]), key=lambda w: w[1] - w[0])
+    read = covering[0] if covering else window_to_read(lo, hi)  # the smallest: the cheapest to cut from
+    if not covering:
+        windows.append(read)
+        del windows[:-2]  # as many as _window_frames keeps
+    read_start, read_end = read[0].isoformat(), read[1].isoformat()
+    if (lo, hi) == read:
+        return dict(_window_frames(url, read_start, read_end))
+    return dict(_cut_frames(url, lo.isoformat(), hi.isoformat(), read_start, read_end))
 
 
 def sliced_frames(url: str, start: str, end: str, teams: tuple, owners: tuple, channels: tuple) -> dict:
@@ -147,6 +222,9 @@ def evaluation(
 def clear() -> None:
     """Forget every cached frame and result: call after a sync, an import or an agreement change."""
     st.cache_data.clear()
+    _windows_read.clear()
+    _window_frames.clear()
+    _cut_frames.clear()
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -229,6 +307,24 @@ def followup_detail(
     data = sliced_frames(url, start, end, teams, owners, channels)
     return followup.followup_detail(agreement_versions(url, agreement), data, pd.Timestamp(as_of),
                                     start=pd.Timestamp(start), end=pd.Timestamp(end))  # fmt: skip
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def followup_tables(
+    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple = (), owners: tuple = (),
+    channels: tuple = (),
+) -> dict[str, pd.DataFrame]:  # fmt: skip
+    """The Sales page's small tables of :func:`followup_detail`, cached so a warm page recomputes nothing.
+
+    breakdowns.followup_by overall ("all"), per "team" and per "owner"; breakdowns.delays_by per team ("delays").
+    """
+    detail = followup_detail(url, agreement, start, end, as_of, teams, owners, channels)
+    return {
+        "all": breakdowns.followup_by(detail, by=None),
+        "team": breakdowns.followup_by(detail, by="team"),
+        "owner": breakdowns.followup_by(detail, by="owner"),
+        "delays": breakdowns.delays_by(detail, by="team"),
+    }
 
 
 @st.cache_data(ttl=120, max_entries=16, show_spinner=False)

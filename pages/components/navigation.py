@@ -19,6 +19,7 @@ SALES_SIDE = frozenset({"sales", "executive", "admin"})
 BOTH_SIDES = frozenset({"marketing", "sales", "executive", "admin"})
 ADMINS = frozenset({"admin"})
 SECTIONS = ("Dashboard", "Agreement", "Setup")
+DEFAULT_SUFFIX = "-default"  # the default page's name inside Streamlit: it is served at "/", not at this path
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,23 @@ def specs_for(role: str) -> list[PageSpec]:
 
 
 def pages_for(role: str) -> dict[str, list[st.Page]]:
-    """The ``st.navigation`` dict of the pages ``role`` may open, by section; the first is the default if none is."""
+    """The ``st.navigation`` dict of the pages ``role`` may open, by section; the first is the default if none is.
+
+    Streamlit serves the default page at ``/`` only; a hidden twin keeps its own
+    path working too (``/overview`` as well as ``/``), e.g. for a bookmark.
+    """
     allowed = specs_for(role)
     has_default = any(spec.default for spec in allowed)
     sections: dict[str, list[st.Page]] = {}
     for position, spec in enumerate(sorted(allowed, key=lambda s: SECTIONS.index(s.section))):
-        page = st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path,
-                       default=spec.default or (not has_default and position == 0))  # fmt: skip
+        default = spec.default or (not has_default and position == 0)
+        # The default's own url_path only names it inside Streamlit (its hash); the twin takes the public one.
+        page = st.Page(spec.path, title=spec.title, icon=spec.icon, default=default,
+                       url_path=f"{spec.url_path}{DEFAULT_SUFFIX}" if default else spec.url_path)  # fmt: skip
         sections.setdefault(spec.section, []).append(page)
+        if default:
+            twin = st.Page(
+                spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path, visibility="hidden"
+            )
+            sections[spec.section].append(twin)
     return sections

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 import cli
@@ -94,6 +95,28 @@ def test_without_a_browser_the_pack_says_why_the_charts_are_missing(engine, now,
     monkeypatch.setattr(pack, "render_pngs", no_browser)
     text = pdf_text(pack.meeting_pack(engine, AGREEMENT, week_of(now, TZ), now), tmp_path)
     assert "Charts are left out: charts need Chromium" in text
+
+
+def test_without_chromium_the_session_says_what_to_install(engine, now, tmp_path, monkeypatch):
+    monkeypatch.setenv("BROWSER_PATH", str(tmp_path / "no-chromium"))
+    with (
+        pack.ChartSession() as session,
+        pytest.raises(pack.ChartRenderError, match="apt-get install chromium"),
+    ):
+        session.render([go.Figure(go.Bar(x=[1], y=[2]))])
+    text = pdf_text(pack.meeting_pack(engine, AGREEMENT, week_of(now, TZ), now), tmp_path)
+    assert "Charts are left out: charts need Chromium for kaleido (ChromeNotFoundError)" in text
+
+
+def test_one_session_draws_every_figure_in_order():
+    chromium_path()
+    figures = [go.Figure(go.Bar(x=["a"], y=[1])), go.Figure(go.Bar(x=["a", "b", "c"], y=[3, 1, 2]))]
+    with pack.ChartSession() as session:
+        first = session.render(figures, width=300, height=200)
+        again = session.render(figures[::-1], width=300, height=200)  # the same browser, a second time
+    assert all(png.startswith(b"\x89PNG") for png in first) and first[0] != first[1]
+    assert again == first[::-1]
+    assert pack.render_pngs([]) == []
 
 
 def test_a_frozen_week_stays_as_frozen_after_new_data_arrives(engine, now, tmp_path):
