@@ -27,7 +27,7 @@ from analytics.snapshots import (
     weeks_between,
 )
 from data.repository import StorageError
-from pages.components import auth, exports, filters, loaders
+from pages.components import auth, exports, filters, loaders, page
 
 BADGES = {"#1a9850": "green", "#f59e0b": "orange", "#d73027": "red"}
 
@@ -48,6 +48,7 @@ f = filters.current()
 if f is None:
     st.info("No agreement yet: save one on the **Agreement** page to see both sides' commitments here.")
     st.stop()
+page.data_notice(f.url, stop_when_empty=False)
 doc = f.document
 tz, currency = doc.timezone, doc.currency
 versions = loaders.agreement_versions(f.url, f.agreement)

@@ -44,16 +44,22 @@ def header(title: str, without_agreement: str) -> Header:
         wording.selection_text(f.teams, [names.get(o, f"owner {o}") for o in f.owners], f.channels),
     )
     st.caption(f"{shown.subtitle} · as of {f.as_of.tz_convert(doc.timezone):%Y-%m-%d %H:%M} ({doc.timezone})")
-    counts = loaders.table_counts(f.url)
-    if counts["leads"] == 0 and counts["deals"] == 0:
+    data_notice(f.url)
+    return shown
+
+
+def data_notice(url: str, stop_when_empty: bool = True) -> None:
+    """Say so when the data have deals but no leads; with ``stop_when_empty``, stop the page with a sentence
+    when there are neither (the Overview instead says per week that there was nothing)."""
+    counts = loaders.table_counts(url)
+    if counts["leads"] == 0 and counts["deals"] == 0 and stop_when_empty:
         st.info("No data yet: load the demo company, connect HubSpot or import a file on the **Data** page.")
         st.stop()
-    if counts["leads"] == 0:
+    if counts["leads"] == 0 and counts["deals"] > 0:
         st.info(
             "These data have deals but no leads (e.g. an imported pipeline): lead figures read 0 until leads "
             "are synced or imported on the **Data** page; deal figures are complete."
         )
-    return shown
 
 
 def show_chart(fig, key: str) -> None:

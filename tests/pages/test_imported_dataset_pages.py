@@ -67,6 +67,7 @@ def test_each_page_runs_and_says_leads_are_missing(monkeypatch, tmp_path, maven_
 def test_the_overview_runs_on_it(monkeypatch, tmp_path, maven_url):
     at = open_page(monkeypatch, tmp_path, maven_url, "pages/overview.py", **WHEN)
     assert [t.value for t in at.title] == ["Overview"]
+    assert any(i.startswith(DEALS_ONLY) for i in infos(at)), infos(at)
     assert metrics(at)  # a tile per commitment, none of them an error
 
 
