@@ -14,7 +14,9 @@ connected, script state ``notRunning``, no skeleton, the page's title drawn):
 **cold** is the first load after the server started (nothing cached), **warm**
 the median of ``--warm-runs`` loads right after it in new tabs (the pages'
 frames are held in ``st.cache_resource``, so a warm load reads and copies
-nothing). The Overview's first load also freezes last week (as it does in
+nothing). **Menu switch** is the median time from clicking the page in the
+sidebar menu of an open app (the Overview) until it finished: navigation as
+people do it, without the browser loading plotly.js and connecting again. The Overview's first load also freezes last week (as it does in
 use); it is timed at ``/`` and checked to answer at ``/overview`` too. Then
 it times the PDF meeting pack end to end (as ``cli.py report``) and, to show
 where a cold load goes, the loaders' main calls in-process.
@@ -80,6 +82,23 @@ def load(page, url: str) -> float:
     return time.perf_counter() - started
 
 
+def switch(page, title: str) -> float:
+    """Seconds from clicking ``title`` in the sidebar menu (the app already open) until that page finished running.
+
+    This is navigation as people do it inside Accord: the browser keeps its JavaScript (plotly.js, the
+    websocket), only the script runs again.
+    """
+    link = page.locator("[data-testid='stSidebarNav'] a").filter(has_text=title).first
+    started = time.perf_counter()
+    link.click(timeout=TIMEOUT_MS)
+    page.locator("[data-testid='stMainBlockContainer'] h1").filter(has_text=title).first.wait_for(
+        timeout=TIMEOUT_MS
+    )
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_test_id("stSkeleton").first.wait_for(state="detached", timeout=TIMEOUT_MS)
+    return time.perf_counter() - started
+
+
 def time_pages(db_url: str, warm_runs: int, logs: Path, only: list[str] | None = None) -> dict[str, float]:
     results: dict[str, float] = {}
     with sync_playwright() as playwright:
@@ -97,6 +116,14 @@ def time_pages(db_url: str, warm_runs: int, logs: Path, only: list[str] | None =
                 context.on("weberror", lambda error, seen=errors: seen.append(str(error.error)))
                 cold = load(context.new_page(), url)
                 warm = [load(context.new_page(), url) for _ in range(warm_runs)]
+                if not spec.default:  # warm, reached from the Overview's menu in the same tab
+                    hops = []
+                    for _ in range(warm_runs):
+                        tab = context.new_page()
+                        load(tab, server.url)
+                        hops.append(switch(tab, spec.title))
+                        tab.close()
+                    results[f"{name}_menu_switch_s"] = statistics.median(hops)
                 if spec.default:  # served at "/", and at its own path too
                     page = context.new_page()
                     results[f"{name}_at_own_path_warm_s"] = load(page, f"{server.url}/{spec.url_path}")
