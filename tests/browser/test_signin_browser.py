@@ -186,6 +186,7 @@ def test_admin_opens_data_then_signs_out(browser_page, signin_server):
     expect(page.get_by_text(DATA_PAGE_CAPTION)).to_be_visible()
     screenshot(page, "signin-admin-data")
 
+    wait_for_app(page)  # a click during a rerun can land on a button that is being replaced
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("button", name="End session").click(timeout=REDIRECT_MS)  # the provider's page
     page.wait_for_url(f"{signin_server.url}/**", timeout=REDIRECT_MS)
