@@ -41,7 +41,9 @@ else:
         if stage != "mql":
             note = f"{wording.share_text(total['of_mql'])} of MQLs"
         elif label in targets:
-            note = f"{wording.share_text(total['leads'] / targets[label])} of the {targets[label]:,.0f} target"
+            note = (
+                f"{wording.share_text(total['leads'] / targets[label])} of the {targets[label]:,.0f} target"
+            )
         else:
             note = "handed over"
         column.metric(label, f"{int(total['leads']):,}", delta=note, delta_color="off", delta_arrow="off",

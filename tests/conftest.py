@@ -129,3 +129,14 @@ def route_like_a_server(monkeypatch) -> None:
 def served_like_a_server(monkeypatch):
     """Every test's AppTest routes like a real server (:func:`route_like_a_server`)."""
     route_like_a_server(monkeypatch)
+
+
+def signed_in_as(at, email: str, role: str) -> None:
+    """Configure AppTest ``at`` for sign-in (a provider that is never called) with ``email`` signed in as ``role``."""
+    at.secrets["auth"] = {
+        "redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "not-a-real-secret",
+        "client_id": "accord", "client_secret": "not-a-real-secret",
+        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+    }  # fmt: skip
+    at.secrets["accord"] = {"roles": {role: [email]}}
+    at.user = {"is_logged_in": True, "email": email, "email_verified": True, "name": email.split("@")[0]}

@@ -25,6 +25,7 @@ from pages.components.agreement_view import (
     target_key,
     yaml_key,
 )
+from tests.conftest import signed_in_as
 
 APP = str(settings.ROOT / "app.py")
 NAME = "Sales and Marketing SLA"
@@ -146,13 +147,7 @@ def test_only_an_admin_may_change_the_agreement(shared_url):
     at = AppTest.from_file(APP, default_timeout=90)
     at.switch_page("pages/agreement.py")
     at.query_params["section"] = "Edit"
-    at.secrets["auth"] = {
-        "redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "not-a-real-secret",
-        "client_id": "accord", "client_secret": "not-a-real-secret",
-        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
-    }  # fmt: skip
-    at.secrets["accord"] = {"roles": {"marketing": ["mia@example.com"]}}
-    at.user = {"is_logged_in": True, "email": "mia@example.com", "email_verified": True, "name": "Mia"}
+    signed_in_as(at, "mia@example.com", "marketing")
     at.run()
     assert not at.exception, at.exception
     assert [i.value for i in at.info] == ["Only an admin can change the agreement. Ask whoever owns it."]

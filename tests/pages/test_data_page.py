@@ -18,6 +18,7 @@ from data import repository as repo
 from data.engine import make_engine
 from pages.components import auth, jobs
 from pages.components.data_view import OPEN_MODE_NOTICE
+from tests.conftest import signed_in_as
 from tests.connectors.hubspot.fake_hubspot import FakeHubSpot, seeded_frames
 
 APP = str(settings.ROOT / "app.py")
@@ -183,13 +184,7 @@ def test_open_mode_is_announced_at_the_top(app_env):
 
 def test_no_open_mode_notice_when_sign_in_is_configured(app_env):
     at = AppTest.from_file(APP, default_timeout=60)
-    at.secrets["auth"] = {
-        "redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "not-a-real-secret",
-        "client_id": "accord", "client_secret": "not-a-real-secret",
-        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
-    }  # fmt: skip
-    at.secrets["accord"] = {"roles": {"admin": ["ops@example.com"]}}
-    at.user = {"is_logged_in": True, "email": "ops@example.com", "email_verified": True, "name": "Ops"}
+    signed_in_as(at, "ops@example.com", "admin")
     at.switch_page("pages/data.py").run()
     assert not at.exception, at.exception
     assert [t.value for t in at.title] == ["Data"]  # a signed-in admin on the Data page
