@@ -60,6 +60,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop_process(process: subprocess.Popen, log) -> None:
+    """Stop a test server's process (killed if it does not stop within 10 s) and close its log."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
 class StreamlitServer:
     """`streamlit run app.py` in a subprocess, with its log kept for failure reports.
 
@@ -98,12 +108,7 @@ class StreamlitServer:
         return self.log_path.read_text(errors="replace")[-5000:]
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self._log.close()
+        stop_process(self.process, self._log)
 
 
 @contextmanager

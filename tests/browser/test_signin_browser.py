@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import settings
-from tests.browser.conftest import free_port, screenshot, serving, wait_for_app, watched
+from tests.browser.conftest import free_port, screenshot, serving, stop_process, wait_for_app, watched
 from tests.conftest import chromium_path
 
 PEOPLE = {
@@ -90,12 +90,7 @@ class IdentityProvider:
         raise RuntimeError(f"oidc-provider-mock did not answer in {timeout} s")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self._log.close()
+        stop_process(self.process, self._log)
 
 
 @pytest.fixture(scope="module")
