@@ -23,8 +23,7 @@ if user.signed_in:
         icon=":material/lock:",
     )
     if st.button("Sign out", key="sign_out_no_role", icon=":material/logout:"):
-        st.logout()
-        st.rerun()  # the rest of this run must not draw the pages any more
+        auth.sign_out()
 else:
     st.write("Sign in with your company account to see where marketing and sales stand.")
     for provider in auth.sign_in_providers():

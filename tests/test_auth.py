@@ -255,6 +255,9 @@ def test_signed_in_admin_sees_who_and_can_sign_out(app):
     at.button(key="sign_out").click().run()
     assert not at.exception
     assert at.user == {"is_logged_in": False}
+    # The run ends at the button (a real browser is now on its way to the logout route): no page is drawn.
+    assert len(at.metric) == 0 and len(at.title) == 0
+    at.run()  # the session after sign-out
     assert at.button(key="sign_in_default").label == "Sign in"
     assert "Signed in as" not in texts(at)
 
@@ -274,6 +277,8 @@ def test_a_person_without_a_role_is_told_so_and_can_sign_out(app):
     assert len(at.sidebar.header) == 0 and len(at.metric) == 0
     at.button(key="sign_out_no_role").click().run()
     assert at.user == {"is_logged_in": False}
+    at.run()
+    assert at.button(key="sign_in_default").label == "Sign in"
 
 
 def test_a_broken_role_configuration_stops_the_app_with_the_key_named(app):

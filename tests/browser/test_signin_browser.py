@@ -176,12 +176,24 @@ def user_cookies(page: Page) -> list[dict]:
     return [c for c in page.context.cookies() if c["name"].startswith("_streamlit_user")]
 
 
-# KNOWN BUG, open (issue 8): after "Sign out" the page shows the sign-in screen, but in about one run of
-# three the `_streamlit_user` cookie is still there 90 s later (the browser never reaches Streamlit's logout
-# route / the provider's end-session page). Remove the mark when fixed.
-@pytest.mark.xfail(
-    reason="sign-out sometimes leaves the user cookie in place (open bug, see the comment)", strict=False
-)
+def sign_out(page: Page) -> None:
+    """Click "Sign out" and wait until the browser no longer holds the sign-in cookie.
+
+    Streamlit clears the session, then its logout route drops the cookie and sends the browser to the
+    provider, which asks to end its session too (answered whenever it asks).
+    """
+    wait_for_app(page)  # a click during a rerun can land on a button that is being replaced
+    assert user_cookies(page), "not signed in before Sign out"
+    page.get_by_role("button", name="Sign out").click()
+    end_session = page.get_by_role("button", name="End session")
+    deadline = time.monotonic() + REDIRECT_MS / 1000
+    while user_cookies(page) and time.monotonic() < deadline:
+        if end_session.is_visible():
+            end_session.click()
+        page.wait_for_timeout(250)
+    assert not user_cookies(page), "still signed in after Sign out"
+
+
 def test_admin_opens_data_then_signs_out(browser_page, signin_server):
     page = browser_page
     sign_in(page, signin_server, "ops")
@@ -192,19 +204,8 @@ def test_admin_opens_data_then_signs_out(browser_page, signin_server):
     expect(page.get_by_text(DATA_PAGE_CAPTION)).to_be_visible()
     screenshot(page, "signin-admin-data")
 
-    wait_for_app(page)  # a click during a rerun can land on a button that is being replaced
-    page.get_by_role("button", name="Sign out").click()
-    # Streamlit clears the session, then its logout route drops the user cookie and sends the browser to the
-    # provider, which asks to end its session too. Wait for the cookie to go, ending the provider's session
-    # whenever it asks.
-    end_session = page.get_by_role("button", name="End session")
-    deadline = time.monotonic() + REDIRECT_MS / 1000
-    while user_cookies(page) and time.monotonic() < deadline:
-        if end_session.is_visible():
-            end_session.click()
-        page.wait_for_timeout(250)
+    sign_out(page)
     screenshot(page, "signin-after-sign-out")
-    assert not user_cookies(page), "still signed in after Sign out"
     page.goto(signin_server.url)
     wait_for_app(page)
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
@@ -224,3 +225,7 @@ def test_someone_without_a_role_is_told_so(browser_page, signin_server):
     expect(page.get_by_text("has no role in Accord")).to_be_visible()
     expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
     screenshot(page, "signin-no-role")
+    sign_out(page)  # to try another account
+    page.goto(signin_server.url)
+    wait_for_app(page)
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
