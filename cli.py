@@ -2,6 +2,8 @@
 
 Every command exits 0 on success and non-zero on failure, with one line on
 stderr that says what went wrong (no traceback for errors the user can fix).
+A sync or import refused because another run of the same source is going exits
+75 (EX_TEMPFAIL: try again later).
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ import sys
 import time
 
 from data.engine import DatabaseConfigError, current_revision, head_revision, make_engine, upgrade
+from data.repository import RunBusyError
+
+BUSY_EXIT = 75  # EX_TEMPFAIL: another run of the same source is going; cron tries again next time
 
 
 class ProgressBar:
@@ -53,7 +58,7 @@ class ProgressBar:
 def _demo(args) -> int:
     from connectors.demo import load_demo
     from connectors.first_run import load_demo_if_empty
-    from data.repository import finish_run, start_run, table_counts
+    from data.repository import finish_run, keep_alive, start_run, table_counts
 
     engine = make_engine()
     upgrade(engine)
@@ -65,7 +70,14 @@ def _demo(args) -> int:
         print("Demo company loaded." if loaded else "The database already has data: demo not loaded.")
         return 0
     run = start_run(engine, "demo", "demo")
-    counts = load_demo(engine, leads=args.leads or 12_000, seed=args.seed, reset=args.reset, progress=bar)
+    try:
+        with keep_alive(engine, run):
+            counts = load_demo(
+                engine, leads=args.leads or 12_000, seed=args.seed, reset=args.reset, progress=bar
+            )
+    except BaseException as exc:
+        finish_run(engine, run, "failed", error=f"demo load failed: {exc!r}"[:2000])
+        raise
     finish_run(engine, run, "ok", table_counts(engine))
     bar.close()
     summary = ", ".join(f"{n:,} {table}" for table, n in counts.items())
@@ -148,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     except DatabaseConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except RunBusyError as exc:  # a cron run while another sync of the same source is going: try later
+        print(f"error: {exc}", file=sys.stderr)
+        return BUSY_EXIT
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import settings
 from data import repository as repo
@@ -41,11 +42,25 @@ def load_demo_if_empty(engine, leads: int | None = None, progress=None) -> bool:
     from connectors.demo import load_demo
 
     leads = leads or int(settings.get("ACCORD_DEMO_LEADS"))
-    run = repo.start_run(engine, "demo", "demo")
     try:
-        counts = load_demo(engine, leads=leads, progress=progress)
+        run = repo.start_run(engine, "demo", "demo")
+    except repo.RunBusyError:  # another process (a second server, `cli.py demo`) is loading it right now
+        wait_for_run(engine, "demo")
+        return False
+    try:
+        with repo.keep_alive(engine, run):
+            counts = load_demo(engine, leads=leads, progress=progress)
     except Exception as exc:
         repo.finish_run(engine, run, "failed", error=f"demo load failed: {exc}")
         raise
     repo.finish_run(engine, run, "ok", counts)
     return True
+
+
+def wait_for_run(engine, connector: str, poll: float = 0.5) -> None:
+    """Wait while a run of ``connector`` is alive (at most until it would be taken to have died)."""
+    deadline = time.monotonic() + repo.STALE_AFTER.total_seconds()
+    while (run := repo.running_run(engine, connector)) is not None and repo.run_alive(run):
+        if time.monotonic() > deadline:
+            return
+        time.sleep(poll)

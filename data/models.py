@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -203,6 +204,17 @@ class SyncRun(Base):
     """One run of a sync or import: when, how it ended, what it counted."""
 
     __tablename__ = "sync_runs"
+    # At most one run per connector is "running": the database itself refuses a second one, across
+    # processes and machines (a cron sync and a "Sync now" click never write the same rows at once).
+    __table_args__ = (
+        Index(
+            "uq_sync_runs_one_running",
+            "connector",
+            unique=True,
+            sqlite_where=text("status = 'running'"),
+            postgresql_where=text("status = 'running'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     connector: Mapped[str] = mapped_column(String(64))
@@ -212,6 +224,10 @@ class SyncRun(Base):
     status: Mapped[str] = mapped_column(String(16))
     counts: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    # Who runs it and when it last said it was alive: how a later run tells a live one from a dead one.
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class RejectedRow(Base):

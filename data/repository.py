@@ -21,6 +21,9 @@ import hashlib
 import io
 import itertools
 import json
+import os
+import socket
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -32,7 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from analytics.schema import (
     BOOL,
@@ -686,28 +689,148 @@ INTERRUPTED = (
     "stopped without recording how it ended (the process was killed or crashed); "
     "noticed when run {run} of the same source started"
 )
+HEARTBEAT_SECONDS = 30.0  # how often a running run says it is alive
+STALE_AFTER = dt.timedelta(minutes=10)  # a run not heard from for this long is taken to have died
+
+
+class RunBusyError(RuntimeError):
+    """Another run of the same connector is alive; the message says which, where and since when."""
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def run_alive(run: dict, now: dt.datetime | None = None) -> bool:
+    """Whether a run recorded as "running" still is.
+
+    Dead when it has not been heard from for :data:`STALE_AFTER` (its heartbeat, or its start before the
+    first heartbeat), or at once when it ran on this machine and its process is gone.
+    """
+    now = now or _now()
+    last = run["heartbeat_at"] or run["started_at"]
+    if last is None or now - last > STALE_AFTER:
+        return False
+    if run["host"] == socket.gethostname() and run["pid"] is not None:
+        return _process_exists(run["pid"])
+    return True
+
+
+def run_label(connector: str) -> str:
+    """What a run of ``connector`` is called in messages.
+
+    >>> run_label("hubspot"), run_label("file:crm"), run_label("demo")
+    ('HubSpot sync', "import into source 'crm'", 'demo load')
+    """
+    if connector.startswith("file:"):
+        return f"import into source {connector.removeprefix('file:')!r}"
+    return {"hubspot": "HubSpot sync", "demo": "demo load"}.get(connector, f"{connector} run")
+
+
+def _busy_message(run: dict, now: dt.datetime) -> str:
+    last = run["heartbeat_at"] or run["started_at"]
+    where = f" by process {run['pid']} on {run['host']}" if run["host"] else ""
+    return (
+        f"Another {run_label(run['connector'])} is already going: run {run['id']}, "
+        f"started {run['started_at']:%Y-%m-%d %H:%M} "
+        f"UTC{where}, last heard from {max(int((now - last).total_seconds()), 0)} s ago. Wait until it has "
+        f"finished (the Data page's history shows it). A run that stops being heard from is taken over "
+        f"{int(STALE_AFTER.total_seconds() // 60)} minutes later."
+    )
 
 
 def start_run(bind: Engine | Connection, connector: str, kind: str) -> int:
-    """Record the start of a sync or import run; returns its id.
+    """Claim ``connector`` for a new sync or import run and record its start; returns the run's id.
 
-    Earlier runs of the same ``connector`` still "running" are taken to have
-    died (killed, crashed, machine restarted) and become "interrupted", their
-    ``error`` saying so; ``finished_at`` stays empty, as when they stopped is
-    unknown. Should one in fact still be running, its :func:`finish_run`
-    overwrites that.
+    Only one run per connector is "running" at a time, across processes and machines: raises
+    :class:`RunBusyError` while another one is alive (see :func:`run_alive`; the live run keeps its
+    heartbeat fresh with :func:`keep_alive`). Runs of the same connector left "running" by a process that
+    died (killed, crashed, machine restarted) become "interrupted", their ``error`` saying so;
+    ``finished_at`` stays empty, as when they stopped is unknown. A unique index on running runs settles
+    two claims made at the same instant: the second is refused.
     """
     t = SyncRun.__table__
+    now = _now()
+    try:
+        with transaction(bind) as conn:
+            running = conn.execute(select(t).where(t.c.connector == connector, t.c.status == "running"))
+            running = [dict(row) for row in running.mappings()]
+            for run in running:
+                if run_alive(run, now):
+                    raise RunBusyError(_busy_message(run, now))
+            dead = [run["id"] for run in running]
+            if dead:
+                conn.execute(t.update().where(t.c.id.in_(dead)).values(status="interrupted"))
+            run_id = conn.execute(
+                insert(SyncRun).values(
+                    connector=connector,
+                    kind=kind,
+                    started_at=now,
+                    status="running",
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    heartbeat_at=now,
+                )
+            ).inserted_primary_key[0]
+            if dead:
+                conn.execute(t.update().where(t.c.id.in_(dead)).values(error=INTERRUPTED.format(run=run_id)))
+            return run_id
+    except IntegrityError as exc:  # another process claimed it between our read and our insert
+        run = running_run(bind, connector)
+        if run is None:
+            raise
+        raise RunBusyError(_busy_message(run, _now())) from exc
+
+
+def running_run(bind: Engine | Connection, connector: str) -> dict | None:
+    """The run of ``connector`` recorded as "running" (alive or not, see :func:`run_alive`), or None."""
+    t = SyncRun.__table__
     with transaction(bind) as conn:
-        run_id = conn.execute(
-            insert(SyncRun).values(connector=connector, kind=kind, started_at=_now(), status="running")
-        ).inserted_primary_key[0]
+        row = conn.execute(select(t).where(t.c.connector == connector, t.c.status == "running")).first()
+    return None if row is None else dict(row._mapping)
+
+
+def beat_run(bind: Engine | Connection, run_id: int, **values) -> None:
+    """Say run ``run_id`` is alive (and update ``values``, e.g. its ``kind``), unless it has ended."""
+    t = SyncRun.__table__
+    with transaction(bind) as conn:
         conn.execute(
-            t.update()
-            .where(t.c.connector == connector, t.c.status == "running", t.c.id < run_id)
-            .values(status="interrupted", error=INTERRUPTED.format(run=run_id))
+            t.update().where(t.c.id == run_id, t.c.status == "running").values(heartbeat_at=_now(), **values)
         )
-        return run_id
+
+
+@contextmanager
+def keep_alive(bind: Engine | Connection, run_id: int, every: float = HEARTBEAT_SECONDS) -> Iterator[None]:
+    """While the block runs, a background thread beats run ``run_id``'s heartbeat every ``every`` seconds.
+
+    A beat that fails (the database busy for a moment) is skipped; the next one tries again. Given a
+    connection (one caller's transaction, not for another thread) it does nothing.
+    """
+    if isinstance(bind, Connection):
+        yield
+        return
+    engine, stop = bind, threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            try:
+                beat_run(engine, run_id)
+            except (StorageError, DBAPIError):
+                continue
+
+    thread = threading.Thread(target=beat, name=f"accord-heartbeat-{run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def finish_run(

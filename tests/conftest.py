@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import types
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import script_runner
 
 from data.engine import make_engine, upgrade
+from data.models import SyncRun
 
 POSTGRES_URL_VAR = "ACCORD_TEST_POSTGRES_URL"
 CHROMIUM = "/usr/bin/chromium"
@@ -140,3 +143,27 @@ def signed_in_as(at, email: str, role: str) -> None:
     }  # fmt: skip
     at.secrets["accord"] = {"roles": {role: [email]}}
     at.user = {"is_logged_in": True, "email": email, "email_verified": True, "name": email.split("@")[0]}
+
+
+def pretend_run(engine, run_id: int, **values) -> None:
+    """Rewrite who runs ``run_id`` and when it was last heard from, as another process would have left it."""
+    table = SyncRun.__table__
+    with engine.begin() as conn:
+        conn.execute(table.update().where(table.c.id == run_id).values(**values))
+
+
+@pytest.fixture
+def other_process():
+    """A live process on this machine that is not the test's."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    yield process.pid
+    process.kill()
+    process.wait()
+
+
+@pytest.fixture
+def dead_pid() -> int:
+    """The id of a process on this machine that has exited (and been reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid

@@ -186,7 +186,10 @@ def import_file(
         )
         run.start()
         report.run_id = run.run_id
-        _import_chunks(bind, source_file, fmt, mapping, check.columns, report, as_of, chunksize, progress)
+        with repository.keep_alive(bind, run.run_id):  # tells later runs of this source that it is alive
+            _import_chunks(bind, source_file, fmt, mapping, check.columns, report, as_of, chunksize, progress)
+    except repository.RunBusyError:
+        raise  # another import of this source is going: nothing was started, nothing to record
     except FileImportError as exc:
         run.fail(str(exc))
         raise

@@ -231,42 +231,50 @@ def sync(
     now = now or (lambda: dt.datetime.now(dt.UTC))
     report = _Reporter(progress)
     started = now()
-    plans = {obj: _plan(engine, obj, full, started, config) for obj in CRM_OBJECTS}
-    kind = "full" if any(p.mode == "full" for p in plans.values()) else "incremental"
-    summary = SyncSummary(run_id=None, kind=kind, status="running", started_at=started)
-    summary.run_id = repository.start_run(engine, CONNECTOR, kind)
+    # Claim the connector before reading the checkpoints: a second sync (cron while someone clicks
+    # "Sync now") is refused with RunBusyError instead of continuing the same checkpoints twice.
+    run_id = repository.start_run(engine, CONNECTOR, "sync")
+    try:
+        plans = {obj: _plan(engine, obj, full, started, config) for obj in CRM_OBJECTS}
+        kind = "full" if any(p.mode == "full" for p in plans.values()) else "incremental"
+        repository.beat_run(engine, run_id, kind=kind)
+    except BaseException as exc:
+        repository.finish_run(engine, run_id, "failed", error=_user_message(exc, config.token))
+        raise
+    summary = SyncSummary(run_id=run_id, kind=kind, status="running", started_at=started)
     log.info(
         "HubSpot %s sync started against %s with token %s",
         kind,
         config.base_url,
         accord_settings.mask(config.token),
     )
-    stop = threading.Event()
-    client = None
-    try:
-        client = HubSpotClient(config, on_wait=report.waiting, stop=stop)
-        summary.owners = _sync_owners(engine, client, report, summary)
-        report("pipelines", 0, 1)
-        stages = mapping.stage_index(client.pipelines("deals"))
-        report("pipelines", 1, 1)
-        _sync_objects(engine, client, plans, stages, config, summary, report, stop)
-        report("touches", 0, 1, "counting activities per lead")
-        summary.touches_updated = _update_touches(engine)
-        report("touches", 1, 1, f"{summary.touches_updated:,} leads updated")
-        summary.status = "ok"
-    except BaseException as exc:
-        stop.set()
-        summary.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        summary.error = _user_message(exc, config.token)
-        raise
-    finally:
-        if client is not None:
-            stats = client.stats
-            summary.requests, summary.retries = stats.requests, stats.retries
-            summary.rate_limited, summary.waited_seconds = stats.rate_limited, stats.waited_seconds
-        summary.finished_at = now()
-        repository.finish_run(engine, summary.run_id, summary.status, summary.counts(), summary.error)
-        log.info("%s", summary.describe())
+    with repository.keep_alive(engine, run_id):  # tells later runs this one is alive
+        stop = threading.Event()
+        client = None
+        try:
+            client = HubSpotClient(config, on_wait=report.waiting, stop=stop)
+            summary.owners = _sync_owners(engine, client, report, summary)
+            report("pipelines", 0, 1)
+            stages = mapping.stage_index(client.pipelines("deals"))
+            report("pipelines", 1, 1)
+            _sync_objects(engine, client, plans, stages, config, summary, report, stop)
+            report("touches", 0, 1, "counting activities per lead")
+            summary.touches_updated = _update_touches(engine)
+            report("touches", 1, 1, f"{summary.touches_updated:,} leads updated")
+            summary.status = "ok"
+        except BaseException as exc:
+            stop.set()
+            summary.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            summary.error = _user_message(exc, config.token)
+            raise
+        finally:
+            if client is not None:
+                stats = client.stats
+                summary.requests, summary.retries = stats.requests, stats.retries
+                summary.rate_limited, summary.waited_seconds = stats.rate_limited, stats.waited_seconds
+            summary.finished_at = now()
+            repository.finish_run(engine, summary.run_id, summary.status, summary.counts(), summary.error)
+            log.info("%s", summary.describe())
     return summary
 
 

@@ -276,7 +276,8 @@ def _sync_work(engine, full: bool, actor: str, target: str):
         try:
             summary = sync(engine, full=full, progress=job.progress)
         except BaseException as exc:
-            detail = {"full": full, "status": "failed", "error": _safe(str(exc))[:500]}
+            status = "refused" if isinstance(exc, repo.RunBusyError) else "failed"
+            detail = {"full": full, "status": status, "error": _safe(str(exc))[:500]}
             repo.add_audit(engine, actor, "sync.hubspot", target, detail)
             raise
         finally:
@@ -305,6 +306,8 @@ def _show_sync_outcome(job: jobs.Job) -> None:
         st.error(_safe(str(job.error)), icon=":material/key_off:")
     elif isinstance(job.error, HubSpotError | settings.SettingError):
         st.error(_safe(str(job.error)))
+    elif isinstance(job.error, repo.RunBusyError):  # a sync from cron or another server is going
+        st.warning(str(job.error), icon=":material/sync_lock:")
     else:
         st.session_state.pop("hubspot_job", None)  # shown once: the next run starts clean
         raise job.error

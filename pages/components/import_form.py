@@ -386,6 +386,9 @@ def _show_outcome(url: str) -> None:
         if isinstance(job.error, FileImportError):
             st.error(str(job.error))
             return
+        if isinstance(job.error, repo.RunBusyError):  # another import of the same source is going
+            st.warning(str(job.error), icon=":material/sync_lock:")
+            return
         st.session_state.pop("import_job", None)  # shown once: the next run starts clean
         raise job.error
     report: ImportReport = job.result

@@ -13,6 +13,8 @@ import pytest
 import cli
 from connectors.files import FileImportError, Mapping, MappingError, dry_run, import_file
 from data import repository
+from data.engine import make_engine, upgrade
+from tests.conftest import pretend_run
 
 AS_OF = dt.datetime(2024, 6, 30, 12, tzinfo=dt.UTC)
 LEADS = Mapping(
@@ -547,12 +549,40 @@ def test_a_nul_character_in_a_utf16_file_rejects_the_row_and_the_reject_is_store
     assert "\\u0000" in rejected["raw"]
 
 
-def test_a_run_left_running_is_marked_interrupted_when_the_next_run_of_its_source_starts(engine, tmp_path):
-    dead = repository.start_run(engine, "file:crm", "import")  # a process killed before it could finish
+def test_a_run_left_running_is_marked_interrupted_when_the_next_run_of_its_source_starts(
+    engine, tmp_path, dead_pid, other_process
+):
+    dead = repository.start_run(engine, "file:crm", "import")
+    pretend_run(engine, dead, pid=dead_pid)  # a process killed before it could finish
     other = repository.start_run(engine, "file:elsewhere", "import")
+    pretend_run(engine, other, pid=other_process)
     report = import_file(engine, write(tmp_path, GOOD_AND_BAD), "leads", LEADS, as_of=AS_OF)
     runs = repository.read_sync_runs(engine).set_index("id")
     assert runs.loc[dead, "status"] == "interrupted" and pd.isna(runs.loc[dead, "finished_at"])
     assert runs.loc[dead, "error"].endswith(f"noticed when run {report.run_id} of the same source started")
     assert runs.loc[other, "status"] == "running"  # another source's run is not this import's business
     assert runs.loc[report.run_id, "status"] == "ok"
+
+
+def test_an_import_while_another_import_of_the_same_source_runs_is_refused(engine, tmp_path, other_process):
+    going = repository.start_run(engine, "file:crm", "import")
+    pretend_run(engine, going, pid=other_process)  # another server or a cron job, mid-import
+    with pytest.raises(repository.RunBusyError, match=f"run {going}"):
+        import_file(engine, write(tmp_path, GOOD_AND_BAD), "leads", LEADS, as_of=AS_OF)
+    assert repository.table_counts(engine)["leads"] == 0  # nothing written
+    assert repository.read_sync_runs(engine)["id"].tolist() == [going]  # nothing recorded
+
+
+def test_cli_exits_75_when_the_source_is_being_imported_elsewhere(cli_database, capsys, other_process):
+    engine = make_engine()
+    upgrade(engine)
+    going = repository.start_run(engine, "file:upload", "import")
+    pretend_run(engine, going, pid=other_process)
+    path = write(cli_database, [["Record ID", "Create Date"], ["1", "2024-05-01"]])
+    assert cli.main(["import", "leads", str(path), "--source", "upload"]) == cli.BUSY_EXIT == 75
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert (
+        error.startswith("error: Another import into source 'upload' is already going: run")
+        and "Traceback" not in error
+    )
+    assert repository.table_counts(engine)["leads"] == 0

@@ -15,10 +15,10 @@ from streamlit.testing.v1 import AppTest, app_test
 
 import settings
 from data import repository as repo
-from data.engine import make_engine
+from data.engine import head_revision, make_engine
 from pages.components import auth, jobs
 from pages.components.data_view import OPEN_MODE_NOTICE
-from tests.conftest import signed_in_as
+from tests.conftest import pretend_run, signed_in_as
 from tests.connectors.hubspot.fake_hubspot import FakeHubSpot, seeded_frames
 
 APP = str(settings.ROOT / "app.py")
@@ -194,7 +194,7 @@ def test_no_open_mode_notice_when_sign_in_is_configured(app_env):
 def test_database_is_shown_masked_with_its_schema_revision(app_env):
     at = open_data_page()
     assert f"`{app_env}`" in [m.value for m in at.markdown]
-    assert any("Schema revision 0002 (up to date)" in c.value for c in at.caption)
+    assert any(f"Schema revision {head_revision()} (up to date)" in c.value for c in at.caption)
 
 
 def test_without_admin_rights_no_sync_import_or_rejected_rows(app_env, monkeypatch):
@@ -406,6 +406,25 @@ def test_a_wrong_token_is_one_clear_error(app_env, monkeypatch, fake_hubspot):
     assert wrong.encode() not in rendered_bytes(at)
     audit = repo.read_audit(engine_of(app_env)).iloc[0]
     assert (audit["action"], audit["detail"]["status"]) == ("sync.hubspot", "failed")
+
+
+def test_sync_now_while_a_sync_runs_elsewhere_says_so_and_changes_nothing(
+    app_env, monkeypatch, fake_hubspot, other_process
+):
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", HUBSPOT_TOKEN)
+    monkeypatch.setenv("HUBSPOT_BASE_URL", fake_hubspot.base_url)
+    engine = engine_of(app_env)
+    going = repo.start_run(engine, "hubspot", "incremental")
+    pretend_run(engine, going, pid=other_process)  # cron's sync, in another process
+    before = repo.table_counts(engine)
+    at = click(open_data_page(), "hubspot_sync")
+    warnings = [w.value for w in at.warning if "HubSpot sync" in w.value]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"Another HubSpot sync is already going: run {going}")
+    assert not at.error and not at.exception
+    assert repo.table_counts(engine) == before and fake_hubspot.log == []  # HubSpot was not even asked
+    audit = repo.read_audit(engine).iloc[0]
+    assert (audit["action"], audit["detail"]["status"]) == ("sync.hubspot", "refused")
 
 
 @pytest.mark.parametrize("scope", ["crm.objects.deals.read"])

@@ -71,6 +71,17 @@ def _contacts_checkpoint(database: Path) -> dict | None:
     return json.loads(row[0]) if row and row[0] else None
 
 
+def _running_runs(database: Path) -> int | None:
+    """How many runs the database lists as running (None before the schema exists)."""
+    if not database.exists():
+        return None
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1) as conn:
+            return conn.execute("SELECT count(*) FROM sync_runs WHERE status = 'running'").fetchone()[0]
+    except sqlite3.OperationalError:  # schema not created yet
+        return None
+
+
 def test_kill_9_in_the_middle_then_rerun_gives_the_same_rows(tmp_path):
     frames = seeded_frames(1_500, today=TODAY)
     with FakeHubSpot(TOKEN) as fake:
@@ -122,3 +133,46 @@ def test_kill_9_in_the_middle_then_rerun_gives_the_same_rows(tmp_path):
         # the killed run never got to say how it ended; the rerun marked it interrupted
         assert runs["status"].tolist() == ["ok", "interrupted"]
         assert pd.isna(runs["finished_at"].iloc[1]) and "killed or crashed" in runs["error"].iloc[1]
+
+
+def test_a_second_sync_while_one_runs_exits_75_and_leaves_it_alone(tmp_path):
+    """Cron starts a sync while another (a "Sync now" click, an overlapping cron run) is still going."""
+    frames = seeded_frames(1_500, today=TODAY)
+    with FakeHubSpot(TOKEN) as fake:
+        ids = fake.seed(frames)
+        database = tmp_path / "cli.db"
+        env = cli_env(database, fake)
+        fake.delay = 0.15  # slow HubSpot: the first sync is still going when the second starts
+        first = subprocess.Popen(
+            [sys.executable, "cli.py", "sync", "hubspot"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 90
+            while _running_runs(database) != 1:
+                assert first.poll() is None, "the first sync finished before the second could start"
+                assert time.monotonic() < deadline, "the first sync did not start in time"
+                time.sleep(0.02)
+            second = run_cli(env)
+            assert first.poll() is None, "the first sync ended before the second was refused"
+            out, err = first.communicate(timeout=180)
+        finally:
+            first.kill()
+            first.wait()
+
+    assert second.returncode == 75, second.stderr
+    last = second.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: Another HubSpot sync is already going: run 1, started ")
+    assert f"by process {first.pid} on " in last and "Traceback" not in second.stderr
+    assert first.returncode == 0, err
+    assert "HubSpot full sync ok" in out
+    engine = make_engine(f"sqlite:///{database}")
+    assert_same_rows(stored(engine), expected_canonical(frames, ids))  # complete, nothing twice
+    runs = repository.read_sync_runs(engine)
+    assert runs["status"].tolist() == ["ok"] and runs["kind"].tolist() == [
+        "full"
+    ]  # no row for the refused one
