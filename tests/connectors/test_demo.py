@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -13,6 +15,10 @@ from hypothesis import strategies as st
 
 from analytics.schema import COLUMNS, validate_frame
 from connectors import demo
+from connectors.first_run import load_demo_if_empty
+from data import repository as repo
+from data.engine import make_engine, upgrade
+from tests.conftest import pretend_run
 
 TODAY = dt.date(2026, 3, 16)
 CUTOFF = pd.Timestamp(TODAY, tz="UTC")
@@ -466,3 +472,17 @@ def test_load_demo_twice_gives_the_same_rows(tmp_path):
 
     smaller = demo.load_demo(engine, leads=200, seed=5, today=TODAY, reset=True)
     assert {t: repository.table_counts(engine)[t] for t in smaller} == smaller
+
+
+def test_two_servers_starting_on_one_empty_database_load_the_demo_once(tmp_path, other_process):
+    """A second server finds the first one loading the demo: it waits for that load instead of loading again."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'shared.db'}")
+    upgrade(engine)
+    loading = repo.start_run(engine, "demo", "demo")
+    pretend_run(engine, loading, pid=other_process)  # the first server, mid-load
+    ended = threading.Timer(1.0, lambda: repo.finish_run(engine, loading, "ok"))
+    ended.start()
+    started = time.monotonic()
+    assert load_demo_if_empty(engine, leads=500) is False
+    assert time.monotonic() - started >= 0.9  # it waited for the other load to end
+    assert repo.read_sync_runs(engine)["id"].tolist() == [loading]  # and loaded nothing itself
