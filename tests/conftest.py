@@ -56,11 +56,22 @@ def chromium_path() -> str:
 
 def reset_postgres(url: str):
     """An engine on ``url`` whose public schema was emptied and migrated to head."""
+    engine = empty_postgres(url)
+    upgrade(engine)
+    return engine
+
+
+def empty_postgres(url: str | None = None):
+    """An engine on ``url`` (default: the test PostgreSQL) with an empty public schema, not migrated.
+
+    Without a test PostgreSQL the test is skipped (failed in CI)."""
+    url = url or postgres_url()
+    if url is None:
+        skip_or_fail(f"no PostgreSQL: set {POSTGRES_URL_VAR}")
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
-    upgrade(engine)
     return engine
 
 

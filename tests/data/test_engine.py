@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 import settings
 from data import repository as repo
 from data.engine import DatabaseConfigError, current_revision, head_revision, make_engine, upgrade
-from tests.conftest import postgres_url, reset_postgres, skip_or_fail
+from tests.conftest import empty_postgres
 
 
 def test_default_url_is_a_sqlite_file_under_var(monkeypatch, tmp_path):
@@ -72,14 +72,7 @@ def test_an_older_sqlite_database_upgrades_in_place(tmp_path):
 
 
 def test_an_older_postgres_database_upgrades_in_place():
-    url = postgres_url()
-    if url is None:
-        skip_or_fail("no PostgreSQL: set ACCORD_TEST_POSTGRES_URL")
-    engine = reset_postgres(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    _upgrade_from_first_revision_keeps_rows(engine)
+    _upgrade_from_first_revision_keeps_rows(empty_postgres())
 
 
 def test_timestamps_are_integers_in_sqlite(sqlite_engine):

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from data import repository as repo
 from data.engine import make_engine, upgrade
 from data.models import SyncRun
-from tests.conftest import postgres_url, pretend_run, reset_postgres, skip_or_fail
+from tests.conftest import empty_postgres, pretend_run
 
 
 def _run(engine, run_id: int) -> pd.Series:
@@ -146,11 +146,4 @@ def test_an_older_sqlite_database_with_runs_left_running_upgrades(tmp_path):
 
 
 def test_an_older_postgres_database_with_runs_left_running_upgrades():
-    url = postgres_url()
-    if url is None:
-        skip_or_fail("no PostgreSQL: set ACCORD_TEST_POSTGRES_URL")
-    engine = reset_postgres(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    _upgrade_with_runs_left_running(engine)
+    _upgrade_with_runs_left_running(empty_postgres())

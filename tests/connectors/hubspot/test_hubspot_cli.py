@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from data import repository
 from data.engine import make_engine
@@ -40,6 +41,18 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=120,
+    )
+
+
+def start_cli(env: dict[str, str], output) -> subprocess.Popen:
+    """``cli.py sync hubspot`` started in the background, its stdout and stderr sent to ``output``."""
+    return subprocess.Popen(
+        [sys.executable, "cli.py", "sync", "hubspot"],
+        cwd=REPO,
+        env=env,
+        stdout=output,
+        stderr=output,
+        text=True,
     )
 
 
@@ -82,87 +95,77 @@ def _running_runs(database: Path) -> int | None:
         return None
 
 
-def test_kill_9_in_the_middle_then_rerun_gives_the_same_rows(tmp_path):
+@pytest.fixture
+def slow_hubspot(tmp_path):
+    """A local HubSpot with 1,500 contacts answering every page in 0.15 s, so that a sync takes a while, and the
+    database a CLI sync writes: ``(fake, frames, ids, database, env)``."""
     frames = seeded_frames(1_500, today=TODAY)
     with FakeHubSpot(TOKEN) as fake:
         ids = fake.seed(frames)
         database = tmp_path / "cli.db"
-        env = cli_env(database, fake)
-        fake.delay = 0.15  # slow HubSpot: the sync is surely mid-way when we strike
-        process = subprocess.Popen(
-            [sys.executable, "cli.py", "sync", "hubspot"],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 90
-            while (checkpoint := _contacts_checkpoint(database)) is None or not checkpoint.get("after"):
-                assert process.poll() is None, "the sync finished before it could be killed"
-                assert time.monotonic() < deadline, "no contacts page was committed in time"
-                time.sleep(0.02)
-            os.kill(process.pid, signal.SIGKILL)
-        finally:
-            process.kill()
-            process.wait()
-        assert process.returncode == -signal.SIGKILL
-        committed = _contacts_checkpoint(database)
-        engine = make_engine(f"sqlite:///{database}")
-        before = repository.table_counts(engine)["leads"]
-        assert 0 < before < 1_500
-
-        fake.delay = 0.0
-        fake.log.clear()
-        result = run_cli(env)
-
-        assert result.returncode == 0, result.stderr
-        assert "HubSpot full sync ok" in result.stdout and " contacts (resumed full)" in result.stdout
-        assert "fetching" in result.stderr and "pages" in result.stderr  # the progress bar
-        assert TOKEN not in result.stdout + result.stderr
-        assert_same_rows(stored(engine), expected_canonical(frames, ids))
-        # It continued: the active contacts list was not read from its first page again.
-        contact_pages = [
-            r
-            for r in fake.requests("GET", "/crm/v3/objects/contacts")
-            if r.query["archived"][0].lower() == "false"
-        ]
-        assert contact_pages and all("after" in r.query for r in contact_pages)
-        assert int(contact_pages[0].query["after"][0]) >= int(committed["after"])
-        runs = repository.read_sync_runs(engine)
-        # the killed run never got to say how it ended; the rerun marked it interrupted
-        assert runs["status"].tolist() == ["ok", "interrupted"]
-        assert pd.isna(runs["finished_at"].iloc[1]) and "killed or crashed" in runs["error"].iloc[1]
+        fake.delay = 0.15
+        yield fake, frames, ids, database, cli_env(database, fake)
 
 
-def test_a_second_sync_while_one_runs_exits_75_and_leaves_it_alone(tmp_path):
+def test_kill_9_in_the_middle_then_rerun_gives_the_same_rows(slow_hubspot):
+    fake, frames, ids, database, env = slow_hubspot
+    # slow HubSpot: the sync is surely mid-way when we strike
+    process = start_cli(env, output=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while (checkpoint := _contacts_checkpoint(database)) is None or not checkpoint.get("after"):
+            assert process.poll() is None, "the sync finished before it could be killed"
+            assert time.monotonic() < deadline, "no contacts page was committed in time"
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    committed = _contacts_checkpoint(database)
+    engine = make_engine(f"sqlite:///{database}")
+    before = repository.table_counts(engine)["leads"]
+    assert 0 < before < 1_500
+
+    fake.delay = 0.0
+    fake.log.clear()
+    result = run_cli(env)
+
+    assert result.returncode == 0, result.stderr
+    assert "HubSpot full sync ok" in result.stdout and " contacts (resumed full)" in result.stdout
+    assert "fetching" in result.stderr and "pages" in result.stderr  # the progress bar
+    assert TOKEN not in result.stdout + result.stderr
+    assert_same_rows(stored(engine), expected_canonical(frames, ids))
+    # It continued: the active contacts list was not read from its first page again.
+    contact_pages = [
+        r
+        for r in fake.requests("GET", "/crm/v3/objects/contacts")
+        if r.query["archived"][0].lower() == "false"
+    ]
+    assert contact_pages and all("after" in r.query for r in contact_pages)
+    assert int(contact_pages[0].query["after"][0]) >= int(committed["after"])
+    runs = repository.read_sync_runs(engine)
+    # the killed run never got to say how it ended; the rerun marked it interrupted
+    assert runs["status"].tolist() == ["ok", "interrupted"]
+    assert pd.isna(runs["finished_at"].iloc[1]) and "killed or crashed" in runs["error"].iloc[1]
+
+
+def test_a_second_sync_while_one_runs_exits_75_and_leaves_it_alone(slow_hubspot):
     """Cron starts a sync while another (a "Sync now" click, an overlapping cron run) is still going."""
-    frames = seeded_frames(1_500, today=TODAY)
-    with FakeHubSpot(TOKEN) as fake:
-        ids = fake.seed(frames)
-        database = tmp_path / "cli.db"
-        env = cli_env(database, fake)
-        fake.delay = 0.15  # slow HubSpot: the first sync is still going when the second starts
-        first = subprocess.Popen(
-            [sys.executable, "cli.py", "sync", "hubspot"],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            deadline = time.monotonic() + 90
-            while _running_runs(database) != 1:
-                assert first.poll() is None, "the first sync finished before the second could start"
-                assert time.monotonic() < deadline, "the first sync did not start in time"
-                time.sleep(0.02)
-            second = run_cli(env)
-            assert first.poll() is None, "the first sync ended before the second was refused"
-            out, err = first.communicate(timeout=180)
-        finally:
-            first.kill()
-            first.wait()
+    fake, frames, ids, database, env = slow_hubspot
+    first = start_cli(env, output=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while _running_runs(database) != 1:
+            assert first.poll() is None, "the first sync finished before the second could start"
+            assert time.monotonic() < deadline, "the first sync did not start in time"
+            time.sleep(0.02)
+        second = run_cli(env)
+        assert first.poll() is None, "the first sync ended before the second was refused"
+        out, err = first.communicate(timeout=180)
+    finally:
+        first.kill()
+        first.wait()
 
     assert second.returncode == 75, second.stderr
     last = second.stderr.strip().splitlines()[-1]
