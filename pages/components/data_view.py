@@ -346,15 +346,26 @@ def hubspot_panel(url: str) -> None:
     key = _hubspot_job_key(url)
     running = jobs.current(key)
     busy = running is not None and running.running
+    elsewhere = None if busy else repo.running_run(loaders.engine(), "hubspot")  # cron, another server
+    if elsewhere is not None and not repo.run_alive(elsewhere):
+        elsewhere = None  # died: the next sync takes over
+    if elsewhere is not None:
+        st.info(
+            f"A HubSpot sync started elsewhere is running: run {elsewhere['id']}, started "
+            f"{_when(elsewhere['started_at'])} UTC by process {elsewhere['pid']} on {elsewhere['host']} "
+            "(cron or another Accord server). Sync now is back when it has finished.",
+            icon=":material/sync_lock:",
+        )
+    blocked = busy or elsewhere is not None or not status.configured
     left, right, _ = st.columns([1, 1, 4])
     sync_now = left.button(
         "Sync now", key="hubspot_sync", type="primary", icon=":material/sync:",
-        disabled=busy or not status.configured,
+        disabled=blocked,
         help="Read what changed in HubSpot since the last sync (the first sync reads everything).",
     )  # fmt: skip
     full = right.button(
         "Full re-sync", key="hubspot_full_sync", icon=":material/restart_alt:",
-        disabled=busy or not status.configured,
+        disabled=blocked,
         help="Read every record again through HubSpot's list endpoints (slower; repairs anything missed).",
     )  # fmt: skip
     if (sync_now or full) and not busy:

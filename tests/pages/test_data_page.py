@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 
 import pandas as pd
@@ -16,7 +17,7 @@ from streamlit.testing.v1 import AppTest, app_test
 import settings
 from data import repository as repo
 from data.engine import head_revision, make_engine
-from pages.components import auth, jobs
+from pages.components import auth, data_view, jobs
 from pages.components.data_view import OPEN_MODE_NOTICE
 from tests.conftest import pretend_run, signed_in_as
 from tests.connectors.hubspot.fake_hubspot import FakeHubSpot, seeded_frames
@@ -414,10 +415,20 @@ def test_sync_now_while_a_sync_runs_elsewhere_says_so_and_changes_nothing(
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", HUBSPOT_TOKEN)
     monkeypatch.setenv("HUBSPOT_BASE_URL", fake_hubspot.base_url)
     engine = engine_of(app_env)
-    going = repo.start_run(engine, "hubspot", "incremental")
-    pretend_run(engine, going, pid=other_process)  # cron's sync, in another process
+    at = open_data_page()
+    going = repo.start_run(engine, "hubspot", "incremental")  # cron's sync starts after the page was drawn
+    pretend_run(engine, going, pid=other_process)
     before = repo.table_counts(engine)
-    at = click(open_data_page(), "hubspot_sync")
+    at = click(at, "hubspot_sync")  # the click's run sees it first: nothing starts, the page says why
+    key = f"hubspot-sync:{app_env}"
+    assert jobs.current(key) is None
+    assert any(f"run {going}" in i.value for i in at.info if "started elsewhere" in i.value)
+
+    # Should cron start in the instant between the page's look and the job's start, the job is refused.
+    job = jobs.start(key, "HubSpot sync", data_view._sync_work(engine, False, "ops@example.com", "local"))
+    assert job.wait(60) and isinstance(job.error, repo.RunBusyError)
+    at.session_state["hubspot_job"] = job
+    at.run()
     warnings = [w.value for w in at.warning if "HubSpot sync" in w.value]
     assert len(warnings) == 1
     assert warnings[0].startswith(f"Another HubSpot sync is already going: run {going}")
@@ -425,6 +436,24 @@ def test_sync_now_while_a_sync_runs_elsewhere_says_so_and_changes_nothing(
     assert repo.table_counts(engine) == before and fake_hubspot.log == []  # HubSpot was not even asked
     audit = repo.read_audit(engine).iloc[0]
     assert (audit["action"], audit["detail"]["status"]) == ("sync.hubspot", "refused")
+
+
+def test_a_sync_running_elsewhere_is_shown_and_sync_now_waits_for_it(
+    app_env, monkeypatch, other_process, dead_pid
+):
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", HUBSPOT_TOKEN)
+    engine = engine_of(app_env)
+    going = repo.start_run(engine, "hubspot", "incremental")
+    pretend_run(engine, going, pid=other_process, host=socket.gethostname())
+    at = open_data_page()
+    shown = [i.value for i in at.info if "HubSpot sync started elsewhere" in i.value]
+    assert len(shown) == 1 and f"run {going}" in shown[0] and f"process {other_process}" in shown[0]
+    assert at.button(key="hubspot_sync").disabled and at.button(key="hubspot_full_sync").disabled
+
+    pretend_run(engine, going, pid=dead_pid)  # it was killed: the next sync will take over
+    at = open_data_page()
+    assert not [i for i in at.info if "started elsewhere" in i.value]
+    assert not at.button(key="hubspot_sync").disabled
 
 
 @pytest.mark.parametrize("scope", ["crm.objects.deals.read"])
