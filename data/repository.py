@@ -759,14 +759,11 @@ def start_run(bind: Engine | Connection, connector: str, kind: str) -> int:
     now = _now()
     try:
         with transaction(bind) as conn:
-            running = conn.execute(select(t).where(t.c.connector == connector, t.c.status == "running"))
-            running = [dict(row) for row in running.mappings()]
-            for run in running:
-                if run_alive(run, now):
-                    raise RunBusyError(_busy_message(run, now))
-            dead = [run["id"] for run in running]
-            if dead:
-                conn.execute(t.update().where(t.c.id.in_(dead)).values(status="interrupted"))
+            left = running_run(conn, connector)  # at most one: the unique index on running runs
+            if left is not None and run_alive(left, now):
+                raise RunBusyError(_busy_message(left, now))
+            if left is not None:  # its process died; the index needs it out of "running" before the insert
+                conn.execute(t.update().where(t.c.id == left["id"]).values(status="interrupted"))
             run_id = conn.execute(
                 insert(SyncRun).values(
                     connector=connector,
@@ -778,8 +775,10 @@ def start_run(bind: Engine | Connection, connector: str, kind: str) -> int:
                     heartbeat_at=now,
                 )
             ).inserted_primary_key[0]
-            if dead:
-                conn.execute(t.update().where(t.c.id.in_(dead)).values(error=INTERRUPTED.format(run=run_id)))
+            if left is not None:
+                conn.execute(
+                    t.update().where(t.c.id == left["id"]).values(error=INTERRUPTED.format(run=run_id))
+                )
             return run_id
     except IntegrityError as exc:  # another process claimed it between our read and our insert
         run = running_run(bind, connector)

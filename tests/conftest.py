@@ -54,8 +54,8 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-def reset_postgres(url: str):
-    """An engine on ``url`` whose public schema was emptied and migrated to head."""
+def reset_postgres(url: str | None):
+    """An engine on ``url`` (default: the test PostgreSQL) whose public schema was emptied and migrated."""
     engine = empty_postgres(url)
     upgrade(engine)
     return engine
@@ -67,7 +67,7 @@ def empty_postgres(url: str | None = None):
     Without a test PostgreSQL the test is skipped (failed in CI)."""
     url = url or postgres_url()
     if url is None:
-        skip_or_fail(f"no PostgreSQL: set {POSTGRES_URL_VAR}")
+        skip_or_fail(f"no PostgreSQL: set {POSTGRES_URL_VAR} to run the PostgreSQL variant")
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -75,24 +75,25 @@ def empty_postgres(url: str | None = None):
     return engine
 
 
+def migrated_engine(backend: str, folder: Path):
+    """A migrated, empty database: a SQLite file in ``folder``, or the emptied test PostgreSQL."""
+    if backend == "postgresql":
+        return reset_postgres(postgres_url())
+    engine = make_engine(f"sqlite:///{folder / 'accord.db'}")
+    upgrade(engine)
+    return engine
+
+
 @pytest.fixture
 def sqlite_engine(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'accord.db'}")
-    upgrade(engine)
+    engine = migrated_engine("sqlite", tmp_path)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request, tmp_path):
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'accord.db'}")
-        upgrade(engine)
-    else:
-        url = postgres_url()
-        if url is None:
-            skip_or_fail(f"no PostgreSQL: set {POSTGRES_URL_VAR} to run the PostgreSQL variant")
-        engine = reset_postgres(url)
+    engine = migrated_engine(request.param, tmp_path)
     yield engine
     engine.dispose()
 

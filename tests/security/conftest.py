@@ -7,8 +7,7 @@ from sqlalchemy import Engine, inspect, select, table
 from sqlalchemy import column as sql_column
 from streamlit.testing.v1 import AppTest
 
-from data.engine import make_engine, upgrade
-from tests.conftest import postgres_url, reset_postgres, skip_or_fail
+from tests.conftest import migrated_engine
 
 
 def rendered(at: AppTest) -> bytes:
@@ -49,13 +48,6 @@ def assert_nowhere(secret: str, **places: str | bytes) -> None:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def fuzz_engine(request, tmp_path_factory):
     """One database for all examples of a test; each example imports under its own source."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'accord.db'}")
-        upgrade(engine)
-    else:
-        url = postgres_url()
-        if url is None:
-            skip_or_fail("no PostgreSQL: set ACCORD_TEST_POSTGRES_URL to run the PostgreSQL variant")
-        engine = reset_postgres(url)
+    engine = migrated_engine(request.param, tmp_path_factory.mktemp("hostile"))
     yield engine
     engine.dispose()
