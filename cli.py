@@ -56,9 +56,7 @@ class ProgressBar:
 
 
 def _demo(args) -> int:
-    from connectors.demo import load_demo
-    from connectors.first_run import load_demo_if_empty
-    from data.repository import finish_run, keep_alive, start_run, table_counts
+    from connectors.first_run import load_demo_if_empty, load_demo_recorded
 
     engine = make_engine()
     upgrade(engine)
@@ -69,16 +67,9 @@ def _demo(args) -> int:
         bar.close()
         print("Demo company loaded." if loaded else "The database already has data: demo not loaded.")
         return 0
-    run = start_run(engine, "demo", "demo")
-    try:
-        with keep_alive(engine, run):
-            counts = load_demo(
-                engine, leads=args.leads or 12_000, seed=args.seed, reset=args.reset, progress=bar
-            )
-    except BaseException as exc:
-        finish_run(engine, run, "failed", error=f"demo load failed: {exc!r}"[:2000])
-        raise
-    finish_run(engine, run, "ok", table_counts(engine))
+    counts = load_demo_recorded(
+        engine, leads=args.leads or 12_000, seed=args.seed, reset=args.reset, progress=bar
+    )
     bar.close()
     summary = ", ".join(f"{n:,} {table}" for table, n in counts.items())
     print(f"Demo data loaded in {time.monotonic() - started:.1f} s: {summary}")

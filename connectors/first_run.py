@@ -39,22 +39,32 @@ def load_demo_if_empty(engine, leads: int | None = None, progress=None) -> bool:
     ensure_default_agreement(engine)
     if any(repo.table_counts(engine).values()):
         return False
-    from connectors.demo import load_demo
-
     leads = leads or int(settings.get("ACCORD_DEMO_LEADS"))
     try:
-        run = repo.start_run(engine, "demo", "demo")
+        load_demo_recorded(engine, leads=leads, progress=progress)
     except repo.RunBusyError:  # another process (a second server, `cli.py demo`) is loading it right now
         wait_for_run(engine, "demo")
         return False
+    return True
+
+
+def load_demo_recorded(engine, **options) -> dict[str, int]:
+    """:func:`connectors.demo.load_demo` (``options`` passed on) as a run of connector "demo" in
+    ``sync_runs``, ended "ok" or "failed" (then re-raised); returns its counts.
+
+    Raises :class:`~data.repository.RunBusyError`, loading nothing, while another demo load is going.
+    """
+    from connectors.demo import load_demo
+
+    run = repo.start_run(engine, "demo", "demo")
     try:
         with repo.keep_alive(engine, run):
-            counts = load_demo(engine, leads=leads, progress=progress)
-    except Exception as exc:
-        repo.finish_run(engine, run, "failed", error=f"demo load failed: {exc}")
+            counts = load_demo(engine, **options)
+    except BaseException as exc:
+        repo.finish_run(engine, run, "failed", error=f"demo load failed: {exc!r}"[:2000])
         raise
     repo.finish_run(engine, run, "ok", counts)
-    return True
+    return counts
 
 
 def wait_for_run(engine, connector: str, poll: float = 0.5) -> None:
