@@ -85,6 +85,12 @@ SETTINGS: tuple[Setting, ...] = (
         "var/mappings",
         "Folder of the saved CSV/Excel import mappings (YAML); a relative path is taken from the repository.",
     ),
+    Setting(
+        "ACCORD_NOW",
+        None,
+        "Pin Accord's clock to this instant (ISO 8601, e.g. 2026-11-18T10:00Z): the dashboard's default "
+        "as-of, the CLI and the demo company's 'today' use it. For demos and tests; default: the real time.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

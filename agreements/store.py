@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Engine
 
+import clock
 from analytics.agreement import (
     Agreement,
     AgreementError,
@@ -117,7 +118,7 @@ def save(
         raise AgreementError("reason: required; say why the agreement changes (it is kept with the version)")
     if not author:
         raise AgreementError("author: required; say who makes the change")
-    moment = pd.Timestamp.now(tz="UTC") if as_of is None else pd.Timestamp(as_of)
+    moment = pd.Timestamp(clock.now()) if as_of is None else pd.Timestamp(as_of)
     if effective_from is None:
         effective_from = default_effective_from(document, moment)
     with repo.transaction(bind) as conn:  # one transaction: the version and its audit entry, or neither

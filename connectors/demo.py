@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analytics.schema import input_columns, validate_frame
+from clock import today as clock_today
 
 SOURCE = "demo"
 DEFAULT_LEADS = 12_000
@@ -352,7 +353,7 @@ class _Clock:
 
 def resolve_today(today: dt.date | None) -> dt.date:
     """``today``, or the clock's date when None: the one place the demo reads the clock."""
-    return dt.date.today() if today is None else today
+    return clock_today() if today is None else today
 
 
 def period(today: dt.date) -> tuple[dt.date, dt.datetime]:

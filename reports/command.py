@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+import clock
 from analytics.agreement import AgreementError
 from analytics.commitments import EvaluationError, document_in_force
 from analytics.snapshots import SnapshotError, last_closed_week, parse_week
@@ -72,7 +73,7 @@ def add_snapshot_command(subparsers) -> None:
 
 
 def _now(args) -> pd.Timestamp:
-    return args.as_of if args.as_of is not None else pd.Timestamp.now(tz="UTC").floor("s")
+    return args.as_of if args.as_of is not None else pd.Timestamp(clock.now()).floor("s")
 
 
 def _engine():

@@ -12,6 +12,7 @@ every such skip into a failure.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ import types
 from pathlib import Path
 
 import pytest
+import time_machine
 from sqlalchemy import text
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import script_runner
@@ -29,6 +31,19 @@ from data.models import SyncRun
 
 POSTGRES_URL_VAR = "ACCORD_TEST_POSTGRES_URL"
 CHROMIUM = "/usr/bin/chromium"
+
+# The instant the whole suite runs at: a Wednesday mid-month, mid-week, between the DST switches. No test
+# reads the real clock; tests about calendar edges travel from here (tests/test_time_travel.py).
+PINNED_NOW = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC)
+
+
+def pytest_configure(config):
+    """Pin "now" before collection: in this process by time-machine (ticking from PINNED_NOW, so timeouts
+    still pass), and for every server or CLI the tests start through ACCORD_NOW, which they inherit."""
+    os.environ["ACCORD_NOW"] = PINNED_NOW.isoformat()
+    traveller = time_machine.travel(PINNED_NOW, tick=True)
+    traveller.start()
+    config.add_cleanup(traveller.stop)
 
 
 def services_required() -> bool:

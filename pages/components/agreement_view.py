@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+import clock
 from agreements import store
 from analytics.agreement import Agreement, AgreementError, AgreementVersion, version_in_force
 from analytics.baseline import BaselineError, FunnelAssumptions, reverse_funnel, suggest_targets
@@ -97,7 +98,7 @@ def yaml_key(prefix: str) -> str:
 
 def _now() -> pd.Timestamp:
     # Saving is judged against the real clock, not ?as_of=: a past as_of must not open closed periods.
-    return pd.Timestamp.now(tz="UTC")
+    return pd.Timestamp(clock.now())
 
 
 def _local_date(moment: Any, timezone: str) -> str:

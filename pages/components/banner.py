@@ -6,12 +6,13 @@ import datetime as dt
 
 import streamlit as st
 
+import clock
 from pages.components import loaders
 
 
 def ago(moment: dt.datetime, now: dt.datetime | None = None) -> str:
     """'just now', '5 minutes ago', '3 hours ago', '2 days ago'."""
-    seconds = ((now or dt.datetime.now(dt.UTC)) - moment).total_seconds()
+    seconds = ((now or clock.now()) - moment).total_seconds()
     if seconds < 90:
         return "just now"
     for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
@@ -36,6 +37,6 @@ def freshness_banner(url: str) -> None:
             icon=":material/science:",
         )
     else:
-        stale = finished is not None and dt.datetime.now(dt.UTC) - finished > dt.timedelta(hours=24)
+        stale = finished is not None and clock.now() - finished > dt.timedelta(hours=24)
         message = f"Data from {', '.join(names)} — {when}."
         (st.warning if stale else st.caption)(message + (" Consider syncing again." if stale else ""))

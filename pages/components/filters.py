@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+import clock
 from analytics.agreement import Agreement
 from analytics.commitments import document_in_force
 from analytics.periods import period_grid
@@ -73,7 +74,7 @@ def as_of_from_url() -> pd.Timestamp:
         else:
             stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
             return stamp + pd.Timedelta(days=1) if len(raw) == 10 else stamp
-    return pd.Timestamp.now(tz="UTC").floor("min")
+    return pd.Timestamp(clock.now()).floor("min")
 
 
 def sidebar(url: str) -> Filters | None:
