@@ -255,6 +255,7 @@ class FakeHubSpot:
         self.search_cap = search_cap
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.delay = 0.0  # seconds added to every API answer
+        self.hold: threading.Event | None = None  # while set and not yet released, API answers wait for it
         self.missing_scopes: set[str] = set()
         self.log: list[LoggedRequest] = []
         self.objects: dict[str, dict[int, Record]] = {obj: {} for obj in CRM_OBJECTS}
@@ -682,6 +683,9 @@ class FakeHubSpot:
             pause += fault.seconds
         if pause:
             time.sleep(pause)
+        hold = self.hold
+        if hold is not None:  # a test holds the answer until it has seen what it waits for
+            hold.wait(timeout=120)
         if fault is not None and fault.status is not None:
             return self._fault_answer(fault.status, fault.retry_after, fault.policy)
         if headers.get("Authorization") != f"Bearer {self.token}":

@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -153,6 +154,7 @@ def test_kill_9_in_the_middle_then_rerun_gives_the_same_rows(slow_hubspot):
 def test_a_second_sync_while_one_runs_exits_75_and_leaves_it_alone(slow_hubspot):
     """Cron starts a sync while another (a "Sync now" click, an overlapping cron run) is still going."""
     fake, frames, ids, database, env = slow_hubspot
+    fake.hold = threading.Event()  # HubSpot answers nothing until the second sync was refused: no race on load
     first = start_cli(env, output=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 90
@@ -162,6 +164,7 @@ def test_a_second_sync_while_one_runs_exits_75_and_leaves_it_alone(slow_hubspot)
             time.sleep(0.02)
         second = run_cli(env)
         assert first.poll() is None, "the first sync ended before the second was refused"
+        fake.hold.set()
         out, err = first.communicate(timeout=180)
     finally:
         first.kill()
