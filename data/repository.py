@@ -58,6 +58,7 @@ from data.models import (
     SyncState,
     WeeklySnapshot,
 )
+from data.people import people, person_ids
 
 BATCH_ROWS = 50_000
 BIG_WRITE_CACHE_KB = 64 * 1024  # SQLite page cache of a connection while it writes a big frame
@@ -344,8 +345,17 @@ _PERIOD_COLUMNS = {
 def read_owners(
     bind: Engine | Connection, source: str | None = None, columns: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """All owners (active and not), canonical columns (only ``columns``, in canonical order, if given)."""
-    return _read(bind, "owners", source=source, columns=columns)
+    """All owners (active and not), canonical columns (only ``columns``, in canonical order, if given).
+
+    Across sources an owner is a person (:mod:`data.people`): records of one person (same e-mail, or the
+    same name where only one person has it) come back as one row. ``source`` reads that source's own
+    records, one per record.
+    """
+    if source is not None:
+        return _read(bind, "owners", source=source, columns=columns)
+    whole = people(_read(bind, "owners"))
+    names = _wanted_columns("owners", columns)
+    return whole[names] if list(whole.columns) != names else whole
 
 
 def read_leads(
@@ -563,10 +573,23 @@ def _pg_literal(conn: Connection, value) -> str:
 
 
 def _fetch_owners(conn: Connection, dialect: str) -> pd.DataFrame:
-    names = ["id", "source", "external_id", "team"]
+    """Every owner record's source and external id, with the id and team of the person it belongs to."""
+    names = ["id", "source", "external_id", "name", "email", "team"]
     struct = _arrow_row_type("owners", names, dialect)
     sql = f"SELECT {', '.join(names)} FROM owners"
-    return _frame(_fetch_arrow(conn, sql, {}, struct), "owners", names, dialect)
+    records = _frame(_fetch_arrow(conn, sql, {}, struct), "owners", names, dialect)
+    person = person_ids(records)
+    teams = people(records).set_index("id")["team"]
+    return pd.DataFrame(
+        {
+            "id": pd.array(person.to_numpy(), dtype=INT),
+            "source": records["source"],
+            "external_id": records["external_id"],
+            "team": pd.array(
+                teams.reindex(person.to_numpy()).to_numpy(dtype=object, na_value=None), dtype=STR
+            ),
+        }
+    )
 
 
 def _resolve_owners(frame: pd.DataFrame, owners: pd.DataFrame) -> pd.DataFrame:
