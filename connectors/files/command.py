@@ -49,7 +49,7 @@ def run_import(args) -> int:
 
     bar = ProgressBar()
     try:
-        mapping = load_mapping(args.mapping) if args.mapping else None
+        mapping = load_mapping(args.mapping, table=args.table) if args.mapping else None
         engine = make_engine()
         upgrade(engine)
         report = import_file(

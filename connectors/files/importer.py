@@ -154,7 +154,7 @@ def import_file(
     run = _Run(bind, dry_run, source or (mapping.source if isinstance(mapping, Mapping) else None))
     try:
         if isinstance(mapping, str | Path):
-            mapping = load_mapping(mapping, mappings_folder)
+            mapping = load_mapping(mapping, mappings_folder, table=table)
             run.source = source or mapping.source
         if isinstance(mapping, Mapping) and mapping.table != table:
             raise MappingError(f"the mapping is for {mapping.table}, not {table}", file=source_file.name)
@@ -229,7 +229,8 @@ def _import_chunks(bind, source_file, fmt: FileFormat, mapping, columns, report,
     seen = _SeenKeys()
     owners = _OwnerDirectory(bind, report.source) if _owners_by_name(mapping, columns) else None
     existing = _existing_keys(bind, report.table, report.source) if report.dry_run else None
-    naive_times, shown_total = False, None
+    naive_times = date_only = False
+    shown_total = None
     stage = "checking" if report.dry_run else "importing"
     # choices that hold for the whole file (date order, decimal separator) come from its first rows
     sample = iter_chunks(source_file, fmt, SAMPLE_ROWS)
@@ -254,6 +255,7 @@ def _import_chunks(bind, source_file, fmt: FileFormat, mapping, columns, report,
         if len(chunk.frame):
             converted = convert_chunk(chunk.frame, chunk.lines, plan)
             naive_times |= converted.naive_times
+            date_only |= converted.date_only
             rejected = sorted(rejected + converted.rejected, key=lambda r: r["row_number"])
             good = converted.frame
             if report.dry_run and len(good):  # new = not stored and not seen earlier in the file
@@ -290,6 +292,26 @@ def _import_chunks(bind, source_file, fmt: FileFormat, mapping, columns, report,
         )
     elif naive_times:
         report.notes.append(f"date-times without a timezone were read as {mapping.timezone} local time")
+    if date_only and mapping.timezone is None and _has_dates(plan):
+        zones = _agreement_timezones(bind)
+        hint = zones[0] if len(zones) == 1 else "Europe/Berlin"
+        said = f"; your agreement's is {hint}" if len(zones) == 1 and hint != "UTC" else ""
+        report.warnings.append(
+            "dates without a time were read as days in UTC, and a day starts at another hour in "
+            f"your timezone{said}: set `timezone: {hint}` in the mapping so each date is a day of your calendar"
+        )
+    elif date_only:
+        report.notes.append(f"dates without a time were read as days in {mapping.timezone}")
+
+
+def _agreement_timezones(bind) -> list[str]:
+    """The timezones of the stored agreements' newest versions, distinct and sorted."""
+    versions = repository.read_agreement_versions(bind)
+    if versions.empty:
+        return []
+    newest = versions.sort_values("version").groupby("agreement").tail(1)
+    zones = {doc.get("timezone") for doc in newest["document"] if isinstance(doc, dict)}
+    return sorted(z for z in zones if isinstance(z, str))
 
 
 def _has_dates(plan: Plan | None) -> bool:

@@ -206,8 +206,10 @@ class Mapping(BaseModel):
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
 
     @classmethod
-    def from_yaml(cls, text: str, where: str = "mapping") -> Mapping:
-        """Parse and check a YAML mapping; :class:`MappingError` names ``where``, the line and the key."""
+    def from_yaml(cls, text: str, where: str = "mapping", table: str | None = None) -> Mapping:
+        """Parse and check a YAML mapping; :class:`MappingError` names ``where``, the line and the key.
+
+        ``table`` stands in for a missing ``table:`` key (the table the command imports into)."""
         try:
             node = yaml.compose(text, Loader=_Loader)
             data = yaml.load(text, Loader=_Loader)
@@ -219,7 +221,10 @@ class Mapping(BaseModel):
             ) from None
         if not isinstance(data, dict):
             raise MappingError("a mapping is a YAML document of keys (table:, columns:, ...)", file=where)
-        return cls.from_dict(_stringify_keys(data), where, node)
+        data = _stringify_keys(data)
+        if table is not None and "table" not in data:
+            data["table"] = table
+        return cls.from_dict(data, where, node)
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "mapping", node=None) -> Mapping:
@@ -574,17 +579,21 @@ def delete_mapping(name: str, folder: str | Path | None = None) -> bool:
     return False
 
 
-def load_mapping(ref: str | Path, folder: str | Path | None = None) -> Mapping:
-    """A mapping by file path, saved name, or built-in preset name (looked up in that order)."""
+def load_mapping(ref: str | Path, folder: str | Path | None = None, table: str | None = None) -> Mapping:
+    """A mapping by file path, saved name, or built-in preset name (looked up in that order).
+
+    ``table`` is the table the mapping is used for (``import leads``): a mapping file that does not say
+    ``table:`` is for it; one that names another table is refused by the importer.
+    """
     path = Path(ref)
     if path.suffix.lower() in (".yaml", ".yml") or path.is_file():
         if not path.is_file():
             raise MappingError("no such mapping file", file=str(ref))
-        return Mapping.from_yaml(path.read_text(encoding="utf-8"), where=str(ref))
+        return Mapping.from_yaml(path.read_text(encoding="utf-8"), where=str(ref), table=table)
     if _NAME.match(str(ref)):
         saved = _file_for(str(ref), folder)
         if saved.is_file():
-            return Mapping.from_yaml(saved.read_text(encoding="utf-8"), where=str(saved))
+            return Mapping.from_yaml(saved.read_text(encoding="utf-8"), where=str(saved), table=table)
         if str(ref) in preset_names():
             return load_preset(str(ref))
     raise MappingError(

@@ -124,6 +124,7 @@ class Converted:
     lines: np.ndarray
     rejected: list[dict] = field(default_factory=list)
     naive_times: bool = False
+    date_only: bool = False
 
 
 class _Problems:
@@ -163,7 +164,7 @@ def convert_chunk(raw: pd.DataFrame, lines: np.ndarray, plan: Plan) -> Converted
     inputs += [(name, f"constant {name}", _constant(value, n)) for name, value in mapping.constants.items()]
     problems = _Problems(n, {header: values for _, header, values in inputs})
     out: dict[str, pd.Series] = {"source": pd.Series([plan.source] * n, dtype="str")}
-    naive_times = False
+    naive_times = date_only = False
     for name, header, values in inputs:
         problems.add(_has_nul(values), header, NUL_REASON)
         dtype = spec[name]
@@ -172,6 +173,7 @@ def convert_chunk(raw: pd.DataFrame, lines: np.ndarray, plan: Plan) -> Converted
                 values, dayfirst=plan.dates.dayfirst, date_format=mapping.date_format, timezone=plan.timezone
             )
             naive_times |= parsed.naive_times
+            date_only |= parsed.date_only
             problems.add(parsed.bad, header, "{value} is not a date")
             out[name] = parsed.values
         elif dtype in (FLOAT, INT):
@@ -204,7 +206,7 @@ def convert_chunk(raw: pd.DataFrame, lines: np.ndarray, plan: Plan) -> Converted
     frame = pd.DataFrame({k: v.reset_index(drop=True) for k, v in out.items()})
     frame = frame[good].reset_index(drop=True)
     rejected = _rejected(raw, lines, plan, problems, out.get("external_id"))
-    return Converted(frame, np.asarray(lines)[good], rejected, naive_times)
+    return Converted(frame, np.asarray(lines)[good], rejected, naive_times, date_only)
 
 
 def _has_nul(values: pd.Series) -> np.ndarray:

@@ -210,6 +210,7 @@ class ParsedDates:
     values: pd.Series
     bad: np.ndarray
     naive_times: bool = False
+    date_only: bool = False  # some values were dates without a time (a day, read in ``timezone``)
 
 
 def parse_datetimes(
@@ -248,6 +249,7 @@ def parse_datetimes(
     naive_times = bool(
         (stamps[naive].astype("datetime64[us]") != stamps[naive].astype("datetime64[D]")).any()
     )
+    date_only = bool(naive.any() and not uniques[naive].str.contains(":", regex=False).fillna(True).all())
     if naive.any() and timezone != "UTC":
         local = pd.Series(stamps[naive]).dt.tz_localize(
             ZoneInfo(timezone), ambiguous=np.ones(int(naive.sum()), dtype=bool), nonexistent="shift_forward"
@@ -256,7 +258,7 @@ def parse_datetimes(
     taken = _take(codes, stamps, np.datetime64("NaT"))
     out = pd.Series(taken, index=values.index, dtype="datetime64[us]").dt.tz_localize("UTC").astype(UTC_TS)
     bad = _take(codes, present & np.isnat(stamps), False)
-    return ParsedDates(out, bad, naive_times)
+    return ParsedDates(out, bad, naive_times, date_only)
 
 
 def _parse_iso(uniques: pd.Series, iso: np.ndarray, stamps: np.ndarray, aware: np.ndarray) -> None:
