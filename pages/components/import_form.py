@@ -175,14 +175,26 @@ def _choice_label(choice: str, proposal: Proposal) -> str:
     return f"Saved: {name}" if kind == "saved" else f"Built-in: {name}"
 
 
-def _reset_editor(table: str, base: Mapping, headers: list[str]) -> None:
-    """Put the base mapping's choices into the editor's widgets (before they are drawn)."""
+def _agreement_timezone(url: str) -> str:
+    """The timezone of the agreement(s) in the database when they share one, else "" (a date in a file is
+    a day of the business's calendar, so that is the zone to propose)."""
+    zones = {
+        versions[-1].document.timezone
+        for name in loaders.agreement_names(url)
+        if (versions := loaders.agreement_versions(url, name))
+    }
+    return zones.pop() if len(zones) == 1 else ""
+
+
+def _reset_editor(table: str, base: Mapping, headers: list[str], zone: str = "") -> None:
+    """Put the base mapping's choices into the editor's widgets (before they are drawn); ``zone`` is the
+    timezone proposed when the mapping names none."""
     found = check_mapping(base, headers).columns
     for name in mappable_fields(table):
         st.session_state[f"import_col_{name}"] = found.get(name, NOT_MAPPED)
     st.session_state["import_source"] = base.source or ""
     st.session_state["import_owner_reference"] = base.owner_reference
-    st.session_state["import_timezone"] = base.timezone or ""
+    st.session_state["import_timezone"] = base.timezone or zone
 
 
 # ----------------------------------------------------------------------------- the panel
@@ -233,7 +245,7 @@ def import_panel(url: str) -> None:
     base = points[choice] or proposal.mapping
     if st.session_state.get("import_basis") != (upload.file_id, table, choice):
         st.session_state["import_basis"] = (upload.file_id, table, choice)
-        _reset_editor(table, base, preview.headers)
+        _reset_editor(table, base, preview.headers, _agreement_timezone(url))
 
     mapping = _mapping_editor(table, base, preview.headers)
     if mapping is None:
@@ -305,7 +317,8 @@ def _mapping_editor(table: str, base: Mapping, headers: list[str]) -> Mapping | 
     )  # fmt: skip
     zone_col.text_input(
         "Timezone of the file's times", key="import_timezone", placeholder="UTC",
-        help="IANA name such as Europe/Berlin; times with an offset keep it.",
+        help="IANA name such as Europe/Berlin: times without an offset are local times there, and a date "
+        "without a time is a day there (proposed: the agreement's timezone). Times with an offset keep it.",
     )  # fmt: skip
     columns = {
         name: st.session_state[f"import_col_{name}"]

@@ -501,3 +501,8 @@ def test_a_long_sync_shows_progress_and_the_rest_of_the_page_stays_usable(app_en
     assert not at.get("progress")
     assert [s.value for s in at.success if s.value.startswith("HubSpot full sync ok")]
     assert not at.button(key="hubspot_sync").disabled
+
+
+def test_the_import_proposes_the_agreements_timezone_for_the_files_dates(app_env):
+    at = upload(open_data_page(), "people.csv", b"Ident,Born,Kanal\nA-1,2026-10-01,Web\n")
+    assert at.text_input(key="import_timezone").value == "Europe/Berlin"  # the default agreement's
