@@ -58,6 +58,23 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+def dataset_folder(name: str) -> Path:
+    """Where public data set ``name`` is: under ``ACCORD_DATASETS`` if set, else ``../shared/datasets``
+    beside the repository (the first place that has it; the last place if none does)."""
+    places = [Path(os.environ["ACCORD_DATASETS"])] if os.environ.get("ACCORD_DATASETS") else []
+    places.append(Path(__file__).resolve().parents[2] / "shared" / "datasets")
+    places.append(Path("/work/shared/datasets"))  # the workplace's shared folder, for a clone made elsewhere
+    return next((p / name for p in places if (p / name).is_dir()), places[-1] / name)
+
+
+def require_dataset(name: str) -> Path:
+    """:func:`dataset_folder`, or a skip locally and a failure in CI when the data set is not there."""
+    folder = dataset_folder(name)
+    if not folder.is_dir():
+        skip_or_fail(f"the {name} data set is not at {folder} (set ACCORD_DATASETS to its parent folder)")
+    return folder
+
+
 def postgres_url() -> str | None:
     return os.environ.get(POSTGRES_URL_VAR) or None
 

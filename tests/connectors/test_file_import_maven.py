@@ -4,7 +4,6 @@ README's known facts hold in the database (read in place from ../shared/datasets
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,14 +11,16 @@ import pytest
 from connectors.files import import_file, load_preset, propose_mapping, read_preview
 from connectors.files.reading import iter_chunks, sniff
 from data import repository
+from tests.conftest import dataset_folder, require_dataset
 
-MAVEN = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "maven-crm"
+MAVEN = dataset_folder("maven-crm")
 AS_OF = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
-pytestmark = pytest.mark.skipif(
-    not (MAVEN / "sales_pipeline.csv").is_file(),
-    reason=f"the Maven CRM data set is not at {MAVEN} (it ships in shared/datasets beside the repository)",
-)
+
+@pytest.fixture(scope="module", autouse=True)
+def maven_data_set():
+    """The data set must be here: these tests run in CI, never skipped there."""
+    require_dataset("maven-crm")
 
 
 @pytest.fixture

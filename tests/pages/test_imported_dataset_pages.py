@@ -8,8 +8,6 @@ show the deal figures the analytics layer computes.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
@@ -20,6 +18,7 @@ from connectors.files.mapping import load_preset
 from connectors.first_run import ensure_default_agreement
 from data.engine import make_engine, upgrade
 from pages.components.loaders import TRACKED_METRICS
+from tests.conftest import dataset_folder, require_dataset
 from tests.pages.dashboard_oracle import (
     charts,
     infos,
@@ -31,11 +30,15 @@ from tests.pages.dashboard_oracle import (
     versions,
 )
 
-MAVEN = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "maven-crm"
-pytestmark = pytest.mark.skipif(
-    not (MAVEN / "sales_pipeline.csv").exists(),
-    reason=f"the Maven CRM data set is not at {MAVEN} (it ships in shared/datasets beside the repository)",
-)
+MAVEN = dataset_folder("maven-crm")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def maven_data_set():
+    """The data set must be here: these tests run in CI, never skipped there."""
+    require_dataset("maven-crm")
+
+
 # November 2017, closed, seen from the end of the data set.
 WHEN = {"period": "2017-11", "as_of": "2017-12-31"}
 DEALS_ONLY = "These data have deals but no leads"
