@@ -108,7 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="load the demo company into the database")
+    demo = commands.add_parser(
+        "demo",
+        help="load the demo company (generated owners, leads, deals, activities) and the default agreement",
+        description="Load a generated demo company into the database, with the default agreement when none is "
+        "stored, so the dashboard and `cli.py report` run at once. Its rows have source 'demo'; the pages say "
+        "so while any remain. Loading again adds or updates the same ids (same --leads, --seed and day).",
+    )
     demo.add_argument(
         "--leads", type=int, default=None, help="how many leads (default 12,000; 1,000,000 for benchmarks)"
     )

@@ -36,13 +36,18 @@ def add_agreement_command(subparsers) -> argparse.ArgumentParser:
         "import",
         help="save an agreement YAML file as a new version",
         description="Save FILE as the next version of the agreement it names (a new agreement if the name is "
-        "new). It takes effect at --effective (default: the start of the next period), which may not be before "
-        "the latest version's effective date nor before the current period.",
+        "new). It takes effect at --effective. Default: a new agreement's first version from the start of the "
+        "period of the first data stored, so every past period has a target; a later version from the start of "
+        "the next period. A later version may not take effect before the latest version's effective date nor "
+        "before the current period.",
     )
     imported.add_argument("file", metavar="FILE", help="the agreement as YAML")
     imported.add_argument("--reason", default="", help="why the agreement changes (required)")
     imported.add_argument(
-        "--effective", metavar="YYYY-MM-DD", default=None, help="the local date the version takes effect"
+        "--effective",
+        metavar="YYYY-MM-DD",
+        default=None,
+        help="the local date the version takes effect (default: see above)",
     )
     imported.add_argument("--author", default=None, help="who makes the change (default: your user name)")
     imported.set_defaults(func=handle_import)

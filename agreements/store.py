@@ -26,6 +26,7 @@ from analytics.agreement import (
     parse_document,
     versions_from_rows,
 )
+from analytics.periods import period_of
 from analytics.revisions import check_effective_from, default_effective_from
 from data import repository as repo
 
@@ -92,6 +93,15 @@ def version(bind: Engine | Connection, name: str, number: int | None = None) -> 
 # --- saving -------------------------------------------------------------------------------------------
 
 
+def first_effective_from(bind: Engine | Connection, document: Agreement, as_of: Any) -> pd.Timestamp:
+    """When a new agreement's first version takes effect by default: the start of the period holding the
+    first handover, lead or deal stored, or of the period holding ``as_of`` when there are none."""
+    first = repo.first_data_instant(bind)
+    moment = pd.Timestamp(first) if first is not None else pd.Timestamp(as_of)
+    moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment
+    return period_of(min(moment, pd.Timestamp(as_of)), document.period, document.timezone)["period_start"]
+
+
 def save(
     bind: Engine | Connection,
     document_or_yaml: Agreement | str | Mapping[str, Any],
@@ -104,8 +114,10 @@ def save(
     """Save the document as the next version of its agreement (named by its ``name``); return that version.
 
     ``effective_from``: a date (local midnight in the agreement's timezone), an
-    aware instant, or None for the start of the next period as of ``as_of``
-    (default: now). Refused with :class:`AgreementError` (nothing saved) when
+    aware instant, or None: for a new agreement's first version the start of the
+    period of the first data stored (the current period's without data), so
+    every period of the data has a target; for a later version the start of the
+    next period as of ``as_of`` (default: now). Refused with :class:`AgreementError` (nothing saved) when
     the document is invalid, ``reason`` or ``author`` is blank, or the effective
     date is before the latest version's or before the current period. The
     version and an audit entry (``agreement.save``: version, reason,
@@ -119,10 +131,14 @@ def save(
     if not author:
         raise AgreementError("author: required; say who makes the change")
     moment = pd.Timestamp(clock.now()) if as_of is None else pd.Timestamp(as_of)
-    if effective_from is None:
-        effective_from = default_effective_from(document, moment)
     with repo.transaction(bind) as conn:  # one transaction: the version and its audit entry, or neither
         existing = versions(conn, document.name)
+        if effective_from is None:
+            effective_from = (
+                default_effective_from(document, moment)
+                if existing
+                else first_effective_from(conn, document, moment)
+            )
         start = check_effective_from(effective_from, existing, moment, document)
         number = repo.add_agreement_version(
             conn, document.name, document.to_document(), start.to_pydatetime(), author, reason

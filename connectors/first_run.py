@@ -56,6 +56,7 @@ def load_demo_recorded(engine, **options) -> dict[str, int]:
     """
     from connectors.demo import load_demo
 
+    ensure_default_agreement(engine)  # the demo is judged against the default agreement, however loaded
     run = repo.start_run(engine, "demo", "demo")
     try:
         with repo.keep_alive(engine, run):

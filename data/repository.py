@@ -690,6 +690,18 @@ def table_counts(bind: Engine | Connection) -> dict[str, int]:
         }
 
 
+def first_data_instant(bind: Engine | Connection) -> dt.datetime | None:
+    """The earliest handover, lead creation or deal creation stored (UTC), or None without data."""
+    firsts = []
+    with transaction(bind) as conn:
+        for table, column in (("leads", "mql_at"), ("leads", "created_at"), ("deals", "created_at")):
+            c = CANONICAL_MODELS[table].__table__.c[column]
+            value = conn.execute(select(func.min(c))).scalar_one()
+            if value is not None:
+                firsts.append(value)
+    return min(firsts) if firsts else None
+
+
 def source_counts(bind: Engine | Connection) -> pd.DataFrame:
     """Rows per (table, source): where the data came from."""
     parts = []

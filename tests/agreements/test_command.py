@@ -193,3 +193,46 @@ def test_with_several_agreements_a_name_is_needed(capsys, db, files):
 def test_nothing_stored_yet(capsys, db):
     code, _, err = run(capsys, "agreement", "export")
     assert code == 1 and "no agreement is stored yet" in err
+
+
+def test_a_new_agreements_first_version_takes_effect_from_the_start_of_the_data(capsys, db, files):
+    from data import repository
+
+    repository.upsert_leads(
+        db,
+        pd.DataFrame(
+            {
+                "source": ["crm", "crm"],
+                "external_id": ["a", "b"],
+                "created_at": pd.to_datetime(["2025-03-10T10:00Z", "2025-02-03T09:00Z"]),
+                "mql_at": pd.to_datetime(["2025-03-14T10:00Z", "2025-02-03T10:00Z"]),
+            }
+        ),
+    )
+    code, out, err = run(
+        capsys, "agreement", "import", files("v1.yaml", TEXT), "--reason", "ours", "--author", "ana"
+    )
+    assert code == 0, err
+    # the month of the first lead (created 3 February 2025), in Berlin: every past month has a target
+    assert "version 1, in force from 2025-02-01 00:00 (Europe/Berlin)" in out
+    [version] = store.versions(db, NAME)
+    assert version.effective_from == pd.Timestamp("2025-01-31T23:00Z")
+
+
+def test_a_new_agreement_without_data_takes_effect_from_the_current_period(capsys, db, files):
+    code, out, err = run(
+        capsys, "agreement", "import", files("v1.yaml", TEXT), "--reason", "ours", "--author", "ana"
+    )
+    assert code == 0, err
+    this_month = pd.Timestamp.now(tz="Europe/Berlin").normalize().replace(day=1)
+    assert f"version 1, in force from {this_month:%Y-%m-%d} 00:00" in out
+
+
+def test_cli_demo_stores_the_default_agreement_so_reports_run(capsys, db, tmp_path):
+    code, out, err = run(capsys, "demo", "--leads", "300")
+    assert code == 0, err
+    assert [v.version for v in store.versions(db, NAME)] == [1]
+    pack = tmp_path / "pack.pdf"
+    code, out, err = run(capsys, "report", "--out", str(pack), "--no-charts")
+    assert code == 0, err  # before, it failed with "open the dashboard once"
+    assert pack.read_bytes().startswith(b"%PDF")
