@@ -9,6 +9,7 @@ A sync or import refused because another run of the same source is going exits
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 import time
 
@@ -60,12 +61,19 @@ def _demo(args) -> int:
 
     engine = make_engine()
     upgrade(engine)
+    if args.remove:
+        from connectors.first_run import remove_demo
+
+        deleted = remove_demo(engine, actor=f"cli:{getpass.getuser()}")
+        summary = ", ".join(f"{n:,} {table}" for table, n in deleted.items())
+        print(f"Demo company removed ({summary}); it is not loaded again on first start.")
+        return 0
     bar = ProgressBar()
     started = time.monotonic()
     if args.if_empty:
         loaded = load_demo_if_empty(engine, leads=args.leads, progress=bar)
         bar.close()
-        print("Demo company loaded." if loaded else "The database already has data: demo not loaded.")
+        print("Demo company loaded." if loaded else "Demo not loaded: the database already has data, or its demo company was removed.")
         return 0
     counts = load_demo_recorded(
         engine, leads=args.leads or 12_000, seed=args.seed, reset=args.reset, progress=bar
@@ -122,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--reset", action="store_true", help="delete earlier demo rows first")
     demo.add_argument(
         "--if-empty", action="store_true", help="only when the database has no data (first start)"
+    )
+    demo.add_argument(
+        "--remove", action="store_true", help="delete every demo row (one transaction, in the audit trail)"
     )
     demo.set_defaults(func=_demo)
 

@@ -29,15 +29,34 @@ def ensure_default_agreement(engine) -> bool:
     return True
 
 
+DEMO_REMOVED = "demo.remove"
+
+
+def remove_demo(engine, actor: str) -> dict[str, int]:
+    """Delete every demo row (owners, leads, deals, activities) in one transaction with an audit entry
+    (``demo.remove``: rows deleted per table); returns the rows deleted per table. After it, the first start
+    no longer loads the demo into an empty database (the audit entry says it was removed on purpose)."""
+    with repo.transaction(engine) as conn:
+        deleted = repo.delete_source(conn, "demo")
+        repo.add_audit(conn, actor, DEMO_REMOVED, "demo", {"deleted": deleted})
+    return deleted
+
+
+def demo_removed(engine) -> bool:
+    """Whether someone removed the demo company from this database (then it is not loaded again)."""
+    audit = repo.read_audit(engine, limit=None)
+    return bool(len(audit)) and bool((audit["action"] == DEMO_REMOVED).any())
+
+
 def load_demo_if_empty(engine, leads: int | None = None, progress=None) -> bool:
-    """Load the demo company when no canonical table has a row; True if it loaded it.
+    """Load the demo company when no canonical table has a row (and nobody removed it); True if it did.
 
     The default agreement is saved first if there is none. The load is recorded
     in ``sync_runs`` (connector "demo") so the pages can say when the data was
     loaded; a failure is recorded too, then re-raised.
     """
     ensure_default_agreement(engine)
-    if any(repo.table_counts(engine).values()):
+    if any(repo.table_counts(engine).values()) or demo_removed(engine):
         return False
     leads = leads or int(settings.get("ACCORD_DEMO_LEADS"))
     try:

@@ -43,6 +43,7 @@ ACTIONS: Mapping[str, frozenset[str]] = {
     "run_sync": frozenset({"admin"}),
     "run_import": frozenset({"admin"}),
     "see_rejected_rows": frozenset({"admin"}),
+    "remove_demo": frozenset({"admin"}),
     # Freezing a week on demand (the lazy freeze on opening Overview and the cron freeze need no one).
     "freeze_week": frozenset({"admin", "executive"}),
 }

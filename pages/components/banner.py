@@ -36,6 +36,13 @@ def freshness_banner(url: str) -> None:
             "Connect HubSpot or import your CRM export on the **Data** page.",
             icon=":material/science:",
         )
+    elif "demo" in names:  # demo rows beside real ones: the figures mix both until the demo is removed
+        theirs = ", ".join(n for n in names if n != "demo")
+        st.warning(
+            f"**Demo rows remain beside your data** from {theirs}: every figure counts both. An admin can "
+            "remove the demo company on the **Data** page (or `cli.py demo --remove`).",
+            icon=":material/science:",
+        )
     else:
         stale = finished is not None and clock.now() - finished > dt.timedelta(hours=24)
         message = f"Data from {', '.join(names)} — {when}."

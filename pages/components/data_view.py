@@ -16,6 +16,7 @@ import streamlit as st
 
 import settings
 from analytics.charts import AMBER, GREEN, GREY, RED
+from connectors.first_run import remove_demo
 from data import repository as repo
 from data.engine import current_revision, head_revision
 from pages.components import auth, jobs, loaders
@@ -228,6 +229,9 @@ def sources_panel(url: str) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Sources")
+        if "demo_removed" in st.session_state:  # said once, after the rerun that follows the removal
+            deleted = st.session_state.pop("demo_removed")
+            st.success(f"Demo company removed: {', '.join(f'{n:,} {t}' for t, n in deleted.items())}.")
         sources = loaders.source_counts(url)
         if sources.empty:
             st.write("Nothing loaded yet.")
@@ -237,6 +241,8 @@ def sources_panel(url: str) -> None:
             ).reset_index()
             table.columns.name = None
             st.dataframe(table, key="data_sources", width="stretch", hide_index=True)
+            if "demo" in set(sources["source"]) and auth.can("remove_demo"):
+                demo_removal(url)
     with right:
         st.subheader("Database")
         st.write(f"`{settings.masked_url(url)}`")
@@ -246,6 +252,21 @@ def sources_panel(url: str) -> None:
             f"Schema revision {revision} ({state}). Set ACCORD_DATABASE_URL to use PostgreSQL "
             "(README, 'PostgreSQL')."
         )
+
+
+def demo_removal(url: str) -> None:
+    """Admins remove the demo company: every demo row, in one transaction, audited."""
+    with st.popover("Remove the demo company", icon=":material/delete:"):
+        st.write(
+            "Deletes every row whose source is **demo** (owners, leads, deals, activities) in one "
+            "transaction. Your own data, agreements, snapshots and the history stay. The audit trail records it."
+        )
+        sure = st.checkbox("Yes, remove the demo company", key="demo_remove_sure")
+        if st.button("Remove demo data", key="demo_remove", type="primary", disabled=not sure):
+            deleted = remove_demo(loaders.engine(), actor=auth.current_user().email)
+            loaders.clear()
+            st.session_state["demo_removed"] = deleted
+            st.rerun()
 
 
 def _hubspot_job_key(url: str) -> str:

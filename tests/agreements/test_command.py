@@ -236,3 +236,16 @@ def test_cli_demo_stores_the_default_agreement_so_reports_run(capsys, db, tmp_pa
     code, out, err = run(capsys, "report", "--out", str(pack), "--no-charts")
     assert code == 0, err  # before, it failed with "open the dashboard once"
     assert pack.read_bytes().startswith(b"%PDF")
+
+
+def test_cli_demo_remove_deletes_every_demo_row_in_one_audited_step(capsys, db):
+    from data import repository
+
+    assert run(capsys, "demo", "--leads", "300")[0] == 0
+    code, out, err = run(capsys, "demo", "--remove")
+    assert code == 0, err
+    assert out.startswith("Demo company removed (") and "300 leads" in out
+    assert repository.source_counts(db).empty
+    assert (repository.read_audit(db)["action"] == "demo.remove").sum() == 1
+    code, out, _ = run(capsys, "demo", "--if-empty")
+    assert code == 0 and "not loaded" in out  # removed on purpose: not back on the next start

@@ -506,3 +506,47 @@ def test_a_long_sync_shows_progress_and_the_rest_of_the_page_stays_usable(app_en
 def test_the_import_proposes_the_agreements_timezone_for_the_files_dates(app_env):
     at = upload(open_data_page(), "people.csv", b"Ident,Born,Kanal\nA-1,2026-10-01,Web\n")
     assert at.text_input(key="import_timezone").value == "Europe/Berlin"  # the default agreement's
+
+
+def test_the_demo_banner_stays_while_demo_rows_remain_beside_imported_ones(app_env):
+    engine = engine_of(app_env)
+    repo.upsert_leads(
+        engine,
+        pd.DataFrame(
+            {
+                "source": ["sheet"] * 15,
+                "external_id": [f"s{i}" for i in range(15)],
+                "created_at": pd.Timestamp("2026-11-02T10:00Z"),
+            }
+        ),
+    )
+    at = open_data_page()
+    assert "Demo rows remain beside your data** from sheet" in texts(at)
+
+
+def test_an_admin_removes_the_demo_company_in_one_audited_step(app_env):
+    engine = engine_of(app_env)
+    at = open_data_page()
+    assert at.button(key="demo_remove").disabled  # not before saying so
+    at.checkbox(key="demo_remove_sure").check().run()
+    at = click(at, "demo_remove")
+    assert "Demo company removed" in texts(at)
+    assert set(repo.source_counts(engine)["source"]) == set()
+    audit = repo.read_audit(engine)
+    removal = audit[audit["action"] == "demo.remove"]
+    assert len(removal) == 1 and removal["detail"].iloc[0]["deleted"]["leads"] > 0
+    assert "You are looking at demo data" not in texts(at)
+    from connectors.first_run import load_demo_if_empty
+
+    assert not load_demo_if_empty(engine)  # a removed demo is not loaded again on the next start
+
+
+def test_only_admins_may_remove_the_demo(app_env, monkeypatch):
+    asked = []
+    monkeypatch.setattr(auth, "can", lambda action: asked.append(action) or False)
+    at = open_data_page()
+    assert "remove_demo" in asked
+    assert not {"demo_remove", "demo_remove_sure"} & {
+        w.key for kind in ("button", "checkbox") for w in at.get(kind)
+    }
+    assert auth.ACTIONS["remove_demo"] == frozenset({"admin"})
