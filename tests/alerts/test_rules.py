@@ -181,10 +181,11 @@ def test_time_travel_across_a_working_day_warns_only_inside_business_hours():
         for row in lead_alerts(DOC, frames, now).to_dict("records"):
             seen.setdefault((row["lead_id"], row["kind"]), []).append(now)
     local = {k: [t.tz_convert("Europe/Berlin").strftime("%a %H:%M") for t in v] for k, v in seen.items()}
-    # Lead 1: Friday 15:30 + 1.5 h Friday + 2.5 h Monday = due Monday 11:30: warned an hour before.
-    assert local[(1, DUE_SOON)] == ["Mon 10:30", "Mon 10:45", "Mon 11:00", "Mon 11:15"]
-    assert local[(1, BREACHED)][0] == "Mon 11:30" and local[(1, BREACHED)][-1] == "Mon 16:45"
-    # Lead 2: Monday 13:00 + 4 h = due Monday 17:00: warned 16:00-16:45 (the window ends at closing).
+    # Lead 1: Friday 15:30 + 1.5 h Friday + 2.5 h Monday = due Monday 11:30: warned from an hour before
+    # until the due instant itself (a touch then is still in time), breached after it.
+    assert local[(1, DUE_SOON)] == ["Mon 10:30", "Mon 10:45", "Mon 11:00", "Mon 11:15", "Mon 11:30"]
+    assert local[(1, BREACHED)][0] == "Mon 11:45" and local[(1, BREACHED)][-1] == "Mon 16:45"
+    # Lead 2: Monday 13:00 + 4 h = due Monday 17:00 (the closing): warned from 16:00 while Berlin works.
     assert local[(2, DUE_SOON)] == ["Mon 16:00", "Mon 16:15", "Mon 16:30", "Mon 16:45"]
     assert all(at_work(cal, t) for times in seen.values() for t in times)
 
