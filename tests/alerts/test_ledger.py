@@ -6,6 +6,7 @@ import datetime as dt
 import threading
 
 import pandas as pd
+
 from alerts import ledger
 from alerts.ledger import Delivery
 from data import repository as repo
