@@ -40,7 +40,7 @@ class TeamRoute:
     """Where a team's alerts go besides the owner: its managers' addresses and its Slack channel."""
 
     managers: tuple[str, ...] = ()
-    slack_webhook_url: str | None = None
+    slack_webhook_url: str | None = field(default=None, repr=False)  # a secret
     slack_channel: str | None = None
 
 
