@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -46,6 +47,8 @@ def add_alerts_command(subparsers) -> None:
     )
     parser.add_argument("--pack-charts", action="store_true",
                         help="draw the charts in the meeting pack PDF attached to the digest (needs chromium)")  # fmt: skip
+    parser.add_argument("--secrets", type=Path, default=None,
+                        help="the file with the [accord.alerts] routing (default: .streamlit/secrets.toml)")  # fmt: skip
     parser.set_defaults(func=run_alerts_command)
 
 
@@ -85,7 +88,7 @@ def run_alerts_command(args) -> int:
 
     try:
         config = settings_from_environment()
-        routing = load_routing(SECRETS_FILE)
+        routing = load_routing(args.secrets or SECRETS_FILE)
     except (RuleError, RoutingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

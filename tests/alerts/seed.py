@@ -40,7 +40,9 @@ def _at(text: str, tz: str = "Europe/Berlin") -> pd.Timestamp:
 
 def seed_company(engine, extra_leads: int = 0) -> None:
     """Write the agreement, owners and leads described above (``extra_leads`` more due-soon leads of Ann's)."""
-    repo.add_agreement_version(engine, "SLA", AGREEMENT, dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "test", "seed")
+    repo.add_agreement_version(
+        engine, "SLA", AGREEMENT, dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "test", "seed"
+    )
     owners = pd.DataFrame({
         "source": ["hubspot"] * 3 + ["demo"],
         "external_id": ["o-ann", "o-bob", "o-cy", "o-demo"],
@@ -57,7 +59,10 @@ def seed_company(engine, extra_leads: int = 0) -> None:
         ("hubspot", "L4", "o-bob", _at("2026-12-04 14:00", "America/New_York")),
         ("demo", "D1", "o-demo", _at("2026-12-07 09:00")),
     ]
-    rows += [("hubspot", f"X{i}", "o-ann", _at("2026-12-07 09:00") + pd.Timedelta(seconds=i)) for i in range(extra_leads)]
+    rows += [
+        ("hubspot", f"X{i}", "o-ann", _at("2026-12-07 09:00") + pd.Timedelta(seconds=i))
+        for i in range(extra_leads)
+    ]
     leads = pd.DataFrame(rows, columns=["source", "external_id", "owner_external_id", "mql_at"])
     leads["created_at"] = leads["mql_at"]
     leads["channel"] = "Events"

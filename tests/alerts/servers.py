@@ -44,7 +44,9 @@ class _Handler:
 class MailServer:
     """An aiosmtpd SMTP server on a free local port; ``received`` holds the parsed messages."""
 
-    def __init__(self, *, tls_context=None, user: str | None = None, password: str | None = None, delay: float = 0):
+    def __init__(
+        self, *, tls_context=None, user: str | None = None, password: str | None = None, delay: float = 0
+    ):
         self.received: list[email.message.EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.lock = threading.Lock()
@@ -56,14 +58,18 @@ class MailServer:
         if user is not None:
 
             def authenticate(server, session, envelope, mechanism, auth_data):
-                ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user and (
-                    auth_data.password.decode() == password
+                ok = (
+                    isinstance(auth_data, LoginPassword)
+                    and auth_data.login.decode() == user
+                    and (auth_data.password.decode() == password)
                 )
                 if ok:
                     self.logins.append(user)
                 return AuthResult(success=ok, handled=False)
 
-            kwargs.update(authenticator=authenticate, auth_required=True, auth_require_tls=tls_context is not None)
+            kwargs.update(
+                authenticator=authenticate, auth_required=True, auth_require_tls=tls_context is not None
+            )
         self.port = free_port()
         self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **kwargs)
 
@@ -108,18 +114,24 @@ class FakeSlack:
                     if slack.rate_limit > 0:
                         slack.rate_limit -= 1
                         slack.limited.append(time.monotonic())
-                        return self._answer(429, "rate_limited", headers=[("Retry-After", str(slack.retry_after))])
+                        return self._answer(
+                            429, "rate_limited", headers=[("Retry-After", str(slack.retry_after))]
+                        )
                 if self.path.startswith("/services/"):
                     hook = self.path.removeprefix("/services/")
                     if hook not in slack.hooks:
                         return self._answer(404, "no_service")
                     payload = json.loads(raw)
                     with slack.lock:
-                        slack.posts.append({"via": "webhook", "hook": hook, **payload, "at": time.monotonic()})
+                        slack.posts.append(
+                            {"via": "webhook", "hook": hook, **payload, "at": time.monotonic()}
+                        )
                     return self._answer(200, "ok")
                 if self.path == "/api/chat.postMessage":
                     if self.headers.get("Authorization") != f"Bearer {slack.token}":
-                        return self._answer(200, json.dumps({"ok": False, "error": "invalid_auth"}), "application/json")
+                        return self._answer(
+                            200, json.dumps({"ok": False, "error": "invalid_auth"}), "application/json"
+                        )
                     if self.headers.get("Content-Type", "").startswith("application/json"):
                         payload = json.loads(raw)
                     else:
@@ -133,7 +145,12 @@ class FakeSlack:
                                             "application/json")  # fmt: skip
                     with slack.lock:
                         slack.posts.append({"via": "api", **payload, "at": time.monotonic()})
-                    body = {"ok": True, "channel": "C0123", "ts": f"{time.time():.6f}", "message": {"text": payload.get("text")}}
+                    body = {
+                        "ok": True,
+                        "channel": "C0123",
+                        "ts": f"{time.time():.6f}",
+                        "message": {"text": payload.get("text")},
+                    }
                     return self._answer(200, json.dumps(body), "application/json")
                 return self._answer(404, "not found")
 

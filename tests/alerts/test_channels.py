@@ -83,7 +83,9 @@ BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "<http://crm/1|
 def test_a_webhook_post_carries_text_and_blocks(slack, caplog):
     url = slack.webhook("emea")
     with caplog.at_level(logging.DEBUG):
-        send_slack(SlackTarget("team EMEA", "[accord.alerts] teams.EMEA.slack_webhook_url", url), "Due", BLOCKS)
+        send_slack(
+            SlackTarget("team EMEA", "[accord.alerts] teams.EMEA.slack_webhook_url", url), "Due", BLOCKS
+        )
     [post] = slack.posts
     assert post["via"] == "webhook" and post["text"] == "Due" and post["blocks"] == BLOCKS
     assert url not in caplog.text and url.rsplit("/", 1)[1] not in caplog.text
@@ -101,7 +103,9 @@ def test_a_webhook_that_answers_404_names_the_setting_not_the_url(slack, caplog)
     url = slack.webhook("gone")
     slack.hooks.clear()
     with caplog.at_level(logging.DEBUG), pytest.raises(ChannelError) as caught:
-        send_slack(SlackTarget("team EMEA", "[accord.alerts] teams.EMEA.slack_webhook_url", url), "Due", BLOCKS)
+        send_slack(
+            SlackTarget("team EMEA", "[accord.alerts] teams.EMEA.slack_webhook_url", url), "Due", BLOCKS
+        )
     text = str(caught.value)
     assert "404" in text and "teams.EMEA.slack_webhook_url" in text and not caught.value.retry
     assert "gonesecret" not in text and "gonesecret" not in caplog.text
@@ -124,7 +128,9 @@ def test_a_bad_token_or_channel_names_what_to_fix(slack):
         send_slack(target, "Due", BLOCKS, bot_token="xoxb-wrong-000000000", api_url=slack.api_url)
     assert "xoxb-wrong" not in str(caught.value)
     nowhere = SlackTarget("team US", "[accord.alerts] teams.US.slack_channel", channel="#nowhere")
-    with pytest.raises(ChannelError, match=r"channel_not_found: check \[accord.alerts\] teams.US.slack_channel"):
+    with pytest.raises(
+        ChannelError, match=r"channel_not_found: check \[accord.alerts\] teams.US.slack_channel"
+    ):
         send_slack(nowhere, "Due", BLOCKS, bot_token=slack.token, api_url=slack.api_url)
     with pytest.raises(ChannelError, match="needs ACCORD_SLACK_BOT_TOKEN, which is not set"):
         send_slack(target, "Due", BLOCKS, api_url=slack.api_url)

@@ -23,7 +23,9 @@ def _setup(engine, mail_server, slack, **overrides):
     seed_company(engine)
     routing = parse_routing(tomllib.loads(routing_toml(slack.webhook("emea")))["accord"]["alerts"])
     config = AlertSettings(
-        SmtpConfig("127.0.0.1", mail_server.port, None, PASSWORD, "Accord <alerts@example.com>", starttls=False),
+        SmtpConfig(
+            "127.0.0.1", mail_server.port, None, PASSWORD, "Accord <alerts@example.com>", starttls=False
+        ),
         slack_webhook_url=overrides.get("default_webhook", slack.webhook("default")),
         slack_bot_token=TOKEN,
         slack_api_url=slack.api_url,
@@ -97,7 +99,9 @@ def test_later_in_the_day_new_alerts_go_and_old_ones_do_not_repeat(engine, mail_
         ("lead.emea@example.com", "Missed: lead L3 was not followed up in time"),
     ]
     api = [p for p in slack.posts[first_posts:] if p["via"] == "api"]
-    assert [(p["channel"], p["text"]) for p in api] == [("#us-sales", "US: 0 overdue, 1 due today (2026-12-07)")]
+    assert [(p["channel"], p["text"]) for p in api] == [
+        ("#us-sales", "US: 0 overdue, 1 due today (2026-12-07)")
+    ]
     assert len(slack.posts) == first_posts + 3
 
 
@@ -116,7 +120,10 @@ def test_opt_outs_and_after_hours_opt_ins(engine, mail_server, slack):
     mails = _mails(mail_server)
     assert ("ann@example.com", "Follow up lead L1 by Mon 07 Dec 13:00") not in mails  # opted out
     assert ("ann@example.com", "Missed: lead L2 was not followed up in time") in mails  # still wants breaches
-    assert ("bob@example.com", "Follow up lead L4 by Mon 07 Dec 10:00") in mails  # 06:30 for Bob, who opted in
+    assert (
+        "bob@example.com",
+        "Follow up lead L4 by Mon 07 Dec 10:00",
+    ) in mails  # 06:30 for Bob, who opted in
 
 
 def test_bad_configuration_is_one_line_and_the_rest_still_go(engine, mail_server, slack):
@@ -145,7 +152,8 @@ def test_no_smtp_host_fails_the_mails_with_one_line_and_slack_still_goes(engine,
     report = _run(engine, config, routing, AT_1230, said)
     assert report.sent == 3 and report.failed == 5 and len(slack.posts) == 3
     assert {line.split(": ", 2)[2] for line in said if line.startswith("error")} == {
-        "ACCORD_SMTP_HOST is not set: no e-mail alert can be sent; tried again after 2026-12-07 11:35 UTC"}
+        "ACCORD_SMTP_HOST is not set: no e-mail alert can be sent; tried again after 2026-12-07 11:35 UTC"
+    }
 
 
 def test_a_transient_failure_is_retried_within_the_run(engine, mail_server, slack):
@@ -169,7 +177,12 @@ def test_secrets_never_reach_output_ledger_runs_or_audit(engine, mail_server, sl
     slack.hooks.clear()  # every webhook answers 404: their errors are recorded
     said: list[str] = []
     _run(engine, config, routing, AT_1230, said)
-    secrets = [PASSWORD, TOKEN, config.slack_webhook_url, *[r.slack_webhook_url for r in routing.teams.values() if r.slack_webhook_url]]
+    secrets = [
+        PASSWORD,
+        TOKEN,
+        config.slack_webhook_url,
+        *[r.slack_webhook_url for r in routing.teams.values() if r.slack_webhook_url],
+    ]
     secrets += [s.rsplit("/", 1)[1] for s in secrets if "/" in s]
     stored = []
     with engine.connect() as conn:

@@ -17,15 +17,21 @@ NOW = dt.datetime(2026, 12, 7, 9, 30, tzinfo=dt.UTC)
 
 
 def _delivery(lead: int = 1, channel: str = "email", recipient: str = "ann@example.com") -> Delivery:
-    return Delivery("SLA", "due_soon", "speed", lead, f"lead {lead}", "2026-12-07T08:00:00Z", channel, recipient)
+    return Delivery(
+        "SLA", "due_soon", "speed", lead, f"lead {lead}", "2026-12-07T08:00:00Z", channel, recipient
+    )
 
 
 def test_an_alert_is_claimed_once(engine):
     first = ledger.claim(engine, _delivery(), run_id=1, now=NOW)
     assert first is not None
     assert ledger.claim(engine, _delivery(), run_id=2, now=NOW) is None  # a rerun
-    assert ledger.claim(engine, _delivery(recipient="ANN@example.com"), run_id=2, now=NOW) is None  # same person
-    assert ledger.claim(engine, _delivery(channel="slack", recipient="team EMEA"), run_id=2, now=NOW) is not None
+    assert (
+        ledger.claim(engine, _delivery(recipient="ANN@example.com"), run_id=2, now=NOW) is None
+    )  # same person
+    assert (
+        ledger.claim(engine, _delivery(channel="slack", recipient="team EMEA"), run_id=2, now=NOW) is not None
+    )
     ledger.mark_sent(engine, first, NOW)
     assert ledger.claim(engine, _delivery(), run_id=3, now=NOW + dt.timedelta(days=1)) is None
     rows = ledger.read_ledger(engine)

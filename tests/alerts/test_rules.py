@@ -25,7 +25,11 @@ from analytics.calendar import BusinessCalendar
 from tests.analytics.conftest import agreement, commitment, make_frames, slow_business_seconds, ts
 
 SPEED = commitment("speed", "followed_up_within", 0.9, params={"business_hours": 4})
-BERLIN = {"workdays": ["mon", "tue", "wed", "thu", "fri"], "hours": ["09:00", "17:00"], "holidays": ["2026-12-24"]}
+BERLIN = {
+    "workdays": ["mon", "tue", "wed", "thu", "fri"],
+    "hours": ["09:00", "17:00"],
+    "holidays": ["2026-12-24"],
+}
 DOC = agreement(
     commitments=[SPEED],
     timezone="Europe/Berlin",
@@ -131,7 +135,9 @@ def test_alerts_match_the_slow_oracle(seed):
 
 
 def test_working_hours_days_and_the_first_working_day():
-    cal = BusinessCalendar.from_names(timezone="Europe/Berlin", hours=("09:00", "17:00"), holidays=["2026-12-07"])
+    cal = BusinessCalendar.from_names(
+        timezone="Europe/Berlin", hours=("09:00", "17:00"), holidays=["2026-12-07"]
+    )
     assert not at_work(cal, ts("2026-12-08 08:59", "Europe/Berlin"))
     assert at_work(cal, ts("2026-12-08 09:00", "Europe/Berlin"))
     assert at_work(cal, ts("2026-12-08 16:59", "Europe/Berlin"))
