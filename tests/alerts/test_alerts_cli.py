@@ -59,6 +59,10 @@ def test_cli_sends_then_a_rerun_sends_nothing(seeded_url, tmp_path, mail_server,
     out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     assert "8 sent, 0 failed" in out and len(mail_server.received) == 5 and len(slack.posts) == 3
+    digest = next(m for m in mail_server.received if m["To"] == "ceo@example.com")
+    [pack] = list(digest.iter_attachments())  # the real meeting pack, without charts (no browser)
+    assert pack.get_filename() == "meeting-pack-2026-W49.pdf" and pack.get_content().startswith(b"%PDF")
+    assert "Speed to lead" in digest.get_body(("plain",)).get_content()
     again = cli(seeded_url, secrets, "--now", "2026-12-07T12:30+01:00", env_extra=env)
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0 and "0 sent, 0 failed, 8 already sent" in out
