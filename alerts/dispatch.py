@@ -22,7 +22,7 @@ from alerts.email import Attachment, ChannelError, SmtpConfig, build_message, se
 from alerts.messages import KIND_LABELS, Message, digest_message
 from alerts.plan import Outgoing, Plan, plan_alerts
 from alerts.routing import Routing
-from alerts.rules import lead_alerts, queue_leads, weekly_digest_due
+from alerts.rules import lead_alerts, open_details, queue_leads, weekly_digest_due
 from alerts.slack import send_slack
 from analytics.commitments import document_in_force
 from data import repository as repo
@@ -108,9 +108,11 @@ def plan_run(
     for name in names:
         versions = versions_of(engine, name)
         doc = document_in_force(versions, as_of)
-        alerts = lead_alerts(versions, frames, as_of, lead_time_hours=settings.lead_time_hours,
-                             include_demo=include_demo)  # fmt: skip
-        queue = queue_leads(versions, frames, as_of, include_demo=include_demo)
+        details = open_details(versions, frames, as_of, include_demo=include_demo)
+        alerts = lead_alerts(
+            versions, frames, as_of, lead_time_hours=settings.lead_time_hours, details=details
+        )
+        queue = queue_leads(versions, frames, as_of, details=details)
         digest = None
         wants_digest = routing.digest_to or settings.slack_webhook_url
         demo_only = not include_demo and _demo_only(frames["leads"])

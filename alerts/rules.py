@@ -68,27 +68,21 @@ def follow_up_commitments(doc: Agreement) -> list[str]:
     return [c.id for c in doc.commitments if c.metric == "followed_up_within"]
 
 
-def lead_alerts(
+Detail = tuple[
+    str, pd.DataFrame, pd.DataFrame
+]  # commitment, its follow-up detail, source/external id by lead
+
+
+def open_details(
     agreement: Agreement | AgreementVersion | Iterable[AgreementVersion],
     frames: Mapping[str, pd.DataFrame],
     as_of: Any,
     *,
-    lead_time_hours: float = 1.0,
-    breach_lookback_hours: float = BREACH_LOOKBACK_HOURS,
     include_demo: bool = False,
-) -> pd.DataFrame:
-    """Return the due-soon and breached alerts at ``as_of``, one row per lead and commitment (:data:`ALERT_COLUMNS`).
-
-    For every ``followed_up_within`` commitment of the version in force at ``as_of`` (with its filters):
-    ``due_soon`` where the untouched lead has ``0 <= hours_left <= lead_time_hours`` business hours
-    left; ``breached`` where ``-breach_lookback_hours <= hours_left < 0``. ``window`` names the clock
-    the alert is about (the handover instant, ISO), so a lead handed over again gets new alerts.
-    Leads whose ``source`` is ``"demo"`` are left out unless ``include_demo``. Most urgent first.
+) -> list[Detail]:
+    """Return per follow-up commitment in force at ``as_of``: its id, the follow-up detail of the open
+    (untouched) leads, and their ``source``/``external_id`` by lead id. Demo leads only if ``include_demo``.
     """
-    if not lead_time_hours >= 0:
-        raise RuleError(f"ACCORD_ALERT_LEAD_TIME must be 0 or more business hours, got {lead_time_hours}")
-    if not breach_lookback_hours >= 0:
-        raise RuleError(f"breach_lookback_hours must be 0 or more, got {breach_lookback_hours}")
     versions = as_versions(agreement)
     moment = as_instant(as_of)
     doc = document_in_force(versions, moment)
@@ -97,9 +91,39 @@ def lead_alerts(
     if not include_demo and "source" in raw.columns:
         frames = {**frames, "leads": raw[(raw["source"] != DEMO_SOURCE).to_numpy(bool, na_value=True)]}
     about = _lead_columns(frames["leads"])
+    return [
+        (c, followup_detail(versions, frames, moment, commitment=c), about)
+        for c in follow_up_commitments(doc)
+    ]
+
+
+def lead_alerts(
+    agreement: Agreement | AgreementVersion | Iterable[AgreementVersion],
+    frames: Mapping[str, pd.DataFrame],
+    as_of: Any,
+    *,
+    lead_time_hours: float = 1.0,
+    breach_lookback_hours: float = BREACH_LOOKBACK_HOURS,
+    include_demo: bool = False,
+    details: list[Detail] | None = None,
+) -> pd.DataFrame:
+    """Return the due-soon and breached alerts at ``as_of``, one row per lead and commitment (:data:`ALERT_COLUMNS`).
+
+    For every ``followed_up_within`` commitment of the version in force at ``as_of`` (with its filters):
+    ``due_soon`` where the untouched lead has ``0 <= hours_left <= lead_time_hours`` business hours
+    left; ``breached`` where ``-breach_lookback_hours <= hours_left < 0``. ``window`` names the clock
+    the alert is about (the handover instant, ISO), so a lead handed over again gets new alerts.
+    Leads whose ``source`` is ``"demo"`` are left out unless ``include_demo``. Most urgent first.
+    ``details`` (from :func:`open_details` of the same arguments) saves computing them again.
+    """
+    if not lead_time_hours >= 0:
+        raise RuleError(f"ACCORD_ALERT_LEAD_TIME must be 0 or more business hours, got {lead_time_hours}")
+    if not breach_lookback_hours >= 0:
+        raise RuleError(f"breach_lookback_hours must be 0 or more, got {breach_lookback_hours}")
     parts = []
-    for commitment in follow_up_commitments(doc):
-        detail = followup_detail(versions, frames, moment, commitment=commitment)
+    for commitment, detail, about in details or open_details(
+        agreement, frames, as_of, include_demo=include_demo
+    ):
         left = detail["hours_left"].to_numpy(dtype="float64", na_value=np.nan)
         with np.errstate(invalid="ignore"):
             soon = (left >= 0) & (left <= lead_time_hours)
@@ -119,23 +143,20 @@ def queue_leads(
     as_of: Any,
     *,
     include_demo: bool = False,
+    details: list[Detail] | None = None,
 ) -> pd.DataFrame:
     """Return the untouched leads overdue at ``as_of`` or due before the end of their team's local day.
 
     Columns as :data:`ALERT_COLUMNS` (``kind`` is ``daily_queue``, ``window`` the local date of the
-    lead's calendar); one row per lead and follow-up commitment, most urgent first.
+    lead's calendar); one row per lead and follow-up commitment, most urgent first. ``details`` as
+    in :func:`lead_alerts`.
     """
-    versions = as_versions(agreement)
     moment = as_instant(as_of)
-    doc = document_in_force(versions, moment)
-    frames = open_leads(frames, moment)
-    raw = frames["leads"]
-    if not include_demo and "source" in raw.columns:
-        frames = {**frames, "leads": raw[(raw["source"] != DEMO_SOURCE).to_numpy(bool, na_value=True)]}
-    about = _lead_columns(frames["leads"])
+    doc = document_in_force(as_versions(agreement), moment)
     parts = []
-    for commitment in follow_up_commitments(doc):
-        detail = followup_detail(versions, frames, moment, commitment=commitment)
+    for commitment, detail, about in details or open_details(
+        agreement, frames, as_of, include_demo=include_demo
+    ):
         detail = detail[detail["hours_left"].notna()]
         teams = detail["team"].astype(object).where(detail["team"].notna(), None)
         ends = {t: _day_end(doc.calendar_for(t), moment) for t in teams.unique()}
