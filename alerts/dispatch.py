@@ -194,7 +194,7 @@ def _deliver(engine, settings, name, out: Outgoing, run_id, report, packs, pack,
     error: ChannelError | None = None
     for attempt in range(SEND_TRIES):
         try:
-            _send(settings, name, out, packs, pack)
+            _send(settings, name, out, packs, pack, report)
             error = None
             break
         except ChannelError as exc:
@@ -221,14 +221,29 @@ def _deliver(engine, settings, name, out: Outgoing, run_id, report, packs, pack,
     say(line)
 
 
-def _send(settings: AlertSettings, name: str, out: Outgoing, packs, pack) -> None:
+def _made_pack(pack, name: str, week: str, report: RunReport) -> bytes | None:
+    """The meeting pack of ``week``, or None (and a problem line) when it cannot be made: the digest still goes."""
+    from analytics.agreement import AgreementError
+    from analytics.commitments import EvaluationError
+    from analytics.snapshots import SnapshotError
+
+    try:
+        return pack(name, week)
+    except (SnapshotError, AgreementError, EvaluationError, repo.StorageError, OSError, RuntimeError) as exc:
+        report.problems.append(
+            f"the meeting pack of {week} could not be made ({exc}); the digest goes without it"
+        )
+        return None
+
+
+def _send(settings: AlertSettings, name: str, out: Outgoing, packs, pack, report: RunReport) -> None:
     message = out.message
     if out.email:
         attachments = []
         if out.attach_pack and pack is not None:
             key = (name, out.delivery.window)
             if key not in packs:
-                packs[key] = pack(name, out.delivery.window)
+                packs[key] = _made_pack(pack, name, out.delivery.window, report)
             if packs[key]:
                 attachments.append(Attachment(f"meeting-pack-{out.delivery.window}.pdf", packs[key]))
         email = build_message(settings.smtp.sender, out.email, message.subject, message.text, message.html,

@@ -202,3 +202,15 @@ def test_a_run_takes_the_alerts_lock(engine, mail_server, slack):
     repo.finish_run(engine, run, "ok")
     assert _run(engine, config, routing, AT_1230).sent == 8
     assert repo.read_sync_runs(engine)["status"].tolist() == ["ok", "ok"]
+
+
+def test_a_meeting_pack_that_cannot_be_made_leaves_the_digest_without_it(engine, mail_server, slack):
+    routing, config = _setup(engine, mail_server, slack)
+
+    def broken(agreement, week):
+        raise RuntimeError("chromium is not installed")
+
+    report = _run(engine, config, routing, AT_1230, pack=broken)
+    digest = next(m for m in mail_server.received if m["To"] == "ceo@example.com")
+    assert list(digest.iter_attachments()) == [] and report.sent == 8
+    assert "the meeting pack of 2026-W49 could not be made (chromium is not installed)" in report.problems[-1]

@@ -11,8 +11,12 @@ from alerts.ledger import Delivery
 from data import repository as repo
 from data.engine import make_engine
 from pages.components import alerts_view
-from tests.alerts.conftest import mail_server  # noqa: F401
-from tests.pages.test_data_page import app_env, demo_copy_url, open_data_page, rendered_bytes, texts  # noqa: F401
+from tests.alerts import conftest as alert_fixtures
+from tests.pages import test_data_page as data_page
+from tests.pages.test_data_page import open_data_page, rendered_bytes, texts
+
+# The Data page tests' fixtures (a private copy of the demo database, the app's settings) and the SMTP server.
+demo_copy_url, app_env, mail_server = data_page.demo_copy_url, data_page.app_env, alert_fixtures.mail_server
 
 WEBHOOK = "https://hooks.slack.com/services/T000/B000/team-emea-webhook-secret"
 DEFAULT_WEBHOOK = "https://hooks.slack.com/services/T000/B111/default-webhook-secret"
@@ -46,7 +50,7 @@ def _ledger_rows(url: str) -> None:
     engine.dispose()
 
 
-def test_the_data_page_shows_routing_history_and_failures_without_secrets(app_env, monkeypatch, tmp_path):  # noqa: F811
+def test_the_data_page_shows_routing_history_and_failures_without_secrets(app_env, monkeypatch, tmp_path):
     _configure(monkeypatch, tmp_path)
     _ledger_rows(app_env)
     at = open_data_page()
@@ -65,7 +69,7 @@ def test_the_data_page_shows_routing_history_and_failures_without_secrets(app_en
 
 def test_send_a_test_alert_by_email_reaches_the_server_and_the_audit(
     app_env, monkeypatch, tmp_path, mail_server
-):  # noqa: F811
+):
     _configure(monkeypatch, tmp_path, mail_server.port)
     at = open_data_page()
     at.text_input(key="alerts_test_address").input("ops@example.com")
@@ -78,7 +82,7 @@ def test_send_a_test_alert_by_email_reaches_the_server_and_the_audit(
     assert audit.iloc[0]["action"] == "alert.test" and audit.iloc[0]["target"] == "ops@example.com"
 
 
-def test_a_test_alert_without_smtp_is_one_error_naming_the_setting(app_env, monkeypatch, tmp_path):  # noqa: F811
+def test_a_test_alert_without_smtp_is_one_error_naming_the_setting(app_env, monkeypatch, tmp_path):
     _configure(monkeypatch, tmp_path)
     at = open_data_page()
     at.text_input(key="alerts_test_address").input("ops@example.com")
@@ -86,7 +90,7 @@ def test_a_test_alert_without_smtp_is_one_error_naming_the_setting(app_env, monk
     assert [e.value for e in at.error] == ["ACCORD_SMTP_HOST is not set: no e-mail alert can be sent"]
 
 
-def test_the_sales_queue_marks_alerted_leads(app_env, monkeypatch):  # noqa: F811
+def test_the_sales_queue_marks_alerted_leads(app_env, monkeypatch):
     _ledger_rows(app_env)
     queue = pd.DataFrame({"lead": ["L5", "L6"], "lead_id": [5, 6], "state": ["overdue", "due soon"]})
     marked = alerts_view.mark_alerted(queue)
