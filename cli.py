@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_command(commands)
     add_snapshot_command(commands)
+    from alerts.command import add_alerts_command
+
+    add_alerts_command(commands)
     return parser
 
 

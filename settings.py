@@ -91,6 +91,36 @@ SETTINGS: tuple[Setting, ...] = (
         "Pin Accord's clock to this instant (ISO 8601, e.g. 2026-11-18T10:00Z): the dashboard's default "
         "as-of, the CLI and the demo company's 'today' use it. For demos and tests; default: the real time.",
     ),
+    # Alerts (cli.py alerts): e-mail over SMTP, Slack, and how early a rep is warned.
+    Setting(
+        "ACCORD_SMTP_HOST", None, "SMTP server that sends alert e-mails; without it no e-mail alert goes out."
+    ),
+    Setting("ACCORD_SMTP_PORT", "587", "Port of the SMTP server (587: submission with STARTTLS)."),
+    Setting("ACCORD_SMTP_USER", None, "User name to log in to the SMTP server (no login when unset)."),
+    Setting("ACCORD_SMTP_PASSWORD", None, "Password of the SMTP user.", secret=True),
+    Setting("ACCORD_SMTP_FROM", "accord@localhost", "Sender address of alert e-mails."),
+    Setting(
+        "ACCORD_SMTP_STARTTLS",
+        "true",
+        "Whether to switch the SMTP connection to TLS (STARTTLS) before login.",
+    ),
+    Setting(
+        "ACCORD_SLACK_WEBHOOK_URL",
+        None,
+        "Slack incoming webhook of the default channel (breaches of teams without their own, the digest).",
+        secret=True,
+    ),
+    Setting(
+        "ACCORD_SLACK_BOT_TOKEN",
+        None,
+        "Slack bot token (xoxb-...) for chat.postMessage to the channels named in [accord.alerts].",
+        secret=True,
+    ),
+    Setting(
+        "ACCORD_ALERT_LEAD_TIME",
+        "1",
+        "Business hours before a follow-up window ends at which the lead's owner is warned.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

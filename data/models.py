@@ -282,3 +282,38 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(255))
     detail: Mapped[dict | None] = mapped_column(JSON)
+
+
+class AlertLedger(Base):
+    """One alert to one recipient on one channel: claimed before it is sent, marked after.
+
+    ``fingerprint`` (a hash of agreement, kind, commitment, subject, window, channel and recipient) is
+    unique, so the database itself refuses a second claim of the same alert: a rerun, an overlapping cron
+    run or a second server never send it twice. ``status``: sending (claimed), sent, failed (retried
+    later at ``next_try_at``) or unknown (the run died while sending; not sent again).
+    """
+
+    __tablename__ = "alert_ledger"
+    __table_args__ = (
+        UniqueConstraint("fingerprint", name="uq_alert_ledger_fingerprint"),
+        Index("ix_alert_ledger_lead", "lead_id"),
+        Index("ix_alert_ledger_claimed_at", "claimed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    agreement: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))  # due_soon, breached, daily_queue, weekly_digest, test
+    commitment: Mapped[str | None] = mapped_column(String(255))
+    lead_id: Mapped[int | None] = mapped_column(BigInteger)
+    subject: Mapped[str] = mapped_column(String(255))  # "lead 17", "team EMEA", "agreement"
+    window: Mapped[str] = mapped_column(String(64))  # the handover instant, the local date, the ISO week
+    channel: Mapped[str] = mapped_column(String(16))  # email, slack
+    recipient: Mapped[str] = mapped_column(String(320))  # an address or a Slack label, never a webhook URL
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    claimed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    next_try_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from data.engine import database_url
 from pages.components import data_view
+from pages.components.alerts_view import alerts_panel
 from pages.components.import_form import import_panel
 
 url = database_url()
@@ -32,3 +33,4 @@ with history:
     data_view.history_panel(url)
 with audit:
     data_view.audit_panel(url)
+alerts_panel()  # cli.py alerts: history, failures, routing, a test alert

@@ -10,6 +10,7 @@ from analytics import wording
 from analytics.charts import STATUS_LABELS, rep_compliance_chart, response_time_histogram
 from analytics.followup import FollowupError
 from pages.components import exports, loaders, page
+from pages.components.alerts_view import mark_alerted
 
 SALES_METRICS = {
     "followed_up_within": "Follow-up",
@@ -126,7 +127,7 @@ hours = st.segmented_control(
     "Due within (business hours)", QUEUE_HOURS, default=4, required=True, format_func=lambda h: f"{h} h",
     key="sales_queue_hours",
 )  # fmt: skip
-queue = loaders.overdue_queue(**key, within_hours=float(hours))
+queue = mark_alerted(loaders.overdue_queue(**key, within_hours=float(hours)))  # alerts already sent
 st.caption(
     f"Untouched leads handed over in the last {bd.QUEUE_DAYS} days whose {limit:g}-business-hour limit has passed "
     f"or runs out within {hours} business hours, most urgent first; as of "
