@@ -16,6 +16,7 @@ import pandas as pd
 from analytics.agreement import AgreementError
 from analytics.commitments import EvaluationError, document_in_force
 from analytics.snapshots import SnapshotError, last_closed_week, parse_week
+from console import ProgressBar
 from data.repository import StorageError
 
 WEEK_HELP = "ISO week like 2026-W48, in the agreement's timezone (default: the last week that has ended)"
@@ -85,7 +86,6 @@ def _engine():
 
 def run_report(args) -> int:
     """Handle ``report``; returns the exit code."""
-    from cli import ProgressBar  # imported here because cli.py imports this module
     from reports.meeting_pack import meeting_pack
     from reports.weeks import agreement_to_use, versions_of
 

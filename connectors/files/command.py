@@ -13,6 +13,7 @@ from pathlib import Path
 from connectors.files.importer import DEFAULT_CHUNK_ROWS, import_file
 from connectors.files.mapping import TABLES, load_mapping, preset_names, save_mapping
 from connectors.files.reading import FileImportError
+from console import ProgressBar
 
 
 def add_import_command(subparsers) -> None:
@@ -44,7 +45,6 @@ def add_import_command(subparsers) -> None:
 
 def run_import(args) -> int:
     """Handle ``import``: run it with a progress bar, print the summary; returns the exit code."""
-    from cli import ProgressBar  # the CLI's bar; imported here because cli.py imports this module
     from data.engine import make_engine, upgrade
 
     bar = ProgressBar()

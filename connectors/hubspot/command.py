@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from console import ProgressBar
+
 
 def add_hubspot_command(subparsers) -> argparse.ArgumentParser:
     """Add ``sync hubspot`` to the CLI's subcommands; returns the ``sync`` parser."""
@@ -29,7 +31,6 @@ def add_hubspot_command(subparsers) -> argparse.ArgumentParser:
 
 def handle_sync_hubspot(args) -> int:
     """Run the sync with a progress bar; the exit code (0 ok, 1 failed)."""
-    from cli import ProgressBar
     from connectors.hubspot.client import HubSpotError
     from connectors.hubspot.sync import sync
     from data.engine import make_engine, upgrade
