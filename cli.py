@@ -20,7 +20,7 @@ BUSY_EXIT = 75  # EX_TEMPFAIL: another run of the same source is going; cron tri
 
 
 def _demo(args) -> int:
-    from connectors.first_run import load_demo_if_empty, load_demo_recorded
+    from bootstrap import load_demo_if_empty, load_demo_recorded
 
     engine = make_engine()
     upgrade(engine)

@@ -47,7 +47,7 @@ def engine():
 
 @st.cache_resource(show_spinner="Preparing the demo company (first start only)…")
 def _bootstrapped(url: str) -> bool:
-    from connectors.first_run import load_demo_if_empty
+    from bootstrap import load_demo_if_empty
 
     return load_demo_if_empty(_engine_for(url))
 
