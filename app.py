@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from data.engine import DatabaseConfigError, database_url
+import settings
+from data.engine import DatabaseConfigError
 from pages.components import auth, banner, filters, loaders
 from pages.components import navigation as navigation_pages
 
@@ -37,7 +38,7 @@ except DatabaseConfigError as exc:
     st.error(str(exc))
     st.stop()
 
-url = database_url()
+url = settings.database_url()
 navigation = st.navigation(navigation_pages.pages_for(user.role))
 filters.remember(filters.sidebar(url))
 auth.account_sidebar(user)

@@ -12,6 +12,7 @@ import argparse
 import sys
 import time
 
+import settings
 from console import ProgressBar
 from data.engine import DatabaseConfigError, current_revision, head_revision, make_engine, upgrade
 from data.repository import RunBusyError
@@ -22,7 +23,7 @@ BUSY_EXIT = 75  # EX_TEMPFAIL: another run of the same source is going; cron tri
 def _demo(args) -> int:
     from bootstrap import load_demo_if_empty, load_demo_recorded
 
-    engine = make_engine()
+    engine = make_engine(settings.database_url())
     upgrade(engine)
     bar = ProgressBar()
     started = time.monotonic()
@@ -41,7 +42,7 @@ def _demo(args) -> int:
 
 
 def _db_upgrade(_args) -> int:
-    engine = make_engine()
+    engine = make_engine(settings.database_url())
     before = current_revision(engine)
     upgrade(engine)
     after = current_revision(engine)
@@ -53,12 +54,10 @@ def _db_upgrade(_args) -> int:
 
 
 def _db_status(_args) -> int:
-    from data.engine import database_url
     from data.repository import table_counts
-    from settings import masked_url
 
-    engine = make_engine()
-    print(f"Database: {masked_url(database_url())}")
+    engine = make_engine(settings.database_url())
+    print(f"Database: {settings.masked_url(settings.database_url())}")
     print(f"Schema revision: {current_revision(engine) or 'empty'} (code expects {head_revision()})")
     if current_revision(engine):
         for table, rows in table_counts(engine).items():

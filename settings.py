@@ -136,6 +136,17 @@ def masked_url(url: str) -> str:
         return "(unparseable URL)"
 
 
+def database_url() -> str:
+    """ACCORD_DATABASE_URL, or the default SQLite file ``var/accord.db`` in the repository."""
+    return get("ACCORD_DATABASE_URL") or f"sqlite:///{ROOT / 'var' / 'accord.db'}"
+
+
+def mappings_dir() -> Path:
+    """ACCORD_MAPPINGS_DIR as an absolute path (a relative one is taken from the repository)."""
+    path = Path(get("ACCORD_MAPPINGS_DIR") or "var/mappings")
+    return path if path.is_absolute() else ROOT / path
+
+
 def _secrets(path: Path) -> dict:
     try:
         with path.open("rb") as handle:

@@ -14,6 +14,7 @@ import getpass
 import sys
 from collections.abc import Callable
 
+import settings
 from analytics.agreement import AgreementError, AgreementVersion
 from analytics.revisions import diff, line_of, problems, unified_yaml_diff
 
@@ -98,7 +99,7 @@ def _one_line(error: AgreementError, text: str | None, file: str | None) -> str:
 def _engine():
     from data.engine import make_engine, upgrade
 
-    engine = make_engine()
+    engine = make_engine(settings.database_url())
     upgrade(engine)
     return engine
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+import settings
 from analytics.agreement import AgreementError
 from analytics.commitments import EvaluationError, document_in_force
 from analytics.snapshots import SnapshotError, last_closed_week, parse_week
@@ -79,7 +80,7 @@ def _now(args) -> pd.Timestamp:
 def _engine():
     from data.engine import make_engine, upgrade
 
-    engine = make_engine()
+    engine = make_engine(settings.database_url())
     upgrade(engine)
     return engine
 

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import settings
 from connectors.files.importer import DEFAULT_CHUNK_ROWS, import_file
 from connectors.files.mapping import TABLES, load_mapping, preset_names, save_mapping
 from connectors.files.reading import FileImportError
@@ -49,8 +50,8 @@ def run_import(args) -> int:
 
     bar = ProgressBar()
     try:
-        mapping = load_mapping(args.mapping) if args.mapping else None
-        engine = make_engine()
+        mapping = load_mapping(args.mapping, settings.mappings_dir()) if args.mapping else None
+        engine = make_engine(settings.database_url())
         upgrade(engine)
         report = import_file(
             engine,
@@ -69,7 +70,7 @@ def run_import(args) -> int:
     bar.close()
     print("\n".join(report.summary()))
     if args.save_mapping and report.mapping is not None:
-        path = save_mapping(report.mapping, args.save_mapping)
+        path = save_mapping(report.mapping, args.save_mapping, settings.mappings_dir())
         print(f"Mapping saved as {args.save_mapping!r} ({path})")
     if not report.accepted:
         print("error: no row could be imported", file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+import settings
 from console import ProgressBar
 
 
@@ -32,15 +33,16 @@ def add_hubspot_command(subparsers) -> argparse.ArgumentParser:
 def handle_sync_hubspot(args) -> int:
     """Run the sync with a progress bar; the exit code (0 ok, 1 failed)."""
     from connectors.hubspot.client import HubSpotError
+    from connectors.hubspot.settings import HubSpotConfig
     from connectors.hubspot.sync import sync
     from data.engine import make_engine, upgrade
     from settings import SettingError
 
-    engine = make_engine()
+    engine = make_engine(settings.database_url())
     upgrade(engine)
     bar = ProgressBar()
     try:
-        summary = sync(engine, full=args.full, progress=bar)
+        summary = sync(engine, full=args.full, progress=bar, config=HubSpotConfig.from_settings())
     except (HubSpotError, SettingError) as exc:
         bar.close()
         print(f"error: {exc}", file=sys.stderr)

@@ -270,11 +270,12 @@ def _token_help() -> str:
 
 def _sync_work(engine, full: bool, actor: str, target: str):
     """What the background job does: sync, record the audit entry, clear the caches."""
+    from connectors.hubspot.settings import HubSpotConfig
     from connectors.hubspot.sync import sync
 
     def work(job: jobs.Job):
         try:
-            summary = sync(engine, full=full, progress=job.progress)
+            summary = sync(engine, full=full, progress=job.progress, config=HubSpotConfig.from_settings())
         except BaseException as exc:
             status = "refused" if isinstance(exc, repo.RunBusyError) else "failed"
             detail = {"full": full, "status": status, "error": _safe(str(exc))[:500]}

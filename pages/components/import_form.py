@@ -14,6 +14,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+import settings
 from connectors.files import (
     REQUIRED_COLUMNS,
     TABLES,
@@ -150,9 +151,10 @@ def _proposal(state: dict, table: str) -> Proposal:
 def _starting_points(table: str) -> dict[str, Mapping | None]:
     """Choice -> mapping of every starting point for ``table``: the proposal, saved mappings, built-in ones."""
     points: dict[str, Mapping | None] = {PROPOSAL: None}
-    for name in list_mappings():
+    folder = settings.mappings_dir()
+    for name in list_mappings(folder):
         try:
-            mapping = load_mapping(name)
+            mapping = load_mapping(name, folder)
         except MappingError:
             continue  # a broken file in the mappings folder: the CLI names it when used
         if mapping.table == table:
@@ -416,7 +418,7 @@ def _save_mapping_form(mapping: Mapping) -> None:
     )  # fmt: skip
     if button_col.button("Save mapping", key="import_save_mapping", icon=":material/save:"):
         try:
-            path = save_mapping(mapping, name)
+            path = save_mapping(mapping, name, settings.mappings_dir())
         except MappingError as exc:
             st.error(str(exc))
         else:
