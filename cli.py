@@ -1,9 +1,12 @@
 """Accord's command line: ``python cli.py --help``.
 
-Every command exits 0 on success and non-zero on failure, with one line on
-stderr that says what went wrong (no traceback for errors the user can fix).
-A sync or import refused because another run of the same source is going exits
-75 (EX_TEMPFAIL: try again later).
+Every command exits 0 on success and non-zero on failure. An error the user
+can fix (an :class:`errors.AccordError`) becomes one line on stderr that says
+what went wrong, here in :func:`main` and nowhere else, and exits with the
+error's code: 1, 2 for a database URL or input file the command cannot start
+from, 75 (EX_TEMPFAIL: try again later) for a sync or import refused because
+another run of the same source is going. Anything else is a bug: it ends in a
+traceback, never in a message asking the user to fix their input.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ import time
 
 import settings
 from console import ProgressBar
-from data.engine import DatabaseConfigError, current_revision, head_revision, make_engine, upgrade
+from data.engine import current_revision, head_revision, make_engine, upgrade
 from data.repository import RunBusyError
+from errors import AccordError
 
-BUSY_EXIT = 75  # EX_TEMPFAIL: another run of the same source is going; cron tries again next time
+BUSY_EXIT = RunBusyError.exit_code  # 75, EX_TEMPFAIL: another run of the same source is going
 
 
 def _demo(args) -> int:
@@ -108,15 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command ``argv`` names; returns its exit code (see the module docstring)."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except DatabaseConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except RunBusyError as exc:  # a cron run while another sync of the same source is going: try later
-        print(f"error: {exc}", file=sys.stderr)
-        return BUSY_EXIT
+    except AccordError as exc:  # the one place a command's error becomes words
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130

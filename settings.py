@@ -17,6 +17,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from errors import AccordError
+
 ROOT = Path(__file__).resolve().parent
 SECRETS_FILE = ROOT / ".streamlit" / "secrets.toml"
 
@@ -90,7 +92,7 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
-class SettingError(ValueError):
+class SettingError(AccordError, ValueError):
     """A setting is unknown or its value cannot be used."""
 
 

@@ -23,14 +23,17 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
+from errors import AccordError
 from settings import masked_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 15_000
 
 
-class DatabaseConfigError(RuntimeError):
+class DatabaseConfigError(AccordError, RuntimeError):
     """The database URL is wrong or the database cannot be reached; the message says what to fix."""
+
+    exit_code = 2  # the command cannot start from this input
 
 
 def make_engine(url: str, *, check: bool = True) -> Engine:

@@ -13,7 +13,6 @@ from pathlib import Path
 import settings
 from connectors.files.importer import DEFAULT_CHUNK_ROWS, import_file
 from connectors.files.mapping import TABLES, load_mapping, preset_names, save_mapping
-from connectors.files.reading import FileImportError
 from console import ProgressBar
 
 
@@ -63,11 +62,8 @@ def run_import(args) -> int:
             progress=bar,
             chunksize=args.chunk_rows,
         )
-    except FileImportError as exc:
+    finally:  # a FileImportError goes on to cli.main: one line, exit 2
         bar.close()
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    bar.close()
     print("\n".join(report.summary()))
     if args.save_mapping and report.mapping is not None:
         path = save_mapping(report.mapping, args.save_mapping, settings.mappings_dir())

@@ -36,7 +36,7 @@ from connectors.files import (
     save_mapping,
 )
 from data import repository as repo
-from pages.components import auth, jobs, loaders
+from pages.components import auth, errors, jobs, loaders
 
 NOT_MAPPED = "— not imported —"
 PROPOSAL = "proposal"
@@ -212,7 +212,7 @@ def import_panel(url: str) -> None:
         state = _file_state(upload)
     except FileImportError as exc:
         st.session_state.pop("import_basis", None)
-        st.error(str(exc))
+        errors.show(exc)
         return
     preview = state["preview"]
     st.caption(f"{preview.name}: {preview.format.describe()}, {len(preview.headers)} columns.")
@@ -323,7 +323,7 @@ def _mapping_editor(table: str, base: Mapping, headers: list[str]) -> Mapping | 
             timezone=st.session_state.get("import_timezone", ""),
         )
     except MappingError as exc:
-        st.error(str(exc))
+        errors.show(exc)
         return None
 
 
@@ -386,7 +386,7 @@ def _show_outcome(url: str) -> None:
         return
     if job.error is not None:
         if isinstance(job.error, FileImportError):
-            st.error(str(job.error))
+            errors.show(job.error)
             return
         if isinstance(job.error, repo.RunBusyError):  # another import of the same source is going
             st.warning(str(job.error), icon=":material/sync_lock:")
@@ -420,7 +420,7 @@ def _save_mapping_form(mapping: Mapping) -> None:
         try:
             path = save_mapping(mapping, name, settings.mappings_dir())
         except MappingError as exc:
-            st.error(str(exc))
+            errors.show(exc)
         else:
             st.success(
                 f"Mapping saved as '{name.strip()}' ({path.name}); pick it under 'Start from' next time."
