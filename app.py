@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from data.engine import DatabaseConfigError, database_url
-from pages.components import auth, banner, filters, loaders
+import settings
+from pages.components import auth, banner, errors, filters, loaders
 from pages.components import navigation as navigation_pages
 
 st.set_page_config(
@@ -18,11 +18,8 @@ st.set_page_config(
 )
 
 # With [auth] in secrets, nothing but the sign-in page runs until someone with a role signs in.
-try:
+with errors.shown():  # a bad [auth] section is one message
     user = auth.current_user()
-except auth.AuthConfigError as exc:
-    st.error(str(exc))
-    st.stop()
 if not auth.may_enter(user):
     sign_in = st.Page(
         "pages/signin.py", title="Sign in", icon=":material/login:", url_path="signin", default=True
@@ -30,16 +27,14 @@ if not auth.may_enter(user):
     st.navigation([sign_in], position="hidden").run()
     st.stop()
 
-try:
+with errors.shown():  # a wrong ACCORD_DATABASE_URL is one message
     loaders.engine()
     loaders.bootstrap()
-except DatabaseConfigError as exc:
-    st.error(str(exc))
-    st.stop()
 
-url = database_url()
+url = settings.database_url()
 navigation = st.navigation(navigation_pages.pages_for(user.role))
 filters.remember(filters.sidebar(url))
 auth.account_sidebar(user)
 banner.freshness_banner(url)
-navigation.run()
+with errors.shown():  # an error the user can fix that the page leaves unhandled: one message
+    navigation.run()

@@ -1,9 +1,12 @@
 """Accord's command line: ``python cli.py --help``.
 
-Every command exits 0 on success and non-zero on failure, with one line on
-stderr that says what went wrong (no traceback for errors the user can fix).
-A sync or import refused because another run of the same source is going exits
-75 (EX_TEMPFAIL: try again later).
+Every command exits 0 on success and non-zero on failure. An error the user
+can fix (an :class:`errors.AccordError`) becomes one line on stderr that says
+what went wrong, here in :func:`main` and nowhere else, and exits with the
+error's code: 1, 2 for a database URL or input file the command cannot start
+from, 75 (EX_TEMPFAIL: try again later) for a sync or import refused because
+another run of the same source is going. Anything else is a bug: it ends in a
+traceback, never in a message asking the user to fix their input.
 """
 
 from __future__ import annotations
@@ -13,56 +16,22 @@ import getpass
 import sys
 import time
 
-from data.engine import DatabaseConfigError, current_revision, head_revision, make_engine, upgrade
+import settings
+from console import ProgressBar
+from data.engine import current_revision, head_revision, make_engine, upgrade
 from data.repository import RunBusyError
+from errors import AccordError
 
-BUSY_EXIT = 75  # EX_TEMPFAIL: another run of the same source is going; cron tries again next time
-
-
-class ProgressBar:
-    """A progress callback that draws one line on stderr: ``stage [#####.....] done/total detail``.
-
-    Connectors and importers call it as ``progress(stage, done, total, detail="")``;
-    ``total=None`` draws a counter instead of a bar. Redraws at most 10 times a second.
-    """
-
-    def __init__(self, stream=None, width: int = 30):
-        self.stream = stream or sys.stderr
-        self.width = width
-        self._last_draw = 0.0
-        self._last_stage = None
-
-    def __call__(self, stage: str, done: int, total: int | None = None, detail: str = "") -> None:
-        now = time.monotonic()
-        finished = total is not None and done >= total
-        if stage == self._last_stage and not finished and now - self._last_draw < 0.1:
-            return
-        if self._last_stage is not None and stage != self._last_stage:
-            self.stream.write("\n")
-        self._last_stage, self._last_draw = stage, now
-        if total:
-            filled = int(self.width * min(done, total) / total)
-            bar = "#" * filled + "." * (self.width - filled)
-            line = f"{stage:<14} [{bar}] {done:,}/{total:,}"
-        else:
-            line = f"{stage:<14} {done:,}"
-        self.stream.write("\r" + (f"{line} {detail}" if detail else line)[:120].ljust(60))
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self._last_stage is not None:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._last_stage = None
+BUSY_EXIT = RunBusyError.exit_code  # 75, EX_TEMPFAIL: another run of the same source is going
 
 
 def _demo(args) -> int:
-    from connectors.first_run import load_demo_if_empty, load_demo_recorded
+    from bootstrap import load_demo_if_empty, load_demo_recorded
 
-    engine = make_engine()
+    engine = make_engine(settings.database_url())
     upgrade(engine)
     if args.remove:
-        from connectors.first_run import remove_demo
+        from bootstrap import remove_demo
 
         deleted = remove_demo(engine, actor=f"cli:{getpass.getuser()}")
         summary = ", ".join(f"{n:,} {table}" for table, n in deleted.items())
@@ -85,7 +54,7 @@ def _demo(args) -> int:
 
 
 def _db_upgrade(_args) -> int:
-    engine = make_engine()
+    engine = make_engine(settings.database_url())
     before = current_revision(engine)
     upgrade(engine)
     after = current_revision(engine)
@@ -97,12 +66,10 @@ def _db_upgrade(_args) -> int:
 
 
 def _db_status(_args) -> int:
-    from data.engine import database_url
     from data.repository import table_counts
-    from settings import masked_url
 
-    engine = make_engine()
-    print(f"Database: {masked_url(database_url())}")
+    engine = make_engine(settings.database_url())
+    print(f"Database: {settings.masked_url(settings.database_url())}")
     print(f"Schema revision: {current_revision(engine) or 'empty'} (code expects {head_revision()})")
     if current_revision(engine):
         for table, rows in table_counts(engine).items():
@@ -165,15 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command ``argv`` names; returns its exit code (see the module docstring)."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except DatabaseConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except RunBusyError as exc:  # a cron run while another sync of the same source is going: try later
-        print(f"error: {exc}", file=sys.stderr)
-        return BUSY_EXIT
+    except AccordError as exc:  # the one place a command's error becomes words
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130

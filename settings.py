@@ -17,6 +17,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from errors import AccordError
+
 ROOT = Path(__file__).resolve().parent
 SECRETS_FILE = ROOT / ".streamlit" / "secrets.toml"
 
@@ -126,7 +128,7 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
-class SettingError(ValueError):
+class SettingError(AccordError, ValueError):
     """A setting is unknown or its value cannot be used."""
 
 
@@ -170,6 +172,17 @@ def masked_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "(unparseable URL)"
+
+
+def database_url() -> str:
+    """ACCORD_DATABASE_URL, or the default SQLite file ``var/accord.db`` in the repository."""
+    return get("ACCORD_DATABASE_URL") or f"sqlite:///{ROOT / 'var' / 'accord.db'}"
+
+
+def mappings_dir() -> Path:
+    """ACCORD_MAPPINGS_DIR as an absolute path (a relative one is taken from the repository)."""
+    path = Path(get("ACCORD_MAPPINGS_DIR") or "var/mappings")
+    return path if path.is_absolute() else ROOT / path
 
 
 def _secrets(path: Path) -> dict:

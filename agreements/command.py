@@ -14,6 +14,7 @@ import getpass
 import sys
 from collections.abc import Callable
 
+import settings
 from analytics.agreement import AgreementError, AgreementVersion
 from analytics.revisions import diff, line_of, problems, unified_yaml_diff
 
@@ -69,21 +70,15 @@ def add_agreement_command(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def _fails_cleanly(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn an AgreementError (or a StorageError) into one line on stderr and exit code 1."""
+def _with_file_lines(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Give an AgreementError the file's line numbers, on one line; ``cli.main`` prints it (exit 1)."""
 
     def run(args: argparse.Namespace) -> int:
-        from data.repository import StorageError
-
         try:
             return handler(args)
-        except StorageError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
         except AgreementError as exc:
-            print(f"error: {_one_line(exc, getattr(args, '_text', None), getattr(args, 'file', None))}",
-                  file=sys.stderr)  # fmt: skip
-            return 1
+            where = _one_line(exc, getattr(args, "_text", None), getattr(args, "file", None))
+            raise AgreementError(where) from exc
 
     run.__doc__ = handler.__doc__
     return run
@@ -103,7 +98,7 @@ def _one_line(error: AgreementError, text: str | None, file: str | None) -> str:
 def _engine():
     from data.engine import make_engine, upgrade
 
-    engine = make_engine()
+    engine = make_engine(settings.database_url())
     upgrade(engine)
     return engine
 
@@ -121,7 +116,7 @@ def _read(args: argparse.Namespace):
     return store.parse(args._text)
 
 
-@_fails_cleanly
+@_with_file_lines
 def handle_validate(args: argparse.Namespace) -> int:
     """Check FILE; print a summary of what it holds."""
     document = _read(args)
@@ -133,7 +128,7 @@ def handle_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-@_fails_cleanly
+@_with_file_lines
 def handle_import(args: argparse.Namespace) -> int:
     """Save FILE as a new version."""
     from agreements import store
@@ -157,7 +152,7 @@ def handle_import(args: argparse.Namespace) -> int:
     return 0
 
 
-@_fails_cleanly
+@_with_file_lines
 def handle_export(args: argparse.Namespace) -> int:
     """Print a version as YAML, with a comment header saying which."""
     from agreements import store
@@ -172,7 +167,7 @@ def handle_export(args: argparse.Namespace) -> int:
     return 0
 
 
-@_fails_cleanly
+@_with_file_lines
 def handle_history(args: argparse.Namespace) -> int:
     """List every version, oldest first, with what changed from the one before."""
     from agreements import store
@@ -196,7 +191,7 @@ def handle_history(args: argparse.Namespace) -> int:
     return 0
 
 
-@_fails_cleanly
+@_with_file_lines
 def handle_diff(args: argparse.Namespace) -> int:
     """Print the field-level changes from version A to B, then the unified YAML diff."""
     from agreements import store

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+import clock
+import settings
 from alerts.dispatch import AlertSettings, run_alerts
 from alerts.email import SmtpConfig
 from alerts.routing import RoutingError, load_routing
@@ -81,7 +83,6 @@ def settings_from_environment() -> AlertSettings:
 
 def run_alerts_command(args) -> int:
     """Handle ``alerts``; returns the exit code."""
-    from cli import BUSY_EXIT
     from data.engine import make_engine, upgrade
     from data.repository import RunBusyError, StorageError
     from settings import SECRETS_FILE
@@ -92,9 +93,9 @@ def run_alerts_command(args) -> int:
     except (RuleError, RoutingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    as_of = args.now if args.now is not None else pd.Timestamp.now(tz="UTC").floor("s")
+    as_of = args.now if args.now is not None else pd.Timestamp(clock.now()).floor("s")
     try:
-        engine = make_engine()
+        engine = make_engine(settings.database_url())
         upgrade(engine)
 
         def pack(agreement: str, week: str) -> bytes:
@@ -108,7 +109,7 @@ def run_alerts_command(args) -> int:
         )  # fmt: skip
     except RunBusyError as exc:
         print(f"busy: {exc}", file=sys.stderr)
-        return BUSY_EXIT
+        return RunBusyError.exit_code  # 75: cron tries again next time
     except (RuleError, StorageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from errors import AccordError
 
-class ChannelError(RuntimeError):
+
+class ChannelError(AccordError, RuntimeError):
     """A message could not be delivered to its channel; the text is one line naming what to check.
 
     ``retry`` is False when sending again cannot help before the configuration changes.

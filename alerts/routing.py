@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from alerts.rules import KINDS, RuleError, _clock
+from errors import AccordError
 
 SECTION = "[accord.alerts]"
 
 
-class RoutingError(ValueError):
+class RoutingError(AccordError, ValueError):
     """The ``[accord.alerts]`` section cannot be used; the message names the key."""
 
 

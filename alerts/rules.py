@@ -35,6 +35,7 @@ from analytics.calendar import BusinessCalendar, business_seconds
 from analytics.commitments import as_versions, document_in_force
 from analytics.followup import followup_detail
 from analytics.metrics import as_instant
+from errors import AccordError
 
 DUE_SOON, BREACHED, DAILY_QUEUE, WEEKLY_DIGEST = "due_soon", "breached", "daily_queue", "weekly_digest"
 KINDS = (DUE_SOON, BREACHED, DAILY_QUEUE, WEEKLY_DIGEST)
@@ -46,7 +47,7 @@ ALERT_COLUMNS = [
 ]  # fmt: skip
 
 
-class RuleError(ValueError):
+class RuleError(AccordError, ValueError):
     """Alert rules cannot be evaluated with these arguments; the message says which and why."""
 
 

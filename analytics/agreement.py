@@ -43,13 +43,14 @@ from pydantic_core import PydanticCustomError
 
 from analytics.calendar import BusinessCalendar
 from analytics.metrics import METRICS, MetricError
+from errors import AccordError
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 REVIEW_EVERY: tuple[str, ...] = ("month", "quarter", "half-year", "year")
 FILTER_KEYS: tuple[str, ...] = ("channel", "team", "owner", "segment")
 
 
-class AgreementError(ValueError):
+class AgreementError(AccordError, ValueError):
     """The agreement document is invalid; the message names the field path and what is allowed."""
 
 

@@ -31,12 +31,13 @@ from analytics.commitments import as_versions, document_in_force
 from analytics.funnel import lead_stages
 from analytics.metrics import Facts, as_instant, prepare_frames
 from analytics.periods import assign_periods, period_grid, period_of
+from errors import AccordError
 
 DEFAULT_PERIODS = 6
 MIN_PERIODS = 3
 
 
-class BaselineError(ValueError):
+class BaselineError(AccordError, ValueError):
     """A baseline or reverse funnel cannot be computed; the message says which input is missing."""
 
 

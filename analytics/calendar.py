@@ -50,6 +50,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
+from errors import AccordError
+
 __all__ = [
     "BusinessCalendar",
     "CalendarError",
@@ -75,7 +77,7 @@ _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 _COLUMN_TYPES = (pd.Series, pd.Index, np.ndarray, list, tuple)
 
 
-class CalendarError(ValueError):
+class CalendarError(AccordError, ValueError):
     """A business calendar setting is invalid; the message names the field and what is allowed."""
 
 

@@ -45,6 +45,7 @@ from analytics.pacing import (
     projected_finish,
 )
 from analytics.periods import assign_periods, local_midnight, period_grid, period_of
+from errors import AccordError
 
 AT_RISK_BAND = 0.10
 BREAKDOWNS: tuple[str | None, ...] = (None, "owner", "team", "channel")
@@ -67,7 +68,7 @@ RESULT_COLUMNS = [
 ]  # fmt: skip
 
 
-class EvaluationError(ValueError):
+class EvaluationError(AccordError, ValueError):
     """The evaluation cannot run with these arguments; the message says which and why."""
 
 

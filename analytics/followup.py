@@ -33,6 +33,7 @@ from analytics.metrics import (
     prepare_frames,
 )
 from analytics.periods import to_instant
+from errors import AccordError
 
 STATUS_NAMES = {MET: "met", BREACHED: "breached", PENDING: "pending"}
 DETAIL_COLUMNS = [
@@ -41,7 +42,7 @@ DETAIL_COLUMNS = [
 ]  # fmt: skip
 
 
-class FollowupError(ValueError):
+class FollowupError(AccordError, ValueError):
     """Follow-up detail cannot be built with these arguments; the message says why."""
 
 

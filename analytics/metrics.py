@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from analytics.calendar import BusinessCalendar, add_business_seconds, business_seconds
 from analytics.schema import COLUMNS, SchemaError, empty_frame, validate_frame
+from errors import AccordError
 
 MET, BREACHED, PENDING = 1, 0, -1
 KINDS: tuple[str, ...] = ("count", "amount", "rate", "duration")
@@ -43,7 +44,7 @@ HOUR = 3600.0
 Kind = Literal["count", "amount", "rate", "duration"]
 
 
-class MetricError(ValueError):
+class MetricError(AccordError, ValueError):
     """A metric cannot be computed from the given frames or params; the message says why."""
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.schema import UTC_TS
+from errors import AccordError
 
 PeriodKind = Literal["week", "month", "quarter"]
 PERIOD_KINDS: tuple[str, ...] = ("week", "month", "quarter")
@@ -32,7 +33,7 @@ _FREQ = {"week": "W-MON", "month": "MS", "quarter": "QS-JAN"}
 NAT_INT = np.iinfo(np.int64).min  # how pandas stores NaT in int64 views
 
 
-class PeriodError(ValueError):
+class PeriodError(AccordError, ValueError):
     """A period kind, timezone or range cannot be used; the message says which."""
 
 

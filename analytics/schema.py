@@ -102,6 +102,38 @@ DERIVED_ON_READ: dict[str, set[str]] = {
     "activities": {"id", "lead_id", "owner_id"},
 }
 
+# The most characters each text column holds in the database: the mappers reject a longer value with its
+# reason, and data/models.py builds its String columns from these (one definition). A column not listed
+# (a derived one, like leads.team) is not stored as text of its own.
+_ID = {"source": 64, "external_id": 255}
+TEXT_LIMITS: dict[str, dict[str, int]] = {
+    "owners": {**_ID, "name": 255, "email": 320, "team": 255},
+    "leads": {
+        **_ID,
+        "owner_external_id": 255,
+        "channel": 255,
+        "campaign": 255,
+        "lifecycle_stage": 64,
+        "lead_status": 64,
+        "disposition": 16,
+        "rejection_reason": 255,
+        "segment": 255,
+    },
+    "deals": {
+        **_ID,
+        "name": 255,
+        "currency": 8,
+        "stage": 255,
+        "pipeline": 255,
+        "owner_external_id": 255,
+        "channel": 255,
+        "lead_external_id": 255,
+    },
+    "activities": {**_ID, "lead_external_id": 255, "owner_external_id": 255, "kind": 16},
+}
+# Every INT column is a 32-bit INTEGER in the database (PostgreSQL's limit; SQLite's is wider).
+INT_MAX = 2**31 - 1
+
 DISPOSITIONS = ("open", "accepted", "rejected")
 ACTIVITY_KINDS = ("call", "email", "meeting", "task", "note")
 

@@ -58,6 +58,7 @@ from analytics.periods import period_grid, period_of
 from analytics.schema import UTC_TS
 from analytics.wording import number_or_nan
 from analytics.wording import period_name as period_title
+from errors import AccordError
 
 SCOPES: tuple[str, ...] = ("week", "period")
 FIGURE_FIELDS: tuple[str, ...] = (
@@ -76,7 +77,7 @@ _WEEK = re.compile(r"(\d{4})-W(\d{2})")
 _ACRONYMS = {"mql": "MQL", "mqls": "MQLs", "sql": "SQL", "sqls": "SQLs", "sla": "SLA", "p90": "p90"}
 
 
-class SnapshotError(ValueError):
+class SnapshotError(AccordError, ValueError):
     """A week or snapshot cannot be used as given; the message says which and why."""
 
 

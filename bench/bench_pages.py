@@ -5,7 +5,7 @@ Run: ``.venv/bin/python bench/bench_pages.py`` (minutes). Options: ``--leads N``
 there when missing), ``--warm-runs N`` (default 3), ``--pages overview data``
 (only these pages; default all).
 
-Builds the demo company in a temporary SQLite file (``connectors.first_run``:
+Builds the demo company in a temporary SQLite file (``bootstrap``:
 the default agreement, then ``connectors.demo``), then for each page registered
 in ``pages/components/navigation.py`` (Overview, Marketing, Sales, Funnel,
 Agreement, Data) starts a fresh ``streamlit run app.py`` and measures, in Debian
@@ -59,7 +59,7 @@ def build(path: Path, leads: int) -> float:
     """The demo company with ``leads`` leads in the SQLite file ``path`` (kept if it exists); seconds taken."""
     if path.exists():
         return 0.0
-    from connectors.first_run import load_demo_if_empty
+    from bootstrap import load_demo_if_empty
 
     started = time.perf_counter()
     engine = make_engine(f"sqlite:///{path}")

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 
 from analytics.schema import input_columns, validate_frame
 from clock import today as clock_today
+from errors import AccordError
 
 SOURCE = "demo"
 DEFAULT_LEADS = 12_000
@@ -47,7 +48,7 @@ OPEN_AT, CLOSE_AT = 9 * HOUR, 17.5 * HOUR  # reps' working hours, local time
 BUSINESS_DAY = CLOSE_AT - OPEN_AT
 
 
-class DemoError(ValueError):
+class DemoError(AccordError, ValueError):
     """An argument of the demo generator is out of range; the message says which and why."""
 
 

@@ -1,4 +1,8 @@
-"""The database engine: one factory, configured from ``ACCORD_DATABASE_URL``.
+"""The database engine: one factory, given the database URL by its caller.
+
+The callers (``cli.py``, the command modules, the app's loaders) pass in
+:func:`settings.database_url` (``ACCORD_DATABASE_URL`` or the default SQLite
+file); nothing here reads a setting.
 
 SQLite (the default, a file under the git-ignored ``var/``) runs in WAL mode
 with a busy timeout, so a sync can write while the dashboard reads.
@@ -19,25 +23,21 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-import settings
+from errors import AccordError
+from settings import masked_url
 
-DEFAULT_SQLITE_PATH = settings.ROOT / "var" / "accord.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 15_000
 
 
-class DatabaseConfigError(RuntimeError):
+class DatabaseConfigError(AccordError, RuntimeError):
     """The database URL is wrong or the database cannot be reached; the message says what to fix."""
 
-
-def database_url() -> str:
-    """The configured URL, or the default SQLite file."""
-    return settings.get("ACCORD_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    exit_code = 2  # the command cannot start from this input
 
 
-def make_engine(url: str | None = None, *, check: bool = True) -> Engine:
-    """An engine for ``url`` (default: :func:`database_url`), connected once to check it works."""
-    url = url or database_url()
+def make_engine(url: str, *, check: bool = True) -> Engine:
+    """An engine for ``url`` (e.g. :func:`settings.database_url`), connected once to check it works."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -71,7 +71,7 @@ def make_engine(url: str | None = None, *, check: bool = True) -> Engine:
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise DatabaseConfigError(
-                f"cannot reach the database at {settings.masked_url(url)}: {reason}. "
+                f"cannot reach the database at {masked_url(url)}: {reason}. "
                 "Check ACCORD_DATABASE_URL (host, port, user, password, database name)."
             ) from None
     return engine

@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from analytics.schema import TEXT_LIMITS
+
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -74,6 +76,11 @@ class Base(DeclarativeBase):
     pass
 
 
+def _text(table: str, column: str) -> String:
+    """The String type of a canonical text column, its length from ``analytics.schema.TEXT_LIMITS``."""
+    return String(TEXT_LIMITS[table][column])
+
+
 def _source_key(table: str) -> UniqueConstraint:
     return UniqueConstraint("source", "external_id", name=f"uq_{table}_source_external_id")
 
@@ -83,11 +90,11 @@ class Owner(Base):
     __table_args__ = (_source_key("owners"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    source: Mapped[str] = mapped_column(String(64))
-    external_id: Mapped[str] = mapped_column(String(255))
-    name: Mapped[str | None] = mapped_column(String(255))
-    email: Mapped[str | None] = mapped_column(String(320))
-    team: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(_text("owners", "source"))
+    external_id: Mapped[str] = mapped_column(_text("owners", "external_id"))
+    name: Mapped[str | None] = mapped_column(_text("owners", "name"))
+    email: Mapped[str | None] = mapped_column(_text("owners", "email"))
+    team: Mapped[str | None] = mapped_column(_text("owners", "team"))
     active: Mapped[bool | None] = mapped_column(Boolean)
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -102,23 +109,23 @@ class Lead(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    source: Mapped[str] = mapped_column(String(64))
-    external_id: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(_text("leads", "source"))
+    external_id: Mapped[str] = mapped_column(_text("leads", "external_id"))
     created_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     mql_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     sql_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    owner_external_id: Mapped[str | None] = mapped_column(String(255))
+    owner_external_id: Mapped[str | None] = mapped_column(_text("leads", "owner_external_id"))
     owner_assigned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    channel: Mapped[str | None] = mapped_column(String(255))
-    campaign: Mapped[str | None] = mapped_column(String(255))
-    lifecycle_stage: Mapped[str | None] = mapped_column(String(64))
-    lead_status: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(_text("leads", "channel"))
+    campaign: Mapped[str | None] = mapped_column(_text("leads", "campaign"))
+    lifecycle_stage: Mapped[str | None] = mapped_column(_text("leads", "lifecycle_stage"))
+    lead_status: Mapped[str | None] = mapped_column(_text("leads", "lead_status"))
     first_touch_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     touches: Mapped[int | None] = mapped_column(Integer)
-    disposition: Mapped[str | None] = mapped_column(String(16))
+    disposition: Mapped[str | None] = mapped_column(_text("leads", "disposition"))
     disposition_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    rejection_reason: Mapped[str | None] = mapped_column(String(255))
-    segment: Mapped[str | None] = mapped_column(String(255))
+    rejection_reason: Mapped[str | None] = mapped_column(_text("leads", "rejection_reason"))
+    segment: Mapped[str | None] = mapped_column(_text("leads", "segment"))
     archived: Mapped[bool | None] = mapped_column(Boolean)
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -132,20 +139,20 @@ class Deal(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    source: Mapped[str] = mapped_column(String(64))
-    external_id: Mapped[str] = mapped_column(String(255))
-    name: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(_text("deals", "source"))
+    external_id: Mapped[str] = mapped_column(_text("deals", "external_id"))
+    name: Mapped[str | None] = mapped_column(_text("deals", "name"))
     created_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     amount: Mapped[float | None] = mapped_column(Float(53))
-    currency: Mapped[str | None] = mapped_column(String(8))
-    stage: Mapped[str | None] = mapped_column(String(255))
-    pipeline: Mapped[str | None] = mapped_column(String(255))
+    currency: Mapped[str | None] = mapped_column(_text("deals", "currency"))
+    stage: Mapped[str | None] = mapped_column(_text("deals", "stage"))
+    pipeline: Mapped[str | None] = mapped_column(_text("deals", "pipeline"))
     is_closed: Mapped[bool | None] = mapped_column(Boolean)
     is_won: Mapped[bool | None] = mapped_column(Boolean)
-    owner_external_id: Mapped[str | None] = mapped_column(String(255))
-    channel: Mapped[str | None] = mapped_column(String(255))
-    lead_external_id: Mapped[str | None] = mapped_column(String(255))
+    owner_external_id: Mapped[str | None] = mapped_column(_text("deals", "owner_external_id"))
+    channel: Mapped[str | None] = mapped_column(_text("deals", "channel"))
+    lead_external_id: Mapped[str | None] = mapped_column(_text("deals", "lead_external_id"))
     archived: Mapped[bool | None] = mapped_column(Boolean)
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -159,11 +166,11 @@ class Activity(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    source: Mapped[str] = mapped_column(String(64))
-    external_id: Mapped[str] = mapped_column(String(255))
-    lead_external_id: Mapped[str | None] = mapped_column(String(255))
-    owner_external_id: Mapped[str | None] = mapped_column(String(255))
-    kind: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(_text("activities", "source"))
+    external_id: Mapped[str] = mapped_column(_text("activities", "external_id"))
+    lead_external_id: Mapped[str | None] = mapped_column(_text("activities", "lead_external_id"))
+    owner_external_id: Mapped[str | None] = mapped_column(_text("activities", "owner_external_id"))
+    kind: Mapped[str | None] = mapped_column(_text("activities", "kind"))
     occurred_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     archived: Mapped[bool | None] = mapped_column(Boolean)
 

@@ -59,6 +59,7 @@ from data.models import (
     WeeklySnapshot,
 )
 from data.people import people, person_ids
+from errors import AccordError
 
 BATCH_ROWS = 50_000
 BIG_WRITE_CACHE_KB = 64 * 1024  # SQLite page cache of a connection while it writes a big frame
@@ -84,7 +85,7 @@ class UpsertResult:
         )
 
 
-class StorageError(RuntimeError):
+class StorageError(AccordError, RuntimeError):
     """The database refused a read or write (read-only, full, locked too long); nothing was half-written."""
 
 
@@ -728,8 +729,10 @@ HEARTBEAT_SECONDS = 30.0  # how often a running run says it is alive
 STALE_AFTER = dt.timedelta(minutes=10)  # a run not heard from for this long is taken to have died
 
 
-class RunBusyError(RuntimeError):
+class RunBusyError(AccordError, RuntimeError):
     """Another run of the same connector is alive; the message says which, where and since when."""
+
+    exit_code = 75  # EX_TEMPFAIL: cron tries again next time
 
 
 def _process_exists(pid: int) -> bool:
@@ -1067,7 +1070,7 @@ def read_agreement_versions(bind: Engine | Connection, agreement: str | None = N
 # ----------------------------------------------------------------------------- weekly snapshots
 
 
-class SnapshotFrozenError(RuntimeError):
+class SnapshotFrozenError(AccordError, RuntimeError):
     """A final weekly snapshot exists and is never replaced."""
 
 

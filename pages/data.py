@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from data.engine import database_url
+import settings
 from pages.components import data_view
 from pages.components.alerts_view import alerts_panel
 from pages.components.import_form import import_panel
 
-url = database_url()
+url = settings.database_url()
 st.title("Data")
 st.caption(
     "Where Accord's numbers come from: what is stored, from which source, when it was loaded, "

@@ -1,23 +1,29 @@
 """``python cli.py report`` (the meeting pack as PDF) and ``python cli.py snapshot`` (freeze a week), for cron.
 
-Exit codes: 0 on success, 1 when the week, agreement or database cannot be used
-(one line on stderr says why).
+Exit codes: 0 on success, 1 when the week, agreement, database or output file
+cannot be used: the error (an ``AccordError``) goes on to ``cli.main``, which
+prints it as one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 
 import clock
-from analytics.agreement import AgreementError
-from analytics.commitments import EvaluationError, document_in_force
+import settings
+from analytics.commitments import document_in_force
 from analytics.snapshots import SnapshotError, last_closed_week, parse_week
-from data.repository import StorageError
+from console import ProgressBar
+from errors import AccordError
+
+
+class ReportWriteError(AccordError):
+    """The meeting pack could not be written where asked (no permission, a full disk)."""
+
 
 WEEK_HELP = "ISO week like 2026-W48, in the agreement's timezone (default: the last week that has ended)"
 
@@ -79,14 +85,13 @@ def _now(args) -> pd.Timestamp:
 def _engine():
     from data.engine import make_engine, upgrade
 
-    engine = make_engine()
+    engine = make_engine(settings.database_url())
     upgrade(engine)
     return engine
 
 
 def run_report(args) -> int:
     """Handle ``report``; returns the exit code."""
-    from cli import ProgressBar  # imported here because cli.py imports this module
     from reports.meeting_pack import meeting_pack
     from reports.weeks import agreement_to_use, versions_of
 
@@ -100,13 +105,13 @@ def run_report(args) -> int:
             as_of, document_in_force(versions_of(engine, agreement), as_of).timezone
         )
         pdf = meeting_pack(engine, agreement, week, as_of, charts=not args.no_charts, progress=bar)
+    finally:
+        bar.close()
+    try:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_bytes(pdf)
-    except (SnapshotError, AgreementError, EvaluationError, StorageError, OSError) as exc:
-        bar.close()
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    bar.close()
+    except OSError as exc:
+        raise ReportWriteError(f"cannot write the meeting pack to {args.out}: {exc.strerror or exc}") from exc
     print(f"Meeting pack for {week} of {agreement!r} written to {args.out} "
           f"({len(pdf) / 1024:,.0f} KB in {time.monotonic() - started:.1f} s).")  # fmt: skip
     return 0
@@ -116,24 +121,18 @@ def run_snapshot(args) -> int:
     """Handle ``snapshot``; returns the exit code."""
     from reports.weeks import freeze_week, versions_of
 
-    try:
-        engine = _engine()
-        as_of = _now(args)
-        if args.agreement:
-            names = [args.agreement]
-        else:
-            from data.repository import read_agreement_versions
+    engine = _engine()
+    as_of = _now(args)
+    if args.agreement:
+        names = [args.agreement]
+    else:
+        from data.repository import read_agreement_versions
 
-            names = sorted(read_agreement_versions(engine)["agreement"].unique().tolist())
-            if not names:
-                raise SnapshotError(
-                    "no agreement is saved yet: open the dashboard once (it saves the default)"
-                )
-        for name in names:
-            tz = document_in_force(versions_of(engine, name), as_of).timezone
-            week = args.week or last_closed_week(as_of, tz)
-            print(freeze_week(engine, name, week, as_of, actor="cli").describe())
-    except (SnapshotError, AgreementError, EvaluationError, StorageError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        names = sorted(read_agreement_versions(engine)["agreement"].unique().tolist())
+        if not names:
+            raise SnapshotError("no agreement is saved yet: open the dashboard once (it saves the default)")
+    for name in names:
+        tz = document_in_force(versions_of(engine, name), as_of).timezone
+        week = args.week or last_closed_week(as_of, tz)
+        print(freeze_week(engine, name, week, as_of, actor="cli").describe())
     return 0

@@ -56,6 +56,7 @@ from analytics.snapshots import (
     week_dates,
     week_grid,
 )
+from errors import AccordError
 from reports.weeks import load_overview, versions_of
 
 Progress = Callable[..., None]
@@ -67,7 +68,7 @@ CHART_PX = (620, 440)
 MAX_CORRECTIONS = 6
 
 
-class ChartRenderError(RuntimeError):
+class ChartRenderError(AccordError, RuntimeError):
     """The charts could not be drawn (no Chromium for kaleido); the message says what to install."""
 
 

@@ -139,7 +139,7 @@ def demo_db_url(tmp_path_factory) -> str:
 
     The one seeded data set behind the AppTest and browser tests; treat it as read-only.
     """
-    from connectors.first_run import load_demo_if_empty
+    from bootstrap import load_demo_if_empty
 
     path = tmp_path_factory.mktemp("demo") / "accord.db"
     url = f"sqlite:///{path}"

@@ -16,7 +16,7 @@ import pytest
 import time_machine
 from sqlalchemy import text
 
-from connectors.first_run import load_demo_if_empty
+from bootstrap import load_demo_if_empty
 from data.engine import make_engine, upgrade
 from tests.pages.dashboard_oracle import metrics, open_page, shown_filters
 

@@ -10,9 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
+import settings
 from connectors.files.importer import DEFAULT_CHUNK_ROWS, import_file
 from connectors.files.mapping import TABLES, load_mapping, preset_names, save_mapping
-from connectors.files.reading import FileImportError
+from console import ProgressBar
 
 
 def add_import_command(subparsers) -> None:
@@ -44,13 +45,12 @@ def add_import_command(subparsers) -> None:
 
 def run_import(args) -> int:
     """Handle ``import``: run it with a progress bar, print the summary; returns the exit code."""
-    from cli import ProgressBar  # the CLI's bar; imported here because cli.py imports this module
     from data.engine import make_engine, upgrade
 
     bar = ProgressBar()
     try:
-        mapping = load_mapping(args.mapping, table=args.table) if args.mapping else None
-        engine = make_engine()
+        mapping = load_mapping(args.mapping, settings.mappings_dir(), table=args.table) if args.mapping else None
+        engine = make_engine(settings.database_url())
         upgrade(engine)
         report = import_file(
             engine,
@@ -62,14 +62,11 @@ def run_import(args) -> int:
             progress=bar,
             chunksize=args.chunk_rows,
         )
-    except FileImportError as exc:
+    finally:  # a FileImportError goes on to cli.main: one line, exit 2
         bar.close()
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    bar.close()
     print("\n".join(report.summary()))
     if args.save_mapping and report.mapping is not None:
-        path = save_mapping(report.mapping, args.save_mapping)
+        path = save_mapping(report.mapping, args.save_mapping, settings.mappings_dir())
         print(f"Mapping saved as {args.save_mapping!r} ({path})")
     if not report.accepted:
         print("error: no row could be imported", file=sys.stderr)

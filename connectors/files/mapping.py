@@ -20,7 +20,8 @@ README)::
 
 Built-in presets (HubSpot and Salesforce exports, the Maven CRM sample) are
 found from a file's headers by :func:`propose_mapping`; mappings a user saves
-go to ``ACCORD_MAPPINGS_DIR`` (default ``var/mappings``).
+go to the folder the caller passes in (``settings.mappings_dir()``: ``ACCORD_MAPPINGS_DIR``,
+default ``var/mappings``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-import settings
 from analytics.schema import ACTIVITY_KINDS, BOOL, COLUMNS, DISPOSITIONS, STR, UTC_TS, input_columns
 from connectors.files.reading import FileImportError
 
@@ -534,23 +534,17 @@ def _best_table(headers: list[str]) -> str:
 # ----------------------------------------------------------------------------- saved mappings
 
 
-def mappings_dir(folder: str | Path | None = None) -> Path:
-    """Where saved mappings live: ``folder``, else the setting ACCORD_MAPPINGS_DIR (relative to the repository)."""
-    path = Path(folder if folder is not None else settings.get("ACCORD_MAPPINGS_DIR") or "var/mappings")
-    return path if path.is_absolute() else settings.ROOT / path
-
-
 def _file_for(name: str, folder) -> Path:
     if not _NAME.match(name or ""):
         raise MappingError(
             f"mapping name {name!r} must be 1-64 letters, digits, spaces, '-', '_' or '.', starting with a letter or digit"
         )
     stem = re.sub(r"\s+", "-", name.strip().casefold())
-    return mappings_dir(folder) / f"{stem}.yaml"
+    return Path(folder) / f"{stem}.yaml"
 
 
-def save_mapping(mapping: Mapping, name: str, folder: str | Path | None = None) -> Path:
-    """Save ``mapping`` under ``name`` (replacing one of that name); returns the file written."""
+def save_mapping(mapping: Mapping, name: str, folder: str | Path) -> Path:
+    """Save ``mapping`` under ``name`` in ``folder`` (replacing one of that name); returns the file written."""
     path = _file_for(name, folder)
     path.parent.mkdir(parents=True, exist_ok=True)
     named = mapping.model_copy(update={"name": name.strip()})
@@ -558,11 +552,11 @@ def save_mapping(mapping: Mapping, name: str, folder: str | Path | None = None) 
     return path
 
 
-def list_mappings(folder: str | Path | None = None) -> list[str]:
-    """Names of the saved mappings, sorted."""
-    directory = mappings_dir(folder)
+def list_mappings(folder: str | Path | None) -> list[str]:
+    """Names of the mappings saved in ``folder``, sorted (none without a folder)."""
+    directory = Path(folder) if folder is not None else None
     names = []
-    for path in sorted(directory.glob("*.yaml")) if directory.is_dir() else []:
+    for path in sorted(directory.glob("*.yaml")) if directory is not None and directory.is_dir() else []:
         try:
             names.append(Mapping.from_yaml(path.read_text(encoding="utf-8"), str(path)).name or path.stem)
         except MappingError:
@@ -570,8 +564,8 @@ def list_mappings(folder: str | Path | None = None) -> list[str]:
     return sorted(names, key=str.casefold)
 
 
-def delete_mapping(name: str, folder: str | Path | None = None) -> bool:
-    """Delete the saved mapping ``name``; False if there was none."""
+def delete_mapping(name: str, folder: str | Path) -> bool:
+    """Delete the mapping ``name`` saved in ``folder``; False if there was none."""
     path = _file_for(name, folder)
     if path.is_file():
         path.unlink()
@@ -580,7 +574,7 @@ def delete_mapping(name: str, folder: str | Path | None = None) -> bool:
 
 
 def load_mapping(ref: str | Path, folder: str | Path | None = None, table: str | None = None) -> Mapping:
-    """A mapping by file path, saved name, or built-in preset name (looked up in that order).
+    """A mapping by file path, name saved in ``folder`` (when given), or built-in preset name, in that order.
 
     ``table`` is the table the mapping is used for (``import leads``): a mapping file that does not say
     ``table:`` is for it; one that names another table is refused by the importer.
@@ -591,8 +585,8 @@ def load_mapping(ref: str | Path, folder: str | Path | None = None, table: str |
             raise MappingError("no such mapping file", file=str(ref))
         return Mapping.from_yaml(path.read_text(encoding="utf-8"), where=str(ref), table=table)
     if _NAME.match(str(ref)):
-        saved = _file_for(str(ref), folder)
-        if saved.is_file():
+        saved = _file_for(str(ref), folder) if folder is not None else None
+        if saved is not None and saved.is_file():
             return Mapping.from_yaml(saved.read_text(encoding="utf-8"), where=str(saved), table=table)
         if str(ref) in preset_names():
             return load_preset(str(ref))

@@ -26,6 +26,8 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
+from errors import AccordError
+
 DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_BYTES = 256 * 1024
 SCAN_BLOCK = 1 << 20
@@ -36,8 +38,10 @@ _UNCLOSED = 'a quoted field opened on this line is never closed (a " is missing)
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
-class FileImportError(ValueError):
+class FileImportError(AccordError, ValueError):
     """A file or mapping the user can fix; the message names the file, line and column where known."""
+
+    exit_code = 2  # the command cannot start from this input
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None, column=None):
         self.message, self.file, self.line, self.column = message, file, line, column

@@ -30,9 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger
 
-from analytics.schema import BOOL, COLUMNS, FLOAT, INT, UTC_TS
+from analytics.schema import BOOL, COLUMNS, FLOAT, INT, INT_MAX, TEXT_LIMITS, UTC_TS
 from connectors.files.mapping import ENUMERATIONS, REQUIRED_VALUES, Mapping
 from connectors.files.values import (
     NULL_WORDS,
@@ -46,7 +45,6 @@ from connectors.files.values import (
     parse_datetimes,
     parse_numbers,
 )
-from data.models import CANONICAL_MODELS
 
 EARLIEST = pd.Timestamp("1990-01-01", tz="UTC")
 NUL = "\x00"
@@ -183,8 +181,7 @@ def convert_chunk(raw: pd.DataFrame, lines: np.ndarray, plan: Plan) -> Converted
             if dtype == INT:
                 fraction = ~np.isnan(numbers.to_numpy()) & (numbers.to_numpy() % 1 != 0)
                 problems.add(fraction, header, "{value} is not a whole number")
-                limit = _integer_limit(table, name)
-                # >= limit + 1 in floats: 2**63 - 1 rounds up to 2**63, which must be refused too
+                limit = INT_MAX
                 huge = np.abs(numbers.to_numpy()) >= float(limit) + 1  # NaN compares False
                 problems.add(huge & ~negative, header, f"{{value}} is too large (at most {limit:,})")
                 numbers = numbers.where(~fraction & ~huge)  # a huge negative is refused as negative below
@@ -212,16 +209,6 @@ def convert_chunk(raw: pd.DataFrame, lines: np.ndarray, plan: Plan) -> Converted
 def _has_nul(values: pd.Series) -> np.ndarray:
     """Where a cell holds a NUL character, which no PostgreSQL text can store."""
     return values.astype("str").str.contains(NUL, regex=False).fillna(False).to_numpy(dtype=bool)
-
-
-def _integer_limit(table: str, name: str) -> int:
-    """The largest whole number the database column ``table.name`` holds (INTEGER or BIGINT).
-
-    >>> _integer_limit("leads", "touches")
-    2147483647
-    """
-    column_type = CANONICAL_MODELS[table].__table__.c[name].type
-    return 2**63 - 1 if isinstance(column_type, BigInteger) else 2**31 - 1
 
 
 def _constant(value, n: int) -> pd.Series:
@@ -256,7 +243,7 @@ def _text(table, name, values, value_map, header, problems) -> pd.Series:
         allowed = ", ".join(ENUMERATIONS[name])
         problems.add(bad, header, f"{{value}} is not a {name} ({allowed}); map it under values: {name}")
         text = folded.where(~bad)
-    limit = CANONICAL_MODELS[table].__table__.c[name].type.length
+    limit = TEXT_LIMITS[table].get(name)
     if limit:
         long = (text.str.len() > limit).fillna(False).to_numpy(dtype=bool)
         problems.add(long, header, f"{{short}} is longer than {limit} characters")

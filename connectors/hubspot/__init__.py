@@ -7,11 +7,12 @@ resumable sync loop), ``command`` (``python cli.py sync hubspot``).
 
 What a page needs::
 
-    from connectors.hubspot import HubSpotAuthError, HubSpotError, token_status
+    from connectors.hubspot import HubSpotAuthError, HubSpotConfig, HubSpotError, token_status
     from connectors.hubspot.sync import sync
 
     status = token_status()                      # configured? from where? masked token
-    summary = sync(engine, progress=callback)    # SyncSummary; raises HubSpotAuthError / HubSpotError
+    config = HubSpotConfig.from_settings()       # token, address, limits: read from the settings here only
+    summary = sync(engine, progress=callback, config=config)  # SyncSummary; raises HubSpotError
 
 Names are imported on first use, so ``cli.py`` stays quick to start. (``sync``
 is not re-exported here: the name belongs to the ``sync`` submodule.)

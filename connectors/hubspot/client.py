@@ -35,11 +35,12 @@ import urllib3
 from hubspot import HubSpot
 
 from connectors.hubspot.settings import SCOPES, HubSpotConfig
+from errors import AccordError
 
 log = logging.getLogger("connectors.hubspot")
 
 
-class HubSpotError(Exception):
+class HubSpotError(AccordError):
     """A HubSpot problem the user can act on; ``str()`` is the message to show."""
 
 

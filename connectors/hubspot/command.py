@@ -8,7 +8,9 @@ line on stderr says what to fix). Every run is recorded in ``sync_runs``.
 from __future__ import annotations
 
 import argparse
-import sys
+
+import settings
+from console import ProgressBar
 
 
 def add_hubspot_command(subparsers) -> argparse.ArgumentParser:
@@ -28,22 +30,17 @@ def add_hubspot_command(subparsers) -> argparse.ArgumentParser:
 
 
 def handle_sync_hubspot(args) -> int:
-    """Run the sync with a progress bar; the exit code (0 ok, 1 failed)."""
-    from cli import ProgressBar
-    from connectors.hubspot.client import HubSpotError
+    """Run the sync with a progress bar; the exit code (0 ok; a failure raises a HubSpotError: 1)."""
+    from connectors.hubspot.settings import HubSpotConfig
     from connectors.hubspot.sync import sync
     from data.engine import make_engine, upgrade
-    from settings import SettingError
 
-    engine = make_engine()
+    engine = make_engine(settings.database_url())
     upgrade(engine)
     bar = ProgressBar()
-    try:
-        summary = sync(engine, full=args.full, progress=bar)
-    except (HubSpotError, SettingError) as exc:
+    try:  # a HubSpotError or SettingError goes on to cli.main, which prints it as one line
+        summary = sync(engine, full=args.full, progress=bar, config=HubSpotConfig.from_settings())
+    finally:
         bar.close()
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    bar.close()
     print(summary.describe())
     return 0

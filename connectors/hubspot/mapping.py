@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analytics.schema import BOOL, FLOAT, STR, UTC_TS
+from analytics.schema import BOOL, FLOAT, STR, TEXT_LIMITS, UTC_TS
 from connectors.files.values import AFTER_LAST_DATE, FIRST_DATE
 from connectors.hubspot.settings import (
     CHANNEL_LABELS,
@@ -65,7 +65,6 @@ from connectors.hubspot.settings import (
     contact_properties,
     stage_entered,
 )
-from data.models import CANONICAL_MODELS
 
 # The first moment a date may be, and the first after the last: the years 1900 to 2200, as for files.
 EARLIEST = pd.Timestamp(FIRST_DATE).tz_localize("UTC")
@@ -278,12 +277,12 @@ def _shown(value) -> str:
 
 def _check_text(frame: pd.DataFrame, table: str, sources: dict[str, str], problems: _Problems) -> None:
     """Reject rows whose text (column -> the property it came from) has a NUL or is too long for its column."""
-    columns = CANONICAL_MODELS[table].__table__.c
+    limits = TEXT_LIMITS[table]
     for name, prop in sources.items():
         values = frame[name]
         for row in np.flatnonzero(values.str.contains(NUL, regex=False).fillna(False).to_numpy(dtype=bool)):
             problems.reject(int(row), prop, NUL_REASON)
-        limit = columns[name].type.length
+        limit = limits.get(name)
         if limit:
             for row in np.flatnonzero((values.str.len() > limit).fillna(False).to_numpy(dtype=bool)):
                 problems.reject(
@@ -337,7 +336,7 @@ def owners_frame(records: Sequence[dict]) -> Mapped:
     """
     problems = _Problems(records, "owners")
     names, emails, teams = [], [], []
-    name_limit = CANONICAL_MODELS["owners"].__table__.c["name"].type.length
+    name_limit = TEXT_LIMITS["owners"]["name"]
     for row, r in enumerate(records):
         first, last, email = (
             _owner_text(r.get(key), key, row, problems) for key in ("firstName", "lastName", "email")

@@ -204,16 +204,14 @@ def sync(
     engine: Engine,
     full: bool = False,
     progress: Progress | None = None,
-    token: str | None = None,
-    base_url: str | None = None,
     *,
-    config: HubSpotConfig | None = None,
+    config: HubSpotConfig,
     now: Callable[[], dt.datetime] | None = None,
 ) -> SyncSummary:
     """Sync HubSpot into the canonical tables; returns what was done (also recorded in ``sync_runs``).
 
-    ``token`` / ``base_url`` default to the settings (HUBSPOT_ACCESS_TOKEN,
-    HUBSPOT_BASE_URL); ``config`` gives full control (tests, benchmarks).
+    ``config`` holds the token, address and limits; the callers (``cli.py sync
+    hubspot``, the Data page) build it with :meth:`HubSpotConfig.from_settings`.
     ``full=True`` re-reads every object through the list endpoints; otherwise
     objects synced before are read incrementally. An interrupted sync is
     always continued from its checkpoints first.
@@ -223,11 +221,6 @@ def sync(
     for other problems the user can act on; the run is recorded as failed with
     that message either way, and everything committed before stays.
     """
-    config = config or HubSpotConfig.from_settings(token=token, base_url=base_url)
-    if token or base_url:
-        config = config.with_(
-            **({"token": token} if token else {}), **({"base_url": base_url} if base_url else {})
-        )
     now = now or (lambda: dt.datetime.now(dt.UTC))
     report = _Reporter(progress)
     started = now()

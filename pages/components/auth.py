@@ -34,6 +34,7 @@ from typing import NoReturn
 
 import streamlit as st
 
+from errors import AccordError
 from pages.components import navigation
 from pages.components.navigation import ROLES
 
@@ -54,7 +55,7 @@ assert set(PRIVILEGE) == set(ROLES)
 SECRETS_SECTION = "accord"
 
 
-class AuthConfigError(ValueError):
+class AuthConfigError(AccordError, ValueError):
     """The sign-in or role configuration in secrets.toml cannot be used; the message names the key."""
 
 

@@ -16,7 +16,7 @@ import streamlit as st
 
 import settings
 from analytics.charts import AMBER, GREEN, GREY, RED
-from connectors.first_run import remove_demo
+from bootstrap import remove_demo
 from data import repository as repo
 from data.engine import current_revision, head_revision
 from pages.components import auth, jobs, loaders
@@ -291,11 +291,12 @@ def _token_help() -> str:
 
 def _sync_work(engine, full: bool, actor: str, target: str):
     """What the background job does: sync, record the audit entry, clear the caches."""
+    from connectors.hubspot.settings import HubSpotConfig
     from connectors.hubspot.sync import sync
 
     def work(job: jobs.Job):
         try:
-            summary = sync(engine, full=full, progress=job.progress)
+            summary = sync(engine, full=full, progress=job.progress, config=HubSpotConfig.from_settings())
         except BaseException as exc:
             status = "refused" if isinstance(exc, repo.RunBusyError) else "failed"
             detail = {"full": full, "status": status, "error": _safe(str(exc))[:500]}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+import settings
 from connectors.files import (
     REQUIRED_COLUMNS,
     TABLES,
@@ -35,7 +36,7 @@ from connectors.files import (
     save_mapping,
 )
 from data import repository as repo
-from pages.components import auth, jobs, loaders
+from pages.components import auth, errors, jobs, loaders
 
 NOT_MAPPED = "— not imported —"
 PROPOSAL = "proposal"
@@ -150,9 +151,10 @@ def _proposal(state: dict, table: str) -> Proposal:
 def _starting_points(table: str) -> dict[str, Mapping | None]:
     """Choice -> mapping of every starting point for ``table``: the proposal, saved mappings, built-in ones."""
     points: dict[str, Mapping | None] = {PROPOSAL: None}
-    for name in list_mappings():
+    folder = settings.mappings_dir()
+    for name in list_mappings(folder):
         try:
-            mapping = load_mapping(name)
+            mapping = load_mapping(name, folder)
         except MappingError:
             continue  # a broken file in the mappings folder: the CLI names it when used
         if mapping.table == table:
@@ -222,7 +224,7 @@ def import_panel(url: str) -> None:
         state = _file_state(upload)
     except FileImportError as exc:
         st.session_state.pop("import_basis", None)
-        st.error(str(exc))
+        errors.show(exc)
         return
     preview = state["preview"]
     st.caption(f"{preview.name}: {preview.format.describe()}, {len(preview.headers)} columns.")
@@ -334,7 +336,7 @@ def _mapping_editor(table: str, base: Mapping, headers: list[str]) -> Mapping | 
             timezone=st.session_state.get("import_timezone", ""),
         )
     except MappingError as exc:
-        st.error(str(exc))
+        errors.show(exc)
         return None
 
 
@@ -397,7 +399,7 @@ def _show_outcome(url: str) -> None:
         return
     if job.error is not None:
         if isinstance(job.error, FileImportError):
-            st.error(str(job.error))
+            errors.show(job.error)
             return
         if isinstance(job.error, repo.RunBusyError):  # another import of the same source is going
             st.warning(str(job.error), icon=":material/sync_lock:")
@@ -429,9 +431,9 @@ def _save_mapping_form(mapping: Mapping) -> None:
     )  # fmt: skip
     if button_col.button("Save mapping", key="import_save_mapping", icon=":material/save:"):
         try:
-            path = save_mapping(mapping, name)
+            path = save_mapping(mapping, name, settings.mappings_dir())
         except MappingError as exc:
-            st.error(str(exc))
+            errors.show(exc)
         else:
             st.success(
                 f"Mapping saved as '{name.strip()}' ({path.name}); pick it under 'Start from' next time."

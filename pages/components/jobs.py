@@ -25,6 +25,8 @@ from typing import Any
 
 import streamlit as st
 
+from errors import AccordError
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -57,7 +59,7 @@ class Progress:
         return f"{self.stage}: {counted}" + (f" — {self.detail}" if self.detail else "")
 
 
-class JobBusyError(RuntimeError):
+class JobBusyError(AccordError, RuntimeError):
     """A job of the same kind is already running on this database; the message says which and since when."""
 
 

@@ -23,13 +23,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+import settings
 from analytics import breakdowns, commitments, followup, funnel
 from analytics.agreement import AgreementVersion, versions_from_rows
 from analytics.baseline import FunnelAssumptions, trailing_assumptions
 from analytics.commitments import evaluate
 from analytics.slicing import slice_frames
 from data import repository as repo
-from data.engine import database_url, make_engine, upgrade
+from data.engine import make_engine, upgrade
 from reports.weeks import ACTIVITY_TAIL, read_window  # activities until 28 days after a window count for it
 
 
@@ -42,19 +43,19 @@ def _engine_for(url: str):
 
 def engine():
     """The engine of the configured database, migrated to the newest schema."""
-    return _engine_for(database_url())
+    return _engine_for(settings.database_url())
 
 
 @st.cache_resource(show_spinner="Preparing the demo company (first start only)…")
 def _bootstrapped(url: str) -> bool:
-    from connectors.first_run import load_demo_if_empty
+    from bootstrap import load_demo_if_empty
 
     return load_demo_if_empty(_engine_for(url))
 
 
 def bootstrap() -> bool:
     """On first start: save the default agreement and, if the database is empty, load the demo company."""
-    return _bootstrapped(database_url())
+    return _bootstrapped(settings.database_url())
 
 
 @st.cache_data(ttl=60, show_spinner=False)

@@ -8,8 +8,8 @@ import pandas as pd
 
 from analytics.agreement import parse_agreement
 from analytics.commitments import evaluate
+from bootstrap import DEFAULT_AGREEMENT
 from connectors.demo import generate
-from connectors.first_run import DEFAULT_AGREEMENT
 
 TODAY = dt.date(2026, 11, 27)
 

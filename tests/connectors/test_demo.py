@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from analytics.schema import COLUMNS, validate_frame
+from bootstrap import load_demo_if_empty
 from connectors import demo
-from connectors.first_run import load_demo_if_empty
 from data import repository as repo
 from data.engine import make_engine, upgrade
 from tests.conftest import pretend_run

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import cli
+import settings
 from connectors.files import FileImportError, Mapping, MappingError, dry_run, import_file
 from data import repository
 from data.engine import make_engine, upgrade
@@ -482,7 +483,7 @@ def test_cli_dry_run_writes_nothing(cli_database, capsys):
     assert "Checked (dry run, nothing written)" in capsys.readouterr().out
     from data.engine import make_engine
 
-    assert repository.table_counts(make_engine())["leads"] == 0
+    assert repository.table_counts(make_engine(settings.database_url()))["leads"] == 0
 
 
 def test_text_longer_than_its_database_column_is_rejected_not_crashed_on(engine, tmp_path):
@@ -574,7 +575,7 @@ def test_an_import_while_another_import_of_the_same_source_runs_is_refused(engin
 
 
 def test_cli_exits_75_when_the_source_is_being_imported_elsewhere(cli_database, capsys, other_process):
-    engine = make_engine()
+    engine = make_engine(settings.database_url())
     upgrade(engine)
     going = repository.start_run(engine, "file:upload", "import")
     pretend_run(engine, going, pid=other_process)

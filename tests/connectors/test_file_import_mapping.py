@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import settings
 from connectors.files.mapping import (
     Mapping,
     MappingError,
@@ -14,7 +15,6 @@ from connectors.files.mapping import (
     load_mapping,
     load_preset,
     mappable_fields,
-    mappings_dir,
     preset_names,
     propose_mapping,
     save_mapping,
@@ -285,8 +285,19 @@ def test_mapping_names_cannot_escape_the_folder(tmp_path, name):
         save_mapping(Mapping(table="owners", columns={"external_id": "id"}), name, folder=tmp_path)
 
 
-def test_the_mappings_folder_comes_from_the_setting(monkeypatch, tmp_path):
+def test_the_mappings_folder_the_callers_pass_comes_from_the_setting(monkeypatch, tmp_path):
     monkeypatch.setenv("ACCORD_MAPPINGS_DIR", str(tmp_path / "maps"))
-    assert mappings_dir() == tmp_path / "maps"
+    assert settings.mappings_dir() == tmp_path / "maps"
     monkeypatch.setenv("ACCORD_MAPPINGS_DIR", "relative/maps")
-    assert mappings_dir().parts[-2:] == ("relative", "maps") and mappings_dir().is_absolute()
+    folder = settings.mappings_dir()
+    assert folder.parts[-2:] == ("relative", "maps") and folder.is_absolute()
+
+
+def test_without_a_folder_only_files_and_built_in_mappings_are_found(tmp_path, monkeypatch):
+    save_mapping(Mapping(table="owners", columns={"external_id": "id"}), "mine", folder=tmp_path)
+    monkeypatch.setenv("ACCORD_MAPPINGS_DIR", str(tmp_path))  # not read: the folder is passed in, or none
+    assert list_mappings(None) == []
+    with pytest.raises(MappingError, match="neither saved \\(none\\)"):
+        load_mapping("mine")
+    assert load_mapping("mine", tmp_path).table == "owners"
+    assert load_mapping("hubspot-deals").table == "deals"

@@ -17,9 +17,9 @@ from tests.conftest import empty_postgres
 def test_default_url_is_a_sqlite_file_under_var(monkeypatch, tmp_path):
     monkeypatch.delenv("ACCORD_DATABASE_URL", raising=False)
     monkeypatch.setattr(settings, "SECRETS_FILE", tmp_path / "none.toml")
-    from data.engine import database_url
-
-    assert database_url().startswith("sqlite:///") and database_url().endswith("var/accord.db")
+    assert settings.database_url().startswith("sqlite:///") and settings.database_url().endswith(
+        "var/accord.db"
+    )
 
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
@@ -32,7 +32,7 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
 def test_unparseable_url_names_the_variable(monkeypatch):
     monkeypatch.setenv("ACCORD_DATABASE_URL", "not a url")
     with pytest.raises(DatabaseConfigError, match="ACCORD_DATABASE_URL is not a database URL"):
-        make_engine()
+        make_engine(settings.database_url())
 
 
 def test_unreachable_server_names_the_variable_and_hides_the_password():

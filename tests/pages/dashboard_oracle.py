@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 import settings
 from analytics.agreement import versions_from_rows
 from analytics.slicing import slice_frames
-from connectors.first_run import ensure_default_agreement
+from bootstrap import ensure_default_agreement
 from data import repository as repo
 from data.engine import make_engine, upgrade
 from pages.components.filters import Filters

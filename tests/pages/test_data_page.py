@@ -536,7 +536,7 @@ def test_an_admin_removes_the_demo_company_in_one_audited_step(app_env):
     removal = audit[audit["action"] == "demo.remove"]
     assert len(removal) == 1 and removal["detail"].iloc[0]["deleted"]["leads"] > 0
     assert "You are looking at demo data" not in texts(at)
-    from connectors.first_run import load_demo_if_empty
+    from bootstrap import load_demo_if_empty
 
     assert not load_demo_if_empty(engine)  # a removed demo is not loaded again on the next start
 

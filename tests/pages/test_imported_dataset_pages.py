@@ -13,9 +13,9 @@ import pytest
 
 from analytics import breakdowns as bd
 from analytics.commitments import evaluate
+from bootstrap import ensure_default_agreement
 from connectors.files import import_file
 from connectors.files.mapping import load_preset
-from connectors.first_run import ensure_default_agreement
 from data.engine import make_engine, upgrade
 from pages.components.loaders import TRACKED_METRICS
 from tests.conftest import dataset_folder, require_dataset

@@ -23,7 +23,7 @@ from analytics.snapshots import (
     period_title,
     week_of,
 )
-from connectors.first_run import DEFAULT_AGREEMENT
+from bootstrap import DEFAULT_AGREEMENT
 from data import repository as repo
 from data.engine import make_engine
 from pages.components import loaders

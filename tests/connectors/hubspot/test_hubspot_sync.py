@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import MetaData, select
 
+import settings as accord_settings
 from connectors.hubspot.client import HubSpotAuthError, HubSpotUnavailableError
-from connectors.hubspot.settings import CRM_OBJECTS
+from connectors.hubspot.settings import CRM_OBJECTS, HubSpotConfig
 from connectors.hubspot.sync import sync
 from data import repository
 from tests.connectors.hubspot.conftest import TOKEN, assert_same_rows, stored
@@ -312,10 +313,23 @@ def test_the_token_never_leaks(sqlite_engine, fake_hubspot, hubspot_config, capl
         assert not [t for t in texts if secret in t or secret[8:24] in t]
 
 
-def test_sync_takes_token_and_base_url_from_the_settings(sqlite_engine, fake_hubspot, monkeypatch):
+def test_a_config_from_the_settings_syncs_with_their_token_and_base_url(
+    sqlite_engine, fake_hubspot, monkeypatch
+):
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", TOKEN)
     monkeypatch.setenv("HUBSPOT_BASE_URL", fake_hubspot.base_url + "/")
-    summary = sync(sqlite_engine, now=lambda: dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC))
+    config = HubSpotConfig.from_settings()  # what cli.py sync hubspot and the Data page pass in
+    summary = sync(sqlite_engine, config=config, now=lambda: dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC))
     assert summary.status == "ok" and summary.owners > 0
     cursor, _ = repository.get_sync_state(sqlite_engine, "hubspot", "contacts")
     assert cursor == str(int(dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC).timestamp() * 1000))
+
+
+def test_the_sync_reads_no_setting_of_its_own(sqlite_engine, fake_hubspot, hubspot_config, monkeypatch):
+    """Everything comes in through ``config``: a token in the environment would be ignored, not used."""
+
+    def no_settings(name, *args, **kwargs):
+        raise AssertionError(f"the sync read the setting {name} itself")
+
+    monkeypatch.setattr(accord_settings, "get", no_settings)
+    assert sync(sqlite_engine, config=hubspot_config).status == "ok"

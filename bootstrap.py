@@ -1,4 +1,9 @@
-"""What an empty database gets on first start: the default agreement and the demo company."""
+"""What an empty database gets on first start: the default agreement and the demo company.
+
+Top level, not in ``connectors/``, because it stores an agreement (``agreements``)
+as well as loading connector data: the app (``pages/components/loaders.py``),
+``cli.py demo`` and the tests call it; connectors never import it.
+"""
 
 from __future__ import annotations
 
