@@ -85,6 +85,13 @@ SETTINGS: tuple[Setting, ...] = (
         "var/mappings",
         "Folder of the saved CSV/Excel import mappings (YAML); a relative path is taken from the repository.",
     ),
+    # Lifecycle (issue 19): recycled leads
+    Setting(
+        "HUBSPOT_RECYCLED_LEAD_STATUSES",
+        "RECYCLED,NURTURE",
+        "Comma-separated hs_lead_status values that send a lead back to marketing: its handover ends there, "
+        "and its next MQL is a new handover.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -360,6 +360,7 @@ def read_leads(
     source: str | None = None,
     with_deal_leads: bool = False,
     columns: Sequence[str] | None = None,
+    per_handover: bool = True,
 ) -> pd.DataFrame:
     """Leads whose ``by`` timestamp lies in [start, end) (either bound optional), with owner id and team.
 
@@ -373,10 +374,11 @@ def read_leads(
     as one row per handover, each with its own ``mql_at``, first touch, touches
     and disposition, keyed as :mod:`data.handovers` says (repeat handovers have
     negative ids); with ``by="mql_at"`` each handover is in the window of its own
-    ``mql_at``. Leads with deals in the window bring all their handovers.
+    ``mql_at``. Leads with deals in the window bring their handovers those deals
+    followed. ``per_handover=False`` reads the stored lead rows as they are.
     """
     with transaction(bind) as conn:
-        repeats = _repeat_handovers(conn, source)
+        repeats = _repeat_handovers(conn, source) if per_handover else pd.DataFrame()
         if repeats.empty:
             return _read(conn, "leads", start, end, (by,), source, with_deal_leads, columns)
         names = _wanted_columns("leads", columns)
@@ -406,14 +408,18 @@ def read_deals(
     by: str | Sequence[str] = ("created_at", "closed_at"),
     source: str | None = None,
     columns: Sequence[str] | None = None,
+    per_handover: bool = True,
 ) -> pd.DataFrame:
     """Deals created or closed in [start, end) (``by`` picks which), with owner, team and lead id.
 
     ``columns`` reads only those canonical columns, as in :func:`read_leads`. The
     ``lead_id`` of a deal of a lead handed over several times is the handover whose
-    window holds the deal's ``created_at`` (see :mod:`data.handovers`).
+    window holds the deal's ``created_at`` (see :mod:`data.handovers`); with
+    ``per_handover=False`` it is the lead's own id.
     """
     by = (by,) if isinstance(by, str) else tuple(by)
+    if not per_handover:
+        return _read(bind, "deals", start, end, by, source, False, columns)
     return _read_linked(bind, "deals", start, end, by, source, columns, "created_at")
 
 
@@ -423,13 +429,17 @@ def read_activities(
     end: dt.datetime | None = None,
     source: str | None = None,
     columns: Sequence[str] | None = None,
+    per_handover: bool = True,
 ) -> pd.DataFrame:
     """Activities that occurred in [start, end), with resolved lead and owner ids.
 
     ``columns`` reads only those canonical columns, as in :func:`read_leads`. The
     ``lead_id`` of an activity of a lead handed over several times is the handover
-    whose window holds it (see :mod:`data.handovers`).
+    whose window holds it (see :mod:`data.handovers`); with ``per_handover=False``
+    it is the lead's own id.
     """
+    if not per_handover:
+        return _read(bind, "activities", start, end, ("occurred_at",), source, False, columns)
     return _read_linked(bind, "activities", start, end, ("occurred_at",), source, columns, "occurred_at")
 
 
@@ -498,6 +508,62 @@ def replace_handovers(
         if records:
             conn.execute(insert(t), records)
     return len(records)
+
+
+def merge_leads(bind: Engine | Connection, source: str, merged: dict[str, Sequence[str]]) -> int:
+    """Fold leads into the lead they were merged into (a CRM merge); returns lead rows removed.
+
+    ``merged``: survivor external id -> external ids merged into it. The merged
+    leads' activities and deals move to the survivor; their handovers move too when
+    the survivor has none of its own (otherwise the survivor's history, which the
+    CRM keeps for the merged record, stands alone: no handover is counted twice);
+    then the merged lead rows go. Ids not stored are skipped; running it again
+    does nothing more.
+    """
+    leads, h = CANONICAL_MODELS["leads"].__table__, Handover.__table__
+    removed = 0
+    with transaction(bind) as conn:
+        for survivor, gone in merged.items():
+            gone = [str(g) for g in gone if str(g) != str(survivor)]
+            if not gone:
+                continue
+            for name in ("activities", "deals"):
+                t = CANONICAL_MODELS[name].__table__
+                conn.execute(
+                    t.update()
+                    .where(t.c.source == source, t.c.lead_external_id.in_(gone))
+                    .values(lead_external_id=str(survivor))
+                )
+            own = conn.execute(
+                select(func.count())
+                .select_from(h)
+                .where(h.c.source == source, h.c.lead_external_id == survivor)
+            ).scalar_one()
+            moving = (
+                conn.execute(
+                    select(h.c.id)
+                    .where(h.c.source == source, h.c.lead_external_id.in_(gone))
+                    .order_by(h.c.mql_at)
+                )
+                .scalars()
+                .all()
+            )
+            if own or not moving:
+                conn.execute(h.delete().where(h.c.source == source, h.c.lead_external_id.in_(gone)))
+            else:
+                for seq, hid in enumerate(moving, start=1):  # renumbered by mql_at under the survivor
+                    conn.execute(
+                        h.update().where(h.c.id == hid).values(lead_external_id=str(survivor), seq=-seq)
+                    )
+                conn.execute(
+                    h.update()
+                    .where(h.c.source == source, h.c.lead_external_id == str(survivor))
+                    .values(seq=-h.c.seq)
+                )
+            removed += conn.execute(
+                leads.delete().where(leads.c.source == source, leads.c.external_id.in_(gone))
+            ).rowcount
+    return removed
 
 
 def _plain(value):

@@ -78,6 +78,9 @@ class ObjectCounts:
     updated: int = 0
     archived: int = 0  # rows written with archived=True
     rejected: int = 0  # records kept aside in rejected_rows (new ones)
+    merged: int = 0  # contacts: stored leads folded into the contact they were merged into
+    handovers: int = 0  # contacts: handovers rebuilt from lifecycle and lead status history
+    relinked: int = 0  # deals: associations re-read that moved the deal to another contact
 
 
 @dataclass
@@ -209,6 +212,7 @@ def sync(
     *,
     config: HubSpotConfig | None = None,
     now: Callable[[], dt.datetime] | None = None,
+    associations: bool = False,
 ) -> SyncSummary:
     """Sync HubSpot into the canonical tables; returns what was done (also recorded in ``sync_runs``).
 
@@ -216,7 +220,10 @@ def sync(
     HUBSPOT_BASE_URL); ``config`` gives full control (tests, benchmarks).
     ``full=True`` re-reads every object through the list endpoints; otherwise
     objects synced before are read incrementally. An interrupted sync is
-    always continued from its checkpoints first.
+    always continued from its checkpoints first. An incremental run re-reads
+    the contacts of open deals and of deals created since the first day of the
+    previous month (an association moved in HubSpot does not change the deal's
+    modified date); ``associations=True`` re-reads those of every deal.
 
     Raises :class:`~connectors.hubspot.client.HubSpotAuthError` for a wrong
     token or a missing scope, :class:`~connectors.hubspot.client.HubSpotError`
@@ -258,6 +265,13 @@ def sync(
             stages = mapping.stage_index(client.pipelines("deals"))
             report("pipelines", 1, 1)
             _sync_objects(engine, client, plans, stages, config, summary, report, stop)
+            stop.clear()  # the fetchers are done; the client serves the association reads below
+            if associations or plans["deals"].mode != "full":
+                report("associations", 0, 1, "re-reading deals' contacts")
+                summary.objects["deals"].relinked = _reconcile_associations(
+                    engine, client, started, every=associations
+                )
+                report("associations", 1, 1, f"{summary.objects['deals'].relinked:,} deals moved")
             report("touches", 0, 1, "counting activities per lead")
             summary.touches_updated = _update_touches(engine)
             report("touches", 1, 1, f"{summary.touches_updated:,} leads updated")
@@ -389,6 +403,8 @@ def _fetch(client: HubSpotClient, plan: _Plan, config: HubSpotConfig, inbox: que
                     associations=linked,
                 )
                 records = page.results
+                if plan.obj == "contacts" and records and plan.phase == "active":
+                    _attach_history(client, records, config)
                 if page.after is not None:
                     plan.after = page.after
                 elif plan.phase == "active":
@@ -407,6 +423,8 @@ def _fetch(client: HubSpotClient, plan: _Plan, config: HubSpotConfig, inbox: que
                 records = page.results
                 if linked and records:
                     _attach_contacts(client, plan.obj, records)
+                if plan.obj == "contacts" and records:
+                    _attach_history(client, records, config)
                 if records:
                     plan.last_id = str(records[-1]["id"])
                 if page.after is None or not records:
@@ -426,6 +444,62 @@ def _attach_contacts(client: HubSpotClient, obj: str, records: list[dict]) -> No
         record["associations"] = {
             "contacts": {"results": [{"id": i, "type": f"{obj[:-1]}_to_contact"} for i in ids]}
         }
+
+
+def _attach_history(client: HubSpotClient, records: list[dict], config: HubSpotConfig) -> None:
+    """Give the contacts that can have been handed over their lifecycle stage and lead status history.
+
+    Batch reads of 50 (search cannot return history); contacts never handed over cost nothing.
+    """
+    ids = [
+        str(r["id"]) for r in records if not r.get("archived") and mapping.needs_history(r, config.properties)
+    ]
+    if not ids:
+        return
+    found = {
+        str(r["id"]): r.get("propertiesWithHistory") or {}
+        for r in client.read_history("contacts", ids, ["hs_object_id"], mapping.HISTORY_PROPERTIES)
+    }
+    for record in records:
+        if str(record["id"]) in found:
+            record["propertiesWithHistory"] = found[str(record["id"])]
+
+
+def _reconcile_associations(engine: Engine, client: HubSpotClient, started: dt.datetime, every: bool) -> int:
+    """Re-read the contacts of open and recent deals (all with ``every``); returns deals moved to another lead.
+
+    Recent: created since the first day of the month before ``started`` (UTC), so the current and the
+    last period of a monthly agreement are right. A deal's lead is its associated contact with the
+    smallest id, as in :func:`connectors.hubspot.mapping.deals_frame`.
+    """
+    deals = repository.read_deals(
+        engine,
+        source=SOURCE,
+        columns=["source", "external_id", "created_at", "is_closed", "lead_external_id", "archived"],
+        per_handover=False,
+    )
+    deals = deals[~deals["archived"].fillna(False).astype(bool)]
+    if not every:
+        month = pd.Timestamp(started).tz_convert("UTC").normalize().replace(day=1)
+        recent = deals["created_at"] >= month - pd.offsets.MonthBegin(1)
+        deals = deals[~deals["is_closed"].fillna(False).astype(bool) | recent.fillna(False)]
+    if deals.empty:
+        return 0
+    linked = client.associated_ids("deals", "contacts", deals["external_id"].astype(str).tolist())
+    now_lead = deals["external_id"].map(lambda d: mapping.first_of(linked.get(str(d), [])))
+    moved = deals[(now_lead.fillna("") != deals["lead_external_id"].fillna("")).to_numpy(bool)]
+    if moved.empty:
+        return 0
+    update = pd.DataFrame(
+        {
+            "source": moved["source"],
+            "external_id": moved["external_id"],
+            "lead_external_id": now_lead[moved.index],
+        }
+    )
+    with engine.begin() as conn:
+        repository.upsert_deals(conn, update)
+    return len(update)
 
 
 def _put(inbox: queue.Queue, item, stop: threading.Event) -> None:
@@ -454,6 +528,14 @@ def _write(engine, obj, batches, plan, stages, config, run_id, counts: ObjectCou
             counts.inserted += result.inserted
             counts.updated += result.updated
             counts.archived += int(mapped.frame["archived"].fillna(False).sum())
+        if obj == "contacts":
+            # A merge leaves one lead; then each contact read with history gets its handovers rebuilt.
+            counts.merged += repository.merge_leads(conn, SOURCE, mapping.merged_ids(records))
+            read = [str(r["id"]) for r in records if "propertiesWithHistory" in r]
+            if read:
+                handovers = mapping.handovers_frame(records, config.properties)
+                keys = pd.DataFrame({"source": SOURCE, "lead_external_id": read})
+                counts.handovers += repository.replace_handovers(conn, handovers, leads=keys)
         counts.rejected += repository.add_rejected_rows(conn, mapped.rejected, run_id=run_id)
         if obj != "deals" and not mapped.frame.empty:
             # Leads' touches must be recounted; kept in the database so a crash does not forget it.
@@ -478,8 +560,8 @@ def _update_touches(engine: Engine) -> int:
     _, pending = repository.get_sync_state(engine, CONNECTOR, TOUCHES)
     if not (pending or {}).get("pending"):
         return 0
-    leads = repository.read_leads(engine, source=SOURCE)
-    activities = repository.read_activities(engine, source=SOURCE)
+    leads = repository.read_leads(engine, source=SOURCE, per_handover=False)
+    activities = repository.read_activities(engine, source=SOURCE, per_handover=False)
     updates = mapping.touch_updates(leads, activities)
     with engine.begin() as conn:
         if not updates.empty:
