@@ -470,12 +470,21 @@ def _reconcile_associations(engine: Engine, client: HubSpotClient, started: dt.d
 
     Recent: created since the first day of the month before ``started`` (UTC), so the current and the
     last period of a monthly agreement are right. A deal's lead is its associated contact with the
-    smallest id, as in :func:`connectors.hubspot.mapping.deals_frame`.
+    smallest id, as in :func:`connectors.hubspot.mapping.deals_frame`; a moved deal takes its new
+    lead's channel, so its pipeline counts for that channel.
     """
     deals = repository.read_deals(
         engine,
         source=SOURCE,
-        columns=["source", "external_id", "created_at", "is_closed", "lead_external_id", "archived"],
+        columns=[
+            "source",
+            "external_id",
+            "created_at",
+            "is_closed",
+            "lead_external_id",
+            "channel",
+            "archived",
+        ],
         per_handover=False,
     )
     deals = deals[~deals["archived"].fillna(False).astype(bool)]
@@ -486,20 +495,28 @@ def _reconcile_associations(engine: Engine, client: HubSpotClient, started: dt.d
     if deals.empty:
         return 0
     linked = client.associated_ids("deals", "contacts", deals["external_id"].astype(str).tolist())
-    now_lead = deals["external_id"].map(lambda d: mapping.first_of(linked.get(str(d), [])))
-    moved = deals[(now_lead.fillna("") != deals["lead_external_id"].fillna("")).to_numpy(bool)]
-    if moved.empty:
+    new_lead = deals["external_id"].map(lambda d: mapping.first_of(linked.get(str(d), []))).astype("str")
+    leads = repository.read_leads(
+        engine, source=SOURCE, columns=["external_id", "channel"], per_handover=False
+    )
+    # The pipeline follows the deal to its lead: the deal takes its lead's channel (when the lead has one).
+    channel = new_lead.map(leads.set_index("external_id")["channel"]).astype("str")
+    channel = channel.fillna(deals["channel"].astype("str"))
+    moved = (new_lead.fillna("") != deals["lead_external_id"].fillna("")).to_numpy(bool)
+    changed = moved | (channel.fillna("") != deals["channel"].fillna("")).to_numpy(bool)
+    if not changed.any():
         return 0
     update = pd.DataFrame(
         {
-            "source": moved["source"],
-            "external_id": moved["external_id"],
-            "lead_external_id": now_lead[moved.index],
+            "source": deals["source"],
+            "external_id": deals["external_id"],
+            "lead_external_id": new_lead,
+            "channel": channel,
         }
-    )
+    )[changed]
     with engine.begin() as conn:
         repository.upsert_deals(conn, update)
-    return len(update)
+    return int(moved.sum())
 
 
 def _put(inbox: queue.Queue, item, stop: threading.Event) -> None:
