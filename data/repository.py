@@ -577,6 +577,16 @@ def _plain(value):
     return value
 
 
+def count_handovers(bind: Engine | Connection, source: str | None = None) -> int:
+    """How many handovers are stored (of ``source``)."""
+    t = Handover.__table__
+    query = select(func.count()).select_from(t)
+    if source is not None:
+        query = query.where(t.c.source == source)
+    with transaction(bind) as conn:
+        return conn.execute(query).scalar_one()
+
+
 def read_handovers(bind: Engine | Connection, source: str | None = None) -> pd.DataFrame:
     """Every stored handover, by source, lead and ``seq``: id, source, lead_external_id, seq, external_id, facts."""
     t = Handover.__table__
