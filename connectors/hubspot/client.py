@@ -202,13 +202,17 @@ class HubSpotClient:
         archived: bool = False,
         associations: Sequence[str] = (),
         limit: int | None = None,
+        history: Sequence[str] = (),
     ) -> Page:
-        """One page of ``GET /crm/v3/objects/{obj}`` (100 records by default)."""
+        """One page of ``GET /crm/v3/objects/{obj}`` (100 records by default; with ``history``, the
+        ``propertiesWithHistory`` of those properties and at most :data:`HISTORY_BATCH` records)."""
         api = self._api(self._basic, obj)
+        size = limit or self.config.page_size
         kwargs = {
-            "limit": limit or self.config.page_size,
+            "limit": min(size, HISTORY_BATCH) if history else size,
             "after": after,
             "properties": list(properties),
+            "properties_with_history": list(history) or None,
             "archived": archived,
             "associations": list(associations) or None,
         }

@@ -47,6 +47,7 @@ How the SLA's facts are read from HubSpot (decisions, documented here once):
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -690,34 +691,45 @@ def handovers_frame(records: Sequence[dict], choices: PropertyChoices | None = N
     with history but no handover have no rows.
     """
     choices = choices or PropertyChoices()
-    rows = []
+    contacts, names, values, stamps = [], [], [], []
     for record in records:
         history = record.get("propertiesWithHistory")
         if history is None:
             continue
-        rows.extend(_handovers_of(str(record["id"]), history, choices))
+        for name in HISTORY_PROPERTIES:
+            for item in history.get(name) or []:
+                contacts.append(str(record["id"]))
+                names.append(name)
+                values.append(item.get("value"))
+                stamps.append(item.get("timestamp"))
+    when, bad = parse_instants(stamps)  # every timestamp at once: a parse per item is 100x slower
+    events = pd.DataFrame({"contact": contacts, "name": names, "value": values, "at": when})
+    events = events[~np.asarray(bad, dtype=bool) & events["at"].notna().to_numpy()]
+    events = events.sort_values(["contact", "at", "name"], kind="stable")
+    # Plain Python values for the walk (pandas per-group access costs more than the walk itself).
+    at_us = events["at"].dt.as_unit("us").astype("int64").tolist()
+    walk = zip(
+        events["contact"].tolist(), events["name"].tolist(), events["value"].tolist(), at_us, strict=True
+    )
+    rows = []
+    for contact, group in itertools.groupby(walk, key=lambda e: e[0]):
+        rows.extend(_handovers_of(contact, ((n, v, t) for _, n, v, t in group), choices))
     columns = ["source", "lead_external_id", "mql_at", "recycled", "sql_at", "disposition", "disposition_at",
                "rejection_reason"]  # fmt: skip
     frame = pd.DataFrame(rows, columns=columns)
     for name in ("mql_at", "sql_at", "disposition_at"):
-        frame[name] = pd.to_datetime(frame[name], utc=True).astype(UTC_TS)
+        frame[name] = pd.to_datetime(frame[name].astype("Int64"), unit="us", utc=True).astype(UTC_TS)
     frame["recycled"] = frame["recycled"].astype(BOOL)
     for name in ("source", "lead_external_id", "disposition", "rejection_reason"):
         frame[name] = frame[name].astype(STR)
     return frame
 
 
-def _handovers_of(contact: str, history: dict, choices: PropertyChoices) -> list[dict]:
-    events = []
-    for name in HISTORY_PROPERTIES:
-        for item in history.get(name) or []:
-            stamp, bad = parse_instants([item.get("timestamp")])
-            if not bad[0] and pd.notna(stamp.iloc[0]):
-                events.append((stamp.iloc[0], name, item.get("value")))
-    events.sort(key=lambda e: (e[0], e[1]))
+def _handovers_of(contact: str, events, choices: PropertyChoices) -> list[dict]:
+    """The handovers of one contact from its history events (name, value, epoch µs), in time order."""
     stage, status, inside = -1, None, False
     out: list[dict] = []
-    for at, name, value in events:
+    for name, value, at in events:
         if name == "lifecyclestage":
             stage = -1 if not value else LIFECYCLE_RANK.get(str(value), stage)
             if out and out[-1]["sql_at"] is None and stage >= LIFECYCLE_RANK[SQL_STAGE] and inside:
