@@ -10,7 +10,7 @@ one row, exactly as before. The rules, in one place:
   everything before it, the last everything after.
 - **Row key.** The first handover keeps the lead's id; each later one is keyed
   ``-(its handovers.id)``, so a negative id marks a repeat handover
-  (:func:`is_repeat`). Activities and deals of the lead are linked to the
+  (:func:`analytics.schema.is_repeat_handover`). Activities and deals of the lead are linked to the
   handover whose window holds their ``occurred_at`` / ``created_at``.
 - **Per-handover facts.** ``mql_at`` is the handover's. ``sql_at``,
   ``first_touch_at``, ``touches`` and the disposition triple are the stored
@@ -34,15 +34,6 @@ HANDOVER_FACTS = ("sql_at", "first_touch_at", "touches", "disposition", "disposi
 # Lead columns the expansion reads besides those it returns.
 NEEDED = ("id", "mql_at", "sql_at", "first_touch_at", "touches", "disposition", "disposition_at",
           "rejection_reason")  # fmt: skip
-
-
-def is_repeat(ids: pd.Series) -> np.ndarray:
-    """Whether each row of a leads frame is a repeat handover (a recycled lead re-qualified): its id is negative.
-
-    >>> is_repeat(pd.Series([3, -7, None], dtype="Int64")).tolist()
-    [False, True, False]
-    """
-    return (ids < 0).to_numpy(dtype=bool, na_value=False)
 
 
 def row_keys(handovers: pd.DataFrame) -> pd.DataFrame:

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import inspect
 
 from analytics.commitments import evaluate
-from analytics.funnel import funnel
+from analytics.funnel import funnel, handover_split
+from analytics.schema import is_repeat_handover
 from data import handovers as rows_of
 from data import repository as repo
 from data.engine import current_revision, head_revision, make_engine, upgrade
@@ -160,6 +161,10 @@ def test_the_funnel_counts_handovers_and_a_deal_goes_to_the_handover_it_followed
         "period"
     )
     assert cohorts["mql"].to_dict() == {"2026-01": 2, "2026-02": 0, "2026-03": 1}
+    leads = repo.read_leads(engine)
+    march = handover_split(leads, ts("2026-03-01"), ts("2026-04-01"), ts("2026-03-31 18:00"))
+    january = handover_split(leads, ts("2026-01-01"), ts("2026-02-01"), ts("2026-03-31 18:00"))
+    assert (march, january) == ({"first_time": 0, "recycled": 1}, {"first_time": 2, "recycled": 0})
     # D1 was created after the second handover: the March cohort has the opportunity, January's does not.
     assert cohorts["opportunity"].to_dict() == {"2026-01": 0, "2026-02": 0, "2026-03": 1}
 
@@ -173,7 +178,7 @@ def test_reads_key_activities_and_deals_to_the_handover_whose_window_holds_them(
         first
         == repo.read_leads(engine, columns=["id", "external_id"]).query("external_id == 'L1'")["id"].max()
     )
-    assert second < 0 and rows_of.is_repeat(pd.Series([first, second], dtype="Int64")).tolist() == [
+    assert second < 0 and is_repeat_handover(pd.Series([first, second], dtype="Int64")).tolist() == [
         False,
         True,
     ]
