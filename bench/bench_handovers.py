@@ -4,7 +4,8 @@ against the full sync's request floor.
 The local HubSpot-compatible server (tests/connectors/hubspot/fake_hubspot.py) is seeded from the demo
 generator and serves here with its rate limit lifted (the figure is requests, not waiting); the sync runs
 against a fresh SQLite file and reads, for every contact that can have been handed over, the history of
-its lifecycle stage and lead status (batch reads of 50) to rebuild its handovers.
+its lifecycle stage and lead status (in the list's pages of 50, or batch reads of 50) to rebuild its
+handovers; 2% of the MQL contacts were recycled and re-qualified (two handovers each).
 
     .venv/bin/python bench/bench_handovers.py                      # 100,000 contacts (several minutes)
     .venv/bin/python bench/bench_handovers.py --leads 5000         # a quick look
@@ -24,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -52,16 +55,46 @@ def request_floor(fake: FakeHubSpot) -> int:
     return pages + 2 * max(1, math.ceil(owners / 500)) + 1
 
 
+def recycle(fake: FakeHubSpot, share: float) -> int:
+    """Send ``share`` of the MQL contacts back to marketing 20 days after their MQL and re-qualify them 40 days
+    later (when that is before the data ends); returns how many."""
+    done = 0
+    chosen = [
+        r
+        for r in fake.objects["contacts"].values()
+        if r.properties.get("hs_v2_date_entered_marketingqualifiedlead")
+    ]
+    step = max(1, round(1 / share)) if share > 0 else len(chosen) + 1
+    for record in chosen[::step]:
+        mql = pd.Timestamp(record.properties["hs_v2_date_entered_marketingqualifiedlead"])
+        back, again = mql + pd.Timedelta(days=20), mql + pd.Timedelta(days=60)
+        if again >= pd.Timestamp("2026-06-29", tz="UTC"):
+            continue
+        fake.update("contacts", record.id, {"hs_lead_status": "RECYCLED", "lifecyclestage": "lead"}, at=back)
+        fake.update(
+            "contacts",
+            record.id,
+            {"hs_lead_status": "NEW", "lifecyclestage": "marketingqualifiedlead"},
+            at=again,
+        )
+        done += 1
+    return done
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--deals", type=int, default=20_000)
+    parser.add_argument(
+        "--recycled", type=float, default=0.02, help="share of MQL contacts recycled, re-qualified"
+    )
     args = parser.parse_args(argv)
 
     print(f"seeding the local HubSpot with {args.leads:,} contacts ...", flush=True)
     started = time.monotonic()
     fake = FakeHubSpot(TOKEN, requests_per_window=10**9, search_per_second=10**6)
     fake.seed(seeded_frames(args.leads, args.deals))
+    recycled = recycle(fake, args.recycled)
     fake.start()
     print(f"seeded in {time.monotonic() - started:.1f} s", flush=True)
     try:
@@ -95,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     print(full.describe())
     figures = {
         "contacts": fake.count("contacts"),
+        "contacts_recycled": recycled,
         "floor_requests": floor,
         "full_sync_requests": full.requests,
         "history_requests": history_requests,

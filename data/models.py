@@ -289,8 +289,9 @@ class Handover(Base):
 
     A connector that knows a lead's handover history writes the whole set at once
     (:func:`data.repository.replace_handovers`); ``seq`` numbers them by ``mql_at``.
-    A lead with fewer than two stored handovers reads as its lead row, as before;
-    one with several reads as one row per handover (see :mod:`data.handovers`).
+    Connectors keep only histories of two or more (a lead handed over once is its
+    lead row, as before); a lead with several reads as one row per handover (see
+    :mod:`data.handovers`), and a single stored handover is ignored on read.
     The per-handover facts (first touch, touches, SQL, disposition) are optional:
     missing ones are derived on read from the lead's activities and its row.
     """

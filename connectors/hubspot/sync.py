@@ -559,8 +559,10 @@ def _write(engine, obj, batches, plan, stages, config, run_id, counts: ObjectCou
             read = [str(r["id"]) for r in records if "propertiesWithHistory" in r]
             if read:
                 handovers = mapping.handovers_frame(records, config.properties)
+                # Only histories of two or more are kept: a lead handed over once is its lead row.
+                several = handovers.groupby("lead_external_id")["mql_at"].transform("size") > 1
                 keys = pd.DataFrame({"source": SOURCE, "lead_external_id": read})
-                counts.handovers += repository.replace_handovers(conn, handovers, leads=keys)
+                counts.handovers += repository.replace_handovers(conn, handovers[several], leads=keys)
         counts.rejected += repository.add_rejected_rows(conn, mapped.rejected, run_id=run_id)
         if obj != "deals" and not mapped.frame.empty:
             # Leads' touches must be recounted; kept in the database so a crash does not forget it.

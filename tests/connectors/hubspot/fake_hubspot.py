@@ -199,7 +199,6 @@ class Record:
             out["associations"] = associations
         return out
 
-
     def history_of(self, name: str) -> list[dict]:
         """HubSpot's ``propertiesWithHistory`` entries of ``name``, newest first.
 
@@ -219,7 +218,13 @@ class Record:
             if not entries and self.properties.get(name) is not None:
                 entries = [(self.properties[name], self.created_at)]
         return [
-            {"value": value, "timestamp": stamp, "sourceType": "CRM_UI", "sourceId": None, "sourceLabel": None}
+            {
+                "value": value,
+                "timestamp": stamp,
+                "sourceType": "CRM_UI",
+                "sourceId": None,
+                "sourceLabel": None,
+            }
             for value, stamp in reversed(entries)
         ]
 
@@ -422,10 +427,12 @@ class FakeHubSpot:
         with self._lock:
             rec = self.objects[obj][int(record_id)]
             stamp = self._stamp(at)
-            rec.properties.update({k: _text(v) for k, v in properties.items()})
             for k, v in properties.items():
                 if k in HISTORY_KEPT:
-                    rec.history.setdefault(k, []).append((_text(v), stamp))
+                    if k not in rec.history:  # a seeded record: its made-up history becomes real first
+                        rec.history[k] = [(e["value"], e["timestamp"]) for e in reversed(rec.history_of(k))]
+                    rec.history[k].append((_text(v), stamp))
+            rec.properties.update({k: _text(v) for k, v in properties.items()})
             rec.properties[CURSOR[obj]] = stamp
             rec.updated_at = stamp
             rec._sortable.clear()
