@@ -123,6 +123,13 @@ SETTINGS: tuple[Setting, ...] = (
         "1",
         "Business hours before a follow-up window ends at which the lead's owner is warned.",
     ),
+    # Lifecycle (issue 19): recycled leads
+    Setting(
+        "HUBSPOT_RECYCLED_LEAD_STATUSES",
+        "RECYCLED,NURTURE",
+        "Comma-separated hs_lead_status values that send a lead back to marketing: its handover ends there, "
+        "and its next MQL is a new handover.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

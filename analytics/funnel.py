@@ -27,6 +27,7 @@ from analytics.agreement import Agreement, AgreementVersion
 from analytics.commitments import as_versions, document_in_force
 from analytics.metrics import Facts, as_instant, filter_mask, positions, prepare_frames, timestamps_us
 from analytics.periods import assign_periods, period_grid
+from analytics.schema import is_repeat_handover
 
 STAGES: tuple[str, ...] = ("mql", "sql", "opportunity", "won")
 STAGE_LABELS = {"mql": "MQL", "sql": "SQL", "opportunity": "Opportunity", "won": "Won"}
@@ -184,3 +185,25 @@ def _first_per_lead(pos: np.ndarray, when: np.ndarray, n: int) -> np.ndarray:
 
 def _as_timestamps(values: np.ndarray) -> pd.Series:
     return pd.Series(values.view("datetime64[us]")).dt.tz_localize("UTC")
+
+
+def handover_split(leads: pd.DataFrame, start: Any, end: Any, as_of: Any) -> dict[str, int]:
+    """Return how many handovers of ``[start, end)`` (by ``mql_at``, known at ``as_of``) were first-time / recycled.
+
+    ``leads`` is a canonical leads frame; a repeat handover (a lead re-qualified after recycling) has
+    a negative id (:func:`analytics.schema.is_repeat_handover`); archived rows do not count.
+
+    >>> leads = pd.DataFrame({"id": pd.array([1, -4, 2], dtype="Int64"), "archived": [False, False, True],
+    ...     "mql_at": pd.to_datetime(["2026-03-02", "2026-03-05", "2026-03-06"], utc=True)})
+    >>> handover_split(leads, "2026-03-01T00:00Z", "2026-04-01T00:00Z", "2026-03-31T00:00Z")
+    {'first_time': 1, 'recycled': 1}
+    """
+    moment = as_instant(as_of)
+    when = leads["mql_at"]
+    live = ~leads["archived"].to_numpy(dtype=bool, na_value=False)
+    inside = ((when >= as_instant(start)) & (when < as_instant(end)) & (when <= moment)).to_numpy(
+        bool, na_value=False
+    )
+    repeat = is_repeat_handover(leads["id"])
+    counted = live & inside
+    return {"first_time": int((counted & ~repeat).sum()), "recycled": int((counted & repeat).sum())}

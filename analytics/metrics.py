@@ -748,6 +748,9 @@ GLOSSARY: dict[str, str] = {
     "rep delay": "Business hours from the later of handover and owner assignment to the first touch.",
     "cohort funnel": "Leads handed over in a period and how many of them reached SQL, opportunity (a deal with the lead) and won (a won deal), by as-of.",
     "marketing lead": "A lead with an mql_at (handed over by marketing).",
+    "re-qualified after recycling": "A lead handed over again: a new MQL entry after the lead left the MQL-or-later stages (its lifecycle stage went back below MQL, or its lead status became one your settings call recycled, HUBSPOT_RECYCLED_LEAD_STATUSES; in a file, another row of the same lead on another MQL day). Each handover counts in the period of its own mql_at with its own follow-up clock, touches and disposition; an activity or deal belongs to the handover whose window (from its mql_at to the next handover's) holds it, so a later handover never changes how an earlier one was judged. The funnel and baselines count handovers.",
+    "merged contact": "Two CRM records merged into one are one lead: the merged-away lead's activities, deals and handovers move to the surviving lead and its own row goes, so its MQL is never counted twice.",
+    "archived record": "A lead, deal or activity deleted (archived) in the CRM leaves every figure; restored, it counts again.",
 }
 # Each metric's definition is its docstring, as Markdown-ready text.
 GLOSSARY.update({name: " ".join(m.description.split()).replace("``", "`") for name, m in METRICS.items()})

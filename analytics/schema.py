@@ -13,6 +13,7 @@ True
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 UTC_TS = "datetime64[us, UTC]"
@@ -206,3 +207,15 @@ def _cast(series: pd.Series, dtype: str) -> pd.Series:
 def _check_table(table: str) -> None:
     if table not in COLUMNS:
         raise SchemaError(f"unknown table {table!r}; known tables: {', '.join(COLUMNS)}")
+
+
+def is_repeat_handover(ids: pd.Series) -> np.ndarray:
+    """Whether each leads row is a repeat handover (a lead re-qualified after recycling): its id is negative.
+
+    A lead handed over several times is read as one row per handover; the first keeps the lead's id,
+    later ones get negative ids (see ``data.handovers``).
+
+    >>> is_repeat_handover(pd.Series([3, -7, None], dtype="Int64")).tolist()
+    [False, True, False]
+    """
+    return (ids < 0).to_numpy(dtype=bool, na_value=False)

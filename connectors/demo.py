@@ -897,7 +897,45 @@ def load_demo(
     frames = generate(leads=leads, seed=seed, today=resolve_today(today))
     if reset:
         repository.delete_source(engine, SOURCE)
-    return write_frames(engine, frames, progress)
+    counts = write_frames(engine, frames, progress)
+    recycled = recycled_handovers(frames, seed)
+    counts["handovers"] = repository.replace_handovers(engine, recycled)
+    return counts
+
+
+RECYCLED_SHARE = 0.03  # of rejected leads old enough, marketing re-qualifies this many later
+
+
+def recycled_handovers(frames: dict[str, pd.DataFrame], seed: int = DEFAULT_SEED) -> pd.DataFrame:
+    """Handovers of the demo's recycled leads: both handovers of each, for ``replace_handovers``.
+
+    About :data:`RECYCLED_SHARE` of the leads sales rejected at least 60 days before the data ends come
+    back 30 to 90 days after their rejection as a new MQL (same lead, a second handover that nobody
+    has touched yet, so its own clock runs). Deterministic for the same frames and ``seed``; the
+    frames themselves are not changed.
+    """
+    leads = frames["leads"]
+    rng = np.random.default_rng([seed, 19])  # its own stream: generate()'s draws stay as they were
+    end = leads["updated_at"].max()
+    decided = leads["disposition_at"]
+    old_enough = (leads["disposition"] == "rejected").to_numpy(bool, na_value=False) & (
+        decided < end - pd.Timedelta(days=60)
+    ).to_numpy(bool, na_value=False)
+    rows = np.flatnonzero(old_enough & (rng.random(len(leads)) < RECYCLED_SHARE))
+    back = decided.iloc[rows] + pd.to_timedelta(rng.uniform(30, 90, len(rows)).round(3), unit="D")
+    back = back.dt.floor("min")
+    keep = (back < end).to_numpy()
+    chosen, back = leads.iloc[rows[keep]], back[keep]
+    first = pd.DataFrame(
+        {
+            "source": chosen["source"].to_numpy(),
+            "lead_external_id": chosen["external_id"].to_numpy(),
+            "mql_at": chosen["mql_at"].to_numpy(),
+            "recycled": False,
+        }
+    )
+    second = first.assign(mql_at=back.to_numpy(), recycled=True)
+    return pd.concat([first, second], ignore_index=True)
 
 
 def write_frames(

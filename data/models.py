@@ -324,3 +324,35 @@ class AlertLedger(Base):
     next_try_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     run_id: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+class Handover(Base):
+    """One handover of a lead to sales (lifecycle issue 19): a lead recycled and re-qualified has several.
+
+    A connector that knows a lead's handover history writes the whole set at once
+    (:func:`data.repository.replace_handovers`); ``seq`` numbers them by ``mql_at``.
+    Connectors keep only histories of two or more (a lead handed over once is its
+    lead row, as before); a lead with several reads as one row per handover (see
+    :mod:`data.handovers`), and a single stored handover is ignored on read.
+    The per-handover facts (first touch, touches, SQL, disposition) are optional:
+    missing ones are derived on read from the lead's activities and its row.
+    """
+
+    __tablename__ = "handovers"
+    __table_args__ = (
+        UniqueConstraint("source", "lead_external_id", "seq", name="uq_handovers_source_lead_seq"),
+        Index("ix_handovers_mql_at", "mql_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64))
+    lead_external_id: Mapped[str] = mapped_column(String(255))
+    seq: Mapped[int] = mapped_column(Integer)
+    external_id: Mapped[str | None] = mapped_column(String(255))  # the source's id of the handover, if any
+    mql_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    recycled: Mapped[bool | None] = mapped_column(Boolean)
+    sql_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    first_touch_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    touches: Mapped[int | None] = mapped_column(Integer)
+    disposition: Mapped[str | None] = mapped_column(String(16))
+    disposition_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    rejection_reason: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, and_, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -49,10 +49,12 @@ from analytics.schema import (
     coerce_frame,
     input_columns,
 )
+from data import handovers as handover_rows
 from data.models import (
     CANONICAL_MODELS,
     AgreementVersion,
     AuditEntry,
+    Handover,
     RejectedRow,
     SyncRun,
     SyncState,
@@ -328,6 +330,8 @@ def delete_source(bind: Engine | Connection, source: str) -> dict[str, int]:
             deleted[name] = conn.execute(
                 model.__table__.delete().where(model.__table__.c.source == source)
             ).rowcount
+        h = Handover.__table__
+        deleted["handovers"] = conn.execute(h.delete().where(h.c.source == source)).rowcount
     return deleted
 
 
@@ -367,6 +371,7 @@ def read_leads(
     source: str | None = None,
     with_deal_leads: bool = False,
     columns: Sequence[str] | None = None,
+    per_handover: bool = True,
 ) -> pd.DataFrame:
     """Leads whose ``by`` timestamp lies in [start, end) (either bound optional), with owner id and team.
 
@@ -375,8 +380,36 @@ def read_leads(
     recognised as marketing-sourced. ``columns`` (canonical names) reads only
     those, returned in canonical order: a page that needs ten of the 22
     columns reads them about twice as fast.
+
+    A lead with two or more stored handovers (recycled and re-qualified) comes
+    as one row per handover, each with its own ``mql_at``, first touch, touches
+    and disposition, keyed as :mod:`data.handovers` says (repeat handovers have
+    negative ids); with ``by="mql_at"`` each handover is in the window of its own
+    ``mql_at``. Leads with deals in the window bring their handovers those deals
+    followed. ``per_handover=False`` reads the stored lead rows as they are.
     """
-    return _read(bind, "leads", start, end, (by,), source, with_deal_leads, columns)
+    with transaction(bind) as conn:
+        repeats = _repeat_handovers(conn, source) if per_handover else pd.DataFrame()
+        if repeats.empty:
+            return _read(conn, "leads", start, end, (by,), source, with_deal_leads, columns)
+        names = _wanted_columns("leads", columns)
+        wanted = [c for c in COLUMNS["leads"] if c in set(names) | set(handover_rows.NEEDED)]
+        ids = sorted(set(repeats["lead_id"].tolist()))
+        plain = _read(conn, "leads", start, end, (by,), source, with_deal_leads, wanted)
+        plain = plain[~plain["id"].isin(ids)]
+        recycled = _read(conn, "leads", source=source, columns=wanted, ids=ids)
+        expanded = handover_rows.expand(recycled, repeats, _repeat_activities(conn, repeats))
+        keep = pd.Series(True, index=expanded.index)
+        when = expanded[by]
+        if start is not None:
+            keep &= when >= _utc(start)
+        if end is not None:
+            keep &= when < _utc(end)
+        if with_deal_leads and (start is not None or end is not None):
+            keep |= expanded["id"].isin(_deal_rows(conn, start, end, repeats))
+    out = pd.concat([plain, expanded[keep.to_numpy(bool, na_value=False)]], ignore_index=True)
+    out = out.sort_values("id", kind="stable").reset_index(drop=True)
+    return out[names]
 
 
 def read_deals(
@@ -386,14 +419,19 @@ def read_deals(
     by: str | Sequence[str] = ("created_at", "closed_at"),
     source: str | None = None,
     columns: Sequence[str] | None = None,
+    per_handover: bool = True,
 ) -> pd.DataFrame:
     """Deals created or closed in [start, end) (``by`` picks which), with owner, team and lead id.
 
-    ``columns`` reads only those canonical columns, as in :func:`read_leads`.
+    ``columns`` reads only those canonical columns, as in :func:`read_leads`. The
+    ``lead_id`` of a deal of a lead handed over several times is the handover whose
+    window holds the deal's ``created_at`` (see :mod:`data.handovers`); with
+    ``per_handover=False`` it is the lead's own id.
     """
-    return _read(
-        bind, "deals", start, end, (by,) if isinstance(by, str) else tuple(by), source, False, columns
-    )
+    by = (by,) if isinstance(by, str) else tuple(by)
+    if not per_handover:
+        return _read(bind, "deals", start, end, by, source, False, columns)
+    return _read_linked(bind, "deals", start, end, by, source, columns, "created_at")
 
 
 def read_activities(
@@ -402,12 +440,270 @@ def read_activities(
     end: dt.datetime | None = None,
     source: str | None = None,
     columns: Sequence[str] | None = None,
+    per_handover: bool = True,
 ) -> pd.DataFrame:
     """Activities that occurred in [start, end), with resolved lead and owner ids.
 
-    ``columns`` reads only those canonical columns, as in :func:`read_leads`.
+    ``columns`` reads only those canonical columns, as in :func:`read_leads`. The
+    ``lead_id`` of an activity of a lead handed over several times is the handover
+    whose window holds it (see :mod:`data.handovers`); with ``per_handover=False``
+    it is the lead's own id.
     """
-    return _read(bind, "activities", start, end, ("occurred_at",), source, False, columns)
+    if not per_handover:
+        return _read(bind, "activities", start, end, ("occurred_at",), source, False, columns)
+    return _read_linked(bind, "activities", start, end, ("occurred_at",), source, columns, "occurred_at")
+
+
+def _read_linked(bind, table, start, end, by, source, columns, when: str) -> pd.DataFrame:
+    """:func:`_read` of deals or activities, each ``lead_id`` keyed to the handover whose window holds ``when``."""
+    names = _wanted_columns(table, columns)
+    if "lead_id" not in names:
+        return _read(bind, table, start, end, by, source, False, columns)
+    with transaction(bind) as conn:
+        frame = _read(conn, table, start, end, by, source, False, [*names, when])
+        frame = _rekey(conn, frame, source, when)
+    return frame[names] if list(frame.columns) != names else frame
+
+
+# ----------------------------------------------------------------------------- handovers
+
+_HANDOVER_COLUMNS = ("mql_at", "recycled", "sql_at", "first_touch_at", "touches", "disposition",
+                     "disposition_at", "rejection_reason")  # fmt: skip
+_HANDOVER_TYPES = {"recycled": BOOL, "touches": INT, "disposition": STR, "rejection_reason": STR}
+
+
+def replace_handovers(
+    bind: Engine | Connection, frame: pd.DataFrame, leads: pd.DataFrame | None = None
+) -> int:
+    """Store the complete handover history of each lead in ``frame``; returns handovers written.
+
+    ``frame``: ``source``, ``lead_external_id``, ``mql_at`` and optionally
+    ``external_id`` and the per-handover facts (``recycled``, ``sql_at``,
+    ``first_touch_at``, ``touches``, ``disposition``, ``disposition_at``,
+    ``rejection_reason``). Every lead in ``frame`` (and in ``leads``, a frame of
+    ``source``, ``lead_external_id``: leads whose history is now empty) loses the
+    handovers stored before; the same ``mql_at`` twice for a lead is one handover
+    (the last row wins). ``seq`` numbers a lead's handovers 1, 2, ... by ``mql_at``.
+    Running it again with the same frame leaves the same rows.
+    """
+    t = Handover.__table__
+    missing = [c for c in ("source", "lead_external_id", "mql_at") if c not in frame.columns]
+    if missing:
+        raise SchemaError(f"handovers: the frame has no {', '.join(missing)} column")
+    df = frame.copy()
+    df["mql_at"] = pd.to_datetime(df["mql_at"], utc=True)
+    if df["mql_at"].isna().any() or df["lead_external_id"].isna().any():
+        first = int(np.flatnonzero((df["mql_at"].isna() | df["lead_external_id"].isna()).to_numpy())[0])
+        raise SchemaError(f"handovers: row {first} has no lead_external_id or mql_at")
+    df = df.drop_duplicates(["source", "lead_external_id", "mql_at"], keep="last")
+    df = df.sort_values(["source", "lead_external_id", "mql_at"], kind="stable")
+    df["seq"] = df.groupby(["source", "lead_external_id"], sort=False).cumcount() + 1
+    keys = df[["source", "lead_external_id"]]
+    if leads is not None:
+        keys = pd.concat([keys, leads[["source", "lead_external_id"]]])
+    keys = keys.drop_duplicates()
+    now = _now()
+    records = []
+    for row in df.to_dict("records"):
+        record = {"source": row["source"], "lead_external_id": str(row["lead_external_id"]), "seq": row["seq"],
+                  "external_id": _plain(row.get("external_id")), "updated_at": now}  # fmt: skip
+        for name in _HANDOVER_COLUMNS:
+            record[name] = _plain(row.get(name))
+        records.append(record)
+    with transaction(bind) as conn:
+        for source, group in keys.groupby("source"):
+            ids = group["lead_external_id"].astype(str).tolist()
+            for begin in range(0, len(ids), 500):
+                chunk = ids[begin : begin + 500]
+                conn.execute(t.delete().where(t.c.source == source, t.c.lead_external_id.in_(chunk)))
+        if records:
+            conn.execute(insert(t), records)
+    return len(records)
+
+
+def merge_leads(bind: Engine | Connection, source: str, merged: dict[str, Sequence[str]]) -> int:
+    """Fold leads into the lead they were merged into (a CRM merge); returns lead rows removed.
+
+    ``merged``: survivor external id -> external ids merged into it. The merged
+    leads' activities and deals move to the survivor; their handovers move too when
+    the survivor has none of its own (otherwise the survivor's history, which the
+    CRM keeps for the merged record, stands alone: no handover is counted twice);
+    then the merged lead rows go. Ids not stored are skipped; running it again
+    does nothing more.
+    """
+    leads, h = CANONICAL_MODELS["leads"].__table__, Handover.__table__
+    removed = 0
+    with transaction(bind) as conn:
+        for survivor, gone in merged.items():
+            gone = [str(g) for g in gone if str(g) != str(survivor)]
+            if not gone:
+                continue
+            for name in ("activities", "deals"):
+                t = CANONICAL_MODELS[name].__table__
+                conn.execute(
+                    t.update()
+                    .where(t.c.source == source, t.c.lead_external_id.in_(gone))
+                    .values(lead_external_id=str(survivor))
+                )
+            own = conn.execute(
+                select(func.count())
+                .select_from(h)
+                .where(h.c.source == source, h.c.lead_external_id == survivor)
+            ).scalar_one()
+            moving = (
+                conn.execute(
+                    select(h.c.id)
+                    .where(h.c.source == source, h.c.lead_external_id.in_(gone))
+                    .order_by(h.c.mql_at)
+                )
+                .scalars()
+                .all()
+            )
+            if own or not moving:
+                conn.execute(h.delete().where(h.c.source == source, h.c.lead_external_id.in_(gone)))
+            else:
+                for seq, hid in enumerate(moving, start=1):  # renumbered by mql_at under the survivor
+                    conn.execute(
+                        h.update().where(h.c.id == hid).values(lead_external_id=str(survivor), seq=-seq)
+                    )
+                conn.execute(
+                    h.update()
+                    .where(h.c.source == source, h.c.lead_external_id == str(survivor))
+                    .values(seq=-h.c.seq)
+                )
+            removed += conn.execute(
+                leads.delete().where(leads.c.source == source, leads.c.external_id.in_(gone))
+            ).rowcount
+    return removed
+
+
+def _plain(value):
+    """A frame value as what the DBAPI takes: None for missing, Python datetimes and ints."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def count_handovers(bind: Engine | Connection, source: str | None = None) -> int:
+    """How many handovers are stored (of ``source``)."""
+    t = Handover.__table__
+    query = select(func.count()).select_from(t)
+    if source is not None:
+        query = query.where(t.c.source == source)
+    with transaction(bind) as conn:
+        return conn.execute(query).scalar_one()
+
+
+def read_handovers(bind: Engine | Connection, source: str | None = None) -> pd.DataFrame:
+    """Every stored handover, by source, lead and ``seq``: id, source, lead_external_id, seq, external_id, facts."""
+    t = Handover.__table__
+    query = select(t).order_by(t.c.source, t.c.lead_external_id, t.c.seq)
+    if source is not None:
+        query = query.where(t.c.source == source)
+    with transaction(bind) as conn:
+        rows = conn.execute(query).mappings().all()
+    frame = pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in t.columns])
+    return _typed_handovers(frame)
+
+
+def _typed_handovers(frame: pd.DataFrame) -> pd.DataFrame:
+    for name in frame.columns:
+        if name.endswith("_at"):
+            frame[name] = pd.to_datetime(frame[name], utc=True).astype(UTC_TS)
+        elif name in _HANDOVER_TYPES:
+            frame[name] = frame[name].astype(_HANDOVER_TYPES[name])
+    return frame
+
+
+def _repeat_handovers(conn: Connection, source: str | None) -> pd.DataFrame:
+    """Handovers of the leads that have two or more, with the lead's surrogate ``lead_id`` and ``handover_id``."""
+    h, lead = Handover.__table__, CANONICAL_MODELS["leads"].__table__
+    multi = select(h.c.source, h.c.lead_external_id).group_by(h.c.source, h.c.lead_external_id)
+    multi = multi.having(func.count() > 1)
+    if source is not None:
+        multi = multi.where(h.c.source == source)
+    multi = multi.subquery()
+    query = select(
+        lead.c.id.label("lead_id"), h.c.id.label("handover_id"), *(h.c[c] for c in _HANDOVER_COLUMNS)
+    ).select_from(
+        h.join(
+            multi, and_(multi.c.source == h.c.source, multi.c.lead_external_id == h.c.lead_external_id)
+        ).join(lead, and_(lead.c.source == h.c.source, lead.c.external_id == h.c.lead_external_id))
+    )
+    rows = conn.execute(query).mappings().all()
+    frame = pd.DataFrame([dict(r) for r in rows], columns=["lead_id", "handover_id", *_HANDOVER_COLUMNS])
+    frame = _typed_handovers(frame)
+    frame[["lead_id", "handover_id"]] = frame[["lead_id", "handover_id"]].astype("int64")
+    return frame
+
+
+def _repeat_activities(conn: Connection, repeats: pd.DataFrame) -> pd.DataFrame:
+    """``lead_id`` and ``occurred_at`` of the not-archived activities of the leads in ``repeats``."""
+    a, lead = CANONICAL_MODELS["activities"].__table__, CANONICAL_MODELS["leads"].__table__
+    ids = sorted(set(repeats["lead_id"].tolist()))
+    parts = []
+    for begin in range(0, len(ids), 500):
+        query = (
+            select(lead.c.id.label("lead_id"), a.c.occurred_at)
+            .select_from(
+                a.join(lead, and_(lead.c.source == a.c.source, lead.c.external_id == a.c.lead_external_id))
+            )
+            .where(lead.c.id.in_(ids[begin : begin + 500]), a.c.archived.isnot(True))
+        )
+        parts.extend(dict(r) for r in conn.execute(query).mappings())
+    frame = pd.DataFrame(parts, columns=["lead_id", "occurred_at"])
+    frame["lead_id"] = frame["lead_id"].astype(INT)
+    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True).astype(UTC_TS)
+    return frame
+
+
+def _deal_rows(conn: Connection, start, end, repeats: pd.DataFrame) -> np.ndarray:
+    """Handover row ids (see :mod:`data.handovers`) of the repeat-handover leads' deals created or closed in the window."""
+    d, lead = CANONICAL_MODELS["deals"].__table__, CANONICAL_MODELS["leads"].__table__
+    ids = sorted(set(repeats["lead_id"].tolist()))
+    inside = []
+    for column in (d.c.created_at, d.c.closed_at):
+        bounds = [column >= _utc(start).to_pydatetime()] if start is not None else []
+        bounds += [column < _utc(end).to_pydatetime()] if end is not None else []
+        inside.append(and_(*bounds))
+    parts = []
+    for begin in range(0, len(ids), 500):
+        query = (
+            select(lead.c.id.label("lead_id"), d.c.created_at)
+            .select_from(
+                d.join(lead, and_(lead.c.source == d.c.source, lead.c.external_id == d.c.lead_external_id))
+            )
+            .where(lead.c.id.in_(ids[begin : begin + 500]), inside[0] | inside[1])
+        )
+        parts.extend(dict(r) for r in conn.execute(query).mappings())
+    frame = pd.DataFrame(parts, columns=["lead_id", "created_at"])
+    keys = handover_rows.row_keys(repeats)
+    return handover_rows.assign(
+        keys, frame["lead_id"].astype(INT), pd.to_datetime(frame["created_at"], utc=True).astype(UTC_TS)
+    )
+
+
+def _rekey(conn: Connection, frame: pd.DataFrame, source: str | None, when: str) -> pd.DataFrame:
+    """``frame`` (deals or activities) with ``lead_id`` moved to the handover whose window holds ``when``."""
+    if "lead_id" not in frame.columns or frame.empty:
+        return frame
+    repeats = _repeat_handovers(conn, source)
+    if repeats.empty:
+        return frame
+    moved = handover_rows.assign(handover_rows.row_keys(repeats), frame["lead_id"], frame[when])
+    out = frame.copy(deep=False)
+    out["lead_id"] = pd.array(moved, dtype=INT)
+    out.loc[frame["lead_id"].isna().to_numpy(), "lead_id"] = pd.NA
+    return out
+
+
+def _utc(value) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _read(
@@ -419,8 +715,9 @@ def _read(
     source: str | None = None,
     with_deal_leads: bool = False,
     columns: Sequence[str] | None = None,
+    ids: Sequence[int] | None = None,
 ) -> pd.DataFrame:
-    """Rows of ``table`` as a canonical frame, ordered by id.
+    """Rows of ``table`` as a canonical frame, ordered by id (only those of ``ids`` when given).
 
     Only the table's own columns are fetched (plus ``lead_id`` through the leads'
     unique index when asked for); owner id and team come from the small owners
@@ -455,7 +752,7 @@ def _read(
             windowed = bool(by) and ("start" in params or "end" in params)
             wide = windowed and _plain_scan(conn, table, by, params.get("start"), params.get("end"))
             sql = f"SELECT {', '.join(select_list)} FROM {table} t{' NOT INDEXED' if wide else ''}{joins}"
-            sql += _where(by, {k: f":{k}" for k in params}, with_deal_leads)
+            sql += _where(by, {k: f":{k}" for k in params}, with_deal_leads, ids)
             arrow = _fetch_arrow(conn, sql, params, struct)
         else:
             spec = COLUMNS[table]
@@ -463,7 +760,7 @@ def _read(
                 _epoch_us(s) if spec[c] == UTC_TS else s for s, c in zip(select_list, fetched, strict=True)
             ]
             sql = f"SELECT {', '.join(epoch)} FROM {table} t{joins}"
-            sql += _where(by, {k: _pg_literal(conn, v) for k, v in params.items()}, with_deal_leads)
+            sql += _where(by, {k: _pg_literal(conn, v) for k, v in params.items()}, with_deal_leads, ids)
             arrow = _copy_arrow(conn, sql, struct)
         owners = _fetch_owners(conn, dialect) if with_owner else None
     ids = arrow.column("id")
@@ -609,7 +906,12 @@ def _resolve_owners(frame: pd.DataFrame, owners: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _where(by: tuple[str, ...], marks: dict[str, str], with_deal_leads: bool = False) -> str:
+def _where(
+    by: tuple[str, ...],
+    marks: dict[str, str],
+    with_deal_leads: bool = False,
+    ids: Sequence[int] | None = None,
+) -> str:
     """The WHERE clause for a period on any of the ``by`` columns and a source, with the given placeholders."""
 
     def window(alias: str, columns) -> str:
@@ -631,6 +933,8 @@ def _where(by: tuple[str, ...], marks: dict[str, str], with_deal_leads: bool = F
         where.append(clause)
     if "source" in marks:
         where.append(f"t.source = {marks['source']}")
+    if ids is not None:  # integers only, so they can be written into the statement
+        where.append(f"t.id IN ({', '.join(str(int(i)) for i in ids) or 'NULL'})")
     # No ORDER BY: sorting in SQL materialises every row first; the caller sorts the ids if they come unordered.
     return " WHERE " + " AND ".join(where) if where else ""
 

@@ -91,6 +91,9 @@ else:
             "SQLs: leads handed over in the period and qualified by now. Pipeline: deals opened in the period "
             "from marketing's leads."
         )
+        split = loaders.handover_split(**key, **window)
+        st.caption(f"Handovers: {split['first_time']:,} first-time, {split['recycled']:,} re-qualified after "
+                   "recycling (each counted in the period of its own MQL).")  # fmt: skip
         exports.download_csv(volume, f"marketing-by-{by}-{f.period}.csv", key=f"marketing_volume_csv_{by}")
 
 # --- acceptance and rejection reasons ---------------------------------------------------------------------

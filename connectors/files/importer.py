@@ -8,7 +8,11 @@ connector ``file:<source>``, kind ``import`` or ``dry-run``.
 
 Repeated external ids inside one file: the last row wins (as a later export
 would overwrite an earlier one); the earlier rows are counted and named in the
-report, not kept as rejects. A dry run reads and checks everything and writes
+report, not kept as rejects. Leads are the exception where the repeated rows
+carry different MQL dates: each date is a handover of the lead (recycled, then
+re-qualified), kept with its own row's first touch, SQL and disposition (table
+``handovers``), while the last row is the lead; two rows on the same MQL day
+(in the mapping's timezone) are one handover, the last row winning. A dry run reads and checks everything and writes
 nothing but its ``sync_runs`` record.
 """
 
@@ -231,6 +235,7 @@ def _import_chunks(bind, source_file, fmt: FileFormat, mapping, columns, report,
     existing = _existing_keys(bind, report.table, report.source) if report.dry_run else None
     naive_times = date_only = False
     shown_total = None
+    handovers = _HandoverRows() if report.table == "leads" else None
     stage = "checking" if report.dry_run else "importing"
     # choices that hold for the whole file (date order, decimal separator) come from its first rows
     sample = iter_chunks(source_file, fmt, SAMPLE_ROWS)
@@ -263,6 +268,8 @@ def _import_chunks(bind, source_file, fmt: FileFormat, mapping, columns, report,
                 report.imported += int((~seen.find(distinct)[0] & ~_contains(existing, distinct)).sum())
             if len(good):
                 _count_duplicates(good, converted.lines, seen, report)
+                if handovers is not None:
+                    handovers.add(good)
         new_owners = owners.resolve(good) if owners is not None and good is not None and len(good) else None
         report.rejected += len(rejected)
         report.first_reasons += [
@@ -283,6 +290,8 @@ def _import_chunks(bind, source_file, fmt: FileFormat, mapping, columns, report,
             progress(stage, report.read, shown_total, report.file)
     good_rows = report.read - report.rejected
     report.updated = good_rows - report.duplicates - report.imported
+    if handovers is not None:
+        handovers.finish(bind, report)
     if progress is not None and shown_total != report.read:
         progress(stage, report.read, report.read, report.file)
     if naive_times and mapping.timezone is None and _has_dates(plan):
@@ -312,6 +321,65 @@ def _agreement_timezones(bind) -> list[str]:
     newest = versions.sort_values("version").groupby("agreement").tail(1)
     zones = {doc.get("timezone") for doc in newest["document"] if isinstance(doc, dict)}
     return sorted(z for z in zones if isinstance(z, str))
+
+
+class _HandoverRows:
+    """The MQL dates (and per-row facts) of an import's lead rows, gathered across chunks.
+
+    A lead whose rows carry two or more distinct MQL dates is handed over that many times.
+    """
+
+    FACTS = (
+        "mql_at",
+        "sql_at",
+        "first_touch_at",
+        "touches",
+        "disposition",
+        "disposition_at",
+        "rejection_reason",
+    )
+
+    def __init__(self):
+        self.parts: list[pd.DataFrame] = []
+
+    def add(self, good: pd.DataFrame) -> None:
+        if "mql_at" not in good.columns:
+            return
+        rows = good[good["mql_at"].notna().to_numpy()]
+        self.parts.append(rows[["source", "external_id", *(c for c in self.FACTS if c in rows.columns)]])
+
+    def finish(self, bind: Engine, report: ImportReport) -> None:
+        """Store the handovers of the leads with several MQL dates; a note in ``report`` says how many."""
+        if not self.parts:
+            return
+        rows = pd.concat(self.parts, ignore_index=True)
+        # A handover per MQL day (in the mapping's timezone): the same day twice is one handover corrected.
+        zone = report.mapping.timezone if report.mapping is not None and report.mapping.timezone else "UTC"
+        rows["day"] = rows["mql_at"].dt.tz_convert(zone).dt.date
+        rows = rows.drop_duplicates(["external_id", "day"], keep="last")
+        dates = rows.groupby("external_id", sort=False)["day"].nunique()
+        several = dates.index[dates > 1]
+        if not len(several):
+            if not report.dry_run and repository.count_handovers(bind, report.source):
+                # leads imported again with one MQL date lose a history an earlier file gave them
+                keys = pd.DataFrame(
+                    {"source": report.source, "lead_external_id": rows["external_id"].unique()}
+                )
+                repository.replace_handovers(bind, keys.iloc[:0].assign(mql_at=pd.NaT), leads=keys)
+            return
+        chosen = rows[rows["external_id"].isin(several)].rename(columns={"external_id": "lead_external_id"})
+        chosen = chosen.drop(columns="day")
+        ones = pd.DataFrame(
+            {"source": report.source, "lead_external_id": dates.index[dates <= 1].astype(str)}
+        )
+        if not report.dry_run:
+            stored = repository.count_handovers(bind, report.source)
+            repository.replace_handovers(bind, chosen, leads=ones if stored else None)
+        would = "would be" if report.dry_run else "were"
+        report.notes.append(
+            f"{len(several):,} leads have rows with different MQL dates: {len(chosen):,} handovers {would} "
+            "kept (a recycled lead re-qualified), each counted in its own period; the last row is the lead"
+        )
 
 
 def _has_dates(plan: Plan | None) -> bool:

@@ -40,6 +40,9 @@ from errors import AccordError
 log = logging.getLogger("connectors.hubspot")
 
 
+HISTORY_BATCH = 50  # records a batch read may ask for when it asks for property history
+
+
 class HubSpotError(AccordError):
     """A HubSpot problem the user can act on; ``str()`` is the message to show."""
 
@@ -180,6 +183,7 @@ class HubSpotClient:
         # Each attribute access builds a new ApiClient and connection pool: build each API once.
         crm = self._hub.crm
         self._basic = {"contacts": crm.contacts.basic_api, "deals": crm.deals.basic_api}
+        self._batch = {"contacts": crm.contacts.batch_api, "deals": crm.deals.batch_api}
         self._searchers = {"contacts": crm.contacts.search_api, "deals": crm.deals.search_api}
         for name in ("calls", "emails", "meetings", "tasks"):
             discovery = getattr(crm.objects, name)
@@ -199,13 +203,17 @@ class HubSpotClient:
         archived: bool = False,
         associations: Sequence[str] = (),
         limit: int | None = None,
+        history: Sequence[str] = (),
     ) -> Page:
-        """One page of ``GET /crm/v3/objects/{obj}`` (100 records by default)."""
+        """One page of ``GET /crm/v3/objects/{obj}`` (100 records by default; with ``history``, the
+        ``propertiesWithHistory`` of those properties and at most :data:`HISTORY_BATCH` records)."""
         api = self._api(self._basic, obj)
+        size = limit or self.config.page_size
         kwargs = {
-            "limit": limit or self.config.page_size,
+            "limit": min(size, HISTORY_BATCH) if history else size,
             "after": after,
             "properties": list(properties),
+            "properties_with_history": list(history) or None,
             "archived": archived,
             "associations": list(associations) or None,
         }
@@ -260,6 +268,32 @@ class HubSpotClient:
             lambda **kw: self._pipelines.get_all(object_type=object_type, **kw),
         )
         return list(body.get("results", []))
+
+    def read_history(
+        self, obj: str, ids: Sequence[str], properties: Sequence[str], history: Sequence[str]
+    ) -> list[dict]:
+        """Records ``ids`` with ``properties`` and the ``propertiesWithHistory`` of ``history``.
+
+        ``POST /crm/v3/objects/{obj}/batch/read``, :data:`HISTORY_BATCH` ids a request (HubSpot's
+        limit when history is asked for). Archived and merged-away ids are missing from the result.
+        """
+        api = self._api(self._batch, obj)
+        out: list[dict] = []
+        for start in range(0, len(ids), HISTORY_BATCH):
+            request = {
+                "inputs": [{"id": str(i)} for i in ids[start : start + HISTORY_BATCH]],
+                "properties": list(properties),
+                "propertiesWithHistory": list(history),
+            }
+            body = self._send(
+                f"POST /crm/v3/objects/{obj}/batch/read",
+                obj,
+                lambda request=request, **kw: api.read(
+                    batch_read_input_simple_public_object_id=request, archived=False, **kw
+                ),
+            )
+            out.extend(body.get("results", []))
+        return out
 
     def associated_ids(self, from_obj: str, to_obj: str, ids: Sequence[str]) -> dict[str, list[str]]:
         """``from_obj`` id -> ids of its associated ``to_obj`` records, through v4 batch reads of 100 ids.

@@ -1,4 +1,4 @@
-"""``python cli.py sync hubspot [--full]``: the HubSpot sync from the command line (and cron).
+"""``python cli.py sync hubspot [--full] [--associations]``: the HubSpot sync from the command line (and cron).
 
 Draws a progress bar on stderr, prints a summary on stdout, and exits 0 on
 success, 1 when the sync failed (wrong token, missing scope, HubSpot down: one
@@ -25,6 +25,12 @@ def add_hubspot_command(subparsers) -> argparse.ArgumentParser:
         "(environment or .streamlit/secrets.toml).",
     )
     hubspot.add_argument("--full", action="store_true", help="re-read every record, not just the changes")
+    hubspot.add_argument(
+        "--associations",
+        action="store_true",
+        help="also re-read the contacts of every deal (a deal moved to another contact keeps its modified "
+        "date; each run re-reads those of open and recent deals)",
+    )
     hubspot.set_defaults(func=handle_sync_hubspot)
     return sync_parser
 
@@ -39,7 +45,13 @@ def handle_sync_hubspot(args) -> int:
     upgrade(engine)
     bar = ProgressBar()
     try:  # a HubSpotError or SettingError goes on to cli.main, which prints it as one line
-        summary = sync(engine, full=args.full, progress=bar, config=HubSpotConfig.from_settings())
+        summary = sync(
+            engine,
+            full=args.full,
+            progress=bar,
+            config=HubSpotConfig.from_settings(),
+            associations=args.associations,
+        )
     finally:
         bar.close()
     print(summary.describe())

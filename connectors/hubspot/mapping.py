@@ -47,6 +47,7 @@ How the SLA's facts are read from HubSpot (decisions, documented here once):
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -308,6 +309,15 @@ def _first_contact(records: Sequence[dict], associations: dict[str, list[str]] |
             ids = [str(item.get("id")) for item in block.get("results", []) if item.get("id") is not None]
         out.append(min(ids, key=_id_key) if ids else None)
     return pd.Series(out, dtype=object).astype(STR)
+
+
+def first_of(contact_ids: Sequence[str]) -> str | None:
+    """The contact with the smallest id (the first created), or None; a deal's or activity's lead.
+
+    >>> first_of(["120", "99", "abc"]), first_of([])
+    ('99', None)
+    """
+    return min((str(c) for c in contact_ids), key=_id_key, default=None)
 
 
 def _id_key(value: str) -> tuple[int, int | str]:
@@ -622,3 +632,130 @@ def touch_updates(leads: pd.DataFrame, activities: pd.DataFrame) -> pd.DataFrame
         index=keyed.index,
     )
     return out.loc[changed].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- lifecycle history
+
+# HubSpot's default lifecycle stages in order; MQL and every later stage mean "handed over to sales".
+LIFECYCLE_RANK = {"subscriber": 0, "lead": 1, MQL_STAGE: 2, SQL_STAGE: 3, "opportunity": 4, "customer": 5,
+                  "evangelist": 6}  # fmt: skip
+HISTORY_PROPERTIES = ("lifecyclestage", "hs_lead_status")
+
+
+def needs_history(record: dict, choices: PropertyChoices | None = None) -> bool:
+    """Whether a contact can have been handed over at all, so its lifecycle history is worth a request.
+
+    True when it has a date entered MQL or SQL, a stage of MQL or later, or a recycled lead status.
+    """
+    choices = choices or PropertyChoices()
+    props = record.get("properties") or {}
+    dated = any(props.get(name) for stage in (MQL_STAGE, SQL_STAGE) for name in stage_entered(stage))
+    stage = LIFECYCLE_RANK.get(str(props.get("lifecyclestage") or ""), -1)
+    return (
+        dated
+        or stage >= LIFECYCLE_RANK[MQL_STAGE]
+        or props.get("hs_lead_status") in choices.recycled_statuses
+    )
+
+
+def merged_ids(records: Sequence[dict]) -> dict[str, list[str]]:
+    """Survivor contact id -> the contact ids merged into it (``hs_merged_object_ids``, ";"-separated).
+
+    >>> merged_ids([{"id": "7", "properties": {"hs_merged_object_ids": "3;5"}}, {"id": "8", "properties": {}}])
+    {'7': ['3', '5']}
+    """
+    out = {}
+    for record in records:
+        raw = (record.get("properties") or {}).get("hs_merged_object_ids") or ""
+        ids = [i.strip() for i in str(raw).split(";") if i.strip() and i.strip() != str(record["id"])]
+        if ids:
+            out[str(record["id"])] = ids
+    return out
+
+
+def handovers_frame(records: Sequence[dict], choices: PropertyChoices | None = None) -> pd.DataFrame:
+    """Every handover of the contacts that carry ``propertiesWithHistory``, rebuilt from their history.
+
+    A handover starts each time the contact comes into the "handed over" state —
+    lifecycle stage MQL or later and a lead status that is not one of
+    ``choices.recycled_statuses`` — from outside it (a first MQL, or a new MQL
+    after the stage went back below MQL or the status said recycled). Within a
+    handover's window (to the next start): ``sql_at`` is the first entry into SQL
+    or later; the disposition is the first decision — the rejected status, an
+    accepted status, or SQL (accepted) — and a recycled status before any
+    decision rejects it with reason "Recycled". A handover without a decision
+    has none here (the read derives it from the lead). Unknown (custom) stages
+    leave the state as it was. Columns: source, lead_external_id, mql_at,
+    recycled, sql_at, disposition, disposition_at, rejection_reason; contacts
+    with history but no handover have no rows.
+    """
+    choices = choices or PropertyChoices()
+    contacts, names, values, stamps = [], [], [], []
+    for record in records:
+        history = record.get("propertiesWithHistory")
+        if history is None:
+            continue
+        for name in HISTORY_PROPERTIES:
+            for item in history.get(name) or []:
+                contacts.append(str(record["id"]))
+                names.append(name)
+                values.append(item.get("value"))
+                stamps.append(item.get("timestamp"))
+    when, bad = parse_instants(stamps)  # every timestamp at once: a parse per item is 100x slower
+    events = pd.DataFrame({"contact": contacts, "name": names, "value": values, "at": when})
+    events = events[~np.asarray(bad, dtype=bool) & events["at"].notna().to_numpy()]
+    events = events.sort_values(["contact", "at", "name"], kind="stable")
+    # Plain Python values for the walk (pandas per-group access costs more than the walk itself).
+    at_us = events["at"].dt.as_unit("us").astype("int64").tolist()
+    walk = zip(
+        events["contact"].tolist(), events["name"].tolist(), events["value"].tolist(), at_us, strict=True
+    )
+    rows = []
+    for contact, group in itertools.groupby(walk, key=lambda e: e[0]):
+        rows.extend(_handovers_of(contact, ((n, v, t) for _, n, v, t in group), choices))
+    columns = ["source", "lead_external_id", "mql_at", "recycled", "sql_at", "disposition", "disposition_at",
+               "rejection_reason"]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=columns)
+    for name in ("mql_at", "sql_at", "disposition_at"):
+        frame[name] = pd.to_datetime(frame[name].astype("Int64"), unit="us", utc=True).astype(UTC_TS)
+    frame["recycled"] = frame["recycled"].astype(BOOL)
+    for name in ("source", "lead_external_id", "disposition", "rejection_reason"):
+        frame[name] = frame[name].astype(STR)
+    return frame
+
+
+def _handovers_of(contact: str, events, choices: PropertyChoices) -> list[dict]:
+    """The handovers of one contact from its history events (name, value, epoch µs), in time order."""
+    stage, status, inside = -1, None, False
+    out: list[dict] = []
+    for name, value, at in events:
+        if name == "lifecyclestage":
+            stage = -1 if not value else LIFECYCLE_RANK.get(str(value), stage)
+            if out and out[-1]["sql_at"] is None and stage >= LIFECYCLE_RANK[SQL_STAGE] and inside:
+                out[-1]["sql_at"] = at
+                _decide(out[-1], "accepted", at)
+        else:
+            status = value
+            if out and inside:
+                if value == choices.rejected_status:
+                    _decide(out[-1], "rejected", at)
+                elif value in choices.accepted_statuses:
+                    _decide(out[-1], "accepted", at)
+                elif value in choices.recycled_statuses:
+                    _decide(out[-1], "rejected", at, "Recycled")
+        now = stage >= LIFECYCLE_RANK[MQL_STAGE] and status not in choices.recycled_statuses
+        if now and not inside:
+            start = {"source": SOURCE, "lead_external_id": contact, "mql_at": at, "recycled": bool(out),
+                     "sql_at": None, "disposition": None, "disposition_at": None, "rejection_reason": None}  # fmt: skip
+            if stage >= LIFECYCLE_RANK[SQL_STAGE]:
+                start["sql_at"] = at
+                _decide(start, "accepted", at)
+            out.append(start)
+        inside = now
+    return out
+
+
+def _decide(handover: dict, disposition: str, at, reason: str | None = None) -> None:
+    """The first decision of a handover stands; later ones do not change it."""
+    if handover["disposition"] is None:
+        handover.update(disposition=disposition, disposition_at=at, rejection_reason=reason)

@@ -101,6 +101,8 @@ class PropertyChoices:
     ``accepted_statuses``: values of ``hs_lead_status`` that mean sales accepted the lead
     (a lead with a date entered ``salesqualifiedlead`` is accepted whatever its status).
     ``rejected_status``: the ``hs_lead_status`` value that means sales rejected it.
+    ``recycled_statuses``: ``hs_lead_status`` values that send the lead back to marketing
+    (its handover ends; the next entry into MQL is a new handover).
     ``disposition_date``: a date property set when the lead is accepted or rejected
     (e.g. by a workflow "set to date of enrollment"); without it an accepted lead's
     disposition time is its SQL date and a rejected lead's is unknown.
@@ -112,6 +114,7 @@ class PropertyChoices:
     disposition_date: str = "accord_disposition_date"
     accepted_statuses: tuple[str, ...] = ("OPEN_DEAL", "CONNECTED")
     rejected_status: str = "UNQUALIFIED"
+    recycled_statuses: tuple[str, ...] = ("RECYCLED", "NURTURE")
 
 
 def contact_properties(choices: PropertyChoices) -> list[str]:
@@ -133,6 +136,7 @@ def contact_properties(choices: PropertyChoices) -> list[str]:
         choices.segment,
         choices.rejection_reason,
         choices.disposition_date,
+        "hs_merged_object_ids",
     ]
     return list(dict.fromkeys(names))
 
@@ -211,6 +215,9 @@ class HubSpotConfig:
             rejection_reason=get("HUBSPOT_REJECTION_REASON_PROPERTY") or defaults.rejection_reason,
             disposition_date=get("HUBSPOT_DISPOSITION_DATE_PROPERTY") or defaults.disposition_date,
             accepted_statuses=statuses or defaults.accepted_statuses,
+            recycled_statuses=tuple(
+                s.strip() for s in (get("HUBSPOT_RECYCLED_LEAD_STATUSES") or "").split(",") if s.strip()
+            ),
         )
         limit = get("HUBSPOT_REQUESTS_PER_10S") or str(REQUESTS_PER_WINDOW)
         try:

@@ -78,6 +78,9 @@ class ObjectCounts:
     updated: int = 0
     archived: int = 0  # rows written with archived=True
     rejected: int = 0  # records kept aside in rejected_rows (new ones)
+    merged: int = 0  # contacts: stored leads folded into the contact they were merged into
+    handovers: int = 0  # contacts: handovers rebuilt from lifecycle and lead status history
+    relinked: int = 0  # deals: associations re-read that moved the deal to another contact
 
 
 @dataclass
@@ -207,6 +210,7 @@ def sync(
     *,
     config: HubSpotConfig,
     now: Callable[[], dt.datetime] | None = None,
+    associations: bool = False,
 ) -> SyncSummary:
     """Sync HubSpot into the canonical tables; returns what was done (also recorded in ``sync_runs``).
 
@@ -214,7 +218,10 @@ def sync(
     hubspot``, the Data page) build it with :meth:`HubSpotConfig.from_settings`.
     ``full=True`` re-reads every object through the list endpoints; otherwise
     objects synced before are read incrementally. An interrupted sync is
-    always continued from its checkpoints first.
+    always continued from its checkpoints first. An incremental run re-reads
+    the contacts of open deals and of deals created since the first day of the
+    previous month (an association moved in HubSpot does not change the deal's
+    modified date); ``associations=True`` re-reads those of every deal.
 
     Raises :class:`~connectors.hubspot.client.HubSpotAuthError` for a wrong
     token or a missing scope, :class:`~connectors.hubspot.client.HubSpotError`
@@ -251,6 +258,13 @@ def sync(
             stages = mapping.stage_index(client.pipelines("deals"))
             report("pipelines", 1, 1)
             _sync_objects(engine, client, plans, stages, config, summary, report, stop)
+            stop.clear()  # the fetchers are done; the client serves the association reads below
+            if associations or plans["deals"].mode != "full":
+                report("associations", 0, 1, "re-reading deals' contacts")
+                summary.objects["deals"].relinked = _reconcile_associations(
+                    engine, client, started, every=associations
+                )
+                report("associations", 1, 1, f"{summary.objects['deals'].relinked:,} deals moved")
             report("touches", 0, 1, "counting activities per lead")
             summary.touches_updated = _update_touches(engine)
             report("touches", 1, 1, f"{summary.touches_updated:,} leads updated")
@@ -371,17 +385,27 @@ def _fetch(client: HubSpotClient, plan: _Plan, config: HubSpotConfig, inbox: que
     try:
         properties = properties_for(plan.obj, config.properties)
         linked = () if plan.obj == "contacts" else ("contacts",)
+        # History in the list itself (pages of 50) costs one request per 100 contacts; batch reads of 50
+        # cost one per 50 contacts that need it. The last page's share of those decides the next page's way.
+        in_list = False
         while not stop.is_set():
             done = False
             if plan.phase in ("active", "archived"):
+                with_history = plan.obj == "contacts" and plan.phase == "active" and in_list
                 page = client.list_page(
                     plan.obj,
                     properties,
                     after=plan.after,
                     archived=plan.phase == "archived",
                     associations=linked,
+                    history=mapping.HISTORY_PROPERTIES if with_history else (),
                 )
                 records = page.results
+                if plan.obj == "contacts" and records and plan.phase == "active":
+                    wanted = sum(mapping.needs_history(r, config.properties) for r in records) / len(records)
+                    if not with_history:
+                        _attach_history(client, records, config)
+                    in_list = wanted > 0.5
                 if page.after is not None:
                     plan.after = page.after
                 elif plan.phase == "active":
@@ -400,6 +424,8 @@ def _fetch(client: HubSpotClient, plan: _Plan, config: HubSpotConfig, inbox: que
                 records = page.results
                 if linked and records:
                     _attach_contacts(client, plan.obj, records)
+                if plan.obj == "contacts" and records:
+                    _attach_history(client, records, config)
                 if records:
                     plan.last_id = str(records[-1]["id"])
                 if page.after is None or not records:
@@ -419,6 +445,79 @@ def _attach_contacts(client: HubSpotClient, obj: str, records: list[dict]) -> No
         record["associations"] = {
             "contacts": {"results": [{"id": i, "type": f"{obj[:-1]}_to_contact"} for i in ids]}
         }
+
+
+def _attach_history(client: HubSpotClient, records: list[dict], config: HubSpotConfig) -> None:
+    """Give the contacts that can have been handed over their lifecycle stage and lead status history.
+
+    Batch reads of 50 (search cannot return history); contacts never handed over cost nothing.
+    """
+    ids = [
+        str(r["id"]) for r in records if not r.get("archived") and mapping.needs_history(r, config.properties)
+    ]
+    if not ids:
+        return
+    found = {
+        str(r["id"]): r.get("propertiesWithHistory") or {}
+        for r in client.read_history("contacts", ids, ["hs_object_id"], mapping.HISTORY_PROPERTIES)
+    }
+    for record in records:
+        if str(record["id"]) in found:
+            record["propertiesWithHistory"] = found[str(record["id"])]
+
+
+def _reconcile_associations(engine: Engine, client: HubSpotClient, started: dt.datetime, every: bool) -> int:
+    """Re-read the contacts of open and recent deals (all with ``every``); returns deals moved to another lead.
+
+    Recent: created since the first day of the month before ``started`` (UTC), so the current and the
+    last period of a monthly agreement are right. A deal's lead is its associated contact with the
+    smallest id, as in :func:`connectors.hubspot.mapping.deals_frame`; a moved deal takes its new
+    lead's channel, so its pipeline counts for that channel.
+    """
+    deals = repository.read_deals(
+        engine,
+        source=SOURCE,
+        columns=[
+            "source",
+            "external_id",
+            "created_at",
+            "is_closed",
+            "lead_external_id",
+            "channel",
+            "archived",
+        ],
+        per_handover=False,
+    )
+    deals = deals[~deals["archived"].fillna(False).astype(bool)]
+    if not every:
+        month = pd.Timestamp(started).tz_convert("UTC").normalize().replace(day=1)
+        recent = deals["created_at"] >= month - pd.offsets.MonthBegin(1)
+        deals = deals[~deals["is_closed"].fillna(False).astype(bool) | recent.fillna(False)]
+    if deals.empty:
+        return 0
+    linked = client.associated_ids("deals", "contacts", deals["external_id"].astype(str).tolist())
+    new_lead = deals["external_id"].map(lambda d: mapping.first_of(linked.get(str(d), []))).astype("str")
+    leads = repository.read_leads(
+        engine, source=SOURCE, columns=["external_id", "channel"], per_handover=False
+    )
+    # The pipeline follows the deal to its lead: the deal takes its lead's channel (when the lead has one).
+    channel = new_lead.map(leads.set_index("external_id")["channel"]).astype("str")
+    channel = channel.fillna(deals["channel"].astype("str"))
+    moved = (new_lead.fillna("") != deals["lead_external_id"].fillna("")).to_numpy(bool)
+    changed = moved | (channel.fillna("") != deals["channel"].fillna("")).to_numpy(bool)
+    if not changed.any():
+        return 0
+    update = pd.DataFrame(
+        {
+            "source": deals["source"],
+            "external_id": deals["external_id"],
+            "lead_external_id": new_lead,
+            "channel": channel,
+        }
+    )[changed]
+    with engine.begin() as conn:
+        repository.upsert_deals(conn, update)
+    return int(moved.sum())
 
 
 def _put(inbox: queue.Queue, item, stop: threading.Event) -> None:
@@ -447,6 +546,16 @@ def _write(engine, obj, batches, plan, stages, config, run_id, counts: ObjectCou
             counts.inserted += result.inserted
             counts.updated += result.updated
             counts.archived += int(mapped.frame["archived"].fillna(False).sum())
+        if obj == "contacts":
+            # A merge leaves one lead; then each contact read with history gets its handovers rebuilt.
+            counts.merged += repository.merge_leads(conn, SOURCE, mapping.merged_ids(records))
+            read = [str(r["id"]) for r in records if "propertiesWithHistory" in r]
+            if read:
+                handovers = mapping.handovers_frame(records, config.properties)
+                # Only histories of two or more are kept: a lead handed over once is its lead row.
+                several = handovers.groupby("lead_external_id")["mql_at"].transform("size") > 1
+                keys = pd.DataFrame({"source": SOURCE, "lead_external_id": read})
+                counts.handovers += repository.replace_handovers(conn, handovers[several], leads=keys)
         counts.rejected += repository.add_rejected_rows(conn, mapped.rejected, run_id=run_id)
         if obj != "deals" and not mapped.frame.empty:
             # Leads' touches must be recounted; kept in the database so a crash does not forget it.
@@ -471,8 +580,8 @@ def _update_touches(engine: Engine) -> int:
     _, pending = repository.get_sync_state(engine, CONNECTOR, TOUCHES)
     if not (pending or {}).get("pending"):
         return 0
-    leads = repository.read_leads(engine, source=SOURCE)
-    activities = repository.read_activities(engine, source=SOURCE)
+    leads = repository.read_leads(engine, source=SOURCE, per_handover=False)
+    activities = repository.read_activities(engine, source=SOURCE, per_handover=False)
     updates = mapping.touch_updates(leads, activities)
     with engine.begin() as conn:
         if not updates.empty:

@@ -299,6 +299,16 @@ def marketing_breakdown(
                  pd.Timestamp(as_of), by=by)  # fmt: skip
 
 
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def handover_split(
+    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple = (), owners: tuple = (),
+    channels: tuple = (),
+) -> dict[str, int]:  # fmt: skip
+    """analytics.funnel.handover_split over [start, end): first-time and recycled handovers of the selection."""
+    data = sliced_frames(url, start, end, teams, owners, channels)
+    return funnel.handover_split(data["leads"], pd.Timestamp(start), pd.Timestamp(end), pd.Timestamp(as_of))
+
+
 @st.cache_data(ttl=600, max_entries=16, show_spinner="Timing the follow-up…")
 def followup_detail(
     url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple = (), owners: tuple = (),

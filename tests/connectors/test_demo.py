@@ -456,22 +456,36 @@ def test_load_demo_twice_gives_the_same_rows(tmp_path):
     upgrade(engine)
     seen = []
     first = demo.load_demo(engine, leads=500, seed=5, today=TODAY, progress=lambda *a: seen.append(a))
-    stored = repository.table_counts(engine)
+    stored = {**repository.table_counts(engine), "handovers": repository.count_handovers(engine)}
     assert {t: stored[t] for t in first} == first
     assert first["leads"] == 500 and ("leads", 500, 500) in seen
+    generated = demo.generate(leads=500, seed=5, today=TODAY)
+    assert first["handovers"] == len(demo.recycled_handovers(generated, 5)) > 0
 
     again = demo.load_demo(engine, leads=500, seed=5, today=TODAY)
     assert again == first
-    assert {t: repository.table_counts(engine)[t] for t in first} == first
+    assert {t: repository.table_counts(engine)[t] for t in first if t != "handovers"} == {
+        t: n for t, n in first.items() if t != "handovers"
+    }
+    assert repository.count_handovers(engine) == first["handovers"]
 
-    expected = demo.generate(leads=500, seed=5, today=TODAY)["leads"]
-    read = repository.read_leads(engine)
+    expected = generated["leads"]
+    read = repository.read_leads(engine, per_handover=False)  # the lead rows as written
     pd.testing.assert_series_equal(read["external_id"], expected["external_id"], check_names=False)
     pd.testing.assert_series_equal(read["first_touch_at"], expected["first_touch_at"], check_names=False)
     pd.testing.assert_series_equal(read["team"], expected["team"], check_names=False)
 
+    # Each recycled lead reads as its two handovers, the second one in the period of its own MQL.
+    handed = repository.read_leads(engine)
+    assert len(handed) == len(read) + first["handovers"] // 2
+    repeat = handed[handed["id"] < 0]
+    assert len(repeat) == first["handovers"] // 2 and repeat["external_id"].isin(read["external_id"]).all()
+
     smaller = demo.load_demo(engine, leads=200, seed=5, today=TODAY, reset=True)
-    assert {t: repository.table_counts(engine)[t] for t in smaller} == smaller
+    assert {t: repository.table_counts(engine)[t] for t in smaller if t != "handovers"} == {
+        t: n for t, n in smaller.items() if t != "handovers"
+    }
+    assert repository.count_handovers(engine) == smaller["handovers"]
 
 
 def test_two_servers_starting_on_one_empty_database_load_the_demo_once(tmp_path, other_process):

@@ -587,3 +587,34 @@ def test_cli_exits_75_when_the_source_is_being_imported_elsewhere(cli_database, 
         and "Traceback" not in error
     )
     assert repository.table_counts(engine)["leads"] == 0
+
+
+# ----------------------------------------------------------------------------- handovers
+
+HANDOVER_ROWS = [
+    ["Id", "Created", "MQL", "Owner", "Channel", "Touches", "Status"],
+    ["R1", "13/01/2024", "13/01/2024 10:00", "Ann Lee", "Organic", "2", "Junk"],  # first handover, rejected
+    ["R2", "13/01/2024", "14/01/2024 10:00", "Ann Lee", "Paid", "1", "Working"],
+    ["R1", "13/01/2024", "15/03/2024 10:00", "Ann Lee", "Organic", "0", "New"],  # re-qualified in March
+    ["R2", "13/01/2024", "14/01/2024 15:00", "Ann Lee", "Paid", "1", "Working"],  # same day: a correction
+]
+
+
+def test_repeated_rows_with_other_mql_days_are_handovers_each_counted_in_its_period(engine, tmp_path):
+    path = write(tmp_path, HANDOVER_ROWS)
+    report = import_file(engine, path, "leads", LEADS, as_of=AS_OF)
+    assert any("1 leads have rows with different MQL dates: 2 handovers were kept" in n for n in report.notes)
+    stored = repository.read_handovers(engine, source="crm")
+    assert stored["lead_external_id"].tolist() == ["R1", "R1"] and stored["seq"].tolist() == [1, 2]
+    leads = repository.read_leads(engine, source="crm").sort_values("mql_at")
+    assert leads["external_id"].tolist() == ["R1", "R2", "R1"]
+    assert leads["mql_at"].dt.month.tolist() == [1, 1, 3]  # each handover in its own month
+    assert leads["disposition"].tolist() == ["rejected", "accepted", "open"]  # each row's own decision
+    assert leads.loc[leads["external_id"] == "R2", "mql_at"].item() == pd.Timestamp("2024-01-14 14:00Z")
+
+    again = import_file(engine, path, "leads", LEADS, as_of=AS_OF)  # re-running duplicates nothing
+    assert len(repository.read_handovers(engine, source="crm")) == 2 and again.imported == 0
+    single = write(tmp_path, HANDOVER_ROWS[:1] + HANDOVER_ROWS[3:4], name="later.csv")
+    import_file(engine, single, "leads", LEADS, as_of=AS_OF)  # a later file with one MQL date for R1
+    assert repository.read_handovers(engine, source="crm").empty
+    assert repository.read_leads(engine, source="crm")["external_id"].tolist() == ["R1", "R2"]

@@ -56,6 +56,8 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 
 CRM_OBJECTS = ("contacts", "deals", "calls", "emails", "meetings", "tasks")
+HISTORY_KEPT = {"lifecyclestage", "hs_lead_status"}  # properties whose every change is kept as history
+HISTORY_PAGE = 50  # HubSpot's page and batch limit when propertiesWithHistory is asked for
 ENGAGEMENTS = {"call": "calls", "email": "emails", "meeting": "meetings", "task": "tasks"}
 CURSOR = {obj: ("lastmodifieddate" if obj == "contacts" else "hs_lastmodifieddate") for obj in CRM_OBJECTS}
 CREATED = {obj: ("createdate" if obj in ("contacts", "deals") else "hs_createdate") for obj in CRM_OBJECTS}
@@ -174,13 +176,14 @@ class Record:
     archived: bool = False
     archived_at: str | None = None
     _sortable: dict = field(default_factory=dict, repr=False)
+    history: dict = field(default_factory=dict, repr=False)  # property -> [(value, stamp)], oldest first
 
     def value(self, name: str):
         if name not in self._sortable:
             self._sortable[name] = _comparable(self.properties.get(name))
         return self._sortable[name]
 
-    def as_json(self, properties: list[str], associations: dict | None = None) -> dict:
+    def as_json(self, properties: list[str], associations: dict | None = None, with_history=()) -> dict:
         out = {
             "id": str(self.id),
             "properties": {name: self.properties.get(name) for name in properties},
@@ -188,11 +191,46 @@ class Record:
             "updatedAt": self.updated_at,
             "archived": self.archived,
         }
+        if with_history:
+            out["propertiesWithHistory"] = {name: self.history_of(name) for name in with_history}
         if self.archived:
             out["archivedAt"] = self.archived_at
         if associations:
             out["associations"] = associations
         return out
+
+    def history_of(self, name: str) -> list[dict]:
+        """HubSpot's ``propertiesWithHistory`` entries of ``name``, newest first.
+
+        A seeded record has no recorded history: its lifecycle stage's history is made from its
+        "date entered" properties, any other property's is its value at creation.
+        """
+        entries = self.history.get(name)
+        if entries is None:
+            entries = []
+            if name == "lifecyclestage":
+                for stage in LIFECYCLE_ORDER:
+                    entered = self.properties.get(f"hs_v2_date_entered_{stage}") or self.properties.get(
+                        f"hs_lifecyclestage_{stage}_date"
+                    )
+                    if entered:
+                        entries.append((stage, entered))
+            if not entries and self.properties.get(name) is not None:
+                entries = [(self.properties[name], self.created_at)]
+        return [
+            {
+                "value": value,
+                "timestamp": stamp,
+                "sourceType": "CRM_UI",
+                "sourceId": None,
+                "sourceLabel": None,
+            }
+            for value, stamp in reversed(entries)
+        ]
+
+
+LIFECYCLE_ORDER = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
+                   "customer", "evangelist")  # fmt: skip
 
 
 @dataclass
@@ -377,6 +415,9 @@ class FakeHubSpot:
             props.setdefault(CURSOR[obj], stamp)
             props["hs_object_id"] = str(rid)
             self.objects[obj][rid] = Record(rid, props, props[CREATED[obj]], props[CURSOR[obj]])
+            self.objects[obj][rid].history = {
+                k: [(v, stamp)] for k, v in props.items() if k in HISTORY_KEPT and v is not None
+            }
             if contact is not None:
                 self.links[obj][rid] = [int(contact)]
             self._changed(obj)
@@ -387,6 +428,11 @@ class FakeHubSpot:
         with self._lock:
             rec = self.objects[obj][int(record_id)]
             stamp = self._stamp(at)
+            for k, v in properties.items():
+                if k in HISTORY_KEPT:
+                    if k not in rec.history:  # a seeded record: its made-up history becomes real first
+                        rec.history[k] = [(e["value"], e["timestamp"]) for e in reversed(rec.history_of(k))]
+                    rec.history[k].append((_text(v), stamp))
             rec.properties.update({k: _text(v) for k, v in properties.items()})
             rec.properties[CURSOR[obj]] = stamp
             rec.updated_at = stamp
@@ -401,8 +447,45 @@ class FakeHubSpot:
             rec.archived, rec.archived_at, rec.updated_at = True, stamp, stamp
             self._changed(obj)
 
+    def restore(self, obj: str, record_id, at=None) -> None:
+        """Restore an archived record: it is back in the default list and search, modified now."""
+        with self._lock:
+            rec = self.objects[obj][int(record_id)]
+            stamp = self._stamp(at)
+            rec.archived, rec.archived_at, rec.updated_at = False, None, stamp
+            rec.properties[CURSOR[obj]] = stamp
+            rec._sortable.clear()
+            self._changed(obj)
+
+    def merge(self, survivor, absorbed, at=None) -> None:
+        """Merge contact ``absorbed`` into ``survivor`` as HubSpot does.
+
+        The absorbed id leaves every list (archived included) and search; the survivor's
+        ``hs_merged_object_ids`` names it (";"-joined, with earlier merges), the survivor is
+        modified now, and deals and engagements of the absorbed contact move to the survivor
+        without their own modified dates changing.
+        """
+        with self._lock:
+            keep, gone = int(survivor), int(absorbed)
+            del self.objects["contacts"][gone]
+            rec = self.objects["contacts"][keep]
+            merged = [m for m in (rec.properties.get("hs_merged_object_ids") or "").split(";") if m]
+            stamp = self._stamp(at)
+            rec.properties["hs_merged_object_ids"] = ";".join([*merged, str(gone)])
+            rec.properties[CURSOR["contacts"]] = stamp
+            rec.updated_at = stamp
+            rec._sortable.clear()
+            for links in self.links.values():
+                for rid, contacts in links.items():
+                    if gone in contacts:
+                        links[rid] = list(dict.fromkeys(keep if c == gone else c for c in contacts))
+            self._changed("contacts")
+
     def link(self, obj: str, record_id, contact_ids: list) -> None:
-        """Associate a deal or engagement with contacts (replacing earlier associations)."""
+        """Associate a deal or engagement with contacts (replacing earlier associations).
+
+        Like HubSpot, moving an association does not change the record's modified date.
+        """
         with self._lock:
             self.links[obj][int(record_id)] = [int(c) for c in contact_ids]
 
@@ -858,9 +941,11 @@ class FakeHubSpot:
         return {"contacts": {"results": [{"id": str(c), "type": f"{kind}_to_contact"} for c in linked]}}
 
     def _list_page(self, obj: str, query: dict):
-        limit = self._limit(query, 10, 100)
+        history = [p for value in query.get("propertiesWithHistory", []) for p in value.split(",") if p]
+        maximum = HISTORY_PAGE if history else 100
+        limit = self._limit(query, 10, maximum)
         if limit is None:
-            return 400, {}, _error("limit must be between 1 and 100", "VALIDATION_ERROR")
+            return 400, {}, _error(f"limit must be between 1 and {maximum}", "VALIDATION_ERROR")
         archived = query.get("archived", ["false"])[0].lower() == "true"
         props = self._props(query, obj)
         wants = {a for value in query.get("associations", []) for a in value.split(",")}
@@ -871,7 +956,7 @@ class FakeHubSpot:
             chosen = ids[start : start + limit]
             results = [
                 self.objects[obj][i].as_json(
-                    props, self._contact_links(obj, i) if "contacts" in wants else None
+                    props, self._contact_links(obj, i) if "contacts" in wants else None, history
                 )
                 for i in chosen
             ]
@@ -933,12 +1018,14 @@ class FakeHubSpot:
 
     def _batch_read(self, obj: str, body: dict):
         inputs = body.get("inputs") or []
-        if len(inputs) > 100:
-            return 400, {}, _error("Batch input limit of 100 exceeded", "VALIDATION_ERROR")
+        history = body.get("propertiesWithHistory") or []
+        maximum = HISTORY_PAGE if history else 100
+        if len(inputs) > maximum:
+            return 400, {}, _error(f"Batch input limit of {maximum} exceeded", "VALIDATION_ERROR")
         props = body.get("properties") or DEFAULT_PROPERTIES.get(obj, ["hs_object_id"])
         with self._lock:
             found = [self.objects[obj].get(int(i["id"])) for i in inputs if str(i.get("id", "")).isdigit()]
-            results = [r.as_json(props) for r in found if r is not None and not r.archived]
+            results = [r.as_json(props, None, history) for r in found if r is not None and not r.archived]
         stamp = self._stamp()
         return 200, {}, {"status": "COMPLETE", "results": results, "startedAt": stamp, "completedAt": stamp}
 
