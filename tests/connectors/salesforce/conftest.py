@@ -80,8 +80,12 @@ def _utc(value):
 def expected(fake, mql_from_history: bool = False) -> dict[str, pd.DataFrame]:
     """What a faithful sync of ``fake`` stores, computed straight from the org's records."""
     org = fake.records
-    converted_opp = {r["ConvertedOpportunityId"]: i for i, r in org["Lead"].items() if r["ConvertedOpportunityId"]}
-    converted_contact = {r["ConvertedContactId"]: i for i, r in org["Lead"].items() if r["ConvertedContactId"]}
+    converted_opp = {
+        r["ConvertedOpportunityId"]: i for i, r in org["Lead"].items() if r["ConvertedOpportunityId"]
+    }
+    converted_contact = {
+        r["ConvertedContactId"]: i for i, r in org["Lead"].items() if r["ConvertedContactId"]
+    }
     history = {}
     for h in sorted(org["LeadHistory"].values(), key=lambda h: h["CreatedDate"]):
         if h["Field"] == "Status" and h["NewValue"] == "Marketing Qualified":
@@ -130,8 +134,12 @@ def expected(fake, mql_from_history: bool = False) -> dict[str, pd.DataFrame]:
         [
             {
                 "external_id": i,
-                "lead_external_id": r["WhoId"] if r["WhoId"].startswith("00Q") else converted_contact.get(r["WhoId"]),
-                "kind": "meeting" if obj == "Event" else {"Call": "call", "Email": "email"}.get(r["TaskSubtype"], "task"),
+                "lead_external_id": r["WhoId"]
+                if r["WhoId"].startswith("00Q")
+                else converted_contact.get(r["WhoId"]),
+                "kind": "meeting"
+                if obj == "Event"
+                else {"Call": "call", "Email": "email"}.get(r["TaskSubtype"], "task"),
                 "archived": r["IsDeleted"],
             }
             for obj in ("Task", "Event")

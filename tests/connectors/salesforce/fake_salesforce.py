@@ -110,7 +110,9 @@ class _Error(Exception):
 class FakeSalesforce:
     """An org in memory behind an HTTPS server; see the module docstring."""
 
-    def __init__(self, ca, client_id: str, client_secret: str, daily_max: int = 100_000, version: str = "62.0"):
+    def __init__(
+        self, ca, client_id: str, client_secret: str, daily_max: int = 100_000, version: str = "62.0"
+    ):
         self.ca = ca
         self.client_id, self.client_secret = client_id, client_secret
         self.version = version
@@ -244,7 +246,9 @@ class FakeSalesforce:
                     "Unqualified", "Closed - Not Converted"]  # fmt: skip
         lead_ids = []
         for _ in range(leads):
-            created = start + dt.timedelta(minutes=rng.randrange(0, 150_000), milliseconds=rng.randrange(1000))
+            created = start + dt.timedelta(
+                minutes=rng.randrange(0, 150_000), milliseconds=rng.randrange(1000)
+            )
             lead = self.add(
                 "Lead",
                 {"OwnerId": rng.choice(owners), "Status": "Open - Not Contacted", "LeadSource": rng.choice(sources),
@@ -308,8 +312,16 @@ class FakeSalesforce:
             return self._api(method, path[len(prefix) :].rstrip("/"), query, body)
         except _Error as exc:
             if exc.status == 400 and exc.code in ("invalid_client", "invalid_grant", "invalid_client_id"):
-                return exc.status, {"Content-Type": "application/json"}, {"error": exc.code, "error_description": exc.message}
-            return exc.status, {"Content-Type": "application/json"}, [{"message": exc.message, "errorCode": exc.code}]
+                return (
+                    exc.status,
+                    {"Content-Type": "application/json"},
+                    {"error": exc.code, "error_description": exc.message},
+                )
+            return (
+                exc.status,
+                {"Content-Type": "application/json"},
+                [{"message": exc.message, "errorCode": exc.code}],
+            )
 
     def _token(self, form: dict):
         if form.get("grant_type") != "client_credentials":
@@ -336,7 +348,9 @@ class FakeSalesforce:
             if token not in self.tokens:
                 raise _Error(401, "INVALID_SESSION_ID", "Session expired or invalid")
             if not self.api_enabled:
-                raise _Error(403, "API_DISABLED_FOR_ORG", "API is not enabled for this Organization or Partner")
+                raise _Error(
+                    403, "API_DISABLED_FOR_ORG", "API is not enabled for this Organization or Partner"
+                )
             if self.used > self.daily_max:
                 raise _Error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
 
@@ -423,7 +437,9 @@ class FakeSalesforce:
             cursor = f"01g{secrets.token_hex(6)}"
             with self._lock:
                 self._cursors[cursor] = (rows, names, offset + self.page_size)
-            answer["nextRecordsUrl"] = f"/services/data/v{self.version}/{endpoint}/{cursor}-{offset + self.page_size}"
+            answer["nextRecordsUrl"] = (
+                f"/services/data/v{self.version}/{endpoint}/{cursor}-{offset + self.page_size}"
+            )
         return answer
 
     def _more(self, endpoint: str, locator: str) -> dict:
@@ -466,7 +482,11 @@ class FakeSalesforce:
         if len(rest) == 1:
             job["polls"] += 1
             state = "InProgress" if job["polls"] < 2 else "JobComplete"
-            return 200, json_headers, {"id": rest[0], "state": state, "numberRecordsProcessed": len(job["rows"])}
+            return (
+                200,
+                json_headers,
+                {"id": rest[0], "state": state, "numberRecordsProcessed": len(job["rows"])},
+            )
         if rest[1] == "results":
             offset = int(query.get("locator") or 0)
             size = int(query.get("maxRecords") or 50_000)
