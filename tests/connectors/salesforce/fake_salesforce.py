@@ -35,6 +35,7 @@ import re
 import secrets
 import ssl
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -120,6 +121,8 @@ class FakeSalesforce:
         self.used = 0  # API requests counted against daily_max
         self.clock = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
         self.page_size = 2_000  # REST query batch size
+        self.bulk_page_cap: int | None = None  # Bulk results pages at most this big, whatever maxRecords says
+        self.delay = 0.0  # seconds every API answer takes (drills use it to kill mid-run)
         self.api_enabled = True
         self.fields = {obj: list(names) for obj, names in OBJECT_FIELDS.items()}
         self.records: dict[str, dict[str, dict]] = {obj: {} for obj in OBJECT_FIELDS}
@@ -309,6 +312,8 @@ class FakeSalesforce:
             if not path.startswith(prefix):
                 raise _Error(404, "NOT_FOUND", f"The requested resource does not exist: {path}")
             self._authorize(headers)
+            if self.delay:
+                time.sleep(self.delay)
             return self._api(method, path[len(prefix) :].rstrip("/"), query, body)
         except _Error as exc:
             if exc.status == 400 and exc.code in ("invalid_client", "invalid_grant", "invalid_client_id"):
@@ -490,6 +495,7 @@ class FakeSalesforce:
         if rest[1] == "results":
             offset = int(query.get("locator") or 0)
             size = int(query.get("maxRecords") or 50_000)
+            size = min(size, self.bulk_page_cap or size)
             chunk = job["rows"][offset : offset + size]
             out = io.StringIO()
             writer = csv.writer(out, lineterminator="\n")
