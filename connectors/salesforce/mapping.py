@@ -270,22 +270,26 @@ def leads_frame(
         converted | status.isin(choices.accepted_statuses).fillna(False).astype(bool)
     )
     mql, decided = [], []
+    # Plain lists: a Python loop over pandas' per-row indexing would dominate the whole sync.
+    field_values = field_mql.tolist() if field_mql is not None else None
+    created_values, converted_values = created.tolist(), converted_on.tolist()
+    statuses, rejected_flags, accepted_flags = status.tolist(), rejected_now.tolist(), accepted_now.tolist()
+    none = StatusChanges(())
     for row, lead in enumerate(ids):
-        changes = history.get(lead) if isinstance(lead, str) else None
-        changes = changes or StatusChanges(())
-        if field_mql is not None:
-            mql.append(field_mql.iloc[row])
+        changes = (history.get(lead) if isinstance(lead, str) else None) or none
+        if field_values is not None:
+            mql.append(field_values[row])
         else:
             first = changes.first_into(choices.mql_statuses)
             began_mql = changes.started_in(choices.mql_statuses) or (
-                not changes.changes and status.iloc[row] in choices.mql_statuses
+                not changes.changes and statuses[row] in choices.mql_statuses
             )
-            mql.append(first if first is not None else created.iloc[row] if began_mql else pd.NaT)
-        if rejected_now.iloc[row]:
+            mql.append(first if first is not None else created_values[row] if began_mql else pd.NaT)
+        if rejected_flags[row]:
             decided.append(changes.last_into(choices.rejected_statuses))
-        elif accepted_now.iloc[row]:
+        elif accepted_flags[row]:
             first = changes.first_into(choices.accepted_statuses)
-            decided.append(first if first is not None else converted_on.iloc[row])
+            decided.append(first if first is not None else converted_values[row])
         else:
             decided.append(pd.NaT)
     disposition = pd.Series(

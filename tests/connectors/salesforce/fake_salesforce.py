@@ -135,6 +135,8 @@ class FakeSalesforce:
         self._jobs: dict[str, dict] = {}
         self._numbers = {obj: itertools.count(1) for obj in PREFIX}
         self._lock = threading.RLock()
+        self._version = 0  # bumped by every change: the lookup index is rebuilt after one
+        self._indexes: dict[tuple[str, str], tuple] = {}
         self._server: ThreadingHTTPServer | None = None
 
     # ------------------------------------------------------------------ server
@@ -200,6 +202,7 @@ class FakeSalesforce:
             record.update({k: v for k, v in defaults.items() if k in record} | values)
             record["Id"] = record.get("Id") or self.new_id(obj)
             self.records[obj][record["Id"]] = record
+            self._version += 1
             return record["Id"]
 
     def update(self, obj: str, record_id: str, values: dict, at: dt.datetime | None = None) -> None:
@@ -215,6 +218,7 @@ class FakeSalesforce:
                 )  # fmt: skip
             record.update(values)
             record["SystemModstamp"] = at
+            self._version += 1
 
     def delete(self, obj: str, record_id: str, at: dt.datetime | None = None, purge: bool = False) -> None:
         """Delete a record: into the recycle bin (IsDeleted, queryAll still sees it) or purged outright."""
@@ -225,6 +229,7 @@ class FakeSalesforce:
             else:
                 self.records[obj][record_id].update({"IsDeleted": True, "SystemModstamp": at})
             self.deleted_log[obj].append((record_id, at))
+            self._version += 1
 
     def remove_field(self, obj: str, name: str) -> None:
         """The org has no such field: describe leaves it out and a query naming it is refused."""
@@ -413,15 +418,32 @@ class FakeSalesforce:
             else:
                 tests.append(lambda r, n=name, v=value: r.get(n) is not None and r[n] <= v)
         with self._lock:
+            candidates = self._indexed(obj, match.group(3) or "")
             rows = [
                 r
-                for r in self.records[obj].values()
+                for r in (self.records[obj].values() if candidates is None else candidates)
                 if (include_deleted or not r.get("IsDeleted")) and all(t(r) for t in tests)
             ]
         if match.group(4):
             keys = [k.strip() for k in match.group(4).split(",")]
             rows.sort(key=lambda r: tuple((r.get(k) is None, r.get(k) or 0) for k in keys))
         return [{n: r.get(n) for n in names} | {"_type": obj} for r in rows], names
+
+    def _indexed(self, obj: str, where: str) -> list[dict] | None:
+        """The records an ``Id-like IN (...)`` condition can match, from an index (as Salesforce's own
+        indexes on ids and lookups answer them), or None to scan everything."""
+        found = re.search(r"\b(Id|LeadId|ConvertedOpportunityId|ConvertedContactId) IN \(([^)]*)\)", where)
+        if not found:
+            return None
+        name = found.group(1)
+        version, index = self._indexes.get((obj, name), (None, None))
+        if version != (self._version, len(self.records[obj])):
+            index = {}
+            for record in self.records[obj].values():
+                index.setdefault(record.get(name), []).append(record)
+            self._indexes[(obj, name)] = ((self._version, len(self.records[obj])), index)
+        wanted = [_literal(v) for v in re.findall(r"'(?:[^'\\]|\\.)*'", found.group(2))]
+        return [r for value in dict.fromkeys(wanted) for r in index.get(value, [])]
 
     def _query(self, soql: str, include_deleted: bool) -> dict:
         rows, names = self.select(soql, include_deleted)
@@ -510,3 +532,58 @@ class FakeSalesforce:
             }
             return 200, headers, out.getvalue().encode()
         raise _Error(404, "NOT_FOUND", "The requested resource does not exist")
+
+
+# ----------------------------------------------------------------------------- standalone (bench/bench_salesforce.py)
+
+
+def serve(argv: list[str] | None = None) -> None:
+    """Run a seeded org in this process: prints {"url", "ca"} as one JSON line, then obeys stdin.
+
+    Commands, one a line: ``change <share>`` (that share of leads and opportunities changes an hour
+    later), ``used`` (API requests so far), ``quit``. Every answer is one JSON line.
+    """
+    import argparse
+    import sys
+    import tempfile
+
+    import trustme
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--leads", type=int, default=10_000)
+    parser.add_argument("--opportunities", type=int, default=1_500)
+    args = parser.parse_args(argv)
+    ca = trustme.CA()
+    folder = tempfile.mkdtemp(prefix="fake-salesforce-")
+    bundle = f"{folder}/ca.pem"
+    ca.cert_pem.write_to_path(bundle)
+    fake = FakeSalesforce(ca, "bench-client", "bench-secret-0123456789", daily_max=10_000_000)
+    fake.clock = fake.clock.replace(year=2020)
+    fake.seed(leads=args.leads, opportunities=args.opportunities)
+    fake.start()
+    print(json.dumps({"url": fake.base_url, "ca": bundle}), flush=True)
+    rng = random.Random(11)
+    for line in sys.stdin:
+        command = line.split()
+        if not command or command[0] == "quit":
+            break
+        if command[0] == "change":
+            share = float(command[1])
+            fake.clock = dt.datetime.now(dt.UTC)  # the sync's cursor comes from the real clock here
+            changed = 0
+            for obj, field, value in (
+                ("Lead", "LeadSource", "Webinar"),
+                ("Opportunity", "StageName", "Negotiation"),
+            ):
+                ids = list(fake.records[obj])
+                for record_id in rng.sample(ids, int(len(ids) * share)):
+                    fake.update(obj, record_id, {field: value})
+                    changed += 1
+            print(json.dumps({"changed": changed}), flush=True)
+        elif command[0] == "used":
+            print(json.dumps({"used": fake.used}), flush=True)
+    fake.stop()
+
+
+if __name__ == "__main__":
+    serve()
