@@ -77,7 +77,7 @@ def test_a_sync_while_another_runs_exits_75(tmp_path, fake_sf, trusted):
 
     done = run_cli(env)
 
-    assert done.returncode == 75 and "Another salesforce run is already going" in done.stderr
+    assert done.returncode == 75 and "Another Salesforce sync is already going" in done.stderr
     assert not fake_sf.log
 
 
