@@ -58,7 +58,7 @@ class SalesforceLimitError(SalesforceError):
         self.continue_after = continue_after
 
 
-class _JobGone(SalesforceError):
+class BulkJobGoneError(SalesforceError):
     """A Bulk query job no longer exists (Salesforce keeps results for 7 days)."""
 
 
@@ -177,7 +177,7 @@ class SalesforceClient:
                 self.stats.retries += 1
                 self._sleep(self.config.backoff_seconds * 2 ** (attempt - 1))
             except SalesforceResourceNotFound as exc:
-                raise _JobGone(f"{what}: not found ({_first_message(exc)})") from None
+                raise BulkJobGoneError(f"{what}: not found ({_first_message(exc)})") from None
             except _SdkError as exc:
                 code = _error_code(exc)
                 if code in ("INVALID_FIELD", "INVALID_TYPE"):
@@ -186,6 +186,13 @@ class SalesforceClient:
                         f"to {', '.join(READ_ACCESS)} and their fields, or fix the field settings"
                     ) from None
                 raise SalesforceError(f"Salesforce refused {what}: {code}: {_first_message(exc)}") from None
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the client secret and the current access token replaced by ``***``."""
+        for secret in (self.config.client_secret, self._sf.session_id if self._sf else None):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
 
     # ------------------------------------------------------------------ daily API limit
 
@@ -197,6 +204,13 @@ class SalesforceClient:
         self.stats.daily_remaining = int(daily.get("Remaining", 0))
         self._since_limits = 0
         return self.stats.daily_max, self.stats.daily_remaining
+
+    @property
+    def daily_left(self) -> int | None:
+        """The org's daily API requests left: the last /limits answer minus the requests sent since."""
+        if self.stats.daily_remaining is None:
+            return None
+        return max(self.stats.daily_remaining - self._since_limits, 0)
 
     def reserve(self) -> int:
         """How many daily requests the sync leaves untouched for the org's other integrations."""

@@ -48,11 +48,11 @@ from sqlalchemy import Engine, bindparam, update
 import settings as accord_settings
 from connectors.salesforce import mapping
 from connectors.salesforce.client import (
+    BulkJobGoneError,
     SalesforceClient,
     SalesforceConfigError,
     SalesforceError,
     SalesforceLimitError,
-    _JobGone,
 )
 from connectors.salesforce.settings import (
     BULK_OBJECTS,
@@ -274,8 +274,7 @@ def sync(
                     stats.logins,
                 )
                 summary.daily_max = stats.daily_max
-                if stats.daily_remaining is not None:
-                    summary.daily_remaining = max(stats.daily_remaining - client._since_limits, 0)
+                summary.daily_remaining = client.daily_left
             summary.finished_at = now()
             repository.finish_run(engine, run_id, summary.status, summary.counts(), summary.error)
             log.info("%s", summary.describe())
@@ -348,7 +347,7 @@ def _sync_object(engine, client, plan: _Plan, config, lead_fields, summary, coun
                 if plan.locator is None:
                     client.bulk_wait(obj, plan.job)
                 page = client.bulk_page(obj, plan.job, plan.locator)
-            except _JobGone:  # results expire after 7 days: start the job again
+            except BulkJobGoneError:  # results expire after 7 days: start the job again
                 plan.job = None
                 continue
             plan.locator = page.next
@@ -536,10 +535,8 @@ def _user_message(exc: BaseException, config: SalesforceConfig, client: Salesfor
         text = "interrupted; the next sync continues from the last saved page"
     else:
         text = f"unexpected {type(exc).__name__}: {exc}"
-    secrets = [config.client_secret]
-    if client is not None and client._sf is not None:
-        secrets.append(client._sf.session_id)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
+    if client is not None:
+        text = client.scrub(text)
+    elif config.client_secret:
+        text = text.replace(config.client_secret, "***")
     return text[:2000]

@@ -263,3 +263,31 @@ def test_another_running_sync_is_refused(sqlite_engine, fake_sf, sf_config):
     with pytest.raises(repository.RunBusyError):
         run(sqlite_engine, fake_sf, sf_config)
     assert not fake_sf.log  # refused before talking to Salesforce
+
+
+def test_an_interrupted_full_load_continues_its_bulk_job_or_starts_it_again_when_gone(
+    sqlite_engine, fake_sf, sf_config
+):
+    original = fake_sf._api
+    pages = [0]
+
+    def fail_after_two_lead_pages(method, path, query, body):
+        if path.endswith("/results") and fake_sf._jobs[path.split("/")[2]]["rows"][0]["_type"] == "Lead":
+            pages[0] += 1
+            if pages[0] == 3:
+                fake_sf.api_enabled = False
+        return original(method, path, query, body)
+
+    fake_sf._api = fail_after_two_lead_pages
+    with pytest.raises(SalesforceConfigError):
+        run(sqlite_engine, fake_sf, sf_config)
+    _, checkpoint = repository.get_sync_state(sqlite_engine, "salesforce", "Lead")
+    assert checkpoint["job"] and checkpoint["locator"] == "120"  # two pages of 60 committed
+    fake_sf.api_enabled = True
+    fake_sf._api = original
+    fake_sf._jobs.clear()  # Salesforce keeps job results for 7 days: this one has expired
+
+    summary = run(sqlite_engine, fake_sf, sf_config)
+
+    assert summary.objects["Lead"].mode == "resumed full"
+    assert_matches(sqlite_engine, fake_sf)
