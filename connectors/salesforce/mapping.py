@@ -21,7 +21,9 @@ How the SLA's facts are read from Salesforce (decisions, documented here once):
   ``LeadHistory``, so unknown when the org does not track Status history.
   ``rejection_reason``: the configured field, for rejected leads only.
 - ``leads.sql_at``: ``ConvertedDate`` (a date: midnight UTC).
-- ``leads.channel`` / ``deals.channel``: ``LeadSource``.
+- ``leads.channel`` / ``deals.channel``: ``LeadSource``. ``leads.campaign``: the
+  name of the first campaign the lead joined (its earliest ``CampaignMember``),
+  when the run-as user may read campaign members.
 - ``deals``: Opportunity; ``amount`` as sent (empty stays empty, never 0);
   ``closed_at`` is ``CloseDate`` of closed opportunities only (on an open one
   it is the expected close); the lead is the one whose
@@ -237,18 +239,42 @@ def status_changes(history: Sequence[dict]) -> dict[str, StatusChanges]:
     return {lead: StatusChanges(tuple(sorted(items, key=lambda c: c[0]))) for lead, items in grouped.items()}
 
 
+def first_campaigns(members: Sequence[dict]) -> dict[str, str]:
+    """CampaignMember rows (REST JSON, ``Campaign`` nested) -> lead id -> name of its earliest campaign.
+
+    >>> first_campaigns([
+    ...     {"LeadId": "00Q1", "CreatedDate": "2026-03-02T00:00:00.000+0000", "Campaign": {"Name": "Webinar"}},
+    ...     {"LeadId": "00Q1", "CreatedDate": "2026-03-01T00:00:00.000+0000", "Campaign": {"Name": "Ebook"}},
+    ...     {"LeadId": "00Q2", "CreatedDate": "yesterday", "Campaign": None}])
+    {'00Q1': 'Ebook'}
+    """
+    stamps, _ = parse_instants([_text_of(m.get("CreatedDate")) for m in members])
+    found: dict[str, tuple] = {}
+    for member, at in zip(members, stamps.tolist(), strict=True):
+        lead, campaign = _text_of(member.get("LeadId")), member.get("Campaign")
+        name = _text_of(campaign.get("Name")) if isinstance(campaign, dict) else None
+        if lead is None or name is None or at is pd.NaT or at != at:
+            continue
+        if lead not in found or at < found[lead][0]:
+            found[lead] = (at, name)
+    return {lead: name for lead, (_, name) in found.items()}
+
+
 def leads_frame(
     records: Sequence[dict],
     history: dict[str, StatusChanges] | None = None,
     choices: FieldChoices | None = None,
     lead_fields: frozenset[str] | None = None,
+    campaigns: dict[str, str] | None = None,
 ) -> Mapped:
     """Leads as canonical lead rows (without touches; see :func:`touch_updates`).
 
     ``history``: their Status changes (:func:`status_changes`); ``lead_fields``:
     the Lead fields the org has (None: all configured ones), which decides
-    whether the MQL date comes from its field or from the history.
+    whether the MQL date comes from its field or from the history;
+    ``campaigns``: lead id -> the name of its first campaign (:func:`first_campaigns`).
     """
+    campaigns = campaigns or {}
     choices = choices or FieldChoices()
     history = history or {}
     has = (
@@ -306,7 +332,7 @@ def leads_frame(
             "owner_external_id": _texts(records, "OwnerId"),
             "owner_assigned_at": pd.Series(pd.NaT, index=range(len(records)), dtype=UTC_TS),
             "channel": _texts(records, "LeadSource"),
-            "campaign": pd.Series([None] * len(records), dtype=object).astype(STR),
+            "campaign": pd.Series([campaigns.get(i) for i in ids], dtype=object).astype(STR),
             "lifecycle_stage": pd.Series(
                 np.where(converted.to_numpy(), "converted", "lead"), dtype=object
             ).astype(STR),
@@ -325,6 +351,7 @@ def leads_frame(
         "channel": "LeadSource",
         "lead_status": "Status",
         "rejection_reason": choices.rejection_reason or "",
+        "campaign": "CampaignMember.Campaign.Name",
     }
     return _finish(frame, problems, "leads", sources)
 

@@ -93,7 +93,7 @@ HISTORY_FIELDS = ["LeadId", "Field", "NewValue", "CreatedDate"]  # LeadHistory r
 TASK_KINDS = {"Call": "call", "Email": "email", "ListEmail": "email", "LinkedIn": "task"}
 
 # What an admin grants the run-as user, by object (Salesforce's errors name the object).
-READ_ACCESS = ("Lead", "LeadHistory", "Opportunity", "User", "Task", "Event")
+READ_ACCESS = ("Lead", "LeadHistory", "Opportunity", "User", "Task", "Event", "Campaign")
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,7 @@ class SalesforceConfig:
     max_attempts: int = MAX_ATTEMPTS
     backoff_seconds: float = 1.0  # first wait after a 5xx or a dropped connection; doubles
     timeout: tuple[float, float] = REQUEST_TIMEOUT
+    read_campaigns: bool = True  # leads' first campaign from CampaignMember (one more query per page)
 
     def with_(self, **changes) -> SalesforceConfig:
         """A copy with ``changes`` applied (tests use small pages and reserves)."""

@@ -245,12 +245,15 @@ def sync(
             top, left = client.read_limits()
             report("login", 1, 1, f"daily API requests: {left:,} of {top:,} left")
             lead_fields = _check_fields(client, config, summary)
+            campaigns_readable = _campaigns_readable(client, config, summary)
             for obj, plan in plans.items():
                 counts = ObjectCounts(
                     mode=("resumed " if plan.resumed else "") + ("full" if plan.full else "incremental")
                 )
                 summary.objects[obj] = counts
-                _sync_object(engine, client, plan, config, lead_fields, summary, counts, report)
+                _sync_object(
+                    engine, client, plan, config, (lead_fields, campaigns_readable), summary, counts, report
+                )
             report("touches", 0, 1, "counting activities per lead")
             summary.touches_updated = _update_touches(engine)
             report("touches", 1, 1, f"{summary.touches_updated:,} leads updated")
@@ -332,7 +335,25 @@ def _check_fields(client: SalesforceClient, config: SalesforceConfig, summary: S
     return lead_fields
 
 
-def _sync_object(engine, client, plan: _Plan, config, lead_fields, summary, counts, report) -> None:
+def _campaigns_readable(client: SalesforceClient, config: SalesforceConfig, summary: SyncSummary) -> bool:
+    """Whether leads' campaigns can be read (CampaignMember); without access they are left empty, noted."""
+    if not config.read_campaigns:
+        return False
+    try:
+        client.describe_fields("CampaignMember")
+    except SalesforceLimitError:
+        raise
+    except SalesforceError:
+        summary.notes.append(
+            "The run-as user cannot read CampaignMember: leads are stored without their campaign."
+        )
+        return False
+    return True
+
+
+def _sync_object(engine, client, plan: _Plan, config, org, summary, counts, report) -> None:
+    """Sync one object from where ``plan`` stands to its end; ``org``: (Lead fields, campaigns readable)."""
+    lead_fields = org[0]
     obj = plan.obj
     names = fields_for(obj, config.fields, lead_fields if obj == "Lead" else None)
     select = f"SELECT {', '.join(names)} FROM {obj}"
@@ -351,17 +372,7 @@ def _sync_object(engine, client, plan: _Plan, config, lead_fields, summary, coun
                 plan.job = None
                 continue
             plan.locator = page.next
-            _write(
-                engine,
-                client,
-                plan,
-                page.records,
-                config,
-                lead_fields,
-                summary,
-                counts,
-                done=page.next is None,
-            )
+            _write(engine, client, plan, page.records, config, org, summary, counts, done=page.next is None)
             report(obj, counts.rows, None, f"{counts.pages:,} pages (Bulk API)")
             if page.next is None:
                 return
@@ -375,7 +386,7 @@ def _sync_object(engine, client, plan: _Plan, config, lead_fields, summary, coun
             # The next query, should this one be cut short, starts at the second of the last record here.
             plan.window_start = _second(page.records[-1][CURSOR_FIELD])
         done = page.next is None
-        _write(engine, client, plan, page.records, config, lead_fields, summary, counts, done=done)
+        _write(engine, client, plan, page.records, config, org, summary, counts, done=done)
         report(obj, counts.rows, None, f"{counts.pages:,} pages")
         if done:
             return
@@ -399,8 +410,9 @@ def _lookup(client: SalesforceClient, soql: str, ids: list[str], size: int, what
     return out
 
 
-def _write(engine, client, plan: _Plan, records, config, lead_fields, summary, counts, done: bool) -> None:
+def _write(engine, client, plan: _Plan, records, config, org, summary, counts, done: bool) -> None:
     """Map one page and commit it with the object's checkpoint (or cursor, when ``done``)."""
+    lead_fields, campaigns_readable = org
     obj = plan.obj
     records = mapping.latest_per_id(records)
     size = config.ids_per_query
@@ -426,7 +438,19 @@ def _write(engine, client, plan: _Plan, records, config, lead_fields, summary, c
             size,
             "reading LeadHistory",
         )
-        mapped = mapping.leads_frame(records, mapping.status_changes(history), choices, lead_fields)
+        members = []
+        if campaigns_readable:
+            members = _lookup(
+                client,
+                "SELECT LeadId, CreatedDate, Campaign.Name FROM CampaignMember WHERE LeadId IN ({ids})",
+                [str(r["Id"]) for r in records if r.get("Id")],
+                size,
+                "reading campaign members",
+            )
+        campaigns = mapping.first_campaigns(members)
+        mapped = mapping.leads_frame(
+            records, mapping.status_changes(history), choices, lead_fields, campaigns
+        )
         links = [
             (str(r["ConvertedOpportunityId"]), str(r["Id"]))
             for r in records

@@ -21,7 +21,7 @@ SECRET_SOURCES = {
 }
 SETUP_HELP = (
     "1. In Salesforce, give an integration user *API Enabled* and read access to Lead, LeadHistory, "
-    "Opportunity, User, Task and Event.\n"
+    "Opportunity, User, Task, Event and Campaign.\n"
     "2. Create a connected app with the scope `api`, tick *Enable Client Credentials Flow* and set that "
     "user as its *Run As* user.\n"
     "3. Give Accord `SALESFORCE_LOGIN_URL` (your My Domain URL), `SALESFORCE_CLIENT_ID` and "

@@ -77,7 +77,7 @@ def _utc(value):
     return pd.Timestamp(value).tz_localize("UTC")
 
 
-def expected(fake, mql_from_history: bool = False) -> dict[str, pd.DataFrame]:
+def expected(fake, mql_from_history: bool = False, with_campaigns: bool = True) -> dict[str, pd.DataFrame]:
     """What a faithful sync of ``fake`` stores, computed straight from the org's records."""
     org = fake.records
     converted_opp = {
@@ -90,6 +90,9 @@ def expected(fake, mql_from_history: bool = False) -> dict[str, pd.DataFrame]:
     for h in sorted(org["LeadHistory"].values(), key=lambda h: h["CreatedDate"]):
         if h["Field"] == "Status" and h["NewValue"] == "Marketing Qualified":
             history.setdefault(h["LeadId"], h["CreatedDate"])
+    campaign = {}
+    for m in sorted(org["CampaignMember"].values(), key=lambda m: m["CreatedDate"]):
+        campaign.setdefault(m["LeadId"], m["Campaign.Name"])
     owners = pd.DataFrame(
         [
             {"external_id": i, "name": r["Name"], "team": r["Department"], "active": r["IsActive"]}
@@ -105,6 +108,7 @@ def expected(fake, mql_from_history: bool = False) -> dict[str, pd.DataFrame]:
                 "sql_at": _utc(r["ConvertedDate"]) if r["IsConverted"] else pd.NaT,
                 "owner_external_id": r["OwnerId"],
                 "channel": r["LeadSource"],
+                "campaign": campaign.get(i) if with_campaigns else None,
                 "lead_status": r["Status"],
                 "rejection_reason": r["Rejection_Reason__c"]
                 if r["Status"] in ("Unqualified", "Closed - Not Converted")
@@ -159,10 +163,10 @@ def stored(engine) -> dict[str, pd.DataFrame]:
     }
 
 
-def assert_matches(engine, fake, mql_from_history: bool = False) -> None:
+def assert_matches(engine, fake, mql_from_history: bool = False, with_campaigns: bool = True) -> None:
     """The database holds exactly the org's records, column by column (the message names table and column)."""
     got = stored(engine)
-    for table, want in expected(fake, mql_from_history).items():
+    for table, want in expected(fake, mql_from_history, with_campaigns).items():
         have = got[table]
         assert len(have) == len(want), f"{table}: {len(have)} rows stored, the org has {len(want)}"
         assert not have["external_id"].duplicated().any(), f"{table}: duplicated rows"

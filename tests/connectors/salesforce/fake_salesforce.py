@@ -54,9 +54,10 @@ OBJECT_FIELDS: dict[str, list[str]] = {
     "Task": ["Id", "WhoId", "OwnerId", "TaskSubtype", "CreatedDate", "CompletedDateTime", "IsDeleted",
              "SystemModstamp"],
     "Event": ["Id", "WhoId", "OwnerId", "StartDateTime", "CreatedDate", "IsDeleted", "SystemModstamp"],
+    "CampaignMember": ["Id", "LeadId", "CreatedDate", "Campaign.Name", "IsDeleted"],  # Campaign.Name: a lookup
 }  # fmt: skip
 PREFIX = {"User": "005", "Lead": "00Q", "LeadHistory": "017", "Opportunity": "006", "Task": "00T",
-          "Event": "00U", "Contact": "003"}  # fmt: skip
+          "Event": "00U", "Contact": "003", "CampaignMember": "00v"}  # fmt: skip
 DATE_FIELDS = {"ConvertedDate", "CloseDate"}
 _STATEMENT = re.compile(r"^SELECT (.+?) FROM (\w+)(?: WHERE (.+?))?(?: ORDER BY (.+))?$", re.S)
 _CONDITION = re.compile(r"^(\w+) (>=|<=|=|IN) (.+)$", re.S)
@@ -87,6 +88,19 @@ def csv_value(value) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
+
+
+def _nested(row: dict) -> dict:
+    """Relationship fields as REST sends them: ``Campaign.Name`` becomes ``{"Campaign": {"Name": ...}}``."""
+    out: dict = {}
+    for name, value in row.items():
+        if "." in name:
+            parent, child = name.split(".", 1)
+            if out.get(parent, {}) is not None:
+                out.setdefault(parent, {"attributes": {"type": parent}})[child] = value
+        else:
+            out[name] = value
+    return out
 
 
 def _literal(text: str):
@@ -294,6 +308,15 @@ class FakeSalesforce:
                              "SystemModstamp": max(lead["SystemModstamp"], created)})  # fmt: skip
                 self.add("Task", {"WhoId": contact, "OwnerId": record["OwnerId"], "TaskSubtype": "Email",
                                   "CreatedDate": created, "SystemModstamp": created})  # fmt: skip
+        campaigns = ["Spring Webinar", "Pricing Ebook", "Trade Show Berlin"]
+        for lead in rng.sample(lead_ids, len(lead_ids) // 3):
+            joined = self.records["Lead"][lead]["CreatedDate"]
+            for _ in range(rng.randrange(1, 3)):
+                self.add(
+                    "CampaignMember",
+                    {"LeadId": lead, "Campaign.Name": rng.choice(campaigns), "CreatedDate": joined},
+                )
+                joined += dt.timedelta(days=rng.randrange(1, 9))
         for lead in rng.sample(lead_ids, len(lead_ids) // 2):
             at = self.records["Lead"][lead]["CreatedDate"] + dt.timedelta(hours=rng.randrange(1, 48))
             self.add("Task", {"WhoId": lead, "OwnerId": rng.choice(owners), "TaskSubtype": rng.choice(["Call", "Task"]),
@@ -456,7 +479,7 @@ class FakeSalesforce:
             "done": offset + self.page_size >= len(rows),
             "records": [
                 {"attributes": {"type": r["_type"], "url": f"/services/data/v{self.version}/sobjects/{r['_type']}/{r.get('Id')}"}}
-                | {n: rest_value(r[n]) for n in names}
+                | _nested({n: rest_value(r[n]) for n in names})
                 for r in chunk
             ],
         }  # fmt: skip

@@ -291,3 +291,18 @@ def test_an_interrupted_full_load_continues_its_bulk_job_or_starts_it_again_when
 
     assert summary.objects["Lead"].mode == "resumed full"
     assert_matches(sqlite_engine, fake_sf)
+
+
+def test_leads_get_their_first_campaign_or_none_without_access_to_campaigns(
+    sqlite_engine, fake_sf, sf_config
+):
+    run(sqlite_engine, fake_sf, sf_config)
+    assert stored(sqlite_engine)["leads"]["campaign"].notna().sum() >= 40  # compared with the org above too
+    assert_matches(sqlite_engine, fake_sf)
+
+    del fake_sf.records["CampaignMember"]  # the run-as user may not read campaign members
+    del fake_sf.fields["CampaignMember"]
+    summary = run(sqlite_engine, fake_sf, sf_config, full=True)
+
+    assert summary.status == "ok"
+    assert any("cannot read CampaignMember" in note for note in summary.notes)
