@@ -7,11 +7,11 @@ rows), ``sync`` (the resumable sync), ``command`` (``python cli.py sync salesfor
 
 What a page needs::
 
-    from connectors.salesforce import SalesforceError, credential_status
+    from connectors.salesforce import SalesforceConfig, SalesforceError, credential_status
     from connectors.salesforce.sync import sync
 
     status = credential_status()                 # configured? masked client id and secret
-    summary = sync(engine, progress=callback)    # SyncSummary; raises SalesforceError
+    summary = sync(engine, progress=callback, config=SalesforceConfig.from_settings())
 
 Names are imported on first use, so ``cli.py`` stays quick to start.
 """

@@ -206,13 +206,14 @@ def sync(
     full: bool = False,
     progress: Progress | None = None,
     *,
-    config: SalesforceConfig | None = None,
+    config: SalesforceConfig,
     now: Callable[[], dt.datetime] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SyncSummary:
     """Sync Salesforce into the canonical tables; returns what was done (also recorded in ``sync_runs``).
 
-    ``config`` defaults to the settings (SALESFORCE_*). ``full=True`` re-reads
+    ``config`` carries the credentials and choices, passed in explicitly (callers build it with
+    :meth:`SalesforceConfig.from_settings`; nothing here reads a setting). ``full=True`` re-reads
     every object; otherwise objects synced before are read incrementally. An
     interrupted sync is always continued from its checkpoints first.
 
@@ -222,7 +223,6 @@ def sync(
     for other problems; the run is recorded with that message either way, and
     everything committed before stays.
     """
-    config = config or SalesforceConfig.from_settings()
     now = now or (lambda: dt.datetime.now(dt.UTC))
     report = progress or (lambda *a, **k: None)
     started = now()

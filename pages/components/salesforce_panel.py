@@ -72,11 +72,12 @@ def describe_run(counts: dict | None) -> str:
 
 
 def _work(engine, full: bool, actor: str, target: str):
+    from connectors.salesforce import SalesforceConfig
     from connectors.salesforce.sync import sync
 
     def work(job: jobs.Job):
         try:
-            summary = sync(engine, full=full, progress=job.progress)
+            summary = sync(engine, full=full, progress=job.progress, config=SalesforceConfig.from_settings())
         except BaseException as exc:
             status = "refused" if isinstance(exc, repo.RunBusyError) else "failed"
             repo.add_audit(engine, actor, "sync.salesforce", target, {"full": full, "status": status,
