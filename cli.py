@@ -114,7 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     # --- commands from other modules ---
     from connectors.hubspot.command import add_hubspot_command
 
-    add_hubspot_command(commands)
+    sync_parser = add_hubspot_command(commands)
+    from connectors.salesforce.command import add_salesforce_command
+
+    add_salesforce_command(sync_parser)
     from connectors.files.command import add_import_command
 
     add_import_command(commands)

@@ -130,6 +130,49 @@ SETTINGS: tuple[Setting, ...] = (
         "Comma-separated hs_lead_status values that send a lead back to marketing: its handover ends there, "
         "and its next MQL is a new handover.",
     ),
+    # Salesforce connector (connectors/salesforce; README "Connect Salesforce")
+    Setting(
+        "SALESFORCE_LOGIN_URL",
+        None,
+        "The org's My Domain URL, e.g. https://acme.my.salesforce.com; the token endpoint is "
+        "{SALESFORCE_LOGIN_URL}/services/oauth2/token.",
+    ),
+    Setting("SALESFORCE_CLIENT_ID", None, "Consumer key of the connected app (client credentials flow)."),
+    Setting(
+        "SALESFORCE_CLIENT_SECRET",
+        None,
+        "Consumer secret of the connected app; never printed or shown back in full.",
+        secret=True,
+    ),
+    Setting("SALESFORCE_API_VERSION", "62.0", "Salesforce REST API version the sync speaks."),
+    Setting("SALESFORCE_TEAM_FIELD", "Department", "User field that names the rep's team."),
+    Setting(
+        "SALESFORCE_MQL_DATE_FIELD",
+        "MQL_Date__c",
+        "Lead date field holding the handover to sales; without it, the first Status change into "
+        "SALESFORCE_MQL_STATUSES (LeadHistory).",
+    ),
+    Setting(
+        "SALESFORCE_MQL_STATUSES",
+        "Marketing Qualified",
+        "Comma-separated Lead Status values that mean the lead was handed over to sales.",
+    ),
+    Setting(
+        "SALESFORCE_ACCEPTED_STATUSES",
+        "Working - Contacted,Qualified",
+        "Comma-separated Lead Status values that mean sales accepted the lead (a converted lead always is).",
+    ),
+    Setting(
+        "SALESFORCE_REJECTED_STATUSES",
+        "Closed - Not Converted,Unqualified",
+        "Comma-separated Lead Status values that mean sales rejected the lead.",
+    ),
+    Setting(
+        "SALESFORCE_REJECTION_REASON_FIELD",
+        "Rejection_Reason__c",
+        "Lead field with the reason sales gave when rejecting a lead (ignored when the org has no such "
+        "field and the setting was left at its default).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -1072,7 +1072,9 @@ def run_label(connector: str) -> str:
     """
     if connector.startswith("file:"):
         return f"import into source {connector.removeprefix('file:')!r}"
-    return {"hubspot": "HubSpot sync", "demo": "demo load"}.get(connector, f"{connector} run")
+    return {"hubspot": "HubSpot sync", "salesforce": "Salesforce sync", "demo": "demo load"}.get(
+        connector, f"{connector} run"
+    )
 
 
 def _busy_message(run: dict, now: dt.datetime) -> str:

@@ -8,6 +8,7 @@ import settings
 from pages.components import data_view
 from pages.components.alerts_view import alerts_panel
 from pages.components.import_form import import_panel
+from pages.components.salesforce_panel import salesforce_panel
 
 url = settings.database_url()
 st.title("Data")
@@ -20,11 +21,13 @@ data_view.counts_row(url)
 data_view.sources_panel(url)
 
 # The panels are tabs (all drawn on every run, so an upload or a choice survives switching tabs).
-hubspot, files, rejected, history, audit = st.tabs(
-    ["HubSpot", "Import a file", "Rejected rows", "History", "Audit trail"], key="data_tabs"
+hubspot, salesforce, files, rejected, history, audit = st.tabs(
+    ["HubSpot", "Salesforce", "Import a file", "Rejected rows", "History", "Audit trail"], key="data_tabs"
 )
 with hubspot:
     data_view.hubspot_panel(url)
+with salesforce:
+    salesforce_panel(url)
 with files:
     import_panel(url)
 with rejected:

@@ -26,14 +26,17 @@ def freshness_banner(url: str) -> None:
     sources = loaders.source_counts(url)
     connector, finished = loaders.freshness(url)
     if sources.empty:
-        st.info("No data yet. Load the demo company, connect HubSpot or import a file on the **Data** page.")
+        st.info(
+            "No data yet. Load the demo company, connect HubSpot or Salesforce, or import a file on the "
+            "**Data** page."
+        )
         return
     names = sorted(set(sources["source"]))
     when = f"last load {ago(finished)} ({finished:%Y-%m-%d %H:%M} UTC)" if finished else "no load recorded"
     if names == ["demo"]:
         st.warning(
             f"**You are looking at demo data** — a generated company, not yours. {when[0].upper()}{when[1:]}. "
-            "Connect HubSpot or import your CRM export on the **Data** page.",
+            "Connect HubSpot or Salesforce, or import your CRM export, on the **Data** page.",
             icon=":material/science:",
         )
     elif "demo" in names:  # demo rows beside real ones: the figures mix both until the demo is removed

@@ -26,8 +26,14 @@ OPEN_MODE_NOTICE = (
     "Accord is running open: sign-in is not configured, so everyone has admin rights. "
     "See README 'Running Accord for a team'."
 )
-RUN_STATUS_COLORS = {"ok": GREEN, "running": GREY, "interrupted": AMBER, "failed": RED}
-RUN_STATUS_LABELS = {"ok": "ok", "running": "running", "interrupted": "interrupted", "failed": "failed"}
+RUN_STATUS_COLORS = {"ok": GREEN, "running": GREY, "interrupted": AMBER, "stopped": AMBER, "failed": RED}
+RUN_STATUS_LABELS = {
+    "ok": "ok",
+    "running": "running",
+    "interrupted": "interrupted",
+    "stopped": "stopped (API limit)",  # a Salesforce sync that stopped before the org's daily API limit
+    "failed": "failed",
+}
 TOKEN_SOURCES = {
     "environment": "the environment (HUBSPOT_ACCESS_TOKEN)",
     "secrets.toml": ".streamlit/secrets.toml",
