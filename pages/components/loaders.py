@@ -356,6 +356,31 @@ def cohorts(
                          pd.Timestamp(as_of))  # fmt: skip
 
 
+# --- one view per page -----------------------------------------------------------------------------------
+
+
+def _view_filters(period: str, start: str, end: str, as_of: str, teams: tuple, owners: tuple, channels: tuple):
+    from views.filters import Filters
+
+    return Filters(period, pd.Timestamp(start), pd.Timestamp(end), pd.Timestamp(as_of), teams, owners, channels)
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner="Computing the Sales page…")
+def sales_view(
+    url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
+    owners: tuple = (), channels: tuple = (),
+):  # fmt: skip
+    """views.sales.sales_view of the period [start, end) as of ``as_of``, for the chosen slice."""
+    from views.sales import sales_view as view_of
+
+    queue_start, queue_end = breakdowns.queue_window(pd.Timestamp(as_of))
+    return view_of(
+        agreement_versions(url, agreement), frames(url, start, end),
+        frames(url, queue_start.isoformat(), queue_end.isoformat()),
+        _view_filters(period, start, end, as_of, teams, owners, channels),
+    )  # fmt: skip
+
+
 # --- Overview: weekly figures, frozen snapshots, the meeting pack -----------------------------------------
 
 
