@@ -56,7 +56,7 @@ from analytics.snapshots import (
     week_dates,
     week_grid,
 )
-from reports.weeks import load_overview, versions_of
+from reports.weeks import load_view, versions_of
 
 Progress = Callable[..., None]
 CHROMIUM = "/usr/bin/chromium"
@@ -512,7 +512,7 @@ def meeting_pack(
     report = progress or (lambda *args, **kwargs: None)
     with ChartSession() if charts else contextlib.nullcontext() as session:
         report("reading", 0, 1)
-        overview = load_overview(engine, agreement, week, as_of, trend_weeks=trend_weeks)
+        overview = load_view(engine, agreement, week, as_of, trend_weeks=trend_weeks).overview  # the Overview's view
         report("reading", 1, 1)
         document = document_in_force(versions_of(engine, agreement), overview.as_of)
         return build_meeting_pack(overview, document, charts=charts, progress=progress, session=session)

@@ -16,8 +16,8 @@ from sqlalchemy.engine import Engine
 
 from analytics.agreement import AgreementVersion, versions_from_rows
 from analytics.commitments import document_in_force
+from analytics.periods import period_of
 from analytics.schema import BOOL, COLUMNS, FLOAT, INT, STR, UTC_TS
-from analytics.slicing import slice_frames
 from analytics.snapshots import (
     TREND_WEEKS,
     SnapshotError,
@@ -26,10 +26,11 @@ from analytics.snapshots import (
     last_closed_week,
     overview_window,
     week_figures,
-    week_overview,
     week_row,
 )
 from data import repository as repo
+from views.filters import filters_for
+from views.overview import OverviewView, data_window, overview_view
 
 # Touches after a window still count for the leads handed over in it (the dashboard's loaders use this too).
 ACTIVITY_TAIL = pd.Timedelta(days=28)
@@ -127,6 +128,31 @@ def all_columns(frame: pd.DataFrame, table: str) -> pd.DataFrame:
 _MISSING = {UTC_TS: pd.NaT, STR: np.nan, INT: pd.NA, FLOAT: np.nan, BOOL: pd.NA}
 
 
+def load_view(
+    engine: Engine,
+    agreement: str,
+    week: str,
+    as_of: pd.Timestamp,
+    *,
+    teams: tuple = (),
+    owners: tuple = (),
+    channels: tuple = (),
+    trend_weeks: int = TREND_WEEKS,
+) -> OverviewView:
+    """The Overview's view (views.overview) of ``week`` and the period holding its close, read from the database.
+
+    Frozen weeks are shown as frozen (without a slice); the meeting pack and ``cli.py figures`` draw this view.
+    """
+    versions = versions_of(engine, agreement)
+    doc = document_in_force(versions, as_of)
+    close = min(as_of, week_row(week, doc.timezone)["period_end"])
+    period = period_of(close - pd.Timedelta(microseconds=1), doc.period, doc.timezone)["period"]
+    f = filters_for(versions, as_of, str(period), teams=teams, owners=owners, channels=channels)
+    frames = read_window(engine, *data_window(versions, f, week, trend_weeks))
+    snapshots = None if f.sliced else repo.read_snapshots(engine, agreement)
+    return overview_view(versions, frames, snapshots, f, week, trend_weeks=trend_weeks)
+
+
 def load_overview(
     engine: Engine,
     agreement: str,
@@ -138,15 +164,9 @@ def load_overview(
     channels: tuple = (),
     trend_weeks: int = TREND_WEEKS,
 ) -> WeekOverview:
-    """The :class:`~analytics.snapshots.WeekOverview` of ``week`` read from the database (frozen weeks as frozen)."""
-    versions = versions_of(engine, agreement)
-    start, end = overview_window(versions, week, as_of, trend_weeks)
-    frames = slice_frames(read_window(engine, start, end), teams=teams, owners=owners, channels=channels)
-    sliced = bool(teams or owners or channels)
-    snapshots = None if sliced else repo.read_snapshots(engine, agreement)
-    currency = document_in_force(versions, as_of).currency
-    return week_overview(versions, frames, snapshots, week, as_of, use_frozen=not sliced,
-                         trend_weeks=trend_weeks, currency=currency)  # fmt: skip
+    """The :class:`~analytics.snapshots.WeekOverview` of ``week`` of :func:`load_view` (frozen weeks as frozen)."""
+    return load_view(engine, agreement, week, as_of, teams=teams, owners=owners, channels=channels,
+                     trend_weeks=trend_weeks).overview  # fmt: skip
 
 
 def freeze_week(

@@ -359,10 +359,14 @@ def cohorts(
 # --- one view per page -----------------------------------------------------------------------------------
 
 
-def _view_filters(period: str, start: str, end: str, as_of: str, teams: tuple, owners: tuple, channels: tuple):
+def _view_filters(
+    period: str, start: str, end: str, as_of: str, teams: tuple, owners: tuple, channels: tuple
+):
     from views.filters import Filters
 
-    return Filters(period, pd.Timestamp(start), pd.Timestamp(end), pd.Timestamp(as_of), teams, owners, channels)
+    return Filters(
+        period, pd.Timestamp(start), pd.Timestamp(end), pd.Timestamp(as_of), teams, owners, channels
+    )
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner="Computing the Sales page…")
@@ -391,37 +395,22 @@ def snapshots(url: str, agreement: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner="Computing the week's figures…")
-def week_overview(
-    url: str, agreement: str, week: str, as_of: str, start: str, end: str, teams: tuple = (), owners: tuple = (),
-    channels: tuple = (),
+def overview_view(
+    url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
+    owners: tuple = (), channels: tuple = (), *, week: str,
 ):  # fmt: skip
-    """analytics.snapshots.week_overview of ISO ``week`` on the frames of [start, end), for the chosen slice.
+    """views.overview.overview_view of ISO ``week`` and the period [start, end) as of ``as_of``, for the slice.
 
     Frozen figures are used only without a slice (snapshots are for the whole agreement).
     """
-    from analytics.commitments import document_in_force
-    from analytics.snapshots import week_overview as overview_of
+    from views.overview import data_window
+    from views.overview import overview_view as view_of
 
     versions = agreement_versions(url, agreement)
-    sliced = bool(teams or owners or channels)
-    data = sliced_frames(url, start, end, teams, owners, channels)
-    currency = document_in_force(versions, pd.Timestamp(as_of)).currency
-    return overview_of(versions, data, None if sliced else snapshots(url, agreement), week, pd.Timestamp(as_of),
-                       use_frozen=not sliced, currency=currency)  # fmt: skip
-
-
-@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
-def period_evaluation(
-    url: str, agreement: str, period_start: str, period_end: str, as_of: str, start: str, end: str,
-    teams: tuple = (), owners: tuple = (), channels: tuple = (),
-) -> pd.DataFrame:  # fmt: skip
-    """:func:`evaluation` of the period [period_start, period_end), computed on the frames of a wider [start, end).
-
-    The Overview reads one window of data for its weeks and its period, instead of two.
-    """
-    data = sliced_frames(url, start, end, teams, owners, channels)
-    return evaluate(agreement_versions(url, agreement), data, pd.Timestamp(period_start), pd.Timestamp(period_end),
-                    pd.Timestamp(as_of))  # fmt: skip
+    f = _view_filters(period, start, end, as_of, teams, owners, channels)
+    lo, hi = data_window(versions, f, week)
+    frozen = None if f.sliced else snapshots(url, agreement)
+    return view_of(versions, frames(url, lo.isoformat(), hi.isoformat()), frozen, f, week)
 
 
 def freeze_week(
@@ -437,17 +426,17 @@ def freeze_week(
                     frames=frames(url, start, end))  # fmt: skip
     if frozen.written:
         snapshots.clear()
-        week_overview.clear()
+        overview_view.clear()
         meeting_pack.clear()
     return frozen
 
 
 @st.cache_data(ttl=600, max_entries=4, show_spinner=False)
-def meeting_pack(url: str, agreement: str, week: str, as_of: str, start: str, end: str) -> bytes:
-    """The meeting pack PDF of ``week`` (whole agreement, frozen weeks as frozen): reports.meeting_pack."""
+def meeting_pack(url: str, agreement: str, period: str, start: str, end: str, as_of: str, week: str) -> bytes:
+    """The meeting pack PDF of ``week`` (whole agreement, frozen weeks as frozen): reports.meeting_pack of its view."""
     from analytics.commitments import document_in_force
     from reports.meeting_pack import build_meeting_pack
 
-    overview = week_overview(url, agreement, week, as_of, start, end)
-    document = document_in_force(agreement_versions(url, agreement), overview.as_of)
-    return build_meeting_pack(overview, document)
+    view = overview_view(url, agreement, period, start, end, as_of, week=week)
+    document = document_in_force(agreement_versions(url, agreement), view.overview.as_of)
+    return build_meeting_pack(view.overview, document)
