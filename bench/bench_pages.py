@@ -171,8 +171,7 @@ def time_loaders(db_url: str) -> dict[str, float]:
     from streamlit import logger
 
     logger.set_log_level("error")  # outside a server its caches warn "No runtime found" once per loader
-    from pages.components.loaders import ACTIVITY_TAIL, window_rows
-    from reports.weeks import read_window
+    from data.frames import cut_window, read_window
 
     engine = make_engine(db_url)
     now = pd.Timestamp.now(tz="UTC").floor("min")
@@ -187,7 +186,7 @@ def time_loaders(db_url: str) -> dict[str, float]:
     out["read_15_periods_cpu_s"] = time.process_time() - cpu
     out["leads_read"] = float(len(frames["leads"]))
     started = time.perf_counter()
-    window = window_rows(frames, period["period_start"], period["period_end"], ACTIVITY_TAIL)
+    window = cut_window(frames, period["period_start"], period["period_end"])
     out["cut_period_from_15_periods_s"] = time.perf_counter() - started  # what a second page pays instead
     started = time.perf_counter()
     evaluate(versions, window, period["period_start"], period["period_end"], now)

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
 from analytics.agreement import AgreementVersion, versions_from_rows
 from analytics.commitments import document_in_force
 from analytics.periods import period_of
-from analytics.schema import BOOL, COLUMNS, FLOAT, INT, STR, UTC_TS
 from analytics.snapshots import (
     TREND_WEEKS,
     SnapshotError,
@@ -29,23 +27,10 @@ from analytics.snapshots import (
     week_row,
 )
 from data import repository as repo
+from data.frames import read_window
 from views.filters import filters_for
 from views.overview import OverviewView, data_window, overview_view
 
-# Touches after a window still count for the leads handed over in it (the dashboard's loaders use this too).
-ACTIVITY_TAIL = pd.Timedelta(days=28)
-# The columns the analytics read (metrics.prepare_frames, breakdowns, followup, funnel, snapshots): the
-# source system's own ids, lifecycle text and update times are left unread (a fifth less reading time, a quarter
-# less memory on 15 months of the 1M-lead demo).
-# tests/reports/test_weeks.py checks every figure is the same as on complete frames.
-ANALYTICS_COLUMNS: dict[str, tuple[str, ...]] = {
-    "leads": ("id", "external_id", "created_at", "mql_at", "sql_at", "owner_id", "owner_external_id",
-              "owner_assigned_at", "team", "channel", "campaign", "first_touch_at", "disposition",
-              "disposition_at", "rejection_reason", "segment", "archived"),
-    "deals": ("id", "created_at", "closed_at", "amount", "is_closed", "is_won", "owner_id", "owner_external_id",
-              "team", "channel", "lead_id", "archived"),
-    "activities": ("id", "lead_id", "owner_id", "kind", "occurred_at", "archived"),
-}  # fmt: skip
 ACTOR = "Accord"
 
 
@@ -87,45 +72,6 @@ def agreement_to_use(engine: Engine, agreement: str | None) -> str:
             "no agreement is saved yet: open the dashboard once (it saves the default) or add one"
         )
     raise SnapshotError(f"there are several agreements; choose one with --agreement: {', '.join(names)}")
-
-
-def read_window(engine: Engine, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame]:
-    """Canonical frames of ``[start, end)``, read as the dashboard's ``loaders.frames`` reads them.
-
-    Leads handed over in the window plus the leads of its deals, deals created
-    or closed in it, activities until :data:`ACTIVITY_TAIL` after it, every
-    owner. Only the :data:`ANALYTICS_COLUMNS` are read; the frames still carry
-    every canonical column, the others all missing.
-    """
-    read = ANALYTICS_COLUMNS
-    return {
-        "owners": repo.read_owners(engine),
-        "leads": all_columns(
-            repo.read_leads(engine, start, end, with_deal_leads=True, columns=read["leads"]), "leads"
-        ),
-        "deals": all_columns(repo.read_deals(engine, start, end, columns=read["deals"]), "deals"),
-        "activities": all_columns(
-            repo.read_activities(engine, start, end + ACTIVITY_TAIL, columns=read["activities"]), "activities"
-        ),
-    }
-
-
-def all_columns(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """``frame`` with every canonical column of ``table``, in canonical order; those it lacks all missing.
-
-    >>> list(all_columns(pd.DataFrame({"id": pd.array([1], dtype="Int64")}), "owners").columns)[:3]
-    ['id', 'source', 'external_id']
-    """
-    spec = COLUMNS[table]
-    missing = {
-        name: pd.Series(_MISSING[dtype], index=frame.index, dtype=dtype)
-        for name, dtype in spec.items()
-        if name not in frame.columns
-    }
-    return frame.assign(**missing)[list(spec)] if missing else frame
-
-
-_MISSING = {UTC_TS: pd.NaT, STR: np.nan, INT: pd.NA, FLOAT: np.nan, BOOL: pd.NA}
 
 
 def load_view(

@@ -19,18 +19,17 @@ import datetime as dt
 from collections.abc import Mapping
 from types import MappingProxyType
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analytics import breakdowns, commitments, followup, funnel
+from analytics import breakdowns, commitments, funnel
 from analytics.agreement import AgreementVersion, versions_from_rows
 from analytics.baseline import FunnelAssumptions, trailing_assumptions
 from analytics.commitments import evaluate
 from analytics.slicing import slice_frames
 from data import repository as repo
 from data.engine import database_url, make_engine, upgrade
-from reports.weeks import ACTIVITY_TAIL, read_window  # activities until 28 days after a window count for it
+from data.frames import cut_window, read_window
 
 
 @st.cache_resource(show_spinner=False)
@@ -137,7 +136,7 @@ def _windows_read(url: str) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
 
 @st.cache_resource(ttl=FRAMES_TTL, max_entries=2, show_spinner="Loading data…")
 def _window_frames(url: str, start: str, end: str) -> Mapping[str, pd.DataFrame]:
-    """The canonical frames of [start, end) read from the database (reports.weeks.read_window), read-only."""
+    """The canonical frames of [start, end) read from the database (data.frames.read_window), read-only."""
     return MappingProxyType(read_window(_engine_for(url), pd.Timestamp(start), pd.Timestamp(end)))
 
 
@@ -145,34 +144,7 @@ def _window_frames(url: str, start: str, end: str) -> Mapping[str, pd.DataFrame]
 def _cut_frames(url: str, start: str, end: str, read_start: str, read_end: str) -> Mapping[str, pd.DataFrame]:
     """The frames of [start, end) cut from those of the wider [read_start, read_end), as a read of it gives."""
     read = _window_frames(url, read_start, read_end)
-    return MappingProxyType(window_rows(read, pd.Timestamp(start), pd.Timestamp(end), ACTIVITY_TAIL))
-
-
-def window_rows(
-    frames: Mapping[str, pd.DataFrame], start: pd.Timestamp, end: pd.Timestamp, tail: pd.Timedelta
-) -> dict[str, pd.DataFrame]:
-    """The rows of ``frames`` (read for a wider window) that a read of [start, end) returns.
-
-    Deals created or closed in the window; leads handed over in it plus the
-    leads of those deals; activities from ``start`` until ``tail`` after ``end``;
-    every owner — data.repository's reads, done in pandas.
-    """
-
-    def inside(series: pd.Series, lo: pd.Timestamp, hi: pd.Timestamp) -> np.ndarray:
-        return ((series >= lo) & (series < hi)).to_numpy(dtype=bool, na_value=False)
-
-    deals = frames["deals"]
-    deals = deals[inside(deals["created_at"], start, end) | inside(deals["closed_at"], start, end)]
-    leads = frames["leads"]
-    of_deals = leads["id"].isin(deals["lead_id"].dropna().to_numpy(dtype="int64"))
-    keep = inside(leads["mql_at"], start, end) | of_deals.to_numpy(bool, na_value=False)
-    activities = frames["activities"]
-    return {
-        "owners": frames["owners"],
-        "leads": leads[keep],
-        "deals": deals,
-        "activities": activities[inside(activities["occurred_at"], start, end + tail)],
-    }
+    return MappingProxyType(cut_window(read, pd.Timestamp(start), pd.Timestamp(end)))
 
 
 def frames(url: str, start: str, end: str) -> dict[str, pd.DataFrame]:
@@ -296,53 +268,6 @@ def marketing_breakdown(
     data = sliced_frames(url, start, end, teams, owners, channels)
     return build(agreement_versions(url, agreement), data, pd.Timestamp(start), pd.Timestamp(end),
                  pd.Timestamp(as_of), by=by)  # fmt: skip
-
-
-@st.cache_data(ttl=600, max_entries=16, show_spinner="Timing the follow-up…")
-def followup_detail(
-    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple = (), owners: tuple = (),
-    channels: tuple = (),
-) -> pd.DataFrame:  # fmt: skip
-    """analytics.followup.followup_detail of the leads handed over in [start, end); FollowupError without a limit."""
-    data = sliced_frames(url, start, end, teams, owners, channels)
-    return followup.followup_detail(agreement_versions(url, agreement), data, pd.Timestamp(as_of),
-                                    start=pd.Timestamp(start), end=pd.Timestamp(end))  # fmt: skip
-
-
-@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
-def followup_tables(
-    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple = (), owners: tuple = (),
-    channels: tuple = (),
-) -> dict[str, pd.DataFrame]:  # fmt: skip
-    """The Sales page's small tables of :func:`followup_detail`, cached so a warm page recomputes nothing.
-
-    breakdowns.followup_by overall ("all"), per "team" and per "owner"; breakdowns.delays_by per team ("delays").
-    """
-    detail = followup_detail(url, agreement, start, end, as_of, teams, owners, channels)
-    return {
-        "all": breakdowns.followup_by(detail, by=None),
-        "team": breakdowns.followup_by(detail, by="team"),
-        "owner": breakdowns.followup_by(detail, by="owner"),
-        "delays": breakdowns.delays_by(detail, by="team"),
-    }
-
-
-@st.cache_data(ttl=120, max_entries=16, show_spinner=False)
-def overdue_queue(
-    url: str, agreement: str, as_of: str, teams: tuple = (), owners: tuple = (), channels: tuple = (),
-    within_hours: float = 4.0,
-) -> pd.DataFrame:  # fmt: skip
-    """Untouched leads handed over in breakdowns.queue_window(as_of), overdue or due within ``within_hours``.
-
-    A breakdowns.queue_table frame, most urgent first; FollowupError when the agreement sets no follow-up limit.
-    """
-    versions = agreement_versions(url, agreement)
-    moment = pd.Timestamp(as_of)
-    start, end = breakdowns.queue_window(moment)
-    data = sliced_frames(url, start.isoformat(), end.isoformat(), teams, owners, channels)
-    detail = followup.followup_detail(versions, data, moment, start=start)
-    zone = commitments.document_in_force(versions, moment).timezone
-    return breakdowns.queue_table(followup.followup_queue(detail, within_hours), data["leads"], zone)
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner="Building the funnel…")

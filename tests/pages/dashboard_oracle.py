@@ -24,7 +24,7 @@ from connectors.first_run import ensure_default_agreement
 from data import repository as repo
 from data.engine import make_engine, upgrade
 from pages.components.filters import Filters
-from pages.components.loaders import ACTIVITY_TAIL
+from data.frames import ACTIVITY_TAIL
 
 APP = str(settings.ROOT / "app.py")
 AGREEMENT = "Sales and Marketing SLA"

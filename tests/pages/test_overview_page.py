@@ -27,7 +27,7 @@ from connectors.first_run import DEFAULT_AGREEMENT
 from data import repository as repo
 from data.engine import make_engine
 from pages.components import loaders
-from reports.weeks import read_window
+from data.frames import read_window
 
 APP = str(settings.ROOT / "app.py")
 AGREEMENT = "Sales and Marketing SLA"

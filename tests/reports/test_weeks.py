@@ -1,4 +1,4 @@
-"""reports.weeks.read_window reads only the columns the analytics use: every figure is as on complete frames."""
+"""data.frames.read_window reads only the columns the analytics use: every figure is as on complete frames."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from analytics.schema import COLUMNS, validate_frame
 from analytics.snapshots import week_of, week_overview
 from data import repository as repo
 from data.engine import make_engine
-from reports.weeks import ACTIVITY_TAIL, ANALYTICS_COLUMNS, all_columns, read_window
+from data.frames import ACTIVITY_TAIL, ANALYTICS_COLUMNS, all_columns, read_window
 
 AGREEMENT = "Sales and Marketing SLA"
 
