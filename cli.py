@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_command(commands)
     add_snapshot_command(commands)
+    from reports.figures import add_figures_command
+
+    add_figures_command(commands)
     return parser
 
 

@@ -63,14 +63,14 @@ PERIOD_WORDS: dict[str, str] = {"week": "a week", "month": "a month", "quarter":
 # --- plain language ----------------------------------------------------------------------------------
 
 
-def format_value(value: float | None, kind: str, currency: str | None = None) -> str:
-    """Return a target or actual as people write it: rates in %, amounts with the currency.
+def target_text(value: float | None, kind: str, currency: str | None = None) -> str:
+    """Return a target or actual as people write it: ``wording.format_value`` exact, "no target" when missing.
 
-    >>> format_value(0.9, "rate"), format_value(0.875, "rate"), format_value(5e6, "amount", "EUR")
+    >>> target_text(0.9, "rate"), target_text(0.875, "rate"), target_text(5e6, "amount", "EUR")
     ('90%', '87.5%', 'EUR 5,000,000')
-    >>> format_value(750, "count"), format_value(143.25, "count"), format_value(2.5, "count")
+    >>> target_text(750, "count"), target_text(143.25, "count"), target_text(2.5, "count")
     ('750', '143', '2.5')
-    >>> format_value(4, "duration"), format_value(None, "count")
+    >>> target_text(4, "duration"), target_text(None, "count")
     ('4 business hours', 'no target')
     """
     return wording.format_value(value, kind, currency=currency, exact=True, missing="no target")
@@ -157,14 +157,14 @@ def describe_commitment(commitment: Commitment, agreement: Agreement) -> str:
         if commitment.target is None:
             return f"{party}'s {what} is tracked without a target{_describe_filters(commitment)}."
         bound = "at most" if metric.lower_is_better else "at least"
-        shown = format_value(commitment.target, metric.kind, agreement.currency)
+        shown = target_text(commitment.target, metric.kind, agreement.currency)
         return f"{party} commits to {what} of {bound} {shown}{per}{_describe_filters(commitment)}."
     params = commitment.metric_params().model_dump()
     values = {k: wording.plain_number(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
               for k, v in params.items()}  # fmt: skip
     kinds = params.get("kinds")
     values["kinds"] = f" ({' or '.join(kinds)})" if kinds else ""
-    target = format_value(commitment.target, metric.kind, agreement.currency)
+    target = target_text(commitment.target, metric.kind, agreement.currency)
     sentence = _SENTENCES[commitment.metric].format(
         party=party,
         target=target,
@@ -192,7 +192,7 @@ def plain_language(agreement: Agreement) -> pd.DataFrame:
                 "metric": c.metric,
                 "kind": metric.kind,
                 "target": math.nan if c.target is None else float(c.target),
-                "target_text": format_value(c.target, metric.kind, agreement.currency),
+                "target_text": target_text(c.target, metric.kind, agreement.currency),
                 "sentence": describe_commitment(c, agreement),
                 "description": c.description or "",
             }

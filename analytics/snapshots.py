@@ -425,9 +425,9 @@ def compare_figures(frozen: pd.DataFrame, now: pd.DataFrame) -> pd.DataFrame:
             kind, unit = row["kind_frozen"], row["unit_frozen"]
             what = f"{row['period']} {commitment_title(row['commitment'])}"
             if name == "actual":
-                text = f"{what} was {format_value(before, kind, unit)} when frozen, {format_value(after, kind, unit)} now."
+                text = f"{what} was {wording.format_value(before, kind, unit, compact=True)} when frozen, {wording.format_value(after, kind, unit, compact=True)} now."
             elif name == "target":
-                text = f"{what}: the target was {format_value(before, kind, unit)} when frozen, {format_value(after, kind, unit)} now."
+                text = f"{what}: the target was {wording.format_value(before, kind, unit, compact=True)} when frozen, {wording.format_value(after, kind, unit, compact=True)} now."
             else:
                 text = f"{what} was measured on {_count(before)} when frozen, {_count(after)} now."
             change = after - before if not (math.isnan(before) or math.isnan(after)) else math.nan
@@ -707,7 +707,9 @@ def week_grid(trend: pd.DataFrame, currency: str | None = None) -> tuple[pd.Data
                 continue
             cell = cells.loc[(cid, week)]
             unit = "" if cell["kind"] == "count" else cell["unit"]
-            values.loc[i, column] = format_value(cell["actual"], cell["kind"], unit, currency)
+            values.loc[i, column] = wording.format_value(
+                cell["actual"], cell["kind"], unit, currency, compact=True
+            )
             statuses.loc[i, column] = cell["status"]
             values.loc[i, ["Side", "Commitment"]] = [str(cell["party"]).capitalize(), commitment_title(cid)]
     return values, statuses
@@ -741,12 +743,12 @@ def scoreboard(
         out.append({
             "Side": str(row["party"]).capitalize(),
             "Commitment": commitment_title(cid),
-            week: format_value(row["actual"], kind, unit, currency),
-            "Week target": format_value(row["target"], kind, unit, currency),
+            week: wording.format_value(row["actual"], kind, unit, currency, compact=True),
+            "Week target": wording.format_value(row["target"], kind, unit, currency, compact=True),
             "Week status": STATUS_LABELS.get(row["status"], row["status"]),
             f"vs {previous_week}": "" if c is None else format_change(c["change"], kind, unit, currency),
-            period_name: "–" if p is None else format_value(p["actual"], kind, unit, currency),
-            "Period target": "–" if p is None else format_value(p["target"], kind, unit, currency),
+            period_name: "–" if p is None else wording.format_value(p["actual"], kind, unit, currency, compact=True),
+            "Period target": "–" if p is None else wording.format_value(p["target"], kind, unit, currency, compact=True),
             "Period status": "–" if p is None else STATUS_LABELS.get(p["status"], p["status"]),
         })  # fmt: skip
     columns = ["Side", "Commitment", week, "Week target", "Week status", f"vs {previous_week}", period_name,
@@ -786,16 +788,6 @@ def week_dates(week: str) -> str:
     return f"{monday.day} {monday:%B %Y} – {sunday.day} {sunday:%B %Y}"
 
 
-def format_value(value: Any, kind: str, unit: str = "", currency: str | None = None) -> str:
-    """Return a figure as the overview grid and the meeting pack show it: :func:`analytics.wording.format_value`
-    with compact amounts.
-
-    >>> format_value(612, "count", "leads"), format_value(0.8712, "rate"), format_value(4_230_000, "amount", currency="EUR")
-    ('612 leads', '87%', 'EUR 4.23M')
-    """
-    return wording.format_value(value, kind, unit, currency, compact=True)
-
-
 def format_change(change: Any, kind: str, unit: str = "", currency: str | None = None) -> str:
     """Return a change with sign and unit: '+12 leads', '-3 pts', '+EUR 0.40M'; '' when missing.
 
@@ -808,7 +800,7 @@ def format_change(change: Any, kind: str, unit: str = "", currency: str | None =
     sign = "+" if number > 0 else "-" if number < 0 else "±"
     if kind == "rate":
         return f"{sign}{abs(number) * 100:.1f} pts"
-    return sign + format_value(abs(number), kind, unit, currency)
+    return sign + wording.format_value(abs(number), kind, unit, currency, compact=True)
 
 
 def gap_sentence(row: Mapping[str, Any], currency: str | None = None) -> str:
@@ -824,12 +816,14 @@ def gap_sentence(row: Mapping[str, Any], currency: str | None = None) -> str:
     target = number_or_nan(row.get("target"))
     when = period_title(str(row["period"]))
     title = commitment_title(str(row["commitment"]))
-    shown = format_value(value, kind, unit, currency)
+    shown = wording.format_value(value, kind, unit, currency, compact=True)
     lead = f"{title}: on pace for {shown} in {when}" if paced else f"{title}: {shown} in {when}"
     if math.isnan(target):
         return f"{lead}, no target."
     if math.isnan(value):
-        return f"{lead} against a target of {format_value(target, kind, unit, currency)}."
+        return (
+            f"{lead} against a target of {wording.format_value(target, kind, unit, currency, compact=True)}."
+        )
     lower = bool(row.get("lower_is_better"))
     distance = (value - target) if lower else (target - value)
     if kind == "rate":
@@ -837,6 +831,6 @@ def gap_sentence(row: Mapping[str, Any], currency: str | None = None) -> str:
     else:
         word = ("over" if lower else "short") if distance > 0 else ("under" if lower else "ahead")
         share = f", {abs(distance) / target:.0%}" if target else ""
-        how = f"{format_value(abs(distance), kind, unit, currency)} {word}{share}"
+        how = f"{wording.format_value(abs(distance), kind, unit, currency, compact=True)} {word}{share}"
     limit = "at most " if lower else ""
-    return f"{lead} against a target of {limit}{format_value(target, kind, unit, currency)} ({how})."
+    return f"{lead} against a target of {limit}{wording.format_value(target, kind, unit, currency, compact=True)} ({how})."

@@ -83,6 +83,7 @@ class OverviewView:
 
     filters: Filters
     week: str
+    selection: str  # the slice in words
     overview: WeekOverview  # the week's figures (frozen where frozen), the week before, the trend
     period_rows: pd.DataFrame  # the evaluation of the chosen period
     about: str
@@ -105,8 +106,7 @@ class OverviewView:
 
     def figures(self) -> pd.DataFrame:
         """Every figure of the page as rows: the week, the week before, the period (views.figures)."""
-        slice_ = "all" if not self.filters.sliced else "sliced"
-        return figure_rows(self.figures_csv, PAGE, slice_)
+        return figure_rows(self.figures_csv, PAGE, self.selection)
 
 
 def week_choices(versions: Any, f: Filters) -> list[str]:
@@ -218,7 +218,7 @@ def overview_view(
         [week_rows, overview.previous, as_figures(period_rows, "period", f.as_of)], ignore_index=True
     )
     return OverviewView(
-        filters=f, week=week, overview=overview, period_rows=period_rows, about=about, notes=" ".join(notes),
+        filters=f, week=week, selection=selection, overview=overview, period_rows=period_rows, about=about, notes=" ".join(notes),
         nothing=nothing, no_rows=no_rows, gaps=gaps,
         all_met=f"Every commitment with a target is met or on track in {week} and {period_name}.",
         corrections=corrections, parties=parties, cards=tuple(cards), grid_values=values, grid_tints=tints,

@@ -86,9 +86,13 @@ class SalesView:
 
     filters: Filters
     period_name: str
+    selection: str  # the slice in words
     subtitle: str
     closed_note: str
     tiles: tuple[Tile, ...]
+    overall: (
+        Mapping[str, Any] | None
+    )  # follow-up of every lead of the period (analytics.breakdowns.followup_by)
     median_text: str
     p90_text: str
     touch_sentence: str
@@ -113,10 +117,12 @@ class SalesView:
     def figures(self) -> pd.DataFrame:
         """Every figure of the page as rows (see :func:`views.figures.figure_rows`)."""
         rows = [t.row for t in self.tiles if t.row is not None]
-        whole = (
-            figure_rows(pd.DataFrame(rows), PAGE, "all") if rows else figure_rows(pd.DataFrame(), PAGE, "all")
-        )
-        parts = [whole]
+        parts = [figure_rows(pd.DataFrame(rows), PAGE, self.selection)]
+        if self.overall is not None:  # the median and p90 tiles: business hours, no target
+            hours = pd.DataFrame({"commitment": ["first-touch-median-hours", "first-touch-p90-hours"],
+                                  "period": self.filters.period,
+                                  "actual": [self.overall["median_hours"], self.overall["p90_hours"]]})  # fmt: skip
+            parts.append(figure_rows(hours, PAGE, self.selection))
         if self.per_rep is not None and len(self.per_rep):
             parts.append(per_rep_figures(self.per_rep, self.tiles[0].row, self.filters))
         return pd.concat(parts, ignore_index=True)
@@ -138,14 +144,14 @@ def rep_chart_rows(per_rep: pd.DataFrame, target: float | None) -> pd.DataFrame:
 
 
 def per_rep_figures(per_rep: pd.DataFrame, row: Mapping[str, Any] | None, f: Filters) -> pd.DataFrame:
-    """Return the per-rep follow-up rates as figure rows (slice "owner: <name>"), target from the tile's row."""
+    """Return the per-rep follow-up rates as figure rows (slice "rep: <name>"), target from the tile's row."""
     target = float("nan") if row is None or row.get("target") is None else float(row["target"])
     out = pd.DataFrame(
         {
             "page": PAGE,
             "commitment": row["commitment"] if row is not None else "followed_up_within",
             "period": f.period,
-            "slice": "owner: " + per_rep["owner"].astype(str),
+            "slice": "rep: " + per_rep["owner"].astype(str),
             "actual": per_rep["rate"].astype("float64"),
             "target": target,
             "met": per_rep["met"].astype("float64"),
@@ -223,7 +229,8 @@ def sales_view(
             f"{int(overall['leads']):,} handed over in {period}."
         )
     common = dict(
-        filters=f, period_name=period, subtitle=subtitle, tiles=tuple(tiles), median_text=median, p90_text=p90,
+        filters=f, period_name=period, selection=selection, subtitle=subtitle, tiles=tuple(tiles),
+        overall=None if overall is None else overall.to_dict(), median_text=median, p90_text=p90,
         touch_sentence=touch_sentence, no_limit=no_limit, no_leads=no_leads, evaluation=results,
         closed_note="" if f.is_current_period else f"{period} is closed: its status is final (met or missed).",
     )  # fmt: skip

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import settings
+from analytics import wording
 from analytics.agreement import parse_agreement, versions_from_rows
 from analytics.commitments import document_in_force, evaluate
 from analytics.periods import period_of
@@ -17,7 +18,6 @@ from analytics.slicing import slice_frames
 from analytics.snapshots import (
     commitment_title,
     evaluate_weeks,
-    format_value,
     last_closed_week,
     overview_window,
     period_title,
@@ -26,8 +26,8 @@ from analytics.snapshots import (
 from connectors.first_run import DEFAULT_AGREEMENT
 from data import repository as repo
 from data.engine import make_engine
-from pages.components import loaders
 from data.frames import read_window
+from pages.components import loaders
 
 APP = str(settings.ROOT / "app.py")
 AGREEMENT = "Sales and Marketing SLA"
@@ -71,12 +71,12 @@ def expected(url: str, as_of: pd.Timestamp, teams: tuple = ()) -> dict[str, str]
     monthly = evaluate(versions, frames, period["period_start"], period["period_end"], as_of)
     out = {}
     for row in weekly.to_dict("records"):
-        out[f"**{commitment_title(row['commitment'])}** · {week}"] = format_value(
-            row["actual"], row["kind"], row["unit"], doc.currency
+        out[f"**{commitment_title(row['commitment'])}** · {week}"] = wording.format_value(
+            row["actual"], row["kind"], row["unit"], doc.currency, compact=True
         )
     for row in monthly.to_dict("records"):
-        out[f"{commitment_title(row['commitment'])} · {period_title(period['period'])}"] = format_value(
-            row["actual"], row["kind"], row["unit"], doc.currency
+        out[f"{commitment_title(row['commitment'])} · {period_title(period['period'])}"] = (
+            wording.format_value(row["actual"], row["kind"], row["unit"], doc.currency, compact=True)
         )
     return out
 
