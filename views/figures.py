@@ -7,7 +7,7 @@ import pandas as pd
 
 FIGURE_COLUMNS = [
     "page", "scope", "commitment", "period", "slice", "actual", "target", "gap", "status", "met", "breached",
-    "pending",
+    "pending", "kind", "unit",
 ]  # fmt: skip
 
 
@@ -34,7 +34,8 @@ def figure_rows(rows: pd.DataFrame, page: str, slice_: str | None, scope: str = 
         out[column] = pd.to_numeric(pd.Series(values, index=rows.index), errors="coerce").astype("float64")
     gap = rows["gap"] if "gap" in rows else out["actual"] - out["target"]
     out["gap"] = pd.to_numeric(pd.Series(gap, index=rows.index), errors="coerce").astype("float64")
-    out["status"] = (
-        (rows["status"] if "status" in rows else pd.Series("", index=rows.index)).fillna("").astype(str)
-    )
+    for column in ("status", "kind", "unit"):
+        out[column] = (
+            (rows[column] if column in rows else pd.Series("", index=rows.index)).fillna("").astype(str)
+        )
     return out[FIGURE_COLUMNS].reset_index(drop=True)

@@ -121,7 +121,8 @@ class SalesView:
         if self.overall is not None:  # the median and p90 tiles: business hours, no target
             hours = pd.DataFrame({"commitment": ["first-touch-median-hours", "first-touch-p90-hours"],
                                   "period": self.filters.period,
-                                  "actual": [self.overall["median_hours"], self.overall["p90_hours"]]})  # fmt: skip
+                                  "actual": [self.overall["median_hours"], self.overall["p90_hours"]],
+                                  "kind": "duration", "unit": "business hours"})  # fmt: skip
             parts.append(figure_rows(hours, PAGE, self.selection))
         if self.per_rep is not None and len(self.per_rep):
             parts.append(per_rep_figures(self.per_rep, self.tiles[0].row, self.filters))
@@ -157,6 +158,7 @@ def per_rep_figures(per_rep: pd.DataFrame, row: Mapping[str, Any] | None, f: Fil
             "met": per_rep["met"].astype("float64"),
             "breached": per_rep["breached"].astype("float64"),
             "pending": per_rep["pending"].astype("float64"),
+            "kind": "rate",
         }
     )
     out["gap"] = out["actual"] - out["target"]
