@@ -310,6 +310,20 @@ def sales_view(
     )  # fmt: skip
 
 
+@st.cache_data(ttl=600, max_entries=16, show_spinner="Computing the Marketing page…")
+def marketing_view(
+    url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
+    owners: tuple = (), channels: tuple = (), *, history_start: str,
+):  # fmt: skip
+    """views.marketing.marketing_view of the period [start, end), its trend from ``history_start``, as of ``as_of``."""
+    from views.marketing import marketing_view as view_of
+
+    return view_of(
+        agreement_versions(url, agreement), frames(url, start, end), frames(url, history_start, end),
+        _view_filters(period, start, end, as_of, teams, owners, channels), pd.Timestamp(history_start),
+    )  # fmt: skip
+
+
 # --- Overview: weekly figures, frozen snapshots, the meeting pack -----------------------------------------
 
 
