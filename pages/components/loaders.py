@@ -324,6 +324,20 @@ def marketing_view(
     )  # fmt: skip
 
 
+@st.cache_data(ttl=600, max_entries=16, show_spinner="Building the funnel…")
+def funnel_view(
+    url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
+    owners: tuple = (), channels: tuple = (), *, history_start: str,
+):  # fmt: skip
+    """views.funnel.funnel_view of the period [start, end) and the cohorts from ``history_start``, as of ``as_of``."""
+    from views.funnel import funnel_view as view_of
+
+    return view_of(
+        agreement_versions(url, agreement), frames(url, history_start, end),
+        _view_filters(period, start, end, as_of, teams, owners, channels), pd.Timestamp(history_start),
+    )  # fmt: skip
+
+
 # --- Overview: weekly figures, frozen snapshots, the meeting pack -----------------------------------------
 
 
