@@ -28,7 +28,8 @@ from reports.command import WEEK_HELP, _instant, _now, _week
 from views.figures import FIGURE_COLUMNS
 from views.filters import FilterError, Filters, filters_for
 
-PAGES = ("overview", "sales")
+PAGES = ("overview", "marketing", "sales", "funnel")
+HISTORY_PERIODS = 15  # the periods the Marketing and Funnel pages look back over (pages.components.filters)
 
 
 def add_figures_command(subparsers) -> None:
@@ -99,7 +100,36 @@ def page_figures(
         frames = read_window(engine, f.period_start, f.period_end)
         queue = read_window(engine, *queue_window(f.as_of))
         return sales_view(versions, frames, queue, f).figures()
+    history_start = history_of(versions, f)
+    if page == "marketing":
+        from views.marketing import marketing_view
+
+        frames = read_window(engine, f.period_start, f.period_end)
+        history = read_window(engine, history_start, f.period_end)
+        return marketing_view(versions, frames, history, f, history_start).figures()
+    if page == "funnel":
+        from views.funnel import funnel_view
+
+        return funnel_view(
+            versions, read_window(engine, history_start, f.period_end), f, history_start
+        ).figures()
     raise ValueError(f"unknown page {page!r}; pages: {', '.join(PAGES)}")
+
+
+def history_start_of(versions, as_of: pd.Timestamp) -> pd.Timestamp:
+    """The start of the oldest period the pages offer at ``as_of``, as the sidebar computes it."""
+    from analytics.commitments import document_in_force
+    from analytics.periods import period_grid
+
+    doc = document_in_force(versions, as_of)
+    months = HISTORY_PERIODS * 3 if doc.period == "quarter" else HISTORY_PERIODS
+    grid = period_grid(doc.period, doc.timezone, as_of - pd.DateOffset(months=months),
+                       as_of + pd.Timedelta(microseconds=1))  # fmt: skip
+    return grid.tail(HISTORY_PERIODS)["period_start"].min()
+
+
+def history_of(versions, f: Filters) -> pd.Timestamp:
+    return history_start_of(versions, f.as_of)
 
 
 def as_json(figures: pd.DataFrame) -> str:

@@ -83,3 +83,37 @@ def test_overview_figures_are_the_page(monkeypatch, tmp_path, capsys, demo_db_ur
         wording.format_value(r["actual"], r["kind"], r["unit"], currency, compact=True)
         for r in this_week.to_dict("records")
     ]
+
+
+def test_marketing_figures_are_the_page(monkeypatch, tmp_path, capsys, demo_db_url):
+    at = open_page(monkeypatch, tmp_path, demo_db_url, "pages/marketing.py")
+    f = shown_filters(at)
+    rows = figures(capsys, monkeypatch, demo_db_url, "--page", "marketing", *filter_args(f))
+    this = rows[rows["period"] == f.period].set_index("commitment")
+    shown = metrics(at)
+    currency = f.document.currency
+    for cid, label in (
+        ("mql-volume", "MQLs"),
+        ("sql_count", "SQLs"),
+        ("sourced-pipeline", "Sourced pipeline"),
+    ):
+        assert shown[label] == wording.format_value(
+            this.loc[cid, "actual"], this.loc[cid, "kind"], currency=currency
+        )
+    trend = table(at, "period", "mqls", "sqls")
+    printed = rows[rows["commitment"] == "mql_to_sql_rate"].set_index("period")
+    assert trend["period"].tolist() == printed.index.tolist()
+    assert trend["mql_to_sql"].tolist() == pytest.approx(printed["actual"].tolist(), nan_ok=True)
+
+
+def test_funnel_figures_are_the_page(monkeypatch, tmp_path, capsys, demo_db_url):
+    at = open_page(monkeypatch, tmp_path, demo_db_url, "pages/funnel.py")
+    f = shown_filters(at)
+    rows = figures(capsys, monkeypatch, demo_db_url, "--page", "funnel", *filter_args(f)).set_index(
+        ["commitment", "period"]
+    )
+    shown = metrics(at)
+    for stage, label in (("mql", "MQL"), ("sql", "SQL"), ("opportunity", "Opportunity"), ("won", "Won")):
+        assert shown[label] == f"{int(rows.loc[(f'funnel-{stage}', f.period), 'actual']):,}"
+    # Pipeline and won revenue: one row per period the page's charts draw (15 periods of history).
+    assert len(rows.loc["sourced-pipeline"]) == len(rows.loc["won_revenue"]) == 15
