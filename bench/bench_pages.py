@@ -44,8 +44,8 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from analytics.agreement import versions_from_rows  # noqa: E402
 from analytics.commitments import document_in_force, evaluate  # noqa: E402
-from analytics.periods import period_of  # noqa: E402
-from analytics.snapshots import last_closed_week, overview_window, week_of, week_overview  # noqa: E402
+from analytics.periods import last_closed_week, period_of, week_of  # noqa: E402
+from analytics.snapshots import overview_window, week_overview  # noqa: E402
 from data import repository as repo  # noqa: E402
 from data.engine import make_engine, upgrade  # noqa: E402
 from pages.components.navigation import PAGES  # noqa: E402

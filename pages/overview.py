@@ -11,7 +11,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analytics.snapshots import last_closed_week, overview_window, period_title
+from analytics.periods import last_closed_week
+from analytics.snapshots import overview_window, period_title
 from data.repository import StorageError
 from pages.components import auth, exports, filters, loaders, page
 from views.overview import data_window, week_choices

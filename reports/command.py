@@ -15,7 +15,8 @@ import pandas as pd
 
 from analytics.agreement import AgreementError
 from analytics.commitments import EvaluationError, document_in_force
-from analytics.snapshots import SnapshotError, last_closed_week, parse_week
+from analytics.periods import WeekError, last_closed_week, parse_week
+from analytics.snapshots import SnapshotError
 from data.repository import StorageError
 
 WEEK_HELP = "ISO week like 2026-W48, in the agreement's timezone (default: the last week that has ended)"
@@ -24,7 +25,7 @@ WEEK_HELP = "ISO week like 2026-W48, in the agreement's timezone (default: the l
 def _week(text: str) -> str:
     try:
         parse_week(text)
-    except SnapshotError as exc:
+    except WeekError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text.strip()
 
@@ -101,7 +102,7 @@ def run_report(args) -> int:
         pdf = meeting_pack(engine, agreement, week, as_of, charts=not args.no_charts, progress=bar)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_bytes(pdf)
-    except (SnapshotError, AgreementError, EvaluationError, StorageError, OSError) as exc:
+    except (SnapshotError, WeekError, AgreementError, EvaluationError, StorageError, OSError) as exc:
         bar.close()
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -132,7 +133,7 @@ def run_snapshot(args) -> int:
             tz = document_in_force(versions_of(engine, name), as_of).timezone
             week = args.week or last_closed_week(as_of, tz)
             print(freeze_week(engine, name, week, as_of, actor="cli").describe())
-    except (SnapshotError, AgreementError, EvaluationError, StorageError) as exc:
+    except (SnapshotError, WeekError, AgreementError, EvaluationError, StorageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from analytics.agreement import AgreementError
 from analytics.breakdowns import queue_window
 from analytics.commitments import EvaluationError
+from analytics.periods import WeekError
 from analytics.snapshots import SnapshotError
 from data import repository as repo
 from data.frames import read_window
@@ -151,7 +152,7 @@ def run_figures(args) -> int:
         f = filters_for(versions, as_of, args.period, teams=tuple(args.team),
                         owners=owner_ids(engine, args.owner), channels=tuple(args.channel))  # fmt: skip
         parts = [page_figures(engine, agreement, page, f, args.week) for page in (args.page or PAGES)]
-    except (SnapshotError, AgreementError, EvaluationError, StorageError, FilterError) as exc:
+    except (SnapshotError, WeekError, AgreementError, EvaluationError, StorageError, FilterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     figures = pd.concat(parts, ignore_index=True)[FIGURE_COLUMNS]

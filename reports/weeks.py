@@ -15,16 +15,14 @@ from sqlalchemy.engine import Engine
 
 from analytics.agreement import AgreementVersion, versions_from_rows
 from analytics.commitments import document_in_force
-from analytics.periods import period_of
+from analytics.periods import last_closed_week, period_of, week_row
 from analytics.snapshots import (
     TREND_WEEKS,
     SnapshotError,
     WeekOverview,
     final_snapshots,
-    last_closed_week,
     overview_window,
     week_figures,
-    week_row,
 )
 from data import repository as repo
 from data.frames import read_window

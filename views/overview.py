@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from analytics import wording
 from analytics.charts import STATUS_COLORS, STATUS_LABELS, trend_chart
 from analytics.commitments import as_versions, document_in_force, evaluate
+from analytics.periods import weeks_between
 from analytics.snapshots import (
     TREND_WEEKS,
     WeekOverview,
@@ -31,7 +32,6 @@ from analytics.snapshots import (
     week_dates,
     week_grid,
     week_overview,
-    weeks_between,
 )
 from views.figures import figure_rows
 from views.filters import Filters

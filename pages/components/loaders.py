@@ -22,7 +22,7 @@ from types import MappingProxyType
 import pandas as pd
 import streamlit as st
 
-from analytics import breakdowns, commitments, funnel
+from analytics import breakdowns
 from analytics.agreement import AgreementVersion, versions_from_rows
 from analytics.baseline import FunnelAssumptions, trailing_assumptions
 from analytics.commitments import evaluate
@@ -217,68 +217,6 @@ def funnel_assumptions(url: str, agreement: str, start: str, end: str, as_of: st
     return trailing_assumptions(
         agreement_versions(url, agreement), frames(url, start, end), pd.Timestamp(as_of)
     )
-
-
-# --- Marketing, Sales and Funnel pages ------------------------------------------------------------------
-# Metrics those pages show even where no commitment measures them ("tracked without a target"); one tuple
-# for all three pages, so they share the cached evaluation.
-TRACKED_METRICS = (
-    "mql_count",
-    "sql_count",
-    "sourced_pipeline",
-    "won_revenue",
-    "mql_to_sql_rate",
-    "acceptance_rate",
-)
-
-
-@st.cache_data(ttl=600, max_entries=32, show_spinner="Evaluating the agreement…")
-def tracked_evaluation(
-    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple = (), owners: tuple = (),
-    channels: tuple = (), by: str | None = None,
-) -> pd.DataFrame:  # fmt: skip
-    """:func:`evaluation`, plus a no-target row for each of :data:`TRACKED_METRICS` no commitment measures."""
-    versions = breakdowns.with_tracked(agreement_versions(url, agreement), TRACKED_METRICS)
-    data = sliced_frames(url, start, end, teams, owners, channels)
-    return evaluate(versions, data, pd.Timestamp(start), pd.Timestamp(end), pd.Timestamp(as_of), by=by)
-
-
-@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
-def progress(
-    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple, owners: tuple, channels: tuple,
-    commitment: str,
-) -> pd.DataFrame:  # fmt: skip
-    """Day-by-day progress of a count or amount ``commitment`` (or tracked metric) over the period at ``start``."""
-    versions = breakdowns.with_tracked(agreement_versions(url, agreement), TRACKED_METRICS)
-    data = sliced_frames(url, start, end, teams, owners, channels)
-    return commitments.daily_progress(versions, data, commitment, pd.Timestamp(start), pd.Timestamp(as_of))
-
-
-@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
-def marketing_breakdown(
-    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple, owners: tuple, channels: tuple,
-    what: str, by: str | None,
-) -> pd.DataFrame:  # fmt: skip
-    """``what`` ("volume", "acceptance" or "rejections") of analytics.breakdowns, per ``by``, over [start, end)."""
-    build = {
-        "volume": breakdowns.volume_by,
-        "acceptance": breakdowns.acceptance_by,
-        "rejections": breakdowns.rejection_reasons,
-    }[what]
-    data = sliced_frames(url, start, end, teams, owners, channels)
-    return build(agreement_versions(url, agreement), data, pd.Timestamp(start), pd.Timestamp(end),
-                 pd.Timestamp(as_of), by=by)  # fmt: skip
-
-
-@st.cache_data(ttl=600, max_entries=16, show_spinner="Building the funnel…")
-def cohorts(
-    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple = (), owners: tuple = (),
-    channels: tuple = (),
-) -> pd.DataFrame:  # fmt: skip
-    """analytics.funnel.funnel: one row per handover period in [start, end), for the chosen slice."""
-    data = sliced_frames(url, start, end, teams, owners, channels)
-    return funnel.funnel(agreement_versions(url, agreement), data, pd.Timestamp(start), pd.Timestamp(end),
-                         pd.Timestamp(as_of))  # fmt: skip
 
 
 # --- one view per page -----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from analytics import wording
 from analytics.agreement import AgreementVersion, parse_document
 from analytics.commitments import evaluate
+from analytics.periods import WeekError, last_closed_week, parse_week, shift_week, week_of, weeks_between
 from analytics.snapshots import (
     FIGURE_FIELDS,
     SnapshotError,
@@ -23,19 +24,14 @@ from analytics.snapshots import (
     figures_frame,
     format_change,
     gap_sentence,
-    last_closed_week,
     overview_window,
-    parse_week,
     scoreboard,
-    shift_week,
     to_records,
     week_figures,
-    week_of,
     week_over_week,
     week_overview,
     week_share,
     week_version,
-    weeks_between,
     window_frames,
 )
 from tests.analytics.conftest import agreement, commitment, make_frames, scenarios, ts
@@ -86,7 +82,7 @@ def test_weeks_are_iso_weeks_in_the_agreement_timezone():
     ],
 )
 def test_a_bad_week_label_says_what_is_wrong(text, says):
-    with pytest.raises(SnapshotError, match=says):
+    with pytest.raises(WeekError, match=says):
         parse_week(text)
 
 

@@ -23,8 +23,8 @@ from analytics.slicing import slice_frames
 from connectors.first_run import ensure_default_agreement
 from data import repository as repo
 from data.engine import make_engine, upgrade
-from pages.components.filters import Filters
 from data.frames import ACTIVITY_TAIL
+from pages.components.filters import Filters
 
 APP = str(settings.ROOT / "app.py")
 AGREEMENT = "Sales and Marketing SLA"

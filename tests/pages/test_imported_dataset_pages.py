@@ -19,7 +19,6 @@ from connectors.files import import_file
 from connectors.files.mapping import load_preset
 from connectors.first_run import ensure_default_agreement
 from data.engine import make_engine, upgrade
-from pages.components.loaders import TRACKED_METRICS
 from tests.pages.dashboard_oracle import (
     charts,
     infos,
@@ -30,6 +29,7 @@ from tests.pages.dashboard_oracle import (
     trace_values,
     versions,
 )
+from views.sales import TRACKED_METRICS
 
 MAVEN = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "maven-crm"
 pytestmark = pytest.mark.skipif(

@@ -102,12 +102,10 @@ def test_the_loaders_leave_the_shared_frames_as_they_were(url):
               for name, w in (("period", (start, end)), ("history", (h_start, h_end)))}  # fmt: skip
     key = {"url": url, "agreement": AGREEMENT, "as_of": as_of}
     loaders.evaluation(**key, start=start, end=end, by="owner")
-    loaders.tracked_evaluation(**key, start=h_start, end=h_end, teams=("EMEA",))
-    loaders.sales_view(**key, period="current", start=start, end=end)
-    loaders.cohorts(**key, start=h_start, end=h_end, channels=("Events",))
-    for what in ("volume", "acceptance", "rejections"):
-        loaders.marketing_breakdown(**key, start=start, end=end, teams=(), owners=(), channels=(), what=what,
-                                    by="campaign")  # fmt: skip
+    view = {**key, "period": "current", "start": start, "end": end, "teams": (), "owners": (), "channels": ()}
+    loaders.sales_view(**view)
+    loaders.marketing_view(**view, history_start=h_start)
+    loaders.funnel_view(**{**view, "channels": ("Events",)}, history_start=h_start)
     for name, w in (("period", (start, end)), ("history", (h_start, h_end))):
         for table, frame in loaders.frames(url, *w).items():
             pd.testing.assert_frame_equal(frame, before[name][table], obj=f"{name} {table}")

@@ -13,16 +13,9 @@ import settings
 from analytics import wording
 from analytics.agreement import parse_agreement, versions_from_rows
 from analytics.commitments import document_in_force, evaluate
-from analytics.periods import period_of
+from analytics.periods import last_closed_week, period_of, week_of
 from analytics.slicing import slice_frames
-from analytics.snapshots import (
-    commitment_title,
-    evaluate_weeks,
-    last_closed_week,
-    overview_window,
-    period_title,
-    week_of,
-)
+from analytics.snapshots import commitment_title, evaluate_weeks, overview_window, period_title
 from connectors.first_run import DEFAULT_AGREEMENT
 from data import repository as repo
 from data.engine import make_engine

@@ -13,7 +13,6 @@ from analytics.commitments import evaluate
 from analytics.followup import followup_detail, followup_queue
 from data import repository as repo
 from data.engine import make_engine
-from pages.components.loaders import TRACKED_METRICS
 from tests.pages.dashboard_oracle import (
     charts,
     copy_database,
@@ -29,6 +28,7 @@ from tests.pages.dashboard_oracle import (
     trace_values,
     versions,
 )
+from views.sales import TRACKED_METRICS
 
 PAGE = "pages/sales.py"
 RATES = {

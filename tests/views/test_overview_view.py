@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, assume, given, settings
 
 from analytics.agreement import parse_document
 from analytics.commitments import as_versions
-from analytics.snapshots import week_row
+from analytics.periods import week_row
 from tests.analytics.conftest import commitment, scenarios
 from tests.views.oracle import follow_up_by_rep, handed_over, rate
 from views.filters import filters_for
