@@ -20,7 +20,15 @@ import streamlit as st
 
 from agreements import store
 from analytics.agreement import Agreement, AgreementError, AgreementVersion, version_in_force
-from analytics.baseline import BaselineError, FunnelAssumptions, reverse_funnel, suggest_targets
+from analytics.baseline import (
+    BaselineError,
+    FunnelAssumptions,
+    default_revenue_goal,
+    mql_target,
+    reverse_funnel,
+    rounded_target,
+    suggest_targets,
+)
 from analytics.charts import AMBER, GREEN, RED, STATUS_COLORS, STATUS_LABELS
 from analytics.metrics import GLOSSARY, METRICS
 from analytics.periods import period_of
@@ -28,17 +36,14 @@ from analytics.revisions import (
     commitment_field,
     consequences_table,
     default_effective_from,
-    default_revenue_goal,
     describe_terms,
     diff,
     earliest_effective_from,
     line_of,
-    mql_target,
     plain_language,
     problems,
     review_checklist,
     review_state,
-    rounded_target,
     target_text,
     triggered_consequences,
     unified_yaml_diff,

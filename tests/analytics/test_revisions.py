@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import settings as accord_settings
 from analytics.agreement import Agreement, AgreementError, AgreementVersion, parse_agreement
+from analytics.baseline import default_revenue_goal, mql_target
 from analytics.commitments import evaluate
 from analytics.revisions import (
     CHECKLIST_COLUMNS,
@@ -20,14 +21,12 @@ from analytics.revisions import (
     commitment_field,
     consequences_table,
     default_effective_from,
-    default_revenue_goal,
     describe_business_time,
     describe_days,
     describe_terms,
     diff,
     earliest_effective_from,
     line_of,
-    mql_target,
     next_review,
     plain_language,
     problems,
