@@ -14,7 +14,7 @@ import streamlit as st
 from analytics.periods import last_closed_week
 from analytics.snapshots import overview_window, period_title
 from data.repository import StorageError
-from pages.components import auth, exports, filters, loaders, page
+from pages.components import auth, exports, loaders, page
 from views.overview import data_window, week_choices
 
 
@@ -25,12 +25,8 @@ def show_chart(fig, key: str, week: str) -> None:
     )
 
 
-st.title("Overview")
-f = filters.current()
-if f is None:
-    st.info("No agreement yet: save one on the **Agreement** page to see both sides' commitments here.")
-    st.stop()
-page.data_notice(f.url, stop_when_empty=False)
+# The week picker comes first: the view's own caption then says which week and period are shown.
+f = page.header("Overview", "both sides' commitments here", caption=False, stop_when_empty=False).f
 tz = f.document.timezone
 versions = loaders.agreement_versions(f.url, f.agreement)
 live = "as_of" not in st.query_params  # looking at now, not at the past
