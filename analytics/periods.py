@@ -234,7 +234,6 @@ def weeks_between(start: Any, end: Any, tz: str) -> list[str]:
     return period_grid("week", tz, start, end)["period"].tolist()
 
 
-
 def _period_floor(local_day: pd.Timestamp, kind: str) -> pd.Timestamp:
     if kind == "week":
         return local_day - pd.Timedelta(days=local_day.weekday())

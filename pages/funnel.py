@@ -23,7 +23,9 @@ if view.empty_cohort:
     st.info(view.empty_cohort)
 else:
     for column, stage in zip(st.columns(len(view.stages)), view.stages, strict=True):
-        column.metric(stage.label, stage.value, delta=stage.note, delta_color="off", delta_arrow="off", border=True)
+        column.metric(
+            stage.label, stage.value, delta=stage.note, delta_color="off", delta_arrow="off", border=True
+        )
     left, right = st.columns([3, 2])
     with left:
         page.show_chart(view.cohort_chart, key="funnel_cohort")

@@ -61,7 +61,9 @@ else:
             "SQLs: leads handed over in the period and qualified by now. Pipeline: deals opened in the period "
             "from marketing's leads."
         )
-        exports.download_csv(volume.table, f"marketing-by-{by}-{f.period}.csv", key=f"marketing_volume_csv_{by}")
+        exports.download_csv(
+            volume.table, f"marketing-by-{by}-{f.period}.csv", key=f"marketing_volume_csv_{by}"
+        )
 
 # --- acceptance and rejection reasons ---------------------------------------------------------------------
 st.subheader(f"Acceptance and rejection reasons by channel — {view.period_name}")
@@ -92,7 +94,9 @@ else:
             page.show_chart(view.reasons_chart, key="marketing_reasons")
             st.dataframe(view.reasons_table, key="marketing_reasons_table", hide_index=True,
                          column_config={"channel": "Channel", "rejected": "Rejected"})  # fmt: skip
-            exports.download_csv(view.reasons_table, f"rejection-reasons-{f.period}.csv", key="marketing_reasons_csv")
+            exports.download_csv(
+                view.reasons_table, f"rejection-reasons-{f.period}.csv", key="marketing_reasons_csv"
+            )
 
 # --- MQL -> SQL trend -------------------------------------------------------------------------------------
 if view.trend_empty:
