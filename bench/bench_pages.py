@@ -202,6 +202,24 @@ def time_loaders(db_url: str) -> dict[str, float]:
     started = time.perf_counter()
     read_window(engine, start, end)
     out["read_overview_window_s"] = time.perf_counter() - started
+    # Each page's view (views/): everything the page shows, computed from frames already read.
+    from views.filters import filters_for
+    from views.funnel import funnel_view
+    from views.marketing import marketing_view
+    from views.overview import overview_view
+    from views.sales import sales_view
+
+    f = filters_for(versions, now)
+    snapshots = repo.read_snapshots(engine, AGREEMENT)
+    for name, build in (
+        ("overview_view_s", lambda: overview_view(versions, frames, snapshots, f, week)),
+        ("marketing_view_s", lambda: marketing_view(versions, window, frames, f, history_start)),
+        ("sales_view_s", lambda: sales_view(versions, window, window, f)),
+        ("funnel_view_s", lambda: funnel_view(versions, frames, f, history_start)),
+    ):
+        started = time.perf_counter()
+        build()
+        out[name] = time.perf_counter() - started
     return out
 
 
