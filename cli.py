@@ -131,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     from alerts.command import add_alerts_command
 
     add_alerts_command(commands)
+
+    from reports.figures import add_figures_command
+
+    add_figures_command(commands)
     return parser
 
 

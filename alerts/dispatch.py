@@ -68,7 +68,7 @@ class RunReport:
 
 def read_frames(engine: Engine, as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:
     """Return the owners and the leads handed over in the :data:`READ_BACK` days up to ``as_of``."""
-    from reports.weeks import ANALYTICS_COLUMNS, all_columns
+    from data.frames import ANALYTICS_COLUMNS, all_columns
 
     columns = (*ANALYTICS_COLUMNS["leads"], "source")
     leads = repo.read_leads(engine, as_of - READ_BACK, as_of + pd.Timedelta(microseconds=1), columns=columns)
@@ -77,17 +77,17 @@ def read_frames(engine: Engine, as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:
 
 def digest_of(engine: Engine, agreement: str, as_of: pd.Timestamp) -> tuple[str, Message]:
     """Return the last closed week of ``agreement`` at ``as_of`` and its digest message (the Overview's words)."""
-    from analytics.snapshots import biggest_gaps, last_closed_week, scoreboard, week_dates
-    from reports.weeks import load_overview, versions_of
+    from analytics.periods import last_closed_week
+    from analytics.snapshots import scoreboard, week_dates
+    from reports.weeks import load_view, versions_of
 
     doc = document_in_force(versions_of(engine, agreement), as_of)
     week = last_closed_week(as_of, doc.timezone)
-    view = load_overview(engine, agreement, week, as_of)
+    page = load_view(engine, agreement, week, as_of)  # the Overview's view: the digest says what the page says
+    view = page.overview
     board = scoreboard(view.week_rows(), view.changes, view.period_rows(), previous_week=view.previous_week,
                        currency=doc.currency)  # fmt: skip
-    gaps = (
-        view.gaps["sentence"].tolist() if len(view.gaps) else biggest_gaps(view.figures)["sentence"].tolist()
-    )
+    gaps = [gap.sentence for gap in page.gaps]
     return week, digest_message(agreement, week, week_dates(week), board, gaps)
 
 

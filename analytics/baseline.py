@@ -230,3 +230,75 @@ def reverse_funnel(
 def _tidy(x: float) -> float:
     # 0.1 * 3 / 0.3 is 1.0000000000000002; do not round that up to 2.
     return round(x, 9)
+
+
+# --- the reverse funnel's starting point ----------------------------------------------------------------------
+
+
+def default_revenue_goal(agreement: Agreement, average_deal_size: float, win_rate: float) -> float:
+    """Return a revenue goal to start the reverse funnel from, rounded to two significant digits.
+
+    The agreement's own ``won_revenue`` target if it has one (without filters);
+    else its ``sourced_pipeline`` target x ``win_rate``; else ten average deals;
+    else 100,000.
+
+    >>> from analytics.agreement import parse_agreement
+    >>> doc = parse_agreement("{name: A, parties: [m], "
+    ...     "commitments: [{id: p, owner: m, metric: sourced_pipeline, target: 5000000}]}")
+    >>> default_revenue_goal(doc, 31_000.0, 0.2437)
+    1200000.0
+    """
+
+    def target_of(metric: str) -> float | None:
+        for c in agreement.commitments:
+            if c.metric == metric and c.target is not None and not c.filters.items():
+                return float(c.target)
+        return None
+
+    goal = target_of("won_revenue")
+    pipeline = target_of("sourced_pipeline")
+    if goal is None and pipeline is not None and _finite(win_rate):
+        goal = pipeline * win_rate
+    if goal is None and _finite(average_deal_size):
+        goal = 10 * average_deal_size
+    if not goal or not _finite(goal):
+        return 100_000.0
+    digits = 1 - int(math.floor(math.log10(abs(goal))))
+    return float(round(goal, digits))
+
+
+def rounded_target(value: float, kind: str) -> float:
+    """Return a suggested target rounded the way targets are written.
+
+    Rates to two decimals (0.874 -> 0.87), counts to whole items, amounts to
+    three significant digits, durations to a tenth of an hour.
+
+    >>> rounded_target(0.8749, "rate"), rounded_target(163.4, "count"), rounded_target(1413550, "amount")
+    (0.87, 163.0, 1410000.0)
+    >>> rounded_target(3.14159, "duration")
+    3.1
+    """
+    if not _finite(value):
+        raise ValueError(f"cannot round {value!r} to a target")
+    if kind == "rate":
+        return round(value, 2)
+    if kind == "count":
+        return float(round(value))
+    if kind == "amount":
+        if value == 0:
+            return 0.0
+        digits = 2 - int(math.floor(math.log10(abs(value))))
+        return float(round(value, digits))
+    return round(value, 1)
+
+
+def mql_target(agreement: Agreement) -> float | None:
+    """Return the agreement's MQL volume target per period (an ``mql_count`` commitment without filters)."""
+    for c in agreement.commitments:
+        if c.metric == "mql_count" and c.target is not None and not c.filters.items():
+            return float(c.target)
+    return None
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and not math.isnan(value) and not math.isinf(value)

@@ -222,7 +222,10 @@ def volume_by(
     if by == "campaign":
         at = positions(known.leads["id"].to_numpy(dtype="int64", na_value=_NO_ID),
                        deals["lead_id"].to_numpy(dtype="int64", na_value=_NO_ID))  # fmt: skip
-        deal_values = lead_values.take(np.maximum(at, 0)).reset_index(drop=True).mask(at < 0)
+        if len(lead_values):
+            deal_values = lead_values.take(np.maximum(at, 0)).reset_index(drop=True).mask(at < 0)
+        else:  # no lead at all (e.g. an owner with deals only): no deal has a lead's campaign
+            deal_values = pd.Series(np.full(len(deals), np.nan), dtype="str")
     else:
         deal_values = deals[by].reset_index(drop=True)
     amounts = np.nan_to_num(deals["amount"].to_numpy(dtype="float64", na_value=np.nan))

@@ -7,6 +7,7 @@ so a figure holds at most a few hundred marks whatever the number of leads.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 
 import numpy as np
@@ -272,7 +273,15 @@ def tidy(fig: go.Figure) -> go.Figure:
 
 
 def _all_missing(values) -> bool:
-    """True for a non-empty sequence of numbers that are all NaN (text is never missing)."""
+    """True for a non-empty sequence of numbers that are all NaN (text is never missing).
+
+    A figure that went through pickle (a cached page view) holds its arrays as plotly's typed arrays.
+
+    >>> _all_missing([np.nan, np.nan]), _all_missing({"dtype": "f8", "bdata": "AAAAAAAA+H8="}), _all_missing(["a"])
+    (True, True, False)
+    """
+    if isinstance(values, Mapping) and "bdata" in values:
+        values = np.frombuffer(base64.b64decode(values["bdata"]), dtype=values.get("dtype", "f8"))
     if values is None or not len(values):
         return False
     try:

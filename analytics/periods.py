@@ -15,7 +15,8 @@ with ``start <= instant < end``.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+import re
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -164,6 +165,74 @@ def timestamps_as_int(series: pd.Series) -> np.ndarray:
     if not isinstance(values.dtype, pd.DatetimeTZDtype):
         values = pd.to_datetime(values, utc=True)
     return np.asarray(values.dt.tz_convert("UTC").dt.as_unit("us").array.asi8, dtype=np.int64)
+
+
+# --- ISO weeks (the Overview's weeks: Monday to Sunday in the agreement's timezone) ------------------------
+
+_WEEK = re.compile(r"(\d{4})-W(\d{2})")
+
+
+class WeekError(PeriodError):
+    """An ISO week label cannot be read; the message says why and how to write it."""
+
+
+def parse_week(week: str) -> dt.date:
+    """Return the Monday of the ISO week ``week`` ("2026-W48"); raise :class:`WeekError` otherwise.
+
+    >>> parse_week("2026-W48")
+    datetime.date(2026, 11, 23)
+    """
+    match = _WEEK.fullmatch(str(week).strip())
+    if not match:
+        raise WeekError(f"{week!r} is not an ISO week; write it like 2026-W48 (year, W, two-digit week)")
+    year, number = int(match.group(1)), int(match.group(2))
+    try:
+        return dt.date.fromisocalendar(year, number, 1)
+    except ValueError:
+        raise WeekError(f"{week!r} is not an ISO week: {year} has no week {number}") from None
+
+
+def week_row(week: str, tz: str) -> pd.Series:
+    """Return the ISO week ``week`` in timezone ``tz`` as one row: period, period_start, period_end (UTC).
+
+    >>> row = week_row("2026-W48", "Europe/Berlin")
+    >>> str(row["period_start"]), str(row["period_end"])
+    ('2026-11-22 23:00:00+00:00', '2026-11-29 23:00:00+00:00')
+    """
+    return period_of(parse_week(week), "week", tz)
+
+
+def week_of(instant: Any, tz: str) -> str:
+    """Return the label of the ISO week holding ``instant`` in ``tz``.
+
+    >>> week_of(pd.Timestamp("2026-11-29T23:30:00Z"), "Europe/Berlin")  # Monday 00:30 in Berlin
+    '2026-W49'
+    """
+    return str(period_of(instant, "week", tz)["period"])
+
+
+def shift_week(week: str, weeks: int) -> str:
+    """Return the label of the ISO week ``weeks`` weeks after ``week`` (before, when negative)."""
+    year, number, _ = (parse_week(week) + dt.timedelta(weeks=weeks)).isocalendar()
+    return f"{year}-W{number:02d}"
+
+
+def last_closed_week(as_of: Any, tz: str) -> str:
+    """Return the label of the last ISO week that had ended by ``as_of`` in ``tz``.
+
+    >>> last_closed_week(pd.Timestamp("2026-11-27T12:00:00Z"), "UTC")
+    '2026-W47'
+    """
+    return shift_week(week_of(as_of, tz), -1)
+
+
+def weeks_between(start: Any, end: Any, tz: str) -> list[str]:
+    """Return the labels of the ISO weeks overlapping ``[start, end)`` in ``tz``, oldest first.
+
+    >>> weeks_between("2026-11-01", "2026-12-01", "UTC")
+    ['2026-W44', '2026-W45', '2026-W46', '2026-W47', '2026-W48', '2026-W49']
+    """
+    return period_grid("week", tz, start, end)["period"].tolist()
 
 
 def _period_floor(local_day: pd.Timestamp, kind: str) -> pd.Timestamp:

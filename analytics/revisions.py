@@ -63,14 +63,14 @@ PERIOD_WORDS: dict[str, str] = {"week": "a week", "month": "a month", "quarter":
 # --- plain language ----------------------------------------------------------------------------------
 
 
-def format_value(value: float | None, kind: str, currency: str | None = None) -> str:
-    """Return a target or actual as people write it: rates in %, amounts with the currency.
+def target_text(value: float | None, kind: str, currency: str | None = None) -> str:
+    """Return a target or actual as people write it: ``wording.format_value`` exact, "no target" when missing.
 
-    >>> format_value(0.9, "rate"), format_value(0.875, "rate"), format_value(5e6, "amount", "EUR")
+    >>> target_text(0.9, "rate"), target_text(0.875, "rate"), target_text(5e6, "amount", "EUR")
     ('90%', '87.5%', 'EUR 5,000,000')
-    >>> format_value(750, "count"), format_value(143.25, "count"), format_value(2.5, "count")
+    >>> target_text(750, "count"), target_text(143.25, "count"), target_text(2.5, "count")
     ('750', '143', '2.5')
-    >>> format_value(4, "duration"), format_value(None, "count")
+    >>> target_text(4, "duration"), target_text(None, "count")
     ('4 business hours', 'no target')
     """
     return wording.format_value(value, kind, currency=currency, exact=True, missing="no target")
@@ -157,14 +157,14 @@ def describe_commitment(commitment: Commitment, agreement: Agreement) -> str:
         if commitment.target is None:
             return f"{party}'s {what} is tracked without a target{_describe_filters(commitment)}."
         bound = "at most" if metric.lower_is_better else "at least"
-        shown = format_value(commitment.target, metric.kind, agreement.currency)
+        shown = target_text(commitment.target, metric.kind, agreement.currency)
         return f"{party} commits to {what} of {bound} {shown}{per}{_describe_filters(commitment)}."
     params = commitment.metric_params().model_dump()
     values = {k: wording.plain_number(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
               for k, v in params.items()}  # fmt: skip
     kinds = params.get("kinds")
     values["kinds"] = f" ({' or '.join(kinds)})" if kinds else ""
-    target = format_value(commitment.target, metric.kind, agreement.currency)
+    target = target_text(commitment.target, metric.kind, agreement.currency)
     sentence = _SENTENCES[commitment.metric].format(
         party=party,
         target=target,
@@ -192,7 +192,7 @@ def plain_language(agreement: Agreement) -> pd.DataFrame:
                 "metric": c.metric,
                 "kind": metric.kind,
                 "target": math.nan if c.target is None else float(c.target),
-                "target_text": format_value(c.target, metric.kind, agreement.currency),
+                "target_text": target_text(c.target, metric.kind, agreement.currency),
                 "sentence": describe_commitment(c, agreement),
                 "description": c.description or "",
             }
@@ -708,75 +708,3 @@ def triggered_consequences(
                      "status": row.status, "version": version, "consequence": text}
                 )  # fmt: skip
     return pd.DataFrame(rows, columns=TRIGGERED_COLUMNS)
-
-
-# --- the reverse funnel's starting point ----------------------------------------------------------------------
-
-
-def default_revenue_goal(agreement: Agreement, average_deal_size: float, win_rate: float) -> float:
-    """Return a revenue goal to start the reverse funnel from, rounded to two significant digits.
-
-    The agreement's own ``won_revenue`` target if it has one (without filters);
-    else its ``sourced_pipeline`` target x ``win_rate``; else ten average deals;
-    else 100,000.
-
-    >>> from analytics.agreement import parse_agreement
-    >>> doc = parse_agreement("{name: A, parties: [m], "
-    ...     "commitments: [{id: p, owner: m, metric: sourced_pipeline, target: 5000000}]}")
-    >>> default_revenue_goal(doc, 31_000.0, 0.2437)
-    1200000.0
-    """
-
-    def target_of(metric: str) -> float | None:
-        for c in agreement.commitments:
-            if c.metric == metric and c.target is not None and not c.filters.items():
-                return float(c.target)
-        return None
-
-    goal = target_of("won_revenue")
-    pipeline = target_of("sourced_pipeline")
-    if goal is None and pipeline is not None and _finite(win_rate):
-        goal = pipeline * win_rate
-    if goal is None and _finite(average_deal_size):
-        goal = 10 * average_deal_size
-    if not goal or not _finite(goal):
-        return 100_000.0
-    digits = 1 - int(math.floor(math.log10(abs(goal))))
-    return float(round(goal, digits))
-
-
-def rounded_target(value: float, kind: str) -> float:
-    """Return a suggested target rounded the way targets are written.
-
-    Rates to two decimals (0.874 -> 0.87), counts to whole items, amounts to
-    three significant digits, durations to a tenth of an hour.
-
-    >>> rounded_target(0.8749, "rate"), rounded_target(163.4, "count"), rounded_target(1413550, "amount")
-    (0.87, 163.0, 1410000.0)
-    >>> rounded_target(3.14159, "duration")
-    3.1
-    """
-    if not _finite(value):
-        raise ValueError(f"cannot round {value!r} to a target")
-    if kind == "rate":
-        return round(value, 2)
-    if kind == "count":
-        return float(round(value))
-    if kind == "amount":
-        if value == 0:
-            return 0.0
-        digits = 2 - int(math.floor(math.log10(abs(value))))
-        return float(round(value, digits))
-    return round(value, 1)
-
-
-def mql_target(agreement: Agreement) -> float | None:
-    """Return the agreement's MQL volume target per period (an ``mql_count`` commitment without filters)."""
-    for c in agreement.commitments:
-        if c.metric == "mql_count" and c.target is not None and not c.filters.items():
-            return float(c.target)
-    return None
-
-
-def _finite(value: float | None) -> bool:
-    return value is not None and not math.isnan(value) and not math.isinf(value)

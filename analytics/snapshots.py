@@ -54,7 +54,7 @@ from analytics.calendar import business_seconds
 from analytics.charts import STATUS_LABELS
 from analytics.commitments import as_versions, document_in_force, evaluate
 from analytics.metrics import METRICS, as_instant
-from analytics.periods import period_grid, period_of
+from analytics.periods import parse_week, period_grid, period_of, shift_week, week_row
 from analytics.schema import UTC_TS
 from analytics.wording import number_or_nan
 from analytics.wording import period_name as period_title
@@ -73,74 +73,11 @@ _NUMBERS = ("target", "actual", "gap", "gap_pct", "met", "breached", "pending", 
 BEHIND: tuple[str, ...] = ("missed", "off track", "at risk")
 COMPARED: tuple[str, ...] = ("actual", "target", "n")
 TREND_WEEKS = 8
-_WEEK = re.compile(r"(\d{4})-W(\d{2})")
 _ACRONYMS = {"mql": "MQL", "mqls": "MQLs", "sql": "SQL", "sqls": "SQLs", "sla": "SLA", "p90": "p90"}
 
 
 class SnapshotError(AccordError, ValueError):
     """A week or snapshot cannot be used as given; the message says which and why."""
-
-
-# ----------------------------------------------------------------------------- weeks
-
-
-def parse_week(week: str) -> dt.date:
-    """Return the Monday of the ISO week ``week`` ("2026-W48"); raise :class:`SnapshotError` otherwise.
-
-    >>> parse_week("2026-W48")
-    datetime.date(2026, 11, 23)
-    """
-    match = _WEEK.fullmatch(str(week).strip())
-    if not match:
-        raise SnapshotError(f"{week!r} is not an ISO week; write it like 2026-W48 (year, W, two-digit week)")
-    year, number = int(match.group(1)), int(match.group(2))
-    try:
-        return dt.date.fromisocalendar(year, number, 1)
-    except ValueError:
-        raise SnapshotError(f"{week!r} is not an ISO week: {year} has no week {number}") from None
-
-
-def week_row(week: str, tz: str) -> pd.Series:
-    """Return the ISO week ``week`` in timezone ``tz`` as one row: period, period_start, period_end (UTC).
-
-    >>> row = week_row("2026-W48", "Europe/Berlin")
-    >>> str(row["period_start"]), str(row["period_end"])
-    ('2026-11-22 23:00:00+00:00', '2026-11-29 23:00:00+00:00')
-    """
-    return period_of(parse_week(week), "week", tz)
-
-
-def week_of(instant: Any, tz: str) -> str:
-    """Return the label of the ISO week holding ``instant`` in ``tz``.
-
-    >>> week_of(pd.Timestamp("2026-11-29T23:30:00Z"), "Europe/Berlin")  # Monday 00:30 in Berlin
-    '2026-W49'
-    """
-    return str(period_of(instant, "week", tz)["period"])
-
-
-def shift_week(week: str, weeks: int) -> str:
-    """Return the label of the ISO week ``weeks`` weeks after ``week`` (before, when negative)."""
-    year, number, _ = (parse_week(week) + dt.timedelta(weeks=weeks)).isocalendar()
-    return f"{year}-W{number:02d}"
-
-
-def last_closed_week(as_of: Any, tz: str) -> str:
-    """Return the label of the last ISO week that had ended by ``as_of`` in ``tz``.
-
-    >>> last_closed_week(pd.Timestamp("2026-11-27T12:00:00Z"), "UTC")
-    '2026-W47'
-    """
-    return shift_week(week_of(as_of, tz), -1)
-
-
-def weeks_between(start: Any, end: Any, tz: str) -> list[str]:
-    """Return the labels of the ISO weeks overlapping ``[start, end)`` in ``tz``, oldest first.
-
-    >>> weeks_between("2026-11-01", "2026-12-01", "UTC")
-    ['2026-W44', '2026-W45', '2026-W46', '2026-W47', '2026-W48', '2026-W49']
-    """
-    return period_grid("week", tz, start, end)["period"].tolist()
 
 
 # ----------------------------------------------------------------------------- week evaluation
@@ -426,9 +363,9 @@ def compare_figures(frozen: pd.DataFrame, now: pd.DataFrame) -> pd.DataFrame:
             kind, unit = row["kind_frozen"], row["unit_frozen"]
             what = f"{row['period']} {commitment_title(row['commitment'])}"
             if name == "actual":
-                text = f"{what} was {format_value(before, kind, unit)} when frozen, {format_value(after, kind, unit)} now."
+                text = f"{what} was {wording.format_value(before, kind, unit, compact=True)} when frozen, {wording.format_value(after, kind, unit, compact=True)} now."
             elif name == "target":
-                text = f"{what}: the target was {format_value(before, kind, unit)} when frozen, {format_value(after, kind, unit)} now."
+                text = f"{what}: the target was {wording.format_value(before, kind, unit, compact=True)} when frozen, {wording.format_value(after, kind, unit, compact=True)} now."
             else:
                 text = f"{what} was measured on {_count(before)} when frozen, {_count(after)} now."
             change = after - before if not (math.isnan(before) or math.isnan(after)) else math.nan
@@ -708,7 +645,9 @@ def week_grid(trend: pd.DataFrame, currency: str | None = None) -> tuple[pd.Data
                 continue
             cell = cells.loc[(cid, week)]
             unit = "" if cell["kind"] == "count" else cell["unit"]
-            values.loc[i, column] = format_value(cell["actual"], cell["kind"], unit, currency)
+            values.loc[i, column] = wording.format_value(
+                cell["actual"], cell["kind"], unit, currency, compact=True
+            )
             statuses.loc[i, column] = cell["status"]
             values.loc[i, ["Side", "Commitment"]] = [str(cell["party"]).capitalize(), commitment_title(cid)]
     return values, statuses
@@ -742,12 +681,12 @@ def scoreboard(
         out.append({
             "Side": str(row["party"]).capitalize(),
             "Commitment": commitment_title(cid),
-            week: format_value(row["actual"], kind, unit, currency),
-            "Week target": format_value(row["target"], kind, unit, currency),
+            week: wording.format_value(row["actual"], kind, unit, currency, compact=True),
+            "Week target": wording.format_value(row["target"], kind, unit, currency, compact=True),
             "Week status": STATUS_LABELS.get(row["status"], row["status"]),
             f"vs {previous_week}": "" if c is None else format_change(c["change"], kind, unit, currency),
-            period_name: "–" if p is None else format_value(p["actual"], kind, unit, currency),
-            "Period target": "–" if p is None else format_value(p["target"], kind, unit, currency),
+            period_name: "–" if p is None else wording.format_value(p["actual"], kind, unit, currency, compact=True),
+            "Period target": "–" if p is None else wording.format_value(p["target"], kind, unit, currency, compact=True),
             "Period status": "–" if p is None else STATUS_LABELS.get(p["status"], p["status"]),
         })  # fmt: skip
     columns = ["Side", "Commitment", week, "Week target", "Week status", f"vs {previous_week}", period_name,
@@ -787,16 +726,6 @@ def week_dates(week: str) -> str:
     return f"{monday.day} {monday:%B %Y} – {sunday.day} {sunday:%B %Y}"
 
 
-def format_value(value: Any, kind: str, unit: str = "", currency: str | None = None) -> str:
-    """Return a figure as the overview grid and the meeting pack show it: :func:`analytics.wording.format_value`
-    with compact amounts.
-
-    >>> format_value(612, "count", "leads"), format_value(0.8712, "rate"), format_value(4_230_000, "amount", currency="EUR")
-    ('612 leads', '87%', 'EUR 4.23M')
-    """
-    return wording.format_value(value, kind, unit, currency, compact=True)
-
-
 def format_change(change: Any, kind: str, unit: str = "", currency: str | None = None) -> str:
     """Return a change with sign and unit: '+12 leads', '-3 pts', '+EUR 0.40M'; '' when missing.
 
@@ -809,7 +738,7 @@ def format_change(change: Any, kind: str, unit: str = "", currency: str | None =
     sign = "+" if number > 0 else "-" if number < 0 else "±"
     if kind == "rate":
         return f"{sign}{abs(number) * 100:.1f} pts"
-    return sign + format_value(abs(number), kind, unit, currency)
+    return sign + wording.format_value(abs(number), kind, unit, currency, compact=True)
 
 
 def gap_sentence(row: Mapping[str, Any], currency: str | None = None) -> str:
@@ -825,12 +754,14 @@ def gap_sentence(row: Mapping[str, Any], currency: str | None = None) -> str:
     target = number_or_nan(row.get("target"))
     when = period_title(str(row["period"]))
     title = commitment_title(str(row["commitment"]))
-    shown = format_value(value, kind, unit, currency)
+    shown = wording.format_value(value, kind, unit, currency, compact=True)
     lead = f"{title}: on pace for {shown} in {when}" if paced else f"{title}: {shown} in {when}"
     if math.isnan(target):
         return f"{lead}, no target."
     if math.isnan(value):
-        return f"{lead} against a target of {format_value(target, kind, unit, currency)}."
+        return (
+            f"{lead} against a target of {wording.format_value(target, kind, unit, currency, compact=True)}."
+        )
     lower = bool(row.get("lower_is_better"))
     distance = (value - target) if lower else (target - value)
     if kind == "rate":
@@ -838,6 +769,6 @@ def gap_sentence(row: Mapping[str, Any], currency: str | None = None) -> str:
     else:
         word = ("over" if lower else "short") if distance > 0 else ("under" if lower else "ahead")
         share = f", {abs(distance) / target:.0%}" if target else ""
-        how = f"{format_value(abs(distance), kind, unit, currency)} {word}{share}"
+        how = f"{wording.format_value(abs(distance), kind, unit, currency, compact=True)} {word}{share}"
     limit = "at most " if lower else ""
-    return f"{lead} against a target of {limit}{format_value(target, kind, unit, currency)} ({how})."
+    return f"{lead} against a target of {limit}{wording.format_value(target, kind, unit, currency, compact=True)} ({how})."

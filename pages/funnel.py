@@ -1,89 +1,55 @@
-"""Funnel: of the leads handed over each period, how many reached SQL, opportunity and won; pipeline and revenue."""
+"""Funnel: of the leads handed over each period, how many reached SQL, opportunity and won; pipeline and revenue.
+
+The page draws views.funnel.FunnelView and nothing else.
+"""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from analytics import breakdown_charts as bc
-from analytics import breakdowns as bd
-from analytics import wording
-from analytics.charts import STATUS_LABELS, funnel_chart, trend_chart
-from analytics.funnel import STAGE_LABELS, STAGES, funnel_totals
 from pages.components import exports, loaders, page
 
-REVENUE = {"sourced_pipeline": "Sourced pipeline", "won_revenue": "Won revenue"}
-
-
 head = page.header("Funnel", "the funnel")
-f, doc, period, selection = head.f, head.doc, head.period, head.selection
-
-key = f.key()
-history = {"start": f.history_start.isoformat(), "end": f.period_end.isoformat()}
-cohorts = loaders.cohorts(**key, **history)
-if cohorts.empty:
-    st.info("The agreement's periods have not started yet: there is no funnel to show.")
+f = head.f
+view = loaders.funnel_view(**f.view_key(), history_start=f.history_start.isoformat())
+if view.no_periods:
+    st.info(view.no_periods)
     st.stop()
-selected = cohorts[cohorts["period"] == f.period]
-first, last = wording.period_name(cohorts["period"].iloc[0]), wording.period_name(cohorts["period"].iloc[-1])
-span = f"{first} to {last} · {selection}"
 
 # --- the cohort of the period -----------------------------------------------------------------------------
-st.subheader(f"Leads handed over in {period}")
-targets = bd.stage_targets(doc)
-if selected.empty or int(selected["mql"].iloc[0]) == 0:
-    st.info(f"No lead was handed over in {period} for {selection}: the cohort is empty.")
+st.subheader(view.cohort_title)
+if view.empty_cohort:
+    st.info(view.empty_cohort)
 else:
-    cohort = selected.iloc[0]
-    totals = funnel_totals(selected)
-    for column, stage, (_, total) in zip(st.columns(len(STAGES)), STAGES, totals.iterrows(), strict=True):
-        label = STAGE_LABELS[stage]
-        if stage != "mql":
-            note = f"{wording.share_text(total['of_mql'])} of MQLs"
-        elif label in targets:
-            note = (
-                f"{wording.share_text(total['leads'] / targets[label])} of the {targets[label]:,.0f} target"
-            )
-        else:
-            note = "handed over"
-        column.metric(label, f"{int(total['leads']):,}", delta=note, delta_color="off", delta_arrow="off",
-                      border=True)  # fmt: skip
+    for column, stage in zip(st.columns(len(view.stages)), view.stages, strict=True):
+        column.metric(
+            stage.label, stage.value, delta=stage.note, delta_color="off", delta_arrow="off", border=True
+        )
     left, right = st.columns([3, 2])
     with left:
-        page.show_chart(
-            funnel_chart(totals, title=f"Funnel of the leads handed over<br><sup>{period} · {selection}</sup>",
-                         targets=targets),
-            key="funnel_cohort",
-        )  # fmt: skip
+        page.show_chart(view.cohort_chart, key="funnel_cohort")
     with right:
         st.markdown("**Median time between stages** (calendar days, of the leads that reached both)")
-        for column, label in bc.STAGE_DAYS.items():
-            days = cohort[column]
-            st.metric(label, "–" if pd.isna(days) else f"{days:.1f} days")
+        for label, days in view.stage_days:
+            st.metric(label, days)
         st.caption(
             "A lead counts as SQL once qualified or once it has a deal; opportunity: a deal exists; won: a deal was "
             "won — all by now. Young cohorts are still moving down the funnel."
         )
 
 # --- cohorts over time ------------------------------------------------------------------------------------
-st.subheader(f"Cohorts by handover period, {first} to {last}")
-if int(cohorts["mql"].sum()) == 0:
-    st.info(f"No lead was handed over between {first} and {last} for {selection}.")
+st.subheader(view.cohorts_title)
+if view.cohort_table is None:
+    st.info(view.no_cohorts)
 else:
-    mql_to_sql = bd.find_commitment(doc, "mql_to_sql_rate")
     left, right = st.columns(2)
     with left:
-        page.show_chart(
-            bc.conversion_chart(cohorts, title=f"Conversion by handover period<br><sup>{span}</sup>",
-                                target=mql_to_sql.target if mql_to_sql is not None else None),
-            key="funnel_conversion",
-        )  # fmt: skip
+        page.show_chart(view.conversion_chart, key="funnel_conversion")
     with right:
-        page.show_chart(bc.stage_days_chart(cohorts, title=f"Median days between stages<br><sup>{span}</sup>"),
-                   key="funnel_days")  # fmt: skip
-    table = cohorts.drop(columns=["period_start", "period_end"])
+        page.show_chart(view.days_chart, key="funnel_days")
     st.dataframe(
-        table, key="funnel_cohort_table", hide_index=True,
+        view.cohort_table, key="funnel_cohort_table", hide_index=True,
         column_config={
             "period": "Handed over in", "mql": "MQL", "sql": "SQL", "opportunity": "Opportunity", "won": "Won",
             **{c: st.column_config.NumberColumn(label, format="percent")
@@ -91,32 +57,22 @@ else:
             **{c: st.column_config.NumberColumn(f"Days {label}", format="%.1f") for c, label in bc.STAGE_DAYS.items()},
         },
     )  # fmt: skip
-    exports.download_csv(table, f"funnel-cohorts-{f.period}.csv", key="funnel_cohort_csv")
+    exports.download_csv(view.cohort_table, f"funnel-cohorts-{f.period}.csv", key="funnel_cohort_csv")
 
 # --- pipeline and won revenue -----------------------------------------------------------------------------
-st.subheader(f"Pipeline and won revenue against target, {first} to {last}")
-results = loaders.tracked_evaluation(**key, **history)
-for column, (metric, label) in zip(st.columns(len(REVENUE)), REVENUE.items(), strict=True):
-    commitment = bd.tracked_commitment(doc, metric)
-    rows = bd.rows_for(results, doc, metric)
-    row = bd.row_for(results, doc, metric, f.period)
+st.subheader(view.revenue_title)
+for column, revenue in zip(st.columns(len(view.revenue)), view.revenue, strict=True):
     with column:
-        if rows.empty or rows["n"].sum() == 0:
-            st.info(f"No deal was opened or closed between {first} and {last} for {selection}.")
+        if revenue.chart is None:
+            st.info(revenue.no_deals)
         else:
-            page.show_chart(trend_chart(rows, title=f"{label} by period<br><sup>{span}</sup>", currency=doc.currency),
-                       key=f"funnel_{metric}")  # fmt: skip
-        if row is not None:
-            st.badge(
-                STATUS_LABELS.get(row["status"], row["status"]), color=wording.badge_color(row["status"])
-            )
-            st.write(
-                wording.result_sentence(row, noun=wording.metric_noun(commitment), currency=doc.currency)
-            )
-        if not rows.empty:
-            table = rows[["period", "actual", "target", "gap", "status", "n"]].rename(columns={"n": "deals"})
-            exports.download_csv(table, f"{metric}-by-period-{f.period}.csv", key=f"funnel_{metric}_csv",
-                                 label="Download CSV (per period)")  # fmt: skip
+            page.show_chart(revenue.chart, key=f"funnel_{revenue.metric}")
+        if revenue.sentence is not None:
+            st.badge(revenue.status_label, color=revenue.badge)
+            st.write(revenue.sentence)
+        if revenue.table is not None:
+            exports.download_csv(revenue.table, f"{revenue.metric}-by-period-{f.period}.csv",
+                                 key=f"funnel_{revenue.metric}_csv", label="Download CSV (per period)")  # fmt: skip
 st.caption(
     "Sourced pipeline: deals opened in the period whose lead came from marketing. Won revenue: deals won in the "
     "period. Bars coloured by status; grey: no target in the agreement."

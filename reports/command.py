@@ -16,7 +16,8 @@ import pandas as pd
 import clock
 import settings
 from analytics.commitments import document_in_force
-from analytics.snapshots import SnapshotError, last_closed_week, parse_week
+from analytics.periods import WeekError, last_closed_week, parse_week
+from analytics.snapshots import SnapshotError
 from console import ProgressBar
 from errors import AccordError
 
@@ -31,7 +32,7 @@ WEEK_HELP = "ISO week like 2026-W48, in the agreement's timezone (default: the l
 def _week(text: str) -> str:
     try:
         parse_week(text)
-    except SnapshotError as exc:
+    except WeekError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text.strip()
 

@@ -43,6 +43,7 @@ from reportlab.platypus import (
 )
 from sqlalchemy.engine import Engine
 
+from analytics import wording
 from analytics.agreement import Agreement
 from analytics.charts import STATUS_COLORS, STATUS_LABELS, trend_chart
 from analytics.commitments import document_in_force
@@ -51,13 +52,12 @@ from analytics.snapshots import (
     WeekOverview,
     commitment_title,
     format_change,
-    format_value,
     period_title,
     week_dates,
     week_grid,
 )
 from errors import AccordError
-from reports.weeks import load_overview, versions_of
+from reports.weeks import load_view, versions_of
 
 Progress = Callable[..., None]
 CHROMIUM = "/usr/bin/chromium"
@@ -242,25 +242,39 @@ def _scoreboard(overview: WeekOverview, rows: pd.DataFrame, styles, currency, *,
         kind, unit, cid = row["kind"], row["unit"], row["commitment"]
         p = period_rows.loc[cid] if cid in period_rows.index else None
         ch = changes.loc[cid] if cid in changes.index else None
-        value = format_value(ch["value"] if ch is not None else row["actual"], kind, unit, currency)
+        value = wording.format_value(
+            ch["value"] if ch is not None else row["actual"], kind, unit, currency, compact=True
+        )
         if ch is not None and bool(ch["projected"]):
-            value = f"{format_value(row['actual'], kind, unit, currency)} (pace {value})"
+            value = (
+                f"{wording.format_value(row['actual'], kind, unit, currency, compact=True)} (pace {value})"
+            )
         if kind == "rate" and row["pending"] and row["pending"] > 0:
             value += f" ({row['pending']:,.0f} pending)"
         change = format_change(ch["change"], kind, unit, currency) if ch is not None else ""
-        previous = format_value(ch["previous"], kind, unit, currency) if ch is not None else "–"
+        previous = (
+            wording.format_value(ch["previous"], kind, unit, currency, compact=True)
+            if ch is not None
+            else "–"
+        )
         p_status = p["status"] if p is not None else "no data"
-        p_value = format_value(p["actual"], kind, unit, currency) if p is not None else "–"
-        p_target = format_value(p["target"], kind, unit, currency) if p is not None else "–"
+        p_value = (
+            wording.format_value(p["actual"], kind, unit, currency, compact=True) if p is not None else "–"
+        )
+        p_target = (
+            wording.format_value(p["target"], kind, unit, currency, compact=True) if p is not None else "–"
+        )
         cells = {
             "side": str(row["party"]).capitalize(),
             "commitment": commitment_title(cid),
             "week": value,
-            "target": format_value(row["target"], kind, unit, currency),
+            "target": wording.format_value(row["target"], kind, unit, currency, compact=True),
             "status": _status_cell(row["status"], styles),
             "vs": f"{change} (was {previous})" if change else f"was {previous}",
             "period": p_value,
-            "projection": format_value(p["projection"], kind, unit, currency) if p is not None else "–",
+            "projection": wording.format_value(p["projection"], kind, unit, currency, compact=True)
+            if p is not None
+            else "–",
             "p_target": p_target,
             "p_status": _status_cell(p_status, styles),
         }
@@ -513,7 +527,9 @@ def meeting_pack(
     report = progress or (lambda *args, **kwargs: None)
     with ChartSession() if charts else contextlib.nullcontext() as session:
         report("reading", 0, 1)
-        overview = load_overview(engine, agreement, week, as_of, trend_weeks=trend_weeks)
+        overview = load_view(
+            engine, agreement, week, as_of, trend_weeks=trend_weeks
+        ).overview  # the Overview's view
         report("reading", 1, 1)
         document = document_in_force(versions_of(engine, agreement), overview.as_of)
         return build_meeting_pack(overview, document, charts=charts, progress=progress, session=session)

@@ -10,41 +10,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
 from analytics.agreement import AgreementVersion, versions_from_rows
 from analytics.commitments import document_in_force
-from analytics.schema import BOOL, COLUMNS, FLOAT, INT, STR, UTC_TS
-from analytics.slicing import slice_frames
+from analytics.periods import last_closed_week, period_of, week_row
 from analytics.snapshots import (
     TREND_WEEKS,
     SnapshotError,
     WeekOverview,
     final_snapshots,
-    last_closed_week,
     overview_window,
     week_figures,
-    week_overview,
-    week_row,
 )
 from data import repository as repo
+from data.frames import read_window
+from views.filters import filters_for
+from views.overview import OverviewView, data_window, overview_view
 
-# Touches after a window still count for the leads handed over in it (the dashboard's loaders use this too).
-ACTIVITY_TAIL = pd.Timedelta(days=28)
-# The columns the analytics read (metrics.prepare_frames, breakdowns, followup, funnel, snapshots): the
-# source system's own ids, lifecycle text and update times are left unread (a fifth less reading time, a quarter
-# less memory on 15 months of the 1M-lead demo).
-# tests/reports/test_weeks.py checks every figure is the same as on complete frames.
-ANALYTICS_COLUMNS: dict[str, tuple[str, ...]] = {
-    "leads": ("id", "external_id", "created_at", "mql_at", "sql_at", "owner_id", "owner_external_id",
-              "owner_assigned_at", "team", "channel", "campaign", "first_touch_at", "disposition",
-              "disposition_at", "rejection_reason", "segment", "archived"),
-    "deals": ("id", "created_at", "closed_at", "amount", "is_closed", "is_won", "owner_id", "owner_external_id",
-              "team", "channel", "lead_id", "archived"),
-    "activities": ("id", "lead_id", "owner_id", "kind", "occurred_at", "archived"),
-}  # fmt: skip
 ACTOR = "Accord"
 
 
@@ -88,43 +72,29 @@ def agreement_to_use(engine: Engine, agreement: str | None) -> str:
     raise SnapshotError(f"there are several agreements; choose one with --agreement: {', '.join(names)}")
 
 
-def read_window(engine: Engine, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame]:
-    """Canonical frames of ``[start, end)``, read as the dashboard's ``loaders.frames`` reads them.
+def load_view(
+    engine: Engine,
+    agreement: str,
+    week: str,
+    as_of: pd.Timestamp,
+    *,
+    teams: tuple = (),
+    owners: tuple = (),
+    channels: tuple = (),
+    trend_weeks: int = TREND_WEEKS,
+) -> OverviewView:
+    """The Overview's view (views.overview) of ``week`` and the period holding its close, read from the database.
 
-    Leads handed over in the window plus the leads of its deals, deals created
-    or closed in it, activities until :data:`ACTIVITY_TAIL` after it, every
-    owner. Only the :data:`ANALYTICS_COLUMNS` are read; the frames still carry
-    every canonical column, the others all missing.
+    Frozen weeks are shown as frozen (without a slice); the meeting pack and ``cli.py figures`` draw this view.
     """
-    read = ANALYTICS_COLUMNS
-    return {
-        "owners": repo.read_owners(engine),
-        "leads": all_columns(
-            repo.read_leads(engine, start, end, with_deal_leads=True, columns=read["leads"]), "leads"
-        ),
-        "deals": all_columns(repo.read_deals(engine, start, end, columns=read["deals"]), "deals"),
-        "activities": all_columns(
-            repo.read_activities(engine, start, end + ACTIVITY_TAIL, columns=read["activities"]), "activities"
-        ),
-    }
-
-
-def all_columns(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """``frame`` with every canonical column of ``table``, in canonical order; those it lacks all missing.
-
-    >>> list(all_columns(pd.DataFrame({"id": pd.array([1], dtype="Int64")}), "owners").columns)[:3]
-    ['id', 'source', 'external_id']
-    """
-    spec = COLUMNS[table]
-    missing = {
-        name: pd.Series(_MISSING[dtype], index=frame.index, dtype=dtype)
-        for name, dtype in spec.items()
-        if name not in frame.columns
-    }
-    return frame.assign(**missing)[list(spec)] if missing else frame
-
-
-_MISSING = {UTC_TS: pd.NaT, STR: np.nan, INT: pd.NA, FLOAT: np.nan, BOOL: pd.NA}
+    versions = versions_of(engine, agreement)
+    doc = document_in_force(versions, as_of)
+    close = min(as_of, week_row(week, doc.timezone)["period_end"])
+    period = period_of(close - pd.Timedelta(microseconds=1), doc.period, doc.timezone)["period"]
+    f = filters_for(versions, as_of, str(period), teams=teams, owners=owners, channels=channels)
+    frames = read_window(engine, *data_window(versions, f, week, trend_weeks))
+    snapshots = None if f.sliced else repo.read_snapshots(engine, agreement)
+    return overview_view(versions, frames, snapshots, f, week, trend_weeks=trend_weeks)
 
 
 def load_overview(
@@ -138,15 +108,9 @@ def load_overview(
     channels: tuple = (),
     trend_weeks: int = TREND_WEEKS,
 ) -> WeekOverview:
-    """The :class:`~analytics.snapshots.WeekOverview` of ``week`` read from the database (frozen weeks as frozen)."""
-    versions = versions_of(engine, agreement)
-    start, end = overview_window(versions, week, as_of, trend_weeks)
-    frames = slice_frames(read_window(engine, start, end), teams=teams, owners=owners, channels=channels)
-    sliced = bool(teams or owners or channels)
-    snapshots = None if sliced else repo.read_snapshots(engine, agreement)
-    currency = document_in_force(versions, as_of).currency
-    return week_overview(versions, frames, snapshots, week, as_of, use_frozen=not sliced,
-                         trend_weeks=trend_weeks, currency=currency)  # fmt: skip
+    """The :class:`~analytics.snapshots.WeekOverview` of ``week`` of :func:`load_view` (frozen weeks as frozen)."""
+    return load_view(engine, agreement, week, as_of, teams=teams, owners=owners, channels=channels,
+                     trend_weeks=trend_weeks).overview  # fmt: skip
 
 
 def freeze_week(

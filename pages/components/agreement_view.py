@@ -21,7 +21,15 @@ import streamlit as st
 import clock
 from agreements import store
 from analytics.agreement import Agreement, AgreementError, AgreementVersion, version_in_force
-from analytics.baseline import BaselineError, FunnelAssumptions, reverse_funnel, suggest_targets
+from analytics.baseline import (
+    BaselineError,
+    FunnelAssumptions,
+    default_revenue_goal,
+    mql_target,
+    reverse_funnel,
+    rounded_target,
+    suggest_targets,
+)
 from analytics.charts import AMBER, GREEN, RED, STATUS_COLORS, STATUS_LABELS
 from analytics.metrics import GLOSSARY, METRICS
 from analytics.periods import period_of
@@ -29,18 +37,15 @@ from analytics.revisions import (
     commitment_field,
     consequences_table,
     default_effective_from,
-    default_revenue_goal,
     describe_terms,
     diff,
     earliest_effective_from,
-    format_value,
     line_of,
-    mql_target,
     plain_language,
     problems,
     review_checklist,
     review_state,
-    rounded_target,
+    target_text,
     triggered_consequences,
     unified_yaml_diff,
     with_changes,
@@ -546,15 +551,15 @@ def render_baselines(f: Filters, versions: list[AgreementVersion]) -> None:
             kind = row.kind
             if row.periods:
                 basis = f"{row.note} ({row.first_period} to {row.last_period})"
-                suggested = format_value(row.suggested, kind, doc.currency)
-                span = f"{format_value(row.low, kind, doc.currency)} – {format_value(row.high, kind, doc.currency)}"
+                suggested = target_text(row.suggested, kind, doc.currency)
+                span = f"{target_text(row.low, kind, doc.currency)} – {target_text(row.high, kind, doc.currency)}"
             else:
                 basis, suggested, span = row.note, "—", "—"
             rows.append(
                 {
                     "commitment": row.commitment,
                     "party": c.owner if c else "",
-                    "current target": format_value(c.target if c else None, kind, doc.currency),
+                    "current target": target_text(c.target if c else None, kind, doc.currency),
                     "suggested": suggested + (" (provisional)" if row.provisional and row.periods else ""),
                     "range (p25–p75)": span,
                     "periods": int(row.periods),
@@ -632,16 +637,16 @@ def render_reverse_funnel(f: Filters) -> None:
         st.warning(f"Cannot work the funnel back yet: {exc}.")
         return
     shown = funnel.assign(
-        needed=[format_value(v, "amount", doc.currency) if i == 0 else f"{v:,.0f}"
+        needed=[target_text(v, "amount", doc.currency) if i == 0 else f"{v:,.0f}"
                 for i, v in enumerate(funnel["needed"])],
-        value=[format_value(v, "amount", doc.currency) if a == "average_deal_size" else f"{v:.1%}"
+        value=[target_text(v, "amount", doc.currency) if a == "average_deal_size" else f"{v:.1%}"
                for a, v in zip(funnel["assumption"], funnel["value"], strict=True)],
     ).rename(columns={"step": "step", "needed": f"needed per {doc.period}", "value": "assumption value"})  # fmt: skip
     st.dataframe(shown, hide_index=True, width="stretch", key="agreement_funnel_table")
     mqls = int(funnel["needed"].iloc[-1])
     target = mql_target(doc)
     asks = f"; the agreement asks for {target:,.0f}" if target is not None else ""
-    st.markdown(f"To reach {format_value(goal, 'amount', doc.currency)} a {doc.period}, marketing needs to hand "
+    st.markdown(f"To reach {target_text(goal, 'amount', doc.currency)} a {doc.period}, marketing needs to hand "
                 f"over **{mqls:,} MQLs a {doc.period}**{asks}.")  # fmt: skip
 
 

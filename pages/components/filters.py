@@ -18,6 +18,7 @@ from analytics.agreement import Agreement
 from analytics.commitments import document_in_force
 from analytics.periods import period_grid
 from pages.components import loaders
+from views import filters as view_filters
 
 HISTORY_PERIODS = 15  # how many periods back the period picker offers
 
@@ -52,6 +53,16 @@ class Filters:
             "owners": self.owners,
             "channels": self.channels,
         }
+
+    def view(self) -> view_filters.Filters:
+        """The filters a page's view is computed for (views.filters.Filters)."""
+        return view_filters.Filters(self.period, self.period_start, self.period_end, self.as_of, self.teams,
+                                    self.owners, self.channels)  # fmt: skip
+
+    def view_key(self) -> dict:
+        """The small, hashable arguments of a page's cached view (loaders.*_view)."""
+        return {**self.key(), "period": self.period, "start": self.period_start.isoformat(),
+                "end": self.period_end.isoformat()}  # fmt: skip
 
     def describe(self) -> str:
         """One line saying what is shown, e.g. 'October 2026 · EMEA · all owners · all channels'."""

@@ -19,19 +19,18 @@ import datetime as dt
 from collections.abc import Mapping
 from types import MappingProxyType
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 import settings
-from analytics import breakdowns, commitments, followup, funnel
+from analytics import breakdowns
 from analytics.agreement import AgreementVersion, versions_from_rows
 from analytics.baseline import FunnelAssumptions, trailing_assumptions
 from analytics.commitments import evaluate
 from analytics.slicing import slice_frames
 from data import repository as repo
 from data.engine import make_engine, upgrade
-from reports.weeks import ACTIVITY_TAIL, read_window  # activities until 28 days after a window count for it
+from data.frames import cut_window, read_window
 
 
 @st.cache_resource(show_spinner=False)
@@ -138,7 +137,7 @@ def _windows_read(url: str) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
 
 @st.cache_resource(ttl=FRAMES_TTL, max_entries=2, show_spinner="Loading data…")
 def _window_frames(url: str, start: str, end: str) -> Mapping[str, pd.DataFrame]:
-    """The canonical frames of [start, end) read from the database (reports.weeks.read_window), read-only."""
+    """The canonical frames of [start, end) read from the database (data.frames.read_window), read-only."""
     return MappingProxyType(read_window(_engine_for(url), pd.Timestamp(start), pd.Timestamp(end)))
 
 
@@ -146,34 +145,7 @@ def _window_frames(url: str, start: str, end: str) -> Mapping[str, pd.DataFrame]
 def _cut_frames(url: str, start: str, end: str, read_start: str, read_end: str) -> Mapping[str, pd.DataFrame]:
     """The frames of [start, end) cut from those of the wider [read_start, read_end), as a read of it gives."""
     read = _window_frames(url, read_start, read_end)
-    return MappingProxyType(window_rows(read, pd.Timestamp(start), pd.Timestamp(end), ACTIVITY_TAIL))
-
-
-def window_rows(
-    frames: Mapping[str, pd.DataFrame], start: pd.Timestamp, end: pd.Timestamp, tail: pd.Timedelta
-) -> dict[str, pd.DataFrame]:
-    """The rows of ``frames`` (read for a wider window) that a read of [start, end) returns.
-
-    Deals created or closed in the window; leads handed over in it plus the
-    leads of those deals; activities from ``start`` until ``tail`` after ``end``;
-    every owner — data.repository's reads, done in pandas.
-    """
-
-    def inside(series: pd.Series, lo: pd.Timestamp, hi: pd.Timestamp) -> np.ndarray:
-        return ((series >= lo) & (series < hi)).to_numpy(dtype=bool, na_value=False)
-
-    deals = frames["deals"]
-    deals = deals[inside(deals["created_at"], start, end) | inside(deals["closed_at"], start, end)]
-    leads = frames["leads"]
-    of_deals = leads["id"].isin(deals["lead_id"].dropna().to_numpy(dtype="int64"))
-    keep = inside(leads["mql_at"], start, end) | of_deals.to_numpy(bool, na_value=False)
-    activities = frames["activities"]
-    return {
-        "owners": frames["owners"],
-        "leads": leads[keep],
-        "deals": deals,
-        "activities": activities[inside(activities["occurred_at"], start, end + tail)],
-    }
+    return MappingProxyType(cut_window(read, pd.Timestamp(start), pd.Timestamp(end)))
 
 
 def frames(url: str, start: str, end: str) -> dict[str, pd.DataFrame]:
@@ -248,123 +220,61 @@ def funnel_assumptions(url: str, agreement: str, start: str, end: str, as_of: st
     )
 
 
-# --- Marketing, Sales and Funnel pages ------------------------------------------------------------------
-# Metrics those pages show even where no commitment measures them ("tracked without a target"); one tuple
-# for all three pages, so they share the cached evaluation.
-TRACKED_METRICS = (
-    "mql_count",
-    "sql_count",
-    "sourced_pipeline",
-    "won_revenue",
-    "mql_to_sql_rate",
-    "acceptance_rate",
-)
+# --- one view per page -----------------------------------------------------------------------------------
 
 
-@st.cache_data(ttl=600, max_entries=32, show_spinner="Evaluating the agreement…")
-def tracked_evaluation(
-    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple = (), owners: tuple = (),
-    channels: tuple = (), by: str | None = None,
-) -> pd.DataFrame:  # fmt: skip
-    """:func:`evaluation`, plus a no-target row for each of :data:`TRACKED_METRICS` no commitment measures."""
-    versions = breakdowns.with_tracked(agreement_versions(url, agreement), TRACKED_METRICS)
-    data = sliced_frames(url, start, end, teams, owners, channels)
-    return evaluate(versions, data, pd.Timestamp(start), pd.Timestamp(end), pd.Timestamp(as_of), by=by)
+def _view_filters(
+    period: str, start: str, end: str, as_of: str, teams: tuple, owners: tuple, channels: tuple
+):
+    from views.filters import Filters
+
+    return Filters(
+        period, pd.Timestamp(start), pd.Timestamp(end), pd.Timestamp(as_of), teams, owners, channels
+    )
 
 
-@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
-def progress(
-    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple, owners: tuple, channels: tuple,
-    commitment: str,
-) -> pd.DataFrame:  # fmt: skip
-    """Day-by-day progress of a count or amount ``commitment`` (or tracked metric) over the period at ``start``."""
-    versions = breakdowns.with_tracked(agreement_versions(url, agreement), TRACKED_METRICS)
-    data = sliced_frames(url, start, end, teams, owners, channels)
-    return commitments.daily_progress(versions, data, commitment, pd.Timestamp(start), pd.Timestamp(as_of))
+@st.cache_data(ttl=600, max_entries=16, show_spinner="Computing the Sales page…")
+def sales_view(
+    url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
+    owners: tuple = (), channels: tuple = (),
+):  # fmt: skip
+    """views.sales.sales_view of the period [start, end) as of ``as_of``, for the chosen slice."""
+    from views.sales import sales_view as view_of
+
+    queue_start, queue_end = breakdowns.queue_window(pd.Timestamp(as_of))
+    return view_of(
+        agreement_versions(url, agreement), frames(url, start, end),
+        frames(url, queue_start.isoformat(), queue_end.isoformat()),
+        _view_filters(period, start, end, as_of, teams, owners, channels),
+    )  # fmt: skip
 
 
-@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
-def marketing_breakdown(
-    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple, owners: tuple, channels: tuple,
-    what: str, by: str | None,
-) -> pd.DataFrame:  # fmt: skip
-    """``what`` ("volume", "acceptance" or "rejections") of analytics.breakdowns, per ``by``, over [start, end)."""
-    build = {
-        "volume": breakdowns.volume_by,
-        "acceptance": breakdowns.acceptance_by,
-        "rejections": breakdowns.rejection_reasons,
-    }[what]
-    data = sliced_frames(url, start, end, teams, owners, channels)
-    return build(agreement_versions(url, agreement), data, pd.Timestamp(start), pd.Timestamp(end),
-                 pd.Timestamp(as_of), by=by)  # fmt: skip
+@st.cache_data(ttl=600, max_entries=16, show_spinner="Computing the Marketing page…")
+def marketing_view(
+    url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
+    owners: tuple = (), channels: tuple = (), *, history_start: str,
+):  # fmt: skip
+    """views.marketing.marketing_view of the period [start, end), its trend from ``history_start``, as of ``as_of``."""
+    from views.marketing import marketing_view as view_of
 
-
-@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
-def handover_split(
-    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple = (), owners: tuple = (),
-    channels: tuple = (),
-) -> dict[str, int]:  # fmt: skip
-    """analytics.funnel.handover_split over [start, end): first-time and recycled handovers of the selection."""
-    data = sliced_frames(url, start, end, teams, owners, channels)
-    return funnel.handover_split(data["leads"], pd.Timestamp(start), pd.Timestamp(end), pd.Timestamp(as_of))
-
-
-@st.cache_data(ttl=600, max_entries=16, show_spinner="Timing the follow-up…")
-def followup_detail(
-    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple = (), owners: tuple = (),
-    channels: tuple = (),
-) -> pd.DataFrame:  # fmt: skip
-    """analytics.followup.followup_detail of the leads handed over in [start, end); FollowupError without a limit."""
-    data = sliced_frames(url, start, end, teams, owners, channels)
-    return followup.followup_detail(agreement_versions(url, agreement), data, pd.Timestamp(as_of),
-                                    start=pd.Timestamp(start), end=pd.Timestamp(end))  # fmt: skip
-
-
-@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
-def followup_tables(
-    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple = (), owners: tuple = (),
-    channels: tuple = (),
-) -> dict[str, pd.DataFrame]:  # fmt: skip
-    """The Sales page's small tables of :func:`followup_detail`, cached so a warm page recomputes nothing.
-
-    breakdowns.followup_by overall ("all"), per "team" and per "owner"; breakdowns.delays_by per team ("delays").
-    """
-    detail = followup_detail(url, agreement, start, end, as_of, teams, owners, channels)
-    return {
-        "all": breakdowns.followup_by(detail, by=None),
-        "team": breakdowns.followup_by(detail, by="team"),
-        "owner": breakdowns.followup_by(detail, by="owner"),
-        "delays": breakdowns.delays_by(detail, by="team"),
-    }
-
-
-@st.cache_data(ttl=120, max_entries=16, show_spinner=False)
-def overdue_queue(
-    url: str, agreement: str, as_of: str, teams: tuple = (), owners: tuple = (), channels: tuple = (),
-    within_hours: float = 4.0,
-) -> pd.DataFrame:  # fmt: skip
-    """Untouched leads handed over in breakdowns.queue_window(as_of), overdue or due within ``within_hours``.
-
-    A breakdowns.queue_table frame, most urgent first; FollowupError when the agreement sets no follow-up limit.
-    """
-    versions = agreement_versions(url, agreement)
-    moment = pd.Timestamp(as_of)
-    start, end = breakdowns.queue_window(moment)
-    data = sliced_frames(url, start.isoformat(), end.isoformat(), teams, owners, channels)
-    detail = followup.followup_detail(versions, data, moment, start=start)
-    zone = commitments.document_in_force(versions, moment).timezone
-    return breakdowns.queue_table(followup.followup_queue(detail, within_hours), data["leads"], zone)
+    return view_of(
+        agreement_versions(url, agreement), frames(url, start, end), frames(url, history_start, end),
+        _view_filters(period, start, end, as_of, teams, owners, channels), pd.Timestamp(history_start),
+    )  # fmt: skip
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner="Building the funnel…")
-def cohorts(
-    url: str, agreement: str, start: str, end: str, as_of: str, teams: tuple = (), owners: tuple = (),
-    channels: tuple = (),
-) -> pd.DataFrame:  # fmt: skip
-    """analytics.funnel.funnel: one row per handover period in [start, end), for the chosen slice."""
-    data = sliced_frames(url, start, end, teams, owners, channels)
-    return funnel.funnel(agreement_versions(url, agreement), data, pd.Timestamp(start), pd.Timestamp(end),
-                         pd.Timestamp(as_of))  # fmt: skip
+def funnel_view(
+    url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
+    owners: tuple = (), channels: tuple = (), *, history_start: str,
+):  # fmt: skip
+    """views.funnel.funnel_view of the period [start, end) and the cohorts from ``history_start``, as of ``as_of``."""
+    from views.funnel import funnel_view as view_of
+
+    return view_of(
+        agreement_versions(url, agreement), frames(url, history_start, end),
+        _view_filters(period, start, end, as_of, teams, owners, channels), pd.Timestamp(history_start),
+    )  # fmt: skip
 
 
 # --- Overview: weekly figures, frozen snapshots, the meeting pack -----------------------------------------
@@ -377,37 +287,22 @@ def snapshots(url: str, agreement: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner="Computing the week's figures…")
-def week_overview(
-    url: str, agreement: str, week: str, as_of: str, start: str, end: str, teams: tuple = (), owners: tuple = (),
-    channels: tuple = (),
+def overview_view(
+    url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
+    owners: tuple = (), channels: tuple = (), *, week: str,
 ):  # fmt: skip
-    """analytics.snapshots.week_overview of ISO ``week`` on the frames of [start, end), for the chosen slice.
+    """views.overview.overview_view of ISO ``week`` and the period [start, end) as of ``as_of``, for the slice.
 
     Frozen figures are used only without a slice (snapshots are for the whole agreement).
     """
-    from analytics.commitments import document_in_force
-    from analytics.snapshots import week_overview as overview_of
+    from views.overview import data_window
+    from views.overview import overview_view as view_of
 
     versions = agreement_versions(url, agreement)
-    sliced = bool(teams or owners or channels)
-    data = sliced_frames(url, start, end, teams, owners, channels)
-    currency = document_in_force(versions, pd.Timestamp(as_of)).currency
-    return overview_of(versions, data, None if sliced else snapshots(url, agreement), week, pd.Timestamp(as_of),
-                       use_frozen=not sliced, currency=currency)  # fmt: skip
-
-
-@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
-def period_evaluation(
-    url: str, agreement: str, period_start: str, period_end: str, as_of: str, start: str, end: str,
-    teams: tuple = (), owners: tuple = (), channels: tuple = (),
-) -> pd.DataFrame:  # fmt: skip
-    """:func:`evaluation` of the period [period_start, period_end), computed on the frames of a wider [start, end).
-
-    The Overview reads one window of data for its weeks and its period, instead of two.
-    """
-    data = sliced_frames(url, start, end, teams, owners, channels)
-    return evaluate(agreement_versions(url, agreement), data, pd.Timestamp(period_start), pd.Timestamp(period_end),
-                    pd.Timestamp(as_of))  # fmt: skip
+    f = _view_filters(period, start, end, as_of, teams, owners, channels)
+    lo, hi = data_window(versions, f, week)
+    frozen = None if f.sliced else snapshots(url, agreement)
+    return view_of(versions, frames(url, lo.isoformat(), hi.isoformat()), frozen, f, week)
 
 
 def freeze_week(
@@ -423,17 +318,17 @@ def freeze_week(
                     frames=frames(url, start, end))  # fmt: skip
     if frozen.written:
         snapshots.clear()
-        week_overview.clear()
+        overview_view.clear()
         meeting_pack.clear()
     return frozen
 
 
 @st.cache_data(ttl=600, max_entries=4, show_spinner=False)
-def meeting_pack(url: str, agreement: str, week: str, as_of: str, start: str, end: str) -> bytes:
-    """The meeting pack PDF of ``week`` (whole agreement, frozen weeks as frozen): reports.meeting_pack."""
+def meeting_pack(url: str, agreement: str, period: str, start: str, end: str, as_of: str, week: str) -> bytes:
+    """The meeting pack PDF of ``week`` (whole agreement, frozen weeks as frozen): reports.meeting_pack of its view."""
     from analytics.commitments import document_in_force
     from reports.meeting_pack import build_meeting_pack
 
-    overview = week_overview(url, agreement, week, as_of, start, end)
-    document = document_in_force(agreement_versions(url, agreement), overview.as_of)
-    return build_meeting_pack(overview, document)
+    view = overview_view(url, agreement, period, start, end, as_of, week=week)
+    document = document_in_force(agreement_versions(url, agreement), view.overview.as_of)
+    return build_meeting_pack(view.overview, document)

@@ -25,10 +25,14 @@ class Header:
         return f"{self.period} · {self.selection}"
 
 
-def header(title: str, without_agreement: str) -> Header:
+def header(
+    title: str, without_agreement: str, *, caption: bool = True, stop_when_empty: bool = True
+) -> Header:
     """Draw the title and what is shown; stop the page with a sentence when there is no agreement or no data.
 
-    ``without_agreement`` ends "save one on the Agreement page to see …", e.g. "the funnel".
+    ``without_agreement`` ends "save one on the Agreement page to see …", e.g. "the funnel". Without
+    ``caption`` the page says itself what is shown (the Overview, after its week); ``stop_when_empty``: see
+    :func:`data_notice`.
     """
     st.title(title)
     f = filters.current()
@@ -43,8 +47,11 @@ def header(title: str, without_agreement: str) -> Header:
         wording.period_name(f.period),
         wording.selection_text(f.teams, [names.get(o, f"owner {o}") for o in f.owners], f.channels),
     )
-    st.caption(f"{shown.subtitle} · as of {f.as_of.tz_convert(doc.timezone):%Y-%m-%d %H:%M} ({doc.timezone})")
-    data_notice(f.url)
+    if caption:
+        st.caption(
+            f"{shown.subtitle} · as of {f.as_of.tz_convert(doc.timezone):%Y-%m-%d %H:%M} ({doc.timezone})"
+        )
+    data_notice(f.url, stop_when_empty)
     return shown
 
 

@@ -74,6 +74,14 @@ def test_volume_by_campaign_follows_the_deals_lead():
     assert table.loc[bd.NO_VALUE, "sourced_pipeline"] == 500.0
 
 
+def test_volume_by_campaign_without_any_lead():
+    """An owner with deals only (e.g. a sales manager): no lead, so no campaign and no sourced deal."""
+    doc = agreement(commitments=[MQLS])
+    frames = make_frames(deals=[{"created_at": ts("2026-03-05 10:00"), "amount": 1000.0, "lead_id": 7}])
+    table = bd.volume_by(doc, frames, *MARCH, AS_OF, by="campaign")
+    assert table.empty
+
+
 def test_acceptance_and_rejection_reasons_by_hand():
     doc = agreement(commitments=[ACCEPT])
     table = bd.acceptance_by(doc, march_frames(), *MARCH, AS_OF).set_index("channel")

@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
+from analytics import charts
 from analytics.charts import (
     AMBER,
     GREEN,
@@ -150,3 +151,14 @@ def test_figures_serialise_and_stay_small():
     fig = rep_compliance_chart(rows, title="x")
     assert marks(fig) < 200
     assert '"title"' in fig.to_json()
+
+
+def test_tidy_leaves_a_missing_target_out_of_the_legend_after_a_cache():
+    """A cached page view is pickled: plotly then holds arrays as typed arrays, still read as all missing."""
+    import pickle
+
+    rows = pd.DataFrame({"period": ["2026-10", "2026-11"], "actual": [1.0, 2.0], "target": [np.nan, np.nan],
+                         "status": ["no target"] * 2, "kind": ["amount"] * 2, "unit": ["currency"] * 2})  # fmt: skip
+    cached = pickle.loads(pickle.dumps(trend_chart(rows, title="Won revenue")))
+    target = next(t for t in charts.tidy(cached).data if t.name == "Target")
+    assert target.showlegend is False

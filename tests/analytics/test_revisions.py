@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import settings as accord_settings
 from analytics.agreement import Agreement, AgreementError, AgreementVersion, parse_agreement
+from analytics.baseline import default_revenue_goal, mql_target
 from analytics.commitments import evaluate
 from analytics.revisions import (
     CHECKLIST_COLUMNS,
@@ -20,21 +21,19 @@ from analytics.revisions import (
     commitment_field,
     consequences_table,
     default_effective_from,
-    default_revenue_goal,
     describe_business_time,
     describe_days,
     describe_terms,
     diff,
     earliest_effective_from,
-    format_value,
     line_of,
-    mql_target,
     next_review,
     plain_language,
     problems,
     review_checklist,
     review_state,
     show,
+    target_text,
     triggered_consequences,
     unified_yaml_diff,
     with_changes,
@@ -138,12 +137,12 @@ def test_terms_name_period_calendar_teams_and_review(default):
 
 
 def test_values_are_formatted_by_kind():
-    assert format_value(0.9, "rate") == "90%"
-    assert format_value(1.0, "rate") == "100%"
-    assert format_value(1234567.4, "amount", "USD") == "USD 1,234,567"
-    assert format_value(1234567.4, "amount") == "1,234,567"
-    assert format_value(1, "duration") == "1 business hour"
-    assert format_value(float("nan"), "rate") == "no target"
+    assert target_text(0.9, "rate") == "90%"
+    assert target_text(1.0, "rate") == "100%"
+    assert target_text(1234567.4, "amount", "USD") == "USD 1,234,567"
+    assert target_text(1234567.4, "amount") == "1,234,567"
+    assert target_text(1, "duration") == "1 business hour"
+    assert target_text(float("nan"), "rate") == "no target"
 
 
 # --- diff -------------------------------------------------------------------------------------------------

@@ -11,8 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analytics import wording
 from analytics.agreement import AgreementVersion, parse_document
 from analytics.commitments import evaluate
+from analytics.periods import WeekError, last_closed_week, parse_week, shift_week, week_of, weeks_between
 from analytics.snapshots import (
     FIGURE_FIELDS,
     SnapshotError,
@@ -21,21 +23,15 @@ from analytics.snapshots import (
     evaluate_weeks,
     figures_frame,
     format_change,
-    format_value,
     gap_sentence,
-    last_closed_week,
     overview_window,
-    parse_week,
     scoreboard,
-    shift_week,
     to_records,
     week_figures,
-    week_of,
     week_over_week,
     week_overview,
     week_share,
     week_version,
-    weeks_between,
     window_frames,
 )
 from tests.analytics.conftest import agreement, commitment, make_frames, scenarios, ts
@@ -86,7 +82,7 @@ def test_weeks_are_iso_weeks_in_the_agreement_timezone():
     ],
 )
 def test_a_bad_week_label_says_what_is_wrong(text, says):
-    with pytest.raises(SnapshotError, match=says):
+    with pytest.raises(WeekError, match=says):
         parse_week(text)
 
 
@@ -419,11 +415,11 @@ def test_the_three_biggest_gaps_rank_relative_shortfalls_across_units():
 
 
 def test_numbers_are_written_with_their_units():
-    assert format_value(178.57, "count", "leads") == "179 leads"
-    assert format_value(2.5, "count", "leads") == "2.5 leads"
-    assert format_value(1, "count", "leads") == "1 lead"
-    assert format_value(None, "rate") == "–"
-    assert format_value(52_000, "amount", currency="EUR") == "EUR 52k"
+    assert wording.format_value(178.57, "count", "leads", compact=True) == "179 leads"
+    assert wording.format_value(2.5, "count", "leads", compact=True) == "2.5 leads"
+    assert wording.format_value(1, "count", "leads", compact=True) == "1 lead"
+    assert wording.format_value(None, "rate", compact=True) == "–"
+    assert wording.format_value(52_000, "amount", currency="EUR", compact=True) == "EUR 52k"
     assert format_change(0, "count", "leads") == "±0 leads"
     assert format_change(-1_250_000, "amount", currency="EUR") == "-EUR 1.25M"
 

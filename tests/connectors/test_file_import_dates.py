@@ -7,9 +7,9 @@ import datetime as dt
 
 import pandas as pd
 
+from bootstrap import ensure_default_agreement
 from connectors.files import Mapping, import_file
 from connectors.files.mapping import load_mapping
-from bootstrap import ensure_default_agreement
 from data import repository
 from tests.connectors.test_file_import import csv_bytes
 

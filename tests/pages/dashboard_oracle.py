@@ -23,8 +23,8 @@ from analytics.slicing import slice_frames
 from bootstrap import ensure_default_agreement
 from data import repository as repo
 from data.engine import make_engine, upgrade
+from data.frames import ACTIVITY_TAIL
 from pages.components.filters import Filters
-from pages.components.loaders import ACTIVITY_TAIL
 
 APP = str(settings.ROOT / "app.py")
 AGREEMENT = "Sales and Marketing SLA"

@@ -9,7 +9,6 @@ from analytics import breakdowns as bd
 from analytics import wording
 from analytics.commitments import evaluate
 from analytics.funnel import funnel, funnel_totals
-from pages.components.loaders import TRACKED_METRICS
 from tests.pages.dashboard_oracle import (
     charts,
     download_keys,
@@ -24,6 +23,7 @@ from tests.pages.dashboard_oracle import (
     trace_values,
     versions,
 )
+from views.sales import TRACKED_METRICS
 
 PAGE = "pages/funnel.py"
 

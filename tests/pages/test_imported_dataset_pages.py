@@ -17,7 +17,6 @@ from bootstrap import ensure_default_agreement
 from connectors.files import import_file
 from connectors.files.mapping import load_preset
 from data.engine import make_engine, upgrade
-from pages.components.loaders import TRACKED_METRICS
 from tests.conftest import dataset_folder, require_dataset
 from tests.pages.dashboard_oracle import (
     charts,
@@ -29,6 +28,7 @@ from tests.pages.dashboard_oracle import (
     trace_values,
     versions,
 )
+from views.sales import TRACKED_METRICS
 
 MAVEN = dataset_folder("maven-crm")
 

@@ -12,10 +12,10 @@ from streamlit.testing.v1 import AppTest
 import settings
 from analytics.commitments import document_in_force
 from analytics.periods import period_of
+from data import frames as windows
 from data import repository as repo
 from data.engine import make_engine
 from pages.components import loaders, navigation
-from reports import weeks
 
 AGREEMENT = "Sales and Marketing SLA"
 
@@ -36,7 +36,7 @@ def reads(monkeypatch) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
 
     def counted(engine, start, end):
         seen.append((start, end))
-        return weeks.read_window(engine, start, end)
+        return windows.read_window(engine, start, end)
 
     monkeypatch.setattr(loaders, "read_window", counted)
     return seen
@@ -74,7 +74,7 @@ def test_every_page_window_is_cut_from_one_read_exactly_as_reading_it(url, reads
     everything = len(repo.read_leads(engine, columns=["id"]))
     for name, (start, end) in windows_of_the_pages(url).items():
         got = loaders.frames(url, start.isoformat(), end.isoformat())
-        expected = weeks.read_window(engine, start, end)
+        expected = windows.read_window(engine, start, end)
         for table in ("leads", "deals", "activities", "owners"):
             assert ids(got[table]) == ids(expected[table]), (name, table)
             assert list(got[table].columns) == list(expected[table].columns)
@@ -102,13 +102,10 @@ def test_the_loaders_leave_the_shared_frames_as_they_were(url):
               for name, w in (("period", (start, end)), ("history", (h_start, h_end)))}  # fmt: skip
     key = {"url": url, "agreement": AGREEMENT, "as_of": as_of}
     loaders.evaluation(**key, start=start, end=end, by="owner")
-    loaders.tracked_evaluation(**key, start=h_start, end=h_end, teams=("EMEA",))
-    loaders.followup_detail(**key, start=start, end=end)
-    loaders.cohorts(**key, start=h_start, end=h_end, channels=("Events",))
-    for what in ("volume", "acceptance", "rejections"):
-        loaders.marketing_breakdown(**key, start=start, end=end, teams=(), owners=(), channels=(), what=what,
-                                    by="campaign")  # fmt: skip
-    loaders.overdue_queue(**key)
+    view = {**key, "period": "current", "start": start, "end": end, "teams": (), "owners": (), "channels": ()}
+    loaders.sales_view(**view)
+    loaders.marketing_view(**view, history_start=h_start)
+    loaders.funnel_view(**{**view, "channels": ("Events",)}, history_start=h_start)
     for name, w in (("period", (start, end)), ("history", (h_start, h_end))):
         for table, frame in loaders.frames(url, *w).items():
             pd.testing.assert_frame_equal(frame, before[name][table], obj=f"{name} {table}")

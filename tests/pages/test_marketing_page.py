@@ -13,7 +13,6 @@ from analytics.commitments import daily_progress, evaluate
 from analytics.metrics import METRICS
 from data import repository as repo
 from data.engine import make_engine
-from pages.components.loaders import TRACKED_METRICS
 from tests.pages.dashboard_oracle import (
     charts,
     copy_database,
@@ -29,6 +28,7 @@ from tests.pages.dashboard_oracle import (
     trace_values,
     versions,
 )
+from views.sales import TRACKED_METRICS
 
 PAGE = "pages/marketing.py"
 HEADLINE = {"mql_count": "MQLs", "sql_count": "SQLs", "sourced_pipeline": "Sourced pipeline"}

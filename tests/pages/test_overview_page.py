@@ -10,24 +10,17 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import settings
+from analytics import wording
 from analytics.agreement import parse_agreement, versions_from_rows
 from analytics.commitments import document_in_force, evaluate
-from analytics.periods import period_of
+from analytics.periods import last_closed_week, period_of, week_of
 from analytics.slicing import slice_frames
-from analytics.snapshots import (
-    commitment_title,
-    evaluate_weeks,
-    format_value,
-    last_closed_week,
-    overview_window,
-    period_title,
-    week_of,
-)
+from analytics.snapshots import commitment_title, evaluate_weeks, overview_window, period_title
 from bootstrap import DEFAULT_AGREEMENT
 from data import repository as repo
 from data.engine import make_engine
+from data.frames import read_window
 from pages.components import loaders
-from reports.weeks import read_window
 
 APP = str(settings.ROOT / "app.py")
 AGREEMENT = "Sales and Marketing SLA"
@@ -71,12 +64,12 @@ def expected(url: str, as_of: pd.Timestamp, teams: tuple = ()) -> dict[str, str]
     monthly = evaluate(versions, frames, period["period_start"], period["period_end"], as_of)
     out = {}
     for row in weekly.to_dict("records"):
-        out[f"**{commitment_title(row['commitment'])}** · {week}"] = format_value(
-            row["actual"], row["kind"], row["unit"], doc.currency
+        out[f"**{commitment_title(row['commitment'])}** · {week}"] = wording.format_value(
+            row["actual"], row["kind"], row["unit"], doc.currency, compact=True
         )
     for row in monthly.to_dict("records"):
-        out[f"{commitment_title(row['commitment'])} · {period_title(period['period'])}"] = format_value(
-            row["actual"], row["kind"], row["unit"], doc.currency
+        out[f"{commitment_title(row['commitment'])} · {period_title(period['period'])}"] = (
+            wording.format_value(row["actual"], row["kind"], row["unit"], doc.currency, compact=True)
         )
     return out
 

@@ -1,4 +1,7 @@
-"""The Sales page under AppTest on the demo database: tiles, per-rep tables and the overdue queue are analytics'."""
+"""The Sales page under AppTest on the demo database draws its view: tiles, per-rep tables, the overdue queue.
+
+The view's numbers are held against a slow row-by-row oracle in tests/views/test_sales_view.py.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +12,9 @@ import pytest
 
 from analytics import breakdowns as bd
 from analytics import wording
-from analytics.commitments import evaluate
-from analytics.followup import followup_detail, followup_queue
 from data import repository as repo
 from data.engine import make_engine
-from pages.components.loaders import TRACKED_METRICS
+from data.frames import ACTIVITY_TAIL
 from tests.pages.dashboard_oracle import (
     charts,
     copy_database,
@@ -22,13 +23,13 @@ from tests.pages.dashboard_oracle import (
     infos,
     metrics,
     open_page,
-    repository_frames,
     shown_filters,
     table,
     texts,
     trace_values,
     versions,
 )
+from views.sales import sales_view
 
 PAGE = "pages/sales.py"
 RATES = {
@@ -47,85 +48,86 @@ def sales(demo_db_url, tmp_path_factory):
         )  # the database stays set for reruns
 
 
-def period_detail(url, f):
-    frames = repository_frames(url, f.period_start, f.period_end, f)
-    return frames, followup_detail(versions(url), frames, f.as_of, start=f.period_start, end=f.period_end)
+def window(url: str, start, end) -> dict[str, pd.DataFrame]:
+    """The canonical frames of [start, end) straight from the repository, unsliced (the view slices them)."""
+    engine = make_engine(url)
+    frames = {
+        "owners": repo.read_owners(engine),
+        "leads": repo.read_leads(engine, start, end, with_deal_leads=True),
+        "deals": repo.read_deals(engine, start, end),
+        "activities": repo.read_activities(engine, start, end + ACTIVITY_TAIL),
+    }
+    engine.dispose()
+    return frames
 
 
-def expected_queue(url, f, within_hours=4.0):
-    start, end = bd.queue_window(f.as_of)
-    frames = repository_frames(url, start, end, f)
-    return followup_queue(followup_detail(versions(url), frames, f.as_of, start=start), within_hours)
+def view_of(at, url):
+    """The Sales view of the filters the page ran with, computed outside the page (no cached loader)."""
+    f = shown_filters(at)
+    return sales_view(versions(url), window(url, f.period_start, f.period_end),
+                      window(url, *bd.queue_window(f.as_of)), f.view())  # fmt: skip
 
 
 def assert_tiles(at, url):
-    f = shown_filters(at)
-    frames, detail = period_detail(url, f)
-    tracked = bd.with_tracked(versions(url), TRACKED_METRICS)
-    result = evaluate(tracked, frames, f.period_start, f.period_end, f.as_of)
+    """The page draws its view's tiles (the figures themselves are checked against an oracle in tests/views)."""
+    view = view_of(at, url)
     shown = metrics(at)
-    for metric, label in RATES.items():
-        row = bd.row_for(result, f.document, metric, f.period)
-        assert shown[label] == wording.format_value(row["actual"], "rate")
-        noun = wording.metric_noun(bd.find_commitment(f.document, metric))
-        assert wording.result_sentence(row, noun=noun) in texts(at)
-    overall = bd.followup_by(detail, by=None).iloc[0]
-    assert shown["Median first touch"] == wording.format_value(
-        overall["median_hours"], "duration", short=True
+    for tile in view.tiles:
+        assert shown[tile.label] == tile.value
+        assert tile.sentence in texts(at)
+    assert shown["Median first touch"] == view.median_text
+    assert shown["90th percentile"] == view.p90_text
+    return view
+
+
+def test_tiles_are_the_view(sales, demo_db_url):
+    view = assert_tiles(sales, demo_db_url)
+    assert len(view.detail) > 0 and metrics(sales)["Follow-up"].endswith("%")
+    # the tiles' figures are the metric's, by its definition
+    row = view.tiles[0].row
+    assert metrics(sales)["Follow-up"] == wording.format_value(
+        row["met"] / (row["met"] + row["breached"]), "rate"
     )
-    assert shown["90th percentile"] == wording.format_value(overall["p90_hours"], "duration", short=True)
-    return detail
 
 
-def test_tiles_are_the_evaluation_of_the_period(sales, demo_db_url):
-    detail = assert_tiles(sales, demo_db_url)
-    assert len(detail) > 0 and metrics(sales)["Follow-up"].endswith("%")
-
-
-def test_rep_and_team_tables_are_the_followup_breakdown(sales, demo_db_url):
-    f = shown_filters(sales)
-    _, detail = period_detail(demo_db_url, f)
-    pd.testing.assert_frame_equal(table(sales, "owner_id", "owner", "team"), bd.followup_by(detail, by="owner"),
-                                  check_dtype=False)  # fmt: skip
-    pd.testing.assert_frame_equal(table(sales, "team", "leads", "met"), bd.followup_by(detail, by="team"),
-                                  check_dtype=False)  # fmt: skip
+def test_rep_and_team_tables_are_the_view(sales, demo_db_url):
+    view = view_of(sales, demo_db_url)
+    pd.testing.assert_frame_equal(table(sales, "owner_id", "owner", "team"), view.per_rep, check_dtype=False)
+    pd.testing.assert_frame_equal(table(sales, "team", "leads", "met"), view.per_team, check_dtype=False)
     chart = next(
         spec for title, spec in charts(sales).items() if title.startswith("First touch within 4 business")
     )
     met = next(t for t in chart["data"] if t["name"] == "Met")
-    assert trace_values(met["x"]).sum() == (detail["status"] == "met").sum()
+    assert trace_values(met["x"]).sum() == view.per_rep["met"].sum() == (view.detail["status"] == "met").sum()
     assert {"sales_rep_csv", "sales_team_csv", "sales_queue_csv", "sales_delays_csv"} <= download_keys(sales)
 
 
 def test_the_queue_lists_the_leads_overdue_or_due_soon(sales, demo_db_url):
-    f = shown_filters(sales)
-    expected = expected_queue(demo_db_url, f)
+    view = view_of(sales, demo_db_url)
+    expected = view.queues[4].table
     shown = table(sales, "lead", "lead_id", "owner")
     assert len(expected) > 0
     assert shown["lead_id"].tolist() == expected["lead_id"].tolist()
-    assert shown["owner"].tolist() == expected["owner"].fillna(bd.UNASSIGNED).tolist()
-    overdue = int((expected["hours_left"] < 0).sum())
-    assert f"**{overdue} overdue** and **{len(expected) - overdue} due within 4 business hours**." in texts(
-        sales
-    )
+    assert shown["owner"].tolist() == expected["owner"].tolist()
+    assert view.queues[4].headline in texts(sales)
+    assert (expected["hours_left"] < 0).sum() == view.queues[4].overdue
     sales.segmented_control(key="sales_queue_hours").set_value(8).run()
     assert not sales.exception
     wider = table(sales, "lead", "lead_id", "owner")
-    assert wider["lead_id"].tolist() == expected_queue(demo_db_url, f, 8.0)["lead_id"].tolist()
+    assert wider["lead_id"].tolist() == view.queues[8].table["lead_id"].tolist()
     assert len(wider) >= len(shown)
     sales.segmented_control(key="sales_queue_hours").set_value(4).run()
 
 
 def test_response_times_and_delays(sales, demo_db_url):
-    f = shown_filters(sales)
-    _, detail = period_detail(demo_db_url, f)
+    view = view_of(sales, demo_db_url)
     histogram = next(spec for title, spec in charts(sales).items() if title.startswith("Time to first touch"))
-    assert trace_values(histogram["data"][0]["y"]).sum() == detail["business_hours_taken"].notna().sum()
+    assert trace_values(histogram["data"][0]["y"]).sum() == view.detail["business_hours_taken"].notna().sum()
     assert histogram["layout"]["shapes"][0]["x0"] == 4  # the SLA line
     delays = table(sales, "team", "leads", "routed")
-    pd.testing.assert_frame_equal(delays, bd.delays_by(detail, by="team"), check_dtype=False)
-    unrouted = ["(none)"] if detail["team"].isna().any() else []  # leads not routed to a rep yet
-    assert delays["team"].tolist() == [bd.ALL, *unrouted, "Americas", "EMEA"]
+    pd.testing.assert_frame_equal(delays, view.delays, check_dtype=False)
+    unrouted = ["(none)"] if view.delays["team"].isna().any() or "(none)" in set(view.delays["team"]) else []
+    assert delays["team"].tolist() == [bd.ALL, *unrouted, "Americas", "EMEA"]  # (none): leads not yet routed
     titles = list(charts(sales))
     assert any(t.startswith("Leads with 3+ touches within 5 business days") for t in titles)
     assert any(t.startswith("Leads accepted or rejected within 2 business days") for t in titles)
@@ -134,10 +136,10 @@ def test_response_times_and_delays(sales, demo_db_url):
 def test_a_team_filter_changes_the_numbers(monkeypatch, tmp_path, demo_db_url, sales):
     emea = open_page(monkeypatch, tmp_path, demo_db_url, PAGE, team=["EMEA"])
     assert shown_filters(emea).teams == ("EMEA",)
-    detail = assert_tiles(emea, demo_db_url)
-    assert set(detail["team"]) == {"EMEA"}
+    view = assert_tiles(emea, demo_db_url)
+    assert set(view.detail["team"]) == {"EMEA"}
     assert metrics(emea)["Follow-up"] != metrics(sales)["Follow-up"]
-    expected = expected_queue(demo_db_url, shown_filters(emea))
+    expected = view.queues[4].table
     queues = [d.value["lead_id"].tolist() for d in emea.dataframe if d.value.columns[0] == "lead"]
     assert queues == ([expected["lead_id"].tolist()] if len(expected) else [])
     assert set(table(emea, "team", "leads", "met")["team"]) == {"EMEA"}

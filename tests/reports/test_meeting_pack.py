@@ -12,7 +12,7 @@ import pytest
 import cli
 from analytics.agreement import versions_from_rows
 from analytics.commitments import document_in_force
-from analytics.snapshots import last_closed_week, shift_week, week_of, week_row
+from analytics.periods import last_closed_week, shift_week, week_of, week_row
 from data import repository as repo
 from data.engine import make_engine
 from reports import meeting_pack as pack

@@ -1,4 +1,4 @@
-"""reports.weeks.read_window reads only the columns the analytics use: every figure is as on complete frames."""
+"""data.frames.read_window reads only the columns the analytics use: every figure is as on complete frames."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import pytest
 from analytics import breakdowns, commitments, followup, funnel
 from analytics.agreement import versions_from_rows
 from analytics.baseline import trailing_assumptions
-from analytics.periods import period_of
+from analytics.periods import period_of, week_of
 from analytics.schema import COLUMNS, validate_frame
-from analytics.snapshots import week_of, week_overview
+from analytics.snapshots import week_overview
 from data import repository as repo
 from data.engine import make_engine
-from reports.weeks import ACTIVITY_TAIL, ANALYTICS_COLUMNS, all_columns, read_window
+from data.frames import ACTIVITY_TAIL, ANALYTICS_COLUMNS, all_columns, read_window
 
 AGREEMENT = "Sales and Marketing SLA"
 

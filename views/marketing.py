@@ -1,0 +1,219 @@
+"""The Marketing page as data: MQLs, SQLs and pipeline against target, by channel and campaign, acceptance,
+rejection reasons and the MQL -> SQL trend.
+
+:func:`marketing_view` returns every figure, table, sentence and chart the page shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from analytics import breakdown_charts as bc
+from analytics import breakdowns as bd
+from analytics import commitments as core
+from analytics import wording
+from analytics.charts import STATUS_LABELS, pacing_chart, trend_chart
+from analytics.commitments import as_versions, document_in_force, evaluate
+from analytics.funnel import handover_split
+from analytics.metrics import METRICS
+from views.figures import figure_rows
+from views.filters import Filters
+from views.sales import TRACKED_METRICS
+
+PAGE = "marketing"
+HEADLINE = {"mql_count": "MQLs", "sql_count": "SQLs", "sourced_pipeline": "Sourced pipeline"}
+BREAKDOWNS = {"channel": "Channel", "campaign": "Campaign"}
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One headline figure: tile, badge, sentence and its pacing chart (or why it is missing)."""
+
+    metric: str
+    label: str
+    value: str = ""
+    delta: str | None = None
+    status_label: str = ""
+    badge: str = "gray"
+    sentence: str = ""
+    help: str | None = None
+    pacing: go.Figure | None = None
+    missing: str = ""  # the sentence instead, when there is no row for the period
+    row: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """MQLs, SQLs and pipeline per channel or campaign: table and chart."""
+
+    by: str
+    table: pd.DataFrame
+    chart: go.Figure | None
+
+
+@dataclass(frozen=True)
+class MarketingView:
+    """Everything the Marketing page shows for one period, slice and as-of instant."""
+
+    filters: Filters
+    selection: str
+    period_name: str
+    closed_note: str
+    headlines: tuple[Headline, ...]
+    breakdowns: Mapping[str, Breakdown]
+    no_volume: str
+    acceptance_row: Mapping[str, Any] | None
+    acceptance_status_label: str
+    acceptance_badge: str
+    acceptance_sentence: str
+    acceptance: pd.DataFrame
+    acceptance_chart: go.Figure | None
+    no_acceptance: str
+    reasons_chart: go.Figure | None
+    reasons_table: pd.DataFrame | None
+    no_reasons: str
+    trend: pd.DataFrame
+    trend_title: str = ""
+    trend_chart: go.Figure | None = None
+    trend_caption: str = ""
+    trend_table: pd.DataFrame | None = None
+    no_trend: str = ""  # the sentence when the trend has no period or no lead
+    trend_empty: bool = False
+    handovers_sentence: str = ""  # first-time and re-qualified handovers of the period (lifecycle)
+
+    def figures(self) -> pd.DataFrame:
+        """Every figure of the page as rows: the headlines, acceptance, and MQL -> SQL per period."""
+        rows = [h.row for h in self.headlines if h.row is not None]
+        if self.acceptance_row is not None:
+            rows.append(self.acceptance_row)
+        parts = [figure_rows(pd.DataFrame(rows), PAGE, self.selection)]
+        if len(self.trend):
+            parts.append(figure_rows(self.trend, PAGE, self.selection))
+        return pd.concat(parts, ignore_index=True).drop_duplicates(
+            ["commitment", "period"], ignore_index=True
+        )
+
+
+def marketing_view(
+    versions: Any,
+    frames: Mapping[str, pd.DataFrame],
+    history: Mapping[str, pd.DataFrame],
+    f: Filters,
+    history_start: pd.Timestamp,
+) -> MarketingView:
+    """Return the :class:`MarketingView` of ``f``.
+
+    ``frames`` hold the period's window, ``history`` the window from ``history_start`` (the oldest period
+    offered) to the period's end, both unsliced: the view slices them by ``f``.
+    """
+    versions = as_versions(versions)
+    doc = document_in_force(versions, f.as_of)
+    currency = doc.currency
+    period = f.period_name
+    selection = f.selection(frames.get("owners", pd.DataFrame()))
+    subtitle = f"{period} · {selection}"
+    tracked = bd.with_tracked(versions, TRACKED_METRICS)
+    data, past = f.slice(frames), f.slice(history)
+    results = evaluate(tracked, past, history_start, f.period_end, f.as_of)
+
+    headlines = []
+    for metric, label in HEADLINE.items():
+        commitment = bd.tracked_commitment(doc, metric)
+        row = bd.row_for(results, doc, metric, f.period)
+        if row is None:
+            headlines.append(Headline(metric, label, missing=f"No {label} to show for {period}."))
+            continue
+        kind, unit = METRICS[metric].kind, METRICS[metric].unit
+        progress = core.daily_progress(tracked, data, commitment.id, f.period_start, f.as_of)
+        headlines.append(Headline(
+            metric, label, wording.format_value(row["actual"], kind, currency=currency),
+            wording.delta_text(row, currency=currency), STATUS_LABELS.get(row["status"], row["status"]),
+            wording.badge_color(row["status"]),
+            wording.result_sentence(row, noun=wording.metric_noun(commitment), currency=currency),
+            commitment.description,
+            pacing_chart(progress, title=f"{label} by day, cumulative<br><sup>{subtitle}</sup>", kind=kind,
+                         unit=unit, currency=currency, status=row["status"]),
+            row=row.to_dict(),
+        ))  # fmt: skip
+
+    window = (versions, data, f.period_start, f.period_end, f.as_of)
+    split = handover_split(data["leads"], f.period_start, f.period_end, f.as_of)
+    handovers_sentence = (
+        f"Handovers: {split['first_time']:,} first-time, {split['recycled']:,} re-qualified after recycling "
+        "(each counted in the period of its own MQL)."
+    )
+    breakdowns = {}
+    for by in BREAKDOWNS:
+        volume = bd.volume_by(*window, by=by)
+        chart = None
+        if not volume.empty:
+            chart = bc.volume_chart(
+                volume, by=by, title=f"MQLs and SQLs by {by} (top 15)<br><sup>{subtitle}</sup>"
+            )
+        breakdowns[by] = Breakdown(by, volume, chart)
+
+    acceptance_commitment = bd.tracked_commitment(doc, "acceptance_rate")
+    acceptance_row = bd.row_for(results, doc, "acceptance_rate", f.period)
+    acceptance = bd.acceptance_by(*window, by="channel")
+    reasons = bd.rejection_reasons(*window, by="channel")
+    acceptance_chart = reasons_chart = matrix = None
+    if not acceptance.empty:
+        acceptance_chart = bc.acceptance_chart(acceptance, by="channel", target=acceptance_commitment.target,
+                                               title=f"Accepted vs rejected leads<br><sup>{subtitle}</sup>")  # fmt: skip
+        if not reasons.empty:
+            reasons_chart = bc.rejection_reasons_chart(
+                reasons, by="channel", title=f"Why sales rejected leads<br><sup>{subtitle}</sup>"
+            )
+            matrix = bd.reasons_table(reasons, "channel")
+
+    trend = bd.rows_for(results, doc, "mql_to_sql_rate")
+    trend_parts: dict[str, Any] = {}
+    if trend.empty:
+        trend_parts["no_trend"] = (
+            "The agreement's periods have not started yet: there is no conversion to show."
+        )
+        trend_parts["trend_empty"] = True
+    else:
+        first, last = (
+            wording.period_name(trend["period"].iloc[0]),
+            wording.period_name(trend["period"].iloc[-1]),
+        )
+        trend_parts["trend_title"] = f"MQL → SQL conversion, {first} to {last}"
+        if trend["n"].sum() == 0:
+            trend_parts["no_trend"] = f"No lead was handed over between {first} and {last} for {selection}."
+        else:
+            no_target = trend["target"].isna().all()
+            table = trend[["period", "n", "met", "actual", "target", "status"]].rename(
+                columns={"n": "mqls", "met": "sqls", "actual": "mql_to_sql"}
+            )
+            trend_parts.update(
+                trend_chart=trend_chart(trend, title=f"MQL → SQL conversion by handover period<br><sup>{first} to "
+                                                     f"{last} · {selection}</sup>"),
+                trend_caption="A lead counts in the period it was handed over and converts when it reaches SQL "
+                "(by now): the most recent periods are still converting."
+                + (" The agreement sets no conversion target." if no_target else ""),
+                trend_table=table.drop(columns="target") if no_target else table,
+            )  # fmt: skip
+
+    return MarketingView(
+        handovers_sentence=handovers_sentence,
+        filters=f, selection=selection, period_name=period,
+        closed_note="" if f.is_current_period else f"{period} is closed: its status is final (met or missed).",
+        headlines=tuple(headlines), breakdowns=breakdowns,
+        no_volume=f"No lead was handed over and no marketing-sourced deal was opened in {period} for {selection}.",
+        acceptance_row=None if acceptance_row is None else acceptance_row.to_dict(),
+        acceptance_status_label="" if acceptance_row is None else STATUS_LABELS.get(acceptance_row["status"], acceptance_row["status"]),
+        acceptance_badge="gray" if acceptance_row is None else wording.badge_color(acceptance_row["status"]),
+        acceptance_sentence="" if acceptance_row is None else wording.result_sentence(
+            acceptance_row, noun=wording.metric_noun(acceptance_commitment)),
+        acceptance=acceptance, acceptance_chart=acceptance_chart,
+        no_acceptance=f"No lead was handed over in {period} for {selection}: nothing to accept or reject.",
+        reasons_chart=reasons_chart, reasons_table=matrix,
+        no_reasons=f"Sales has rejected none of the leads handed over in {period} (so far).",
+        trend=trend, **trend_parts,
+    )  # fmt: skip

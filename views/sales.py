@@ -1,0 +1,316 @@
+"""The Sales page as data: the sales commitments' tiles, follow-up per rep and team, the queue, response times.
+
+:func:`sales_view` returns every figure, table, sentence and chart the page
+shows. The per-rep follow-up rate is computed once (:func:`rep_followup`), with
+the agreement version in force when the period started, and both the chart and
+the table are drawn from that one frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from analytics import breakdown_charts as bc
+from analytics import breakdowns as bd
+from analytics import wording
+from analytics.charts import STATUS_LABELS, rep_compliance_chart, response_time_histogram
+from analytics.commitments import as_versions, document_in_force, evaluate
+from analytics.followup import FollowupError, followup_detail, followup_queue
+from views.figures import figure_rows
+from views.filters import Filters
+
+PAGE = "sales"
+SALES_METRICS = {
+    "followed_up_within": "Follow-up",
+    "touches_within": "Touches",
+    "dispositioned_within": "Disposition",
+}
+QUEUE_HOURS = (1, 2, 4, 8)
+# Metrics the Marketing, Sales and Funnel pages show even where no commitment measures them.
+TRACKED_METRICS = (
+    "mql_count",
+    "sql_count",
+    "sourced_pipeline",
+    "won_revenue",
+    "mql_to_sql_rate",
+    "acceptance_rate",
+)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One commitment's tile: its value, change, status badge and sentence (or why it is missing)."""
+
+    label: str
+    metric: str
+    value: str
+    delta: str | None = None
+    status: str | None = None
+    status_label: str | None = None
+    badge: str | None = None
+    sentence: str = ""
+    help: str | None = None
+    row: Mapping[str, Any] | None = None  # the evaluation row the tile shows (None: no such commitment)
+
+
+@dataclass(frozen=True)
+class Queue:
+    """The overdue queue for one "due within" choice: the table and its headline."""
+
+    hours: int
+    table: pd.DataFrame
+    overdue: int
+    headline: str  # markdown; "" when the queue is empty
+    empty_sentence: str
+
+
+@dataclass(frozen=True)
+class RepRows:
+    """Per-rep rows of a touches or disposition commitment: chart and CSV table, or a sentence instead."""
+
+    metric: str
+    commitment: str | None
+    chart: go.Figure | None
+    table: pd.DataFrame | None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class SalesView:
+    """Everything the Sales page shows for one period, slice and as-of instant."""
+
+    filters: Filters
+    period_name: str
+    selection: str  # the slice in words
+    subtitle: str
+    closed_note: str
+    tiles: tuple[Tile, ...]
+    overall: (
+        Mapping[str, Any] | None
+    )  # follow-up of every lead of the period (analytics.breakdowns.followup_by)
+    median_text: str
+    p90_text: str
+    touch_sentence: str
+    no_limit: str  # why there is no follow-up section ("" when there is)
+    limit_hours: float | None
+    followup_title: str
+    no_leads: str
+    detail: pd.DataFrame | None  # one row per lead handed over in the period (analytics.followup)
+    per_rep: pd.DataFrame | None  # the one per-rep follow-up frame: the table, and the chart's rows
+    per_team: pd.DataFrame | None
+    rep_chart: go.Figure | None
+    delays: pd.DataFrame | None
+    delay_chart: go.Figure | None
+    histogram: go.Figure | None
+    queue_caption: str
+    queues: Mapping[int, Queue] = field(default_factory=dict)
+    response_title: str = ""
+    reps_title: str = ""
+    rep_rows: tuple[RepRows, ...] = ()
+    evaluation: pd.DataFrame | None = None  # the period's rows of every commitment and tracked metric
+
+    def figures(self) -> pd.DataFrame:
+        """Every figure of the page as rows (see :func:`views.figures.figure_rows`)."""
+        rows = [t.row for t in self.tiles if t.row is not None]
+        parts = [figure_rows(pd.DataFrame(rows), PAGE, self.selection)]
+        if self.overall is not None:  # the median and p90 tiles: business hours, no target
+            hours = pd.DataFrame({"commitment": ["first-touch-median-hours", "first-touch-p90-hours"],
+                                  "period": self.filters.period,
+                                  "actual": [self.overall["median_hours"], self.overall["p90_hours"]],
+                                  "kind": "duration", "unit": "business hours"})  # fmt: skip
+            parts.append(figure_rows(hours, PAGE, self.selection))
+        if self.per_rep is not None and len(self.per_rep):
+            parts.append(per_rep_figures(self.per_rep, self.tiles[0].row, self.filters))
+        return pd.concat(parts, ignore_index=True)
+
+
+def rep_followup(versions: Any, frames: Mapping[str, pd.DataFrame], f: Filters) -> pd.DataFrame:
+    """Return the per-lead follow-up detail of the period, judged by the version in force at its start.
+
+    The one computation behind the per-rep chart and table: a past period keeps the limit it was agreed
+    under, as :func:`analytics.commitments.evaluate` judges it. FollowupError without a follow-up limit.
+    """
+    doc = document_in_force(as_versions(versions), f.period_start)
+    return followup_detail(doc, frames, f.as_of, start=f.period_start, end=f.period_end)
+
+
+def rep_chart_rows(per_rep: pd.DataFrame, target: float | None) -> pd.DataFrame:
+    """Return the per-rep table as the rows ``rep_compliance_chart`` draws (the table plus the target)."""
+    return per_rep.assign(target=float("nan") if target is None else float(target))
+
+
+def per_rep_figures(per_rep: pd.DataFrame, row: Mapping[str, Any] | None, f: Filters) -> pd.DataFrame:
+    """Return the per-rep follow-up rates as figure rows (slice "rep: <name>"), target from the tile's row."""
+    target = float("nan") if row is None or row.get("target") is None else float(row["target"])
+    out = pd.DataFrame(
+        {
+            "page": PAGE,
+            "commitment": row["commitment"] if row is not None else "followed_up_within",
+            "period": f.period,
+            "slice": "rep: " + per_rep["owner"].astype(str),
+            "actual": per_rep["rate"].astype("float64"),
+            "target": target,
+            "met": per_rep["met"].astype("float64"),
+            "breached": per_rep["breached"].astype("float64"),
+            "pending": per_rep["pending"].astype("float64"),
+            "kind": "rate",
+        }
+    )
+    out["gap"] = out["actual"] - out["target"]
+    out["status"] = ""
+    return figure_rows(out, PAGE, None)
+
+
+def sales_view(
+    versions: Any,
+    frames: Mapping[str, pd.DataFrame],
+    queue_frames: Mapping[str, pd.DataFrame],
+    f: Filters,
+) -> SalesView:
+    """Return the :class:`SalesView` of ``f``.
+
+    ``frames`` hold the period's window and ``queue_frames`` the queue's
+    (:func:`analytics.breakdowns.queue_window` of ``f.as_of``), both unsliced:
+    the view slices them by ``f``.
+    """
+    versions = as_versions(versions)
+    doc = document_in_force(versions, f.as_of)
+    period = f.period_name
+    selection = f.selection(frames.get("owners", pd.DataFrame()))
+    subtitle = f"{period} · {selection}"
+    data = f.slice(frames)
+    tracked = bd.with_tracked(versions, TRACKED_METRICS)
+    results = evaluate(tracked, data, f.period_start, f.period_end, f.as_of)
+    by_owner = evaluate(versions, data, f.period_start, f.period_end, f.as_of, by="owner")
+    found = {m: bd.find_commitment(doc, m) for m in SALES_METRICS}
+    no_leads = f"No lead was handed over in {period} for {selection}."
+
+    tiles = []
+    for metric, label in SALES_METRICS.items():
+        commitment = found[metric]
+        row = bd.row_for(results, doc, metric, f.period) if commitment is not None else None
+        if row is None:
+            tiles.append(
+                Tile(
+                    label,
+                    metric,
+                    "–",
+                    sentence=f"The agreement has no {label.lower()} commitment ({metric}).",
+                )
+            )
+            continue
+        tiles.append(Tile(
+            label, metric, wording.format_value(row["actual"], "rate"), delta=wording.delta_text(row),
+            status=row["status"], status_label=STATUS_LABELS.get(row["status"], row["status"]),
+            badge=wording.badge_color(row["status"]), sentence=wording.result_sentence(row, noun=wording.metric_noun(commitment)),
+            help=commitment.description, row=row.to_dict(),
+        ))  # fmt: skip
+
+    try:
+        detail = rep_followup(versions, data, f)
+        no_limit = ""
+    except FollowupError as exc:  # the agreement sets no follow-up limit
+        detail, no_limit = None, str(exc)
+    overall = bd.followup_by(detail, by=None).iloc[0] if detail is not None else None
+    median = wording.format_value(
+        None if overall is None else overall["median_hours"], "duration", short=True
+    )
+    p90 = wording.format_value(None if overall is None else overall["p90_hours"], "duration", short=True)
+    if overall is None:
+        touch_sentence = no_limit
+    elif overall["leads"] == 0:
+        touch_sentence = no_leads
+    else:
+        touch_sentence = (
+            f"Business hours from handover to first touch, over the touched leads of the "
+            f"{int(overall['leads']):,} handed over in {period}."
+        )
+    common = dict(
+        filters=f, period_name=period, selection=selection, subtitle=subtitle, tiles=tuple(tiles),
+        overall=None if overall is None else overall.to_dict(), median_text=median, p90_text=p90,
+        touch_sentence=touch_sentence, no_limit=no_limit, no_leads=no_leads, evaluation=results,
+        closed_note="" if f.is_current_period else f"{period} is closed: its status is final (met or missed).",
+    )  # fmt: skip
+    if detail is None:
+        return SalesView(**common, limit_hours=None, followup_title="", detail=None, per_rep=None, per_team=None,
+                         rep_chart=None, delays=None, delay_chart=None, histogram=None, queue_caption="")  # fmt: skip
+
+    speed = found["followed_up_within"]
+    limit = (
+        float(detail["limit_hours"].iloc[0]) if len(detail) else float(speed.metric_params().business_hours)
+    )
+    per_rep = bd.followup_by(detail, by="owner")
+    per_team = bd.followup_by(detail, by="team")
+    delays = bd.delays_by(detail, by="team")
+    speed_row = tiles[0].row
+    rep_chart = rep_compliance_chart(
+        rep_chart_rows(per_rep, None if speed_row is None else speed_row["target"]),
+        title=f"First touch within {limit:g} business hours, by rep<br><sup>{subtitle}</sup>",
+    )
+    histogram = None
+    if detail["business_hours_taken"].notna().any():
+        histogram = response_time_histogram(
+            detail, sla_hours=limit, title=f"Time to first touch<br><sup>{subtitle}</sup>"
+        )
+    delay_chart = bc.delay_chart(
+        delays, by="team", title=f"Routing delay vs rep delay<br><sup>{subtitle}</sup>", limit_hours=limit
+    )
+
+    zone = doc.timezone
+    queue_data = f.slice(queue_frames)
+    start, _ = bd.queue_window(f.as_of)
+    queue_detail = followup_detail(versions, queue_data, f.as_of, start=start)
+    queues = {}
+    for hours in QUEUE_HOURS:
+        table = bd.queue_table(followup_queue(queue_detail, float(hours)), queue_data["leads"], zone)
+        overdue = int((table["hours_left"] < 0).sum())
+        queues[hours] = Queue(
+            hours, table, overdue,
+            f"**{overdue} overdue** and **{len(table) - overdue} due within {hours} business hours**." if len(table) else "",
+            f"No lead is overdue or due within the next {hours} business hours for {selection}.",
+        )  # fmt: skip
+    queue_caption = (
+        f"Untouched leads handed over in the last {bd.QUEUE_DAYS} days whose {limit:g}-business-hour limit has "
+        f"passed or runs out within {{hours}} business hours, most urgent first; as of "
+        f"{f.as_of.tz_convert(zone):%Y-%m-%d %H:%M}, times in {zone}."
+    )
+
+    rep_rows = []
+    for metric in ("touches_within", "dispositioned_within"):
+        commitment = found[metric]
+        if commitment is None:
+            message = f"The agreement has no {SALES_METRICS[metric].lower()} commitment ({metric})."
+            rep_rows.append(RepRows(metric, None, None, None, message))
+            continue
+        reps = bd.rows_for(by_owner, doc, metric)
+        reps = reps[reps["period"] == f.period]
+        if reps.empty:
+            rep_rows.append(RepRows(metric, commitment.id, None, None, no_leads))
+            continue
+        noun = wording.metric_noun(commitment).removeprefix("of ")
+        chart = rep_compliance_chart(reps, title=f"{noun[0].upper()}{noun[1:]}<br><sup>{subtitle}</sup>")
+        table = reps[["owner", "n", "met", "breached", "pending", "actual", "target", "status"]]
+        rep_rows.append(RepRows(metric, commitment.id, chart, table))
+
+    return SalesView(
+        **common,
+        limit_hours=limit,
+        followup_title=f"Follow-up within {limit:g} business hours, per rep and team — {period}",
+        detail=detail,
+        per_rep=per_rep,
+        per_team=per_team,
+        rep_chart=rep_chart,
+        delays=delays,
+        delay_chart=delay_chart,
+        histogram=histogram,
+        queue_caption=queue_caption,
+        queues=queues,
+        response_title=f"How long first touches take — {period}",
+        reps_title=f"Touches and disposition per rep — {period}",
+        rep_rows=tuple(rep_rows),
+    )
