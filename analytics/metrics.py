@@ -172,17 +172,31 @@ class Frames:
     activities: pd.DataFrame
     owners: pd.DataFrame
     as_of: pd.Timestamp
+    all_deals: pd.DataFrame | None = None  # every deal, also outside a slice (None: ``deals`` are all)
+
+    @property
+    def linked_deals(self) -> pd.DataFrame:
+        """Every deal known at as_of, also those outside a slice: a lead's stages look its deals up here."""
+        return self.deals if self.all_deals is None else self.all_deals
 
 
 def prepare_frames(frames: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> Frames:
     """Return the canonical ``frames`` as known at ``as_of``.
 
     Archived rows are dropped. A timestamp after ``as_of`` is treated as not yet
-    happened (missing): a lead is handed over once ``mql_at <= as_of``, a touch
+    happened (missing): a lead exists once ``created_at <= as_of`` (or unknown)
+    and is handed over once ``mql_at <= as_of``, a touch
     counts once it happened, a disposition decided later is still ``open``, a deal
     exists once ``created_at <= as_of`` and is won once ``closed_at <= as_of``.
     Activities without a lead are dropped. Missing frames are taken as empty.
+
+    A deal takes its lead's channel (its own only when it has no lead). Frames
+    from :func:`analytics.slicing.slice_frames` are resolved on the whole data
+    first (a deal's lead, marketing-sourced flag and channel, a lead's
+    activities), then narrowed to the slice.
     """
+    selection = getattr(frames, "selection", None)
+    frames = getattr(frames, "whole", frames)
     as_of = as_instant(as_of)
     now = as_of.value // 1000  # microseconds, as the frames hold them
     got = {}
@@ -190,7 +204,8 @@ def prepare_frames(frames: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> F
         frame = frames.get(table)
         got[table] = empty_frame(table) if frame is None else validate_frame(frame, table)
 
-    leads = _rows(_live(got["leads"])[LEAD_COLUMNS], None)
+    leads = _live(got["leads"])[LEAD_COLUMNS]
+    leads = _rows(leads, ~(timestamps_us(leads["created_at"]) > now))  # created later: not there yet
     if not leads["id"].is_unique:
         raise SchemaError("leads.id: ids must be unique (a lead appears twice)")
     later = {c: timestamps_us(leads[c]) > now for c in _LEAD_TIMES}
@@ -218,7 +233,13 @@ def prepare_frames(frames: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> F
         segment = all_segments.take(np.maximum(lead_pos, 0)).to_numpy()
     else:
         segment = np.full(len(deals), None, dtype=object)
+    channel = deals["channel"]
+    if len(all_segments) and (lead_pos >= 0).any():  # a deal takes its lead's channel
+        of_lead = leads["channel"].take(np.maximum(lead_pos, 0)).to_numpy(dtype=object)
+        channel = pd.Series(np.where(lead_pos >= 0, of_lead, channel.to_numpy(dtype=object)),
+                            index=deals.index, dtype=channel.dtype)  # fmt: skip
     deals = deals.assign(
+        channel=channel,
         segment=pd.Series(segment, index=deals.index, dtype="str").mask(lead_pos < 0),
         lead_is_mql=positions(handed_ids, lead_ids) >= 0,
     )
@@ -226,7 +247,8 @@ def prepare_frames(frames: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> F
     acts = _live(got["activities"])[["lead_id", "owner_id", "kind", "occurred_at"]]
     when = timestamps_us(acts["occurred_at"])
     acts = _rows(acts, (when != NAT_US) & (when <= now) & acts["lead_id"].notna().to_numpy())
-    return Frames(handed, deals, acts, got["owners"], as_of)
+    known = Frames(handed, deals, acts, got["owners"], as_of)
+    return selection.apply(known) if selection else known
 
 
 _NO_ID = np.iinfo(np.int64).min  # stands for a missing id in int64 arrays
@@ -516,13 +538,28 @@ def mql_count(facts: Facts, params: NoParams) -> np.ndarray:
     return np.ones(len(facts.leads))
 
 
+def reached_sql(frames: Frames) -> np.ndarray:
+    """Return, per handed-over lead (aligned to ``frames.leads``), whether it is an SQL by as_of.
+
+    The one definition of SQL (``GLOSSARY["SQL"]``), for the metrics, the Marketing
+    breakdowns and the cohort funnel: ``sql_at`` is known by as_of, or a deal of
+    the lead exists by then (whoever owns it; an opportunity has been qualified).
+    """
+    ids = frames.leads["id"].to_numpy(dtype="int64", na_value=_NO_ID)
+    deals = frames.linked_deals
+    with_deal = positions(ids, deals["lead_id"].to_numpy(dtype="int64", na_value=_NO_ID))
+    out = frames.leads["sql_at"].notna().to_numpy(dtype=bool).copy()
+    out[with_deal[with_deal >= 0]] = True
+    return out
+
+
 @metric("sql_count", kind="count", unit="leads")
 def sql_count(facts: Facts, params: NoParams) -> np.ndarray:
-    """Leads handed over in the period (by ``mql_at``) that have become sales-qualified (``sql_at``) by as_of.
+    """Leads handed over in the period (by ``mql_at``) that are SQLs by as_of (see SQL).
 
     A cohort count: a lead handed over in March and qualified in April counts in March.
     """
-    return facts.leads["sql_at"].notna().to_numpy(dtype="float64")
+    return reached_sql(facts.frames).astype("float64")
 
 
 @metric("sourced_pipeline", kind="amount", unit="currency", table="deals", at="created_at")
@@ -545,11 +582,11 @@ def won_revenue(facts: Facts, params: NoParams) -> np.ndarray:
 
 @metric("mql_to_sql_rate", kind="rate", unit="share")
 def mql_to_sql_rate(facts: Facts, params: NoParams) -> np.ndarray:
-    """Of the leads handed over in the period, the share that became sales-qualified (``sql_at``) by as_of.
+    """Of the leads handed over in the period, the share that are SQLs by as_of (see SQL).
 
     Every lead is decided (met: qualified, breached: not yet); none is pending.
     """
-    return np.where(facts.leads["sql_at"].notna().to_numpy(), MET, BREACHED).astype(np.int8)
+    return np.where(reached_sql(facts.frames), MET, BREACHED).astype(np.int8)
 
 
 @metric("acceptance_rate", kind="rate", unit="share")
@@ -728,7 +765,10 @@ GLOSSARY: dict[str, str] = {
     "pending": "A lead whose limit has not passed yet and that is not touched yet. Shown, never counted in a rate.",
     "rate": "met / (met + breached); pending leads are left out. Undefined (blank) when nothing is decided yet.",
     "missed": "A closed period whose actual fell short of the target (above it when lower is better).",
-    "closed period": "A period that ended at or before the as-of time. Its status is met or missed.",
+    "closed period": "A period that ended at or before the as-of time. Its status is met or missed; a rate's only once the period is settled.",
+    "provisional": "A closed period while the window of one of its leads (follow-up hours, touches or disposition business days of the agreement's commitments) is still open at the as-of time. Its rates have no met / missed yet and say how many leads are pending; its counts and amounts are final at its close.",
+    "settled": "A closed period once the last window of its leads has run out at the as-of time; from then on no pending lead is left and its rates are met or missed.",
+    "too few decided": "A current period's rate that rests on fewer than 10 decided leads (met + breached): shown, but not called on track, at risk or off track.",
     "current period": "The period containing the as-of time. Its status is on track, at risk or off track, from the projection.",
     "elapsed share": "Business time of the agreement's calendar from period start to the as-of time, over the period's business time.",
     "projection": "Counts and amounts: actual / elapsed share (straight-line pace in business time). Rates and durations: the actual as it stands.",
@@ -737,7 +777,8 @@ GLOSSARY: dict[str, str] = {
     "on track": "Current period: the projection reaches the target (at or below it when lower is better).",
     "at risk": "Current period: the projection is short of the target by at most 10% of the target.",
     "off track": "Current period: the projection is short of the target by more than 10% of the target.",
-    "no target": "The commitment has no target for this row: target null, a period before the first agreement version, a period judged by a version with another period length, or a count/amount broken down by owner, team or channel (the target is for the whole).",
+    "no target": "The commitment has no target for this row: target null, a period before the first agreement version, a period judged by a version with another period length, or a count/amount for a slice (a team, owner or channel filter or breakdown row) that the agreement sets no slice target for: a company target is not a slice's target.",
+    "slice target": "A count or amount target the agreement sets for one team, channel or owner (name or external id) under a commitment's slice_targets. It judges that slice, alone or as a breakdown row; several values of one kind take the sum of their targets when each has one. A slice narrowed along two kinds (e.g. a team filter broken down by owner) has no count target. Rate and duration targets hold for every slice as they are.",
     "no data": "A closed period with nothing to measure (e.g. a rate with no decided leads).",
     "gap": "actual - target (positive is better, except for durations where lower is better).",
     "gap share": "gap / target; blank when the target is 0.",
@@ -747,6 +788,8 @@ GLOSSARY: dict[str, str] = {
     "rep delay": "Business hours from the later of handover and owner assignment to the first touch.",
     "cohort funnel": "Leads handed over in a period and how many of them reached SQL, opportunity (a deal with the lead) and won (a won deal), by as-of.",
     "marketing lead": "A lead with an mql_at (handed over by marketing).",
+    "SQL": "A handed-over lead is an SQL (sales-qualified) by as-of when its sql_at is known by then, or a deal of the lead exists by then (an opportunity has been qualified, even when the CRM never recorded sql_at). Marketing, the Funnel and every SQL count and rate use this one definition.",
+    "slice": "A team, owner or channel filter. It selects rows after every link is resolved on the whole data: a deal keeps its lead (and so its marketing-sourced flag), a lead keeps every activity logged on it by anyone, a deal takes its lead's channel (its own only when it has no lead). Leads are selected by their own team, owner and channel; deals by their own team and owner and that channel. The breakdown rows of an additive figure add up to the whole, and a filtered view equals its breakdown row.",
 }
 # Each metric's definition is its docstring, as Markdown-ready text.
 GLOSSARY.update({name: " ".join(m.description.split()).replace("``", "`") for name, m in METRICS.items()})

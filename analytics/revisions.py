@@ -124,6 +124,17 @@ def _describe_filters(commitment: Commitment) -> str:
     return f", counting only {'; '.join(parts)}" if parts else ""
 
 
+def _describe_slice_targets(commitment: Commitment, agreement: Agreement) -> str:
+    """' Per slice (the company target is not a slice's): team EMEA: at least 200; ...' ('' when none)."""
+    table = commitment.slice_targets
+    if table is None or not table.items():
+        return ""
+    kind = METRICS[commitment.metric].kind
+    parts = [f"{dimension} {value}: at least {format_value(target, kind, agreement.currency)}"
+             for dimension, targets in table.items() for value, target in targets.items()]  # fmt: skip
+    return f" Per slice (the company target is not a slice's): {'; '.join(parts)}."
+
+
 # Sentence per metric. Placeholders: {party}, {target}, {per} ("a month"), {hours} (business time),
 # and the metric's params by name. Rate targets read "for 90% of leads".
 _SENTENCES: dict[str, str] = {
@@ -155,10 +166,12 @@ def describe_commitment(commitment: Commitment, agreement: Agreement) -> str:
         what = commitment.metric.replace("_", " ")
         per = "" if metric.kind in ("rate", "duration") else f" {PERIOD_WORDS[agreement.period]}"
         if commitment.target is None:
-            return f"{party}'s {what} is tracked without a target{_describe_filters(commitment)}."
+            return (f"{party}'s {what} is tracked without a target{_describe_filters(commitment)}."
+                    f"{_describe_slice_targets(commitment, agreement)}")  # fmt: skip
         bound = "at most" if metric.lower_is_better else "at least"
         shown = format_value(commitment.target, metric.kind, agreement.currency)
-        return f"{party} commits to {what} of {bound} {shown}{per}{_describe_filters(commitment)}."
+        return (f"{party} commits to {what} of {bound} {shown}{per}{_describe_filters(commitment)}."
+                f"{_describe_slice_targets(commitment, agreement)}")  # fmt: skip
     params = commitment.metric_params().model_dump()
     values = {k: wording.plain_number(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
               for k, v in params.items()}  # fmt: skip
@@ -172,7 +185,7 @@ def describe_commitment(commitment: Commitment, agreement: Agreement) -> str:
         hours=describe_business_time(agreement),
         **{k: v for k, v in values.items() if k not in ("party", "target", "per", "hours")},
     )
-    return f"{sentence}{_describe_filters(commitment)}."
+    return f"{sentence}{_describe_filters(commitment)}.{_describe_slice_targets(commitment, agreement)}"
 
 
 def plain_language(agreement: Agreement) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from analytics.snapshots import (
     commitment_title,
     format_change,
     format_value,
+    gap_text,
     last_closed_week,
     overview_window,
     period_title,
@@ -159,16 +160,22 @@ for party in [p for p in doc.parties if (week_rows["party"] == p).any()]:
                 direction = (
                     "off" if change["change"] == 0 else ("inverse" if row["lower_is_better"] else "normal")
                 )
-            st.metric(f"**{title}** · {week}", format_value(row["actual"], kind, unit, currency), delta=delta,
+            st.metric(f"**{title}** · {week}", format_value(row["actual"], kind, unit, currency, beside=row["target"]),
+                      delta=delta,
                       delta_color=direction, help=descriptions.get(cid))  # fmt: skip
             badge(row["status"])
             if p_row is None:
                 st.caption(f"Not in the agreement for {period_name}.")
             else:
-                st.metric(f"{title} · {period_name}", format_value(p_row["actual"], kind, unit, currency))
+                st.metric(
+                    f"{title} · {period_name}",
+                    format_value(p_row["actual"], kind, unit, currency, beside=p_row["target"]),
+                )
                 badge(p_row["status"])
             week_target = format_value(row["target"], kind, unit, currency)
             lines = [f"**{week}**: " + ("no target" if pd.isna(row["target"]) else f"target {week_target}")]
+            if gap := gap_text(row, unit=unit, currency=currency):
+                lines[0] += f", {gap}"
             if change is not None and change["projected"] and pd.notna(change["value"]):
                 lines.append(f"on pace for {format_value(change['value'], kind, unit, currency)} (the change "
                              "compares this pace)")  # fmt: skip
@@ -185,6 +192,8 @@ for party in [p for p in doc.parties if (week_rows["party"] == p).any()]:
                     else f"target {format_value(p_row['target'], kind, unit, currency)}"
                 )
                 p_line = f"**{period_name}**: {p_target}"
+                if gap := gap_text(p_row, unit=unit, currency=currency):
+                    p_line += f", {gap}"
                 if (
                     kind in ("count", "amount")
                     and p_row["period_state"] == "current"

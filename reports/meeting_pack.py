@@ -52,6 +52,7 @@ from analytics.snapshots import (
     commitment_title,
     format_change,
     format_value,
+    gap_text,
     period_title,
     week_dates,
     week_grid,
@@ -241,7 +242,8 @@ def _scoreboard(overview: WeekOverview, rows: pd.DataFrame, styles, currency, *,
         kind, unit, cid = row["kind"], row["unit"], row["commitment"]
         p = period_rows.loc[cid] if cid in period_rows.index else None
         ch = changes.loc[cid] if cid in changes.index else None
-        value = format_value(ch["value"] if ch is not None else row["actual"], kind, unit, currency)
+        value = format_value(ch["value"] if ch is not None else row["actual"], kind, unit, currency,
+                             beside=row["target"])  # fmt: skip
         if ch is not None and bool(ch["projected"]):
             value = f"{format_value(row['actual'], kind, unit, currency)} (pace {value})"
         if kind == "rate" and row["pending"] and row["pending"] > 0:
@@ -249,13 +251,18 @@ def _scoreboard(overview: WeekOverview, rows: pd.DataFrame, styles, currency, *,
         change = format_change(ch["change"], kind, unit, currency) if ch is not None else ""
         previous = format_value(ch["previous"], kind, unit, currency) if ch is not None else "–"
         p_status = p["status"] if p is not None else "no data"
-        p_value = format_value(p["actual"], kind, unit, currency) if p is not None else "–"
+        p_value = (
+            format_value(p["actual"], kind, unit, currency, beside=p["target"]) if p is not None else "–"
+        )
         p_target = format_value(p["target"], kind, unit, currency) if p is not None else "–"
+        if p is not None and (p_gap := gap_text(p, unit=unit, currency=currency)):
+            p_target += f" ({p_gap})"
         cells = {
             "side": str(row["party"]).capitalize(),
             "commitment": commitment_title(cid),
             "week": value,
-            "target": format_value(row["target"], kind, unit, currency),
+            "target": format_value(row["target"], kind, unit, currency)
+            + (f" ({gap})" if (gap := gap_text(row, unit=unit, currency=currency)) else ""),
             "status": _status_cell(row["status"], styles),
             "vs": f"{change} (was {previous})" if change else f"was {previous}",
             "period": p_value,

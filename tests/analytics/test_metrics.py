@@ -93,6 +93,11 @@ class Oracle:
                 lead = next((r for r in self.leads_all if r["id"] == row["lead_id"]), None)
                 if lead is None or lead["segment"] not in accepted:
                     return False
+            elif name == "channel" and table == "deals":
+                # a deal takes its lead's channel, its own only without a (live) lead
+                lead = next((r for r in self.leads_all if r["id"] == row["lead_id"]), None)
+                if (lead["channel"] if lead is not None else row["channel"]) not in accepted:
+                    return False
             elif row[name] not in accepted:
                 return False
         return True
@@ -115,11 +120,15 @@ class Oracle:
     def mql_count(self, lead, p):
         return 1.0
 
+    def reached_sql(self, lead):
+        # sales-qualified by as_of, or a deal of the lead exists by then (an opportunity is qualified)
+        return bool(_known(lead["sql_at"], self.as_of)) or any(d["lead_id"] == lead["id"] for d in self.deals)
+
     def sql_count(self, lead, p):
-        return 1.0 if _known(lead["sql_at"], self.as_of) else 0.0
+        return 1.0 if self.reached_sql(lead) else 0.0
 
     def mql_to_sql_rate(self, lead, p):
-        return MET if _known(lead["sql_at"], self.as_of) else BREACHED
+        return MET if self.reached_sql(lead) else BREACHED
 
     def acceptance_rate(self, lead, p):
         decided_later = lead["disposition_at"] is not None and lead["disposition_at"] > self.as_of
