@@ -555,7 +555,9 @@ def window_seconds(commitment, calendar) -> float | None:
     params = commitment.metric_params()
     if commitment.metric == "followed_up_within":
         return float(params.business_hours) * 3600.0
-    return float(params.business_days) * calendar.day_seconds
+    # Read as end_of_day, the window also holds the rest of the handover's day: at most one day more.
+    extra = 1 if params.reading == "end_of_day" else 0
+    return (float(params.business_days) + extra) * calendar.day_seconds
 
 
 def _empty_result(columns: list[str], group_cols: list[str]) -> pd.DataFrame:

@@ -6,7 +6,8 @@ with per-lead business-time facts computed once and cached) and its validated
 params, and returns one value per row of its table (``leads`` or ``deals``):
 
 - ``count``: 1 if the row counts, else 0; the period's actual is the sum.
-- ``amount``: the row's amount; the actual is the sum.
+- ``amount``: the row's amount, NaN for a row that does not count (a deal not
+  won, not marketing-sourced); the actual is the sum, ``n`` the rows that count.
 - ``rate``: a status per row, :data:`MET`, :data:`BREACHED` or :data:`PENDING`;
   the actual is met / (met + breached), pending rows are shown, not counted.
 - ``duration``: a number of business hours (NaN: not measured); the actual is a
@@ -31,9 +32,14 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
-from analytics.calendar import BusinessCalendar, add_business_seconds, business_seconds
+from analytics.calendar import (
+    BusinessCalendar,
+    add_business_seconds,
+    business_seconds,
+    end_of_nth_working_day,
+)
 from analytics.schema import COLUMNS, SchemaError, empty_frame, validate_frame
 
 MET, BREACHED, PENDING = 1, 0, -1
@@ -70,17 +76,33 @@ class WithinHours(Params):
     business_hours: PositiveNumber
 
 
+Reading = Literal["business_time", "end_of_day"]
+
+
 class WithinDays(Params):
-    """A limit in business days (> 0); one business day is one working day of the calendar."""
+    """A limit in business days (> 0), read as ``reading`` says (see :func:`day_limits`).
+
+    ``business_time`` (the default): ``business_days`` x the working hours of a
+    day, counted from the handover; ``end_of_day``: by the close of the
+    ``business_days``-th working day after the handover's date (a whole number).
+    """
 
     business_days: PositiveNumber
+    reading: Reading = "business_time"
+
+    @model_validator(mode="after")
+    def _whole_days(self) -> WithinDays:
+        if self.reading == "end_of_day" and self.business_days != int(self.business_days):
+            raise ValueError(
+                f"business_days: read as end_of_day it counts whole working days; got {self.business_days:g}"
+            )
+        return self
 
 
-class TouchesWithin(Params):
-    """At least ``touches`` activities (optionally only of ``kinds``) within ``business_days``."""
+class TouchesWithin(WithinDays):
+    """At least ``touches`` activities (optionally only of ``kinds``) within ``business_days`` (as ``reading``)."""
 
     touches: Annotated[int, Strict(), Field(ge=1)]
-    business_days: PositiveNumber
     kinds: tuple[ActivityKind, ...] | None = None
 
 
@@ -426,6 +448,14 @@ class Facts:
                 out[rows] = timestamps_us(add_business_seconds(start, limit[rows], cal))
         return pd.Series(out.view("datetime64[us]")).dt.tz_localize("UTC")
 
+    def due_by_end_of_day(self, n: int) -> pd.Series:
+        """Per lead, the close of the ``n``-th working day after its handover's local date (its calendar)."""
+        out = pd.Series(pd.NaT, index=self.leads.index, dtype="datetime64[us, UTC]")
+        for cal, mask in self.calendar_groups():
+            if mask.any():
+                out[mask] = end_of_nth_working_day(self.leads["mql_at"][mask], n, cal).to_numpy()
+        return out
+
     def seconds_to(self, column: str) -> np.ndarray:
         """Business seconds from ``mql_at`` to the lead's ``column`` (NaN if not happened by as_of)."""
         return self.lead_seconds_until(self.leads[column], key=column)
@@ -532,6 +562,20 @@ def deadline_status(taken: np.ndarray, elapsed: np.ndarray, limit: np.ndarray | 
 # --- the metrics -----------------------------------------------------------------------------------
 
 
+def day_limits(facts: Facts, params: WithinDays) -> np.ndarray:
+    """Return each lead's limit in business seconds for ``params.business_days`` read as ``params.reading``.
+
+    ``business_time``: that many working days of business time from the handover
+    (2 days of 09:00-17:00 = 16 business hours). ``end_of_day``: the business
+    time from the handover to the close of the Nth working day after its date.
+    """
+    if params.reading == "business_time":
+        return params.business_days * facts.day_seconds()
+    days = int(params.business_days)
+    return facts._memo(("end_of_day", days), lambda: facts.seconds_between(
+        facts.leads["mql_at"], facts.due_by_end_of_day(days)))  # fmt: skip
+
+
 @metric("mql_count", kind="count", unit="leads")
 def mql_count(facts: Facts, params: NoParams) -> np.ndarray:
     """Leads handed over to sales (``mql_at``) in the period."""
@@ -568,16 +612,20 @@ def sourced_pipeline(facts: Facts, params: NoParams) -> np.ndarray:
 
     A marketing lead: the deal's ``lead_id`` is set and that lead has an ``mql_at``.
     A missing amount counts as 0. Amounts are summed as given (one currency assumed).
+    Its number of deals counts these marketing-sourced deals only.
     """
     amount = facts.deals["amount"].to_numpy(dtype="float64", na_value=np.nan)
-    return np.where(facts.deals["lead_is_mql"].to_numpy(bool), np.nan_to_num(amount), 0.0)
+    return np.where(facts.deals["lead_is_mql"].to_numpy(bool), np.nan_to_num(amount), np.nan)
 
 
 @metric("won_revenue", kind="amount", unit="currency", table="deals", at="closed_at")
 def won_revenue(facts: Facts, params: NoParams) -> np.ndarray:
-    """Sum of ``amount`` of deals won (``is_won``) with ``closed_at`` in the period; missing amounts count as 0."""
+    """Sum of ``amount`` of deals won (``is_won``) with ``closed_at`` in the period; missing amounts count as 0.
+
+    Its number of deals counts the won deals only (a won deal without an amount too).
+    """
     amount = np.nan_to_num(facts.deals["amount"].to_numpy(dtype="float64", na_value=np.nan))
-    return np.where(facts.deals["is_won"].to_numpy(bool, na_value=False), amount, 0.0)
+    return np.where(facts.deals["is_won"].to_numpy(bool, na_value=False), amount, np.nan)
 
 
 @metric("mql_to_sql_rate", kind="rate", unit="share")
@@ -621,13 +669,12 @@ def touches_within(facts: Facts, params: TouchesWithin) -> np.ndarray:
 
     Activities at or after ``mql_at`` count (of ``kinds`` when given). The clock
     runs from ``mql_at`` to the ``touches``-th such activity; met / breached /
-    pending as for follow-up, with a limit of ``business_days`` working days.
+    pending as for follow-up, with a limit of ``business_days`` read as
+    ``reading`` says (see business days limit).
     """
     nth = facts.nth_activity_at(params.touches, params.kinds)
     taken = facts.lead_seconds_until(nth, key=("nth", params.touches, params.kinds))
-    return deadline_status(
-        taken, facts.elapsed(where=np.isnan(taken)), params.business_days * facts.day_seconds()
-    )
+    return deadline_status(taken, facts.elapsed(where=np.isnan(taken)), day_limits(facts, params))
 
 
 @metric("dispositioned_within", kind="rate", unit="share", params=WithinDays)
@@ -635,12 +682,11 @@ def dispositioned_within(facts: Facts, params: WithinDays) -> np.ndarray:
     """Share of leads handed over in the period accepted or rejected (``disposition_at``) within ``business_days``.
 
     The clock runs from ``mql_at`` to ``disposition_at``; met / breached / pending
-    as for follow-up, with a limit of ``business_days`` working days.
+    as for follow-up, with a limit of ``business_days`` read as ``reading`` says
+    (see business days limit).
     """
     taken = facts.seconds_to("disposition_at")
-    return deadline_status(
-        taken, facts.elapsed(where=np.isnan(taken)), params.business_days * facts.day_seconds()
-    )
+    return deadline_status(taken, facts.elapsed(where=np.isnan(taken)), day_limits(facts, params))
 
 
 @metric("response_time_median", kind="duration", unit="business hours", quantile=0.5)
@@ -691,7 +737,8 @@ def aggregate_arrays(
             actual = np.where(decided > 0, met / decided, np.nan)
     else:
         actual = grouped_quantile(v.astype("float64"), k, size, metric.quantile or 0.5)
-    n = np.bincount(k, minlength=size)
+    # n: the rows that count (for amounts: the deals won / sourced, not every deal of the period)
+    n = np.bincount(k[~np.isnan(v.astype("float64"))] if metric.kind == "amount" else k, minlength=size)
     return {"n": n, "actual": actual, "met": met, "breached": breached, "pending": pending}
 
 
@@ -788,6 +835,7 @@ GLOSSARY: dict[str, str] = {
     "rep delay": "Business hours from the later of handover and owner assignment to the first touch.",
     "cohort funnel": "Leads handed over in a period and how many of them reached SQL, opportunity (a deal with the lead) and won (a won deal), by as-of.",
     "marketing lead": "A lead with an mql_at (handed over by marketing).",
+    "business days limit": "A limit of N business days is read as the agreement's params say. reading: business_time (the default): N times the working hours of a day of business time, counted from the handover (2 days of 09:00-17:00 are 16 business hours). reading: end_of_day: by the close of the Nth working day after the day of the handover (a Friday handover with 2 days is due at Tuesday's close); N is then a whole number.",
     "SQL": "A handed-over lead is an SQL (sales-qualified) by as-of when its sql_at is known by then, or a deal of the lead exists by then (an opportunity has been qualified, even when the CRM never recorded sql_at). Marketing, the Funnel and every SQL count and rate use this one definition.",
     "slice": "A team, owner or channel filter. It selects rows after every link is resolved on the whole data: a deal keeps its lead (and so its marketing-sourced flag), a lead keeps every activity logged on it by anyone, a deal takes its lead's channel (its own only when it has no lead). Leads are selected by their own team, owner and channel; deals by their own team and owner and that channel. The breakdown rows of an additive figure add up to the whole, and a filtered view equals its breakdown row.",
 }

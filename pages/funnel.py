@@ -114,7 +114,8 @@ for column, (metric, label) in zip(st.columns(len(REVENUE)), REVENUE.items(), st
                 wording.result_sentence(row, noun=wording.metric_noun(commitment), currency=doc.currency)
             )
         if not rows.empty:
-            table = rows[["period", "actual", "target", "gap", "status", "n"]].rename(columns={"n": "deals"})
+            counted = "won deals" if metric == "won_revenue" else "sourced deals"  # n: the deals summed
+            table = rows[["period", "actual", "target", "gap", "status", "n"]].rename(columns={"n": counted})
             exports.download_csv(table, f"{metric}-by-period-{f.period}.csv", key=f"funnel_{metric}_csv",
                                  label="Download CSV (per period)")  # fmt: skip
 st.caption(
