@@ -583,18 +583,18 @@ def final_snapshots(
 ) -> dict[str, tuple[pd.DataFrame, pd.Timestamp]]:
     """Return ``{week: (figures frame, frozen_at)}`` of the final snapshots in a ``read_snapshots`` frame.
 
-    With ``as_of``, a snapshot frozen after it is left out: nothing recorded later changes a figure
-    shown as of it.
+    With ``as_of``, a snapshot frozen for a later instant (its figures' ``as_of``) is left out: nothing
+    recorded after as_of changes a figure shown as of it.
     """
     if snapshots is None or snapshots.empty:
         return {}
     out = {}
-    chosen = snapshots["final"].astype(bool).to_numpy().copy()
-    if as_of is not None:
-        frozen_at = pd.to_datetime(snapshots["frozen_at"], utc=True)
-        chosen &= (frozen_at <= as_instant(as_of)).to_numpy(dtype=bool, na_value=False)
-    for row in snapshots[chosen].to_dict("records"):
-        out[str(row["week"])] = (figures_frame(row["figures"] or []), pd.Timestamp(row["frozen_at"]))
+    for row in snapshots[snapshots["final"].astype(bool)].to_dict("records"):
+        figures = figures_frame(row["figures"] or [])
+        described = figures["as_of"].max() if len(figures) else pd.Timestamp(row["frozen_at"])
+        if as_of is not None and not pd.isna(described) and described > as_instant(as_of):
+            continue
+        out[str(row["week"])] = (figures, pd.Timestamp(row["frozen_at"]))
     return out
 
 

@@ -73,7 +73,7 @@ def as_of_from_url() -> pd.Timestamp:
         else:
             stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
             return stamp + pd.Timedelta(days=1) if len(raw) == 10 else stamp
-    return pd.Timestamp.now(tz="UTC").floor("min")
+    return pd.Timestamp.now(tz="UTC").ceil("min")  # to the minute, and never before what was just saved
 
 
 def sidebar(url: str) -> Filters | None:

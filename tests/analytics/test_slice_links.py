@@ -122,3 +122,30 @@ def test_breakdown_rows_partition_the_total_and_a_slice_equals_its_row(scenario)
             pd.testing.assert_frame_equal(
                 filtered.sort_index(), row.sort_index(), check_dtype=False, obj=f"{by}={value}"
             )
+
+
+def test_on_the_demo_breakdowns_partition_the_total_and_each_slice_equals_its_row():
+    import datetime as dt
+
+    from analytics.agreement import parse_agreement
+    from connectors.demo import generate
+    from connectors.first_run import DEFAULT_AGREEMENT
+
+    today = dt.date(2026, 11, 27)
+    frames = generate(3_000, today=today)
+    doc = parse_agreement(DEFAULT_AGREEMENT.read_text())
+    as_of = pd.Timestamp(today, tz="UTC")
+    window = (as_of - pd.DateOffset(months=3), as_of)
+    total = _run(doc, frames, as_of=as_of, window=window)
+    additive = total[total["kind"].isin(["count", "amount"])].set_index(["commitment", "period"])["actual"]
+    for by, kind in (("team", "teams"), ("owner", "owners"), ("channel", "channels")):
+        rows = _run(doc, frames, by=by, as_of=as_of, window=window)
+        summed = rows[rows["kind"].isin(["count", "amount"])].groupby(["commitment", "period"])["actual"].sum()
+        np.testing.assert_allclose(summed.reindex(additive.index).fillna(0), additive, rtol=1e-9)
+        column = "owner_id" if by == "owner" else by
+        for value in rows[column].dropna().unique()[:3]:
+            chosen = int(value) if by == "owner" else value
+            filtered = _run(doc, slice_frames(frames, **{kind: [chosen]}), as_of=as_of, window=window)
+            filtered = filtered[filtered["n"] > 0].set_index(["commitment", "period"])[FIGURES]
+            row = rows[rows[column] == value].set_index(["commitment", "period"])[FIGURES]
+            pd.testing.assert_frame_equal(filtered.sort_index(), row.sort_index(), check_dtype=False)

@@ -333,6 +333,8 @@ def test_a_period_is_judged_by_the_version_in_force_at_its_start_after_a_later_c
     base = stored(writable_url)[-1].document
     store.save(engine, with_changes(base, targets={"mql-volume": 100}), this["period_start"], "ana", "easier")
     loaders.clear()
+    # As of an instant after the save: a version saved after the as-of instant is not used as of it.
+    args = (*args[:-1], (stored(writable_url)[-1].created_at + pd.Timedelta(seconds=1)).isoformat())
     after = loaders.evaluation(*args).set_index(["commitment", "period"])
     old, new = after.loc[("mql-volume", last["period"])], after.loc[("mql-volume", this["period"])]
     assert (old["version"], old["target"], old["status"]) == (
