@@ -826,9 +826,11 @@ def format_value(
     return wording.format_value(value, kind, unit, currency, compact=True, beside=beside)
 
 
-def gap_text(row: Mapping[str, Any], *, unit: str = "", currency: str | None = None) -> str | None:
+def gap_text(
+    row: Mapping[str, Any], *, unit: str = "", currency: str | None = None, short: bool = False
+) -> str | None:
     """:func:`analytics.wording.gap_text`: how far a figure row is from its target, in words."""
-    return wording.gap_text(row, unit=unit, currency=currency)
+    return wording.gap_text(row, unit=unit, currency=currency, short=short)
 
 
 def format_change(change: Any, kind: str, unit: str = "", currency: str | None = None) -> str:

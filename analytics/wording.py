@@ -158,13 +158,16 @@ def decimals_beside(value: float, target: float, kind: str) -> int | None:
     return _MAX_PLACES
 
 
-def gap_text(row: Mapping[str, Any], *, unit: str = "", currency: str | None = None) -> str | None:
+def gap_text(
+    row: Mapping[str, Any], *, unit: str = "", currency: str | None = None, short: bool = False
+) -> str | None:
     """Return the gap of an ``evaluate`` row in words, with the precision to see it; None without a target.
 
     Closed periods and rates: actual against the target ("missed by 0.5 points",
     "134 leads short", "3 points above target"); a current count or amount:
     against the expected-by-today pace ("12 leads behind pace"). A provisional
-    period says nothing of a gap yet.
+    period says nothing of a gap yet. ``short``: for a table cell ("0.5 pts short",
+    "134 short", "12 behind", "EUR 120k ahead", "0.8 h over").
 
     >>> gap_text({"kind": "rate", "period_state": "closed", "actual": 0.895, "target": 0.9, "status": "missed"})
     'missed by 0.5 points'
@@ -187,6 +190,13 @@ def gap_text(row: Mapping[str, Any], *, unit: str = "", currency: str | None = N
         return "on pace" if paced else "exactly on target"
     lower = kind == "duration"
     worse = gap > 0 if lower else gap < 0
+    if short:
+        if kind == "rate":
+            size = points_text(gap).replace(" points", " pts").replace(" point", " pt")
+        else:
+            size = format_value(abs(gap), kind, "", currency, short=True, compact=True, beside=0.0)
+        ahead = "under" if lower else "ahead"
+        return f"{size} {('over' if lower else 'behind' if paced else 'short') if worse else ahead}"
     if kind == "rate":
         size = points_text(gap)
     else:

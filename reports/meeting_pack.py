@@ -255,14 +255,14 @@ def _scoreboard(overview: WeekOverview, rows: pd.DataFrame, styles, currency, *,
             format_value(p["actual"], kind, unit, currency, beside=p["target"]) if p is not None else "–"
         )
         p_target = format_value(p["target"], kind, unit, currency) if p is not None else "–"
-        if p is not None and (p_gap := gap_text(p, unit=unit, currency=currency)):
+        if p is not None and (p_gap := gap_text(p, unit=unit, currency=currency, short=True)):
             p_target += f" ({p_gap})"
         cells = {
             "side": str(row["party"]).capitalize(),
             "commitment": commitment_title(cid),
             "week": value,
             "target": format_value(row["target"], kind, unit, currency)
-            + (f" ({gap})" if (gap := gap_text(row, unit=unit, currency=currency)) else ""),
+            + (f" ({gap})" if (gap := gap_text(row, unit=unit, currency=currency, short=True)) else ""),
             "status": _status_cell(row["status"], styles),
             "vs": f"{change} (was {previous})" if change else f"was {previous}",
             "period": p_value,
@@ -309,7 +309,7 @@ def _state_line(overview: WeekOverview, document: Agreement) -> str:
     local = overview.as_of.tz_convert(document.timezone)
     if overview.is_closed:
         state = (
-            f"Week closed; figures as they stood at its end ({local:%a %d %b %Y %H:%M} {document.timezone})"
+            f"Week closed ({local:%a %d %b %Y %H:%M} {document.timezone}): counts as at its end, rates as known now"
         )
     else:
         state = (f"Week in progress: as of {local:%a %d %b %Y %H:%M} ({document.timezone}); "
@@ -401,12 +401,10 @@ def build_meeting_pack(
         story.append(_week_grid(overview, styles, currency))
     story.append(Spacer(1, 4 * mm))
     story.append(Paragraph(_xml(
-        "How to read: a week is an ISO week in the agreement's timezone. Counts and amounts are held against the "
-        "period's target prorated by the week's share of the period's business time; rates and durations against "
-        "their target. A week is shown as it stood at its end (pending leads stay pending) or, once frozen, with the "
-        "figures frozen then; later corrections of the data are listed above. The last weeks are shown as known "
-        "now. Status: met / on track (green), "
-        "at risk (amber), missed / off track (red), pending / no data / no target (grey)."), styles["small"]))  # fmt: skip
+        "How to read: ISO weeks in the agreement's timezone. Counts and amounts: as at the week's end, against the "
+        "period's target prorated by business time; rates: as known now, provisional until the week's windows "
+        "have run out. Frozen weeks show their frozen figures. Green: met / on track; amber: at risk; red: "
+        "missed / off track; grey: provisional, pending, no data, no target."), styles["small"]))  # fmt: skip
     if chart_problem:
         story.append(Paragraph(_xml(f"Charts are left out: {chart_problem}."), styles["small"]))
 
