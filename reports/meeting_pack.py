@@ -309,7 +309,8 @@ def _state_line(overview: WeekOverview, document: Agreement) -> str:
     local = overview.as_of.tz_convert(document.timezone)
     if overview.is_closed:
         state = (
-            f"Week closed ({local:%a %d %b %Y %H:%M} {document.timezone}): counts as at its end, rates as known now"
+            f"Week closed ({local:%a %d %b %Y %H:%M} {document.timezone}): "
+            "counts as at its end, rates as known now"
         )
     else:
         state = (f"Week in progress: as of {local:%a %d %b %Y %H:%M} ({document.timezone}); "
