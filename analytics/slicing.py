@@ -39,6 +39,20 @@ class Slice:
     def __bool__(self) -> bool:
         return bool(self.teams or self.owners or self.channels)
 
+    def within(self, outer: Slice) -> Slice:
+        """This selection inside ``outer``: per kind, the values both allow (an empty tuple allows all).
+
+        >>> Slice(teams=("EMEA", "APAC")).within(Slice(teams=("EMEA",), channels=("Events",)))
+        Slice(teams=('EMEA',), owners=(), channels=('Events',))
+        """
+
+        def both(inner: tuple, wider: tuple) -> tuple:
+            if not inner or not wider:
+                return inner or wider
+            return tuple(v for v in inner if v in wider) or ("\x00nothing",)  # no value passes both
+
+        return Slice(*(both(getattr(self, k), getattr(outer, k)) for k in ("teams", "owners", "channels")))
+
     def rows(self, frame: pd.DataFrame, table: str) -> np.ndarray:
         """Return which rows of ``table`` (leads, deals or owners) are in the slice.
 
@@ -101,6 +115,8 @@ def slice_frames(
     are not modified.
     """
     selection = Slice(tuple(teams), tuple(int(o) for o in owners), tuple(channels))
+    if isinstance(frames, SlicedFrames):  # a slice of a slice: both selections hold
+        selection = selection.within(frames.selection)
     if not selection:
         return dict(frames)
     out = SlicedFrames()

@@ -321,6 +321,15 @@ def result_sentence(row: Mapping[str, Any], *, noun: str, currency: str | None =
         elif gap:
             sentence += gap.removeprefix("missed")
         return sentence + "."
+    if row.get("period_state") == "provisional":
+        pending = number_or_nan(row.get("pending"))
+        waiting = (
+            f"{pending:,.0f} leads still pending"
+            if not math.isnan(pending) and pending
+            else "no lead pending"
+        )
+        return (f"{head} against a target of {fmt(target)} — provisional: the windows of the period's leads are "
+                f"still running out ({waiting}), so it is not met or missed yet.")  # fmt: skip
     if kind in ("count", "amount"):
         expected, projection = (
             number_or_nan(row.get("expected_to_date")),

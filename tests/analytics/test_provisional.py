@@ -69,3 +69,11 @@ def test_only_a_settled_rate_is_met_or_missed_and_a_settled_window_leaves_nothin
     provisional = rates[rates["period_state"] == "provisional"]
     assert (provisional["period_end"] <= as_of).all()
     assert provisional["status"].isin(["provisional", "no target", "no data"]).all()
+
+
+def test_a_provisional_rate_is_said_as_such_with_its_pending_leads():
+    from analytics.wording import result_sentence
+
+    touch = _week(ts("2026-03-09 09:00")).loc["touch"].to_dict()
+    sentence = result_sentence(touch, noun="of leads touched within 5 business days")
+    assert "provisional" in sentence and "1 leads still pending" in sentence and ": missed" not in sentence

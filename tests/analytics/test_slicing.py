@@ -61,3 +61,9 @@ def test_input_is_not_modified():
     before = frames["leads"].copy()
     slice_frames(frames, teams=["Americas"])
     pd.testing.assert_frame_equal(frames["leads"], before)
+
+
+def test_a_slice_of_a_slice_keeps_both_selections():
+    sliced = slice_frames(slice_frames(_frames(), teams=["EMEA"]), channels=["Events"])
+    assert (sliced.selection.teams, sliced.selection.channels) == (("EMEA",), ("Events",))
+    assert slice_frames(slice_frames(_frames(), teams=["EMEA"]), teams=["Americas"])["leads"].empty
