@@ -56,6 +56,7 @@ from analytics.commitments import as_versions, document_in_force, evaluate
 from analytics.metrics import METRICS, as_instant
 from analytics.periods import period_grid, period_of
 from analytics.schema import UTC_TS
+from analytics.slicing import slice_frames
 from analytics.wording import number_or_nan
 from analytics.wording import period_name as period_title
 
@@ -210,8 +211,16 @@ def window_frames(frames: Mapping[str, pd.DataFrame], start: Any, end: Any) -> d
     Leads handed over in the window and the leads of the window's deals, deals
     created or closed in it, the activities of the kept leads, every owner.
     Evaluating the result gives the same rows as evaluating ``frames`` over the
-    same window (tested), on a fraction of the rows.
+    same window (tested), on a fraction of the rows. Sliced frames
+    (:func:`analytics.slicing.slice_frames`) stay sliced: the window is cut from
+    the whole frames, then sliced again, so links still resolve on the whole data.
     """
+    selection = getattr(frames, "selection", None)
+    if selection:
+        whole = window_frames(frames.whole, start, end)
+        return slice_frames(
+            whole, teams=selection.teams, owners=selection.owners, channels=selection.channels
+        )
     lo, hi = pd.Timestamp(start), pd.Timestamp(end)
 
     def inside(series: pd.Series) -> np.ndarray:

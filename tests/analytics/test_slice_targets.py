@@ -100,3 +100,22 @@ def test_a_changed_slice_target_is_a_listed_change():
     before, after = parse_agreement(TEXT), parse_agreement(TEXT.replace("EMEA: 200", "EMEA: 250"))
     changes = [str(c) for c in diff(before, after)]
     assert any("slice_targets" in c and "200" in c and "250" in c for c in changes), changes
+
+
+def test_the_weekly_overview_of_a_slice_keeps_the_slice_its_links_and_no_company_target():
+    from analytics.snapshots import week_overview
+
+    doc = agreement(period="week", commitments=[commitment("mqls", "mql_count", 3, owner="marketing"),
+                                                commitment("pipe", "sourced_pipeline", 10, owner="marketing")])  # fmt: skip
+    frames = make_frames(
+        leads=[
+            {"mql_at": ts("2026-03-02 10:00"), "team": "APAC"},
+            {"mql_at": ts("2026-03-03 10:00"), "team": "EMEA"},
+        ],
+        deals=[{"lead_id": 1, "created_at": ts("2026-03-04 10:00"), "amount": 40.0, "team": "EMEA"}],
+    )
+    overview = week_overview(doc, slice_frames(frames, teams=["EMEA"]), None, "2026-W10", ts("2026-03-09"),
+                             use_frozen=False)  # fmt: skip
+    week = overview.week_rows().set_index("commitment")
+    assert week.loc["mqls", ["actual", "status"]].tolist() == [1, "no target"]
+    assert week.loc["pipe", "actual"] == 40.0  # its lead (APAC) is outside the slice: still marketing-sourced
