@@ -92,18 +92,29 @@ class WithinDays(Params):
 
     @model_validator(mode="after")
     def _whole_days(self) -> WithinDays:
-        if self.reading == "end_of_day" and self.business_days != int(self.business_days):
-            raise ValueError(
-                f"business_days: read as end_of_day it counts whole working days; got {self.business_days:g}"
-            )
-        return self
+        return _whole_days(self)
 
 
-class TouchesWithin(WithinDays):
+class TouchesWithin(Params):
     """At least ``touches`` activities (optionally only of ``kinds``) within ``business_days`` (as ``reading``)."""
 
     touches: Annotated[int, Strict(), Field(ge=1)]
+    business_days: PositiveNumber
     kinds: tuple[ActivityKind, ...] | None = None
+    reading: Reading = "business_time"
+
+    @model_validator(mode="after")
+    def _whole_days(self) -> TouchesWithin:
+        return _whole_days(self)
+
+
+def _whole_days(params: Any) -> Any:
+    """Refuse a fractional ``business_days`` read as end_of_day (it counts whole working days)."""
+    if params.reading == "end_of_day" and params.business_days != int(params.business_days):
+        raise ValueError(
+            f"business_days: read as end_of_day it counts whole working days; got {params.business_days:g}"
+        )
+    return params
 
 
 # --- the registry ---------------------------------------------------------------------------------
@@ -562,7 +573,7 @@ def deadline_status(taken: np.ndarray, elapsed: np.ndarray, limit: np.ndarray | 
 # --- the metrics -----------------------------------------------------------------------------------
 
 
-def day_limits(facts: Facts, params: WithinDays) -> np.ndarray:
+def day_limits(facts: Facts, params: WithinDays | TouchesWithin) -> np.ndarray:
     """Return each lead's limit in business seconds for ``params.business_days`` read as ``params.reading``.
 
     ``business_time``: that many working days of business time from the handover
