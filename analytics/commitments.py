@@ -246,7 +246,6 @@ class _Run:
         self._periods: dict[tuple[str, str], np.ndarray] = {}
         self._groups: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
         self._filters: dict[Any, np.ndarray] = {}
-        self._settled: dict[int, bool] = {}
         self._period_versions = [version_in_force(self.versions, s) for s in self.grid["period_start"]]
 
     # -- cached pieces ---------------------------------------------------------------------------
@@ -360,28 +359,40 @@ class _Run:
             total += found
         return total
 
-    def settled(self, pos: int) -> bool:
-        """Whether every window of the leads handed over in period ``pos`` has run out at as_of.
+    def unsettled(self, positions: Iterable[int]) -> set[int]:
+        """The periods among ``positions`` where a window of one of their leads is still open at as_of.
 
         Business time is monotone in the handover, so on each calendar the lead
-        handed over last has the last window: one business-time sum per calendar.
+        handed over last in a period has the period's last window, and once a
+        period has settled so has every earlier one: a business-time sum for the
+        latest periods only.
         """
-        if pos in self._settled:
-            return self._settled[pos]
-        _, doc = self.version_of(pos)
-        facts = self.facts_for(doc)
-        in_period = self.period_index("leads", "mql_at") == pos
-        done = True
-        for calendar, mask in facts.calendar_groups() if in_period.any() else ():
-            rows = in_period & mask
-            limits = [w for c in doc.commitments if (w := window_seconds(c, calendar)) is not None]
-            if rows.any() and limits:
-                last = facts.leads["mql_at"][rows].max()
-                if not business_seconds_between(last, self.as_of, calendar) > max(limits):
-                    done = False
-                    break
-        self._settled[pos] = done
-        return done
+        pidx = self.period_index("leads", "mql_at")
+        last_of: dict[Any, list[tuple[int, pd.Timestamp, float]]] = {}
+        for pos in positions:
+            in_period = pidx == pos
+            if not in_period.any():
+                continue
+            _, doc = self.version_of(pos)
+            facts = self.facts_for(doc)
+            for calendar, mask in facts.calendar_groups():
+                rows = in_period & mask
+                limits = [w for c in doc.commitments if (w := window_seconds(c, calendar)) is not None]
+                if rows.any() and limits:
+                    last_of.setdefault(calendar, []).append(
+                        (pos, facts.leads["mql_at"][rows].max(), max(limits))
+                    )
+        out: set[int] = set()
+        for calendar, items in last_of.items():
+            # Latest handover first: once one has run out, so has every earlier one with no longer window.
+            items.sort(key=lambda item: item[1], reverse=True)
+            for i, (pos, last, limit) in enumerate(items):
+                if business_seconds_between(last, self.as_of, calendar) > limit:
+                    if limit >= max(rest[2] for rest in items[i:]):
+                        break
+                else:
+                    out.add(pos)
+        return out
 
     # -- the evaluation ----------------------------------------------------------------------------
 
@@ -486,7 +497,7 @@ def _judge(out: pd.DataFrame, run: _Run) -> pd.DataFrame:
 
     kind = out["kind"].to_numpy()
     positions = out["_pos"].to_numpy()
-    open_windows = {int(p) for p in np.unique(positions[closed]) if not run.settled(int(p))}
+    open_windows = run.unsettled(int(p) for p in np.unique(positions[closed]))
     provisional = closed & (kind == "rate") & np.isin(positions, list(open_windows))
     paced = np.isin(kind, ["count", "amount"])
     actual = out["actual"].to_numpy(dtype="float64")
