@@ -42,7 +42,8 @@ for column, (metric, label) in zip(st.columns(len(HEADLINE)), HEADLINE.items(), 
             continue
         shown[metric] = (commitment, row)
         kind = METRICS[metric].kind
-        st.metric(label, wording.format_value(row["actual"], kind, currency=doc.currency),
+        figure = wording.format_value(row["actual"], kind, currency=doc.currency, beside=row["target"])
+        st.metric(label, figure,
                   delta=wording.delta_text(row, currency=doc.currency), help=commitment.description)  # fmt: skip
         status_badge(row["status"])
         st.write(wording.result_sentence(row, noun=wording.metric_noun(commitment), currency=doc.currency))

@@ -51,7 +51,8 @@ for column, (metric, label) in zip(tiles, SALES_METRICS.items(), strict=False):
             st.metric(label, "–")
             st.write(f"The agreement has no {label.lower()} commitment ({metric}).")
             continue
-        st.metric(label, wording.format_value(row["actual"], "rate"), delta=wording.delta_text(row),
+        figure = wording.format_value(row["actual"], "rate", beside=row["target"])  # never rounded onto the target
+        st.metric(label, figure, delta=wording.delta_text(row),
                   help=commitment.description)  # fmt: skip
         st.badge(STATUS_LABELS.get(row["status"], row["status"]), color=wording.badge_color(row["status"]))
         st.write(wording.result_sentence(row, noun=wording.metric_noun(commitment)))
