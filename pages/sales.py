@@ -51,7 +51,8 @@ for column, (metric, label) in zip(tiles, SALES_METRICS.items(), strict=False):
             st.metric(label, "–")
             st.write(f"The agreement has no {label.lower()} commitment ({metric}).")
             continue
-        figure = wording.format_value(row["actual"], "rate", beside=row["target"])  # never rounded onto the target
+        # Never rounded onto the target: 89.5% beside 90% reads 89.5%.
+        figure = wording.format_value(row["actual"], "rate", beside=row["target"])
         st.metric(label, figure, delta=wording.delta_text(row),
                   help=commitment.description)  # fmt: skip
         st.badge(STATUS_LABELS.get(row["status"], row["status"]), color=wording.badge_color(row["status"]))

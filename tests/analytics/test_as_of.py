@@ -23,7 +23,9 @@ def _version(document, number, created, effective="1970-01-01T00:00:00Z"):
 
 
 def test_an_agreement_version_saved_after_as_of_is_not_used():
-    v1 = _version(agreement(commitments=[commitment("m", "mql_count", 10, owner="marketing")]), 1, "2026-01-01T00:00Z")
+    v1 = _version(
+        agreement(commitments=[commitment("m", "mql_count", 10, owner="marketing")]), 1, "2026-01-01T00:00Z"
+    )
     # Saved on 1 December with effect from 1 November: not known on 27 November.
     v2 = _version(agreement(commitments=[commitment("m", "mql_count", 99, owner="marketing")]), 2,
                   "2026-12-01T09:00Z", effective="2026-11-01T00:00Z")  # fmt: skip
@@ -40,8 +42,10 @@ def test_a_snapshot_frozen_after_as_of_is_not_used_and_the_week_of_as_of_is_in_p
     early = make_frames(leads=[{"mql_at": ts("2026-11-23 10:00")}])
     # Rows recorded after as_of: a lead handed over on Saturday, a touch on Friday afternoon.
     full = make_frames(
-        leads=[{"mql_at": ts("2026-11-23 10:00"), "first_touch_at": ts("2026-11-27 15:00")},
-               {"mql_at": ts("2026-11-28 10:00"), "created_at": ts("2026-11-28 09:00")}]  # fmt: skip
+        leads=[
+            {"mql_at": ts("2026-11-23 10:00"), "first_touch_at": ts("2026-11-27 15:00")},
+            {"mql_at": ts("2026-11-28 10:00"), "created_at": ts("2026-11-28 09:00")},
+        ]  # fmt: skip
     )
     # A final snapshot of W48 frozen on 30 November (after as_of), with the later lead in it.
     late = pd.DataFrame({"week": ["2026-W48"], "final": [True], "frozen_at": [ts("2026-11-30 06:00")],

@@ -140,7 +140,9 @@ def test_on_the_demo_breakdowns_partition_the_total_and_each_slice_equals_its_ro
     additive = total[total["kind"].isin(["count", "amount"])].set_index(["commitment", "period"])["actual"]
     for by, kind in (("team", "teams"), ("owner", "owners"), ("channel", "channels")):
         rows = _run(doc, frames, by=by, as_of=as_of, window=window)
-        summed = rows[rows["kind"].isin(["count", "amount"])].groupby(["commitment", "period"])["actual"].sum()
+        summed = (
+            rows[rows["kind"].isin(["count", "amount"])].groupby(["commitment", "period"])["actual"].sum()
+        )
         np.testing.assert_allclose(summed.reindex(additive.index).fillna(0), additive, rtol=1e-9)
         column = "owner_id" if by == "owner" else by
         for value in rows[column].dropna().unique()[:3]:
