@@ -153,6 +153,40 @@ class Filters(_Model):
         return [(k, v) for k in FILTER_KEYS if (v := getattr(self, k)) is not None]
 
 
+SLICE_KINDS: tuple[str, ...] = ("team", "channel", "owner")
+SliceTarget = Annotated[float, Strict(), Field(ge=0)]
+
+
+class SliceTargets(_Model):
+    """Targets of a count or amount for slices of the data, per team, channel or owner (name or external id).
+
+    A company target is not a slice's target: a slice (a filter or a breakdown row)
+    of a count or amount is judged only against the target set here for it.
+    """
+
+    team: dict[Text, SliceTarget] | None = None
+    channel: dict[Text, SliceTarget] | None = None
+    owner: dict[Text, SliceTarget] | None = None
+
+    def items(self) -> list[tuple[str, dict[str, float]]]:
+        """Return the slice kinds that have targets, as ``(kind, {value: target})`` pairs."""
+        return [(k, v) for k in SLICE_KINDS if (v := getattr(self, k))]
+
+    def target_for(self, kind: str, values: Iterable[str]) -> float | None:
+        """The target of the slice ``kind`` in ``values``: the sum of theirs when each has one, else None.
+
+        >>> SliceTargets(team={"EMEA": 200.0, "APAC": 50.0}).target_for("team", ["EMEA", "APAC"])
+        250.0
+        >>> SliceTargets(team={"EMEA": 200.0}).target_for("team", ["EMEA", "APAC"]) is None
+        True
+        """
+        table = getattr(self, kind, None) or {}
+        values = list(values)
+        if not values or any(v not in table for v in values):
+            return None
+        return float(sum(table[v] for v in values))
+
+
 class Commitment(_Model):
     """One promise of one party: a metric with parameters, a target per period and filters."""
 
@@ -164,6 +198,9 @@ class Commitment(_Model):
         description="number per period; rates in [0, 1]; null = tracked without target"
     )
     filters: Filters = Filters()
+    slice_targets: SliceTargets | None = Field(
+        default=None, description="count/amount targets per team, channel or owner"
+    )
     description: str | None = None
 
     def metric_params(self) -> BaseModel:
@@ -230,6 +267,17 @@ class Agreement(_Model):
                         f"{where}.target",
                         f"{c.target:g} is out of range for a {metric.kind} metric: must be {shown}",
                     )
+            if (
+                c.slice_targets is not None
+                and c.slice_targets.items()
+                and metric.kind not in ("count", "amount")
+            ):
+                kind = c.slice_targets.items()[0][0]
+                _fail(
+                    f"{where}.slice_targets.{kind}",
+                    f"slice targets are for counts and amounts; {c.metric} is a {metric.kind}, "
+                    "and its target already holds for every slice",
+                )
         for i, q in enumerate(self.consequences):
             if q.commitment not in seen:
                 _fail(

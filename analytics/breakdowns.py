@@ -29,7 +29,7 @@ import pandas as pd
 
 from analytics.agreement import Agreement, AgreementVersion, Commitment
 from analytics.commitments import as_versions, document_in_force
-from analytics.metrics import METRICS, Frames, as_instant, positions, prepare_frames
+from analytics.metrics import METRICS, Frames, as_instant, positions, prepare_frames, reached_sql
 from analytics.periods import to_instant
 from analytics.schema import validate_frame
 
@@ -206,17 +206,15 @@ def volume_by(
     those, qualified by as_of), ``mql_to_sql``, ``sourced_deals`` and
     ``sourced_pipeline`` (deals created in the window whose lead is a marketing
     lead; missing amounts count 0), ``share_of_mqls``. A deal is grouped by its
-    own channel or team (as ``evaluate(by=...)`` does) and by its lead's campaign
-    or segment. A missing value is :data:`NO_VALUE`. Groups with neither leads nor
+    lead's channel (its own without a lead) and its own team (as ``evaluate(by=...)``
+    does) and by its lead's campaign or segment. A missing value is :data:`NO_VALUE`. Groups with neither leads nor
     deals are left out; the columns sum to the ``mql_count``, ``sql_count`` and
     ``sourced_pipeline`` actuals of the window.
     """
     _check_by(by, BREAKDOWN_FIELDS)
     _, known, leads_in, deals_in = _window(agreement, frames, start, end, as_of)
     lead_values = _lead_column(frames, known, by) if by == "campaign" else known.leads[by]
-    leads = pd.DataFrame(
-        {by: _labels(lead_values)[leads_in], "sql": known.leads["sql_at"].notna().to_numpy()[leads_in]}
-    )
+    leads = pd.DataFrame({by: _labels(lead_values)[leads_in], "sql": reached_sql(known)[leads_in]})
     deals = known.deals
     sourced = deals_in & deals["lead_is_mql"].to_numpy(bool)
     if by == "campaign":

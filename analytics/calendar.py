@@ -225,6 +225,38 @@ def add_business_seconds(starts: pd.Series, seconds, calendar: BusinessCalendar)
     return pd.Series(values, index=index, dtype="datetime64[us, UTC]")
 
 
+def end_of_nth_working_day(starts: pd.Series, n: int, calendar: BusinessCalendar) -> pd.Series:
+    """The close of the ``n``-th working day after each start's local date ("by the end of the Nth working day").
+
+    Working days are the calendar's workdays outside its holidays, counted from
+    the day after the start's local date (a Friday handover's 1st working day is
+    Monday). Returns a ``datetime64[us, UTC]`` Series on the index of ``starts``
+    (NaT where the start is missing).
+
+    >>> cal = BusinessCalendar(timezone="Europe/Berlin", hours=("09:00", "17:30"))
+    >>> end_of_nth_working_day(pd.Series(pd.to_datetime(["2026-03-06 15:00"], utc=True)), 2, cal).tolist()
+    [Timestamp('2026-03-10 16:30:00+0000', tz='UTC')]
+    """
+    if n < 1:
+        raise CalendarError(f"the working day to end by must be 1 or later, got {n}")
+    local = pd.to_datetime(starts, utc=True).dt.tz_convert(calendar.timezone)
+    known = local.notna().to_numpy()
+    days = local.dt.tz_localize(None).dt.normalize().to_numpy(dtype="datetime64[D]")
+    mask = [d in calendar.workdays for d in range(7)]
+    holidays = np.array(calendar.holidays, dtype="datetime64[D]")
+    due = np.full(len(starts), np.datetime64("NaT"), dtype="datetime64[D]")
+    if known.any():
+        # Roll back to a working day at or before the date, then count n working days forward.
+        due[known] = np.busday_offset(days[known], n, roll="backward", weekmask=mask, holidays=holidays)
+    walls = pd.Series(due.astype("datetime64[us]")) + pd.Timedelta(seconds=calendar.closing_seconds)
+    # A close at an hour the clock passes twice is its later instant; one it skips, the hour after.
+    instants = walls.dt.tz_localize(calendar.timezone, ambiguous=np.zeros(len(walls), dtype=bool),
+                                    nonexistent="shift_forward")  # fmt: skip
+    return pd.Series(instants.dt.tz_convert("UTC").to_numpy(), index=starts.index).astype(
+        "datetime64[us, UTC]"
+    )
+
+
 def business_seconds_between(start, end, calendar: BusinessCalendar) -> float:
     """Working seconds between two instants (NaN if either is missing; 0.0 if ``end <= start``).
 

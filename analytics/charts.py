@@ -26,6 +26,8 @@ STATUS_COLORS: dict[str, str] = {
     "pending": GREY,
     "no target": GREY,
     "no data": GREY,
+    "provisional": GREY,
+    "too few decided": GREY,
 }
 STATUS_LABELS: dict[str, str] = {
     "met": "Met",
@@ -37,6 +39,8 @@ STATUS_LABELS: dict[str, str] = {
     "pending": "Pending",
     "no target": "No target",
     "no data": "No data",
+    "provisional": "Provisional",
+    "too few decided": "Too few decided",
 }
 TARGET_COLOR = "#333333"
 EXPECTED_COLOR = "#6b7280"

@@ -14,6 +14,11 @@ Status of a row (higher is better, except durations where lower is better):
   in business time; rates and durations: the actual as it stands) — ``on track``
   if it reaches the target, ``at risk`` if it is short by at most
   :data:`AT_RISK_BAND` of the target, else ``off track``;
+- a closed period's rate is ``provisional`` (period_state and status, no met /
+  missed) while a window of one of the period's leads (follow-up, touches,
+  disposition) is still open at as_of; once the last has run out it is settled;
+- a current period's rate resting on fewer than :data:`MIN_DECIDED` decided
+  leads is ``too few decided`` instead of on track / at risk / off track;
 - ``pending`` when nothing can be judged yet (no lead decided, no business time
   elapsed), ``no data`` for a closed period with nothing to measure, ``no target``
   where there is no target (see ``GLOSSARY["no target"]`` in analytics.metrics).
@@ -28,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.agreement import Agreement, AgreementVersion, version_in_force
+from analytics.calendar import business_seconds_between
 from analytics.metrics import (
     METRICS,
     Facts,
@@ -45,9 +51,14 @@ from analytics.pacing import (
     projected_finish,
 )
 from analytics.periods import assign_periods, local_midnight, period_grid, period_of
+from analytics.slicing import Slice
 from errors import AccordError
 
 AT_RISK_BAND = 0.10
+# A current period's rate resting on fewer decided leads says so instead of a projection status.
+MIN_DECIDED = 10
+# Rate metrics whose leads each have a window (a limit in business time) that must run out to settle.
+WINDOWED = ("followed_up_within", "touches_within", "dispositioned_within")
 BREAKDOWNS: tuple[str | None, ...] = (None, "owner", "team", "channel")
 STATUSES: tuple[str, ...] = (
     "met",
@@ -58,6 +69,8 @@ STATUSES: tuple[str, ...] = (
     "pending",
     "no data",
     "no target",
+    "provisional",
+    "too few decided",
 )
 EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 
@@ -172,7 +185,7 @@ def daily_progress(
     day_end = pd.Series(bounds[1:])
     day_start = pd.Series(bounds[:-1])
     until = day_end.where(~((day_start <= moment) & (moment < day_end)), moment)
-    target = float(commitment.target) if (commitment.target is not None and version is not None) else np.nan
+    target = float(run.targets(commitment, metric.kind, {}, np.zeros(1, np.int64))) if version else np.nan
     calendar = doc.calendar_for(None)
     cumulative = np.cumsum(per_day[: len(days)])
     started = day_start <= moment
@@ -188,8 +201,25 @@ def daily_progress(
     )
 
 
+def known_versions(versions: list[AgreementVersion], as_of: Any) -> list[AgreementVersion]:
+    """Return the versions saved (``created_at``) by ``as_of``: a version saved later is not used as of it.
+
+    When none was saved by then, the first saved version stands in, so a past period can still be read.
+    """
+    moment = as_instant(as_of)
+    known = [v for v in versions if pd.isna(v.created_at) or pd.Timestamp(v.created_at) <= moment]
+    if known or not versions:
+        return known
+    first = min(pd.Timestamp(v.created_at) for v in versions)
+    return [v for v in versions if pd.Timestamp(v.created_at) == first]
+
+
 def document_in_force(versions: list[AgreementVersion], moment: pd.Timestamp) -> Agreement:
-    """Return the document of the version in force at ``moment``, or of the earliest version before any."""
+    """Return the document of the version in force at ``moment``, or of the earliest version before any.
+
+    Only versions saved by ``moment`` count (:func:`known_versions`).
+    """
+    versions = known_versions(versions, moment)
     current = version_in_force(versions, moment)
     return (current or _earliest(versions)).document
 
@@ -204,13 +234,14 @@ class _Run:
     def __init__(self, agreement_versions, frames, start, end, as_of, by) -> None:
         if by not in BREAKDOWNS:
             raise EvaluationError(f"unknown breakdown by={by!r}; use one of: None, owner, team, channel")
-        self.versions = as_versions(agreement_versions)
         self.as_of = as_instant(as_of)
+        self.versions = known_versions(as_versions(agreement_versions), self.as_of)
         self.by = by
         self.grid_doc = document_in_force(self.versions, self.as_of)
         grid = period_grid(self.grid_doc.period, self.grid_doc.timezone, start, end)
         self.grid = grid[grid["period_start"] <= self.as_of].reset_index(drop=True)
         self.frames: Frames = prepare_frames(frames, self.as_of)
+        self.selection = getattr(frames, "selection", None) or Slice()
         self._facts: dict[Any, Facts] = {}
         self._values: dict[Any, np.ndarray] = {}
         self._periods: dict[tuple[str, str], np.ndarray] = {}
@@ -278,6 +309,91 @@ class _Run:
             found = (codes.astype(np.int64), {self.by: label.to_numpy(dtype=object)})
         self._groups[table] = found
         return found
+
+    def targets(self, commitment, kind: str, labels: dict[str, np.ndarray], group: np.ndarray) -> Any:
+        """The target of each row (group codes ``group``): see ``GLOSSARY["slice target"]``.
+
+        Rates and durations: the commitment's target, for every slice. Counts and
+        amounts: the commitment's target for the whole; for rows narrowed along
+        one slice kind (by the selection or the breakdown), the agreement's slice
+        target of that slice; else none.
+        """
+        whole = np.nan if commitment.target is None else float(commitment.target)
+        if kind in ("rate", "duration"):
+            return whole
+        selection = self.selection
+        narrowed = {k for k, v in (("team", selection.teams), ("owner", selection.owners),
+                                   ("channel", selection.channels)) if v}  # fmt: skip
+        if self.by is not None:
+            narrowed.add(self.by)
+        if not narrowed:
+            return whole
+        table = commitment.slice_targets
+        if len(narrowed) > 1 or table is None:
+            return np.nan
+        (dimension,) = narrowed
+        if self.by is None:
+            chosen = (
+                self.selection.owners if dimension == "owner" else getattr(self.selection, f"{dimension}s")
+            )
+            found = self._slice_target(table, dimension, chosen)
+            return np.nan if found is None else found
+        codes = labels["owner_id"] if dimension == "owner" else labels[dimension]
+        per_code = [self._slice_target(table, dimension, [c]) if not pd.isna(c) else None for c in codes]
+        values = np.array([np.nan if t is None else t for t in per_code], dtype="float64")
+        return values[group] if len(values) else np.full(len(group), np.nan)
+
+    def _slice_target(self, table, dimension: str, chosen) -> float | None:
+        """The slice target of ``chosen`` values (owner ids are looked up by name, then external id)."""
+        if dimension != "owner":
+            return table.target_for(dimension, chosen)
+        owners = self.frames.owners.dropna(subset=["id"]).drop_duplicates("id").set_index("id")
+        total = 0.0
+        for owner_id in chosen:
+            if owner_id not in owners.index:
+                return None
+            row = owners.loc[owner_id]
+            found = next((t for key in (row["name"], row["external_id"]) if not pd.isna(key)
+                          and (t := table.target_for("owner", [key])) is not None), None)  # fmt: skip
+            if found is None:
+                return None
+            total += found
+        return total
+
+    def unsettled(self, positions: Iterable[int]) -> set[int]:
+        """The periods among ``positions`` where a window of one of their leads is still open at as_of.
+
+        Business time is monotone in the handover, so on each calendar the lead
+        handed over last in a period has the period's last window, and once a
+        period has settled so has every earlier one: a business-time sum for the
+        latest periods only.
+        """
+        pidx = self.period_index("leads", "mql_at")
+        last_of: dict[Any, list[tuple[int, pd.Timestamp, float]]] = {}
+        for pos in positions:
+            in_period = pidx == pos
+            if not in_period.any():
+                continue
+            _, doc = self.version_of(pos)
+            facts = self.facts_for(doc)
+            for calendar, mask in facts.calendar_groups():
+                rows = in_period & mask
+                limits = [w for c in doc.commitments if (w := window_seconds(c, calendar)) is not None]
+                if rows.any() and limits:
+                    last_of.setdefault(calendar, []).append(
+                        (pos, facts.leads["mql_at"][rows].max(), max(limits))
+                    )
+        out: set[int] = set()
+        for calendar, items in last_of.items():
+            # Latest handover first: once one has run out, so has every earlier one with no longer window.
+            items.sort(key=lambda item: item[1], reverse=True)
+            for i, (pos, last, limit) in enumerate(items):
+                if business_seconds_between(last, self.as_of, calendar) > limit:
+                    if limit >= max(rest[2] for rest in items[i:]):
+                        break
+                else:
+                    out.add(pos)
+        return out
 
     # -- the evaluation ----------------------------------------------------------------------------
 
@@ -347,12 +463,8 @@ class _Run:
             if self.by is not None:
                 keep &= agg["n"] > 0
             count = int(keep.sum())
-            has_target = (
-                version is not None
-                and commitment.target is not None
-                and doc.period == self.grid_doc.period
-                and (self.by is None or metric.kind in ("rate", "duration"))
-            )
+            judged = version is not None and doc.period == self.grid_doc.period
+            targets = self.targets(commitment, metric.kind, labels, group[keep]) if judged else np.nan
             piece = {
                 "_pos": pos[keep],
                 "_order": np.full(count, order.get(commitment.id, len(order))),
@@ -362,7 +474,7 @@ class _Run:
                 "kind": np.full(count, metric.kind, dtype=object),
                 "unit": np.full(count, metric.unit, dtype=object),
                 "version": np.full(count, version.version if version else None, dtype=object),
-                "target": np.full(count, float(commitment.target) if has_target else np.nan),
+                "target": np.broadcast_to(np.asarray(targets, dtype="float64"), (count,)).copy(),
                 "lower_is_better": np.full(count, metric.lower_is_better),
                 **{c: agg[c][keep] for c in ("n", "actual", "met", "breached", "pending")},
                 **{c: values[group[keep]] for c, values in labels.items()},
@@ -385,6 +497,9 @@ def _judge(out: pd.DataFrame, run: _Run) -> pd.DataFrame:
         weeks[rows] = business_weeks_left(calendar, period["period_end"], run.as_of)
 
     kind = out["kind"].to_numpy()
+    positions = out["_pos"].to_numpy()
+    open_windows = run.unsettled(int(p) for p in np.unique(positions[closed]))
+    provisional = closed & (kind == "rate") & np.isin(positions, list(open_windows))
     paced = np.isin(kind, ["count", "amount"])
     actual = out["actual"].to_numpy(dtype="float64")
     target = out["target"].to_numpy(dtype="float64")
@@ -397,8 +512,13 @@ def _judge(out: pd.DataFrame, run: _Run) -> pd.DataFrame:
         gap_pct = np.where(target != 0, gap / target, np.nan)
 
     status = _status(actual, projection, target, lower, closed, out["pending"].to_numpy(dtype="float64"))
+    decided = (out["met"] + out["breached"]).to_numpy(dtype="float64")
+    judged = np.isin(status, ["on track", "at risk", "off track", "met", "missed"])
+    status = np.where(provisional & (judged | (status == "pending")), "provisional", status)
+    few = ~closed & (kind == "rate") & judged & (decided < MIN_DECIDED)
+    status = np.where(few, "too few decided", status)
     return out.assign(
-        period_state=np.where(closed, "closed", "current"),
+        period_state=np.where(provisional, "provisional", np.where(closed, "closed", "current")),
         elapsed_share=share,
         expected_to_date=expected,
         projection=projection,
@@ -431,6 +551,25 @@ def _status(actual, projection, target, lower, closed, pending) -> np.ndarray:
     ]
     choices = ["no target", "pending", "no data", "met", "missed", "on track", "pending", "at risk"]
     return np.select(conditions, choices, default="off track")
+
+
+def window_seconds(commitment, calendar) -> float | None:
+    """The business seconds of one lead's window under ``commitment`` on ``calendar`` (None: no window).
+
+    >>> from analytics.agreement import Commitment
+    >>> from analytics.calendar import BusinessCalendar
+    >>> c = Commitment(id="t", owner="s", metric="dispositioned_within", params={"business_days": 2}, target=0.9)
+    >>> window_seconds(c, BusinessCalendar(hours=("09:00", "17:00"))) / 3600
+    16.0
+    """
+    if commitment.metric not in WINDOWED:
+        return None
+    params = commitment.metric_params()
+    if commitment.metric == "followed_up_within":
+        return float(params.business_hours) * 3600.0
+    # Read as end_of_day, the window also holds the rest of the handover's day: at most one day more.
+    extra = 1 if params.reading == "end_of_day" else 0
+    return (float(params.business_days) + extra) * calendar.day_seconds
 
 
 def _empty_result(columns: list[str], group_cols: list[str]) -> pd.DataFrame:

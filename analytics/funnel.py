@@ -3,9 +3,9 @@
 Stages of a handed-over lead, as known at ``as_of``:
 
 - **MQL**: handed over (``mql_at``), which puts it in its period's cohort;
-- **SQL**: ``sql_at`` is set — or a later stage was reached (a lead with a deal
-  is counted as SQL even when ``sql_at`` was never recorded, so each stage is a
-  subset of the one before and every conversion is in [0, 1]);
+- **SQL**: :func:`analytics.metrics.reached_sql`, the one definition Marketing
+  uses too: ``sql_at`` is set or the lead has a deal (so each stage is a subset
+  of the one before and every conversion is in [0, 1]);
 - **opportunity**: a deal exists whose ``lead_id`` is the lead;
 - **won**: one of those deals is won.
 
@@ -25,7 +25,15 @@ import pandas as pd
 
 from analytics.agreement import Agreement, AgreementVersion
 from analytics.commitments import as_versions, document_in_force
-from analytics.metrics import Facts, as_instant, filter_mask, positions, prepare_frames, timestamps_us
+from analytics.metrics import (
+    Facts,
+    as_instant,
+    filter_mask,
+    positions,
+    prepare_frames,
+    reached_sql,
+    timestamps_us,
+)
 from analytics.periods import assign_periods, period_grid
 from analytics.schema import is_repeat_handover
 
@@ -45,7 +53,7 @@ def lead_stages(facts: Facts) -> pd.DataFrame:
     reached) and booleans ``sql``, ``opportunity``, ``won`` (a later stage implies
     the earlier ones).
     """
-    leads, deals = facts.leads, facts.deals
+    leads, deals = facts.leads, facts.frames.linked_deals  # a lead's deals, whoever owns them
     n = len(leads)
     pos = positions(
         facts.lead_ids(), deals["lead_id"].to_numpy(dtype="int64", na_value=np.iinfo(np.int64).min)
@@ -58,7 +66,7 @@ def lead_stages(facts: Facts) -> pd.DataFrame:
     won_at = _first_per_lead(pos[linked & won_deal], closed[linked & won_deal], n)
     has_opp = np.bincount(pos[linked], minlength=n) > 0
     has_won = np.bincount(pos[linked & won_deal], minlength=n) > 0
-    has_sql = leads["sql_at"].notna().to_numpy() | has_opp | has_won
+    has_sql = reached_sql(facts.frames) | has_opp | has_won  # the one SQL definition
     return pd.DataFrame(
         {
             "mql_at": leads["mql_at"],

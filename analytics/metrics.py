@@ -6,7 +6,8 @@ with per-lead business-time facts computed once and cached) and its validated
 params, and returns one value per row of its table (``leads`` or ``deals``):
 
 - ``count``: 1 if the row counts, else 0; the period's actual is the sum.
-- ``amount``: the row's amount; the actual is the sum.
+- ``amount``: the row's amount, NaN for a row that does not count (a deal not
+  won, not marketing-sourced); the actual is the sum, ``n`` the rows that count.
 - ``rate``: a status per row, :data:`MET`, :data:`BREACHED` or :data:`PENDING`;
   the actual is met / (met + breached), pending rows are shown, not counted.
 - ``duration``: a number of business hours (NaN: not measured); the actual is a
@@ -31,9 +32,14 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
-from analytics.calendar import BusinessCalendar, add_business_seconds, business_seconds
+from analytics.calendar import (
+    BusinessCalendar,
+    add_business_seconds,
+    business_seconds,
+    end_of_nth_working_day,
+)
 from analytics.schema import COLUMNS, SchemaError, empty_frame, validate_frame
 from errors import AccordError
 
@@ -71,18 +77,45 @@ class WithinHours(Params):
     business_hours: PositiveNumber
 
 
+Reading = Literal["business_time", "end_of_day"]
+
+
 class WithinDays(Params):
-    """A limit in business days (> 0); one business day is one working day of the calendar."""
+    """A limit in business days (> 0), read as ``reading`` says (see :func:`day_limits`).
+
+    ``business_time`` (the default): ``business_days`` x the working hours of a
+    day, counted from the handover; ``end_of_day``: by the close of the
+    ``business_days``-th working day after the handover's date (a whole number).
+    """
 
     business_days: PositiveNumber
+    reading: Reading = "business_time"
+
+    @model_validator(mode="after")
+    def _whole_days(self) -> WithinDays:
+        return _whole_days(self)
 
 
 class TouchesWithin(Params):
-    """At least ``touches`` activities (optionally only of ``kinds``) within ``business_days``."""
+    """At least ``touches`` activities (optionally only of ``kinds``) within ``business_days`` (as ``reading``)."""
 
     touches: Annotated[int, Strict(), Field(ge=1)]
     business_days: PositiveNumber
     kinds: tuple[ActivityKind, ...] | None = None
+    reading: Reading = "business_time"
+
+    @model_validator(mode="after")
+    def _whole_days(self) -> TouchesWithin:
+        return _whole_days(self)
+
+
+def _whole_days(params: Any) -> Any:
+    """Refuse a fractional ``business_days`` read as end_of_day (it counts whole working days)."""
+    if params.reading == "end_of_day" and params.business_days != int(params.business_days):
+        raise ValueError(
+            f"business_days: read as end_of_day it counts whole working days; got {params.business_days:g}"
+        )
+    return params
 
 
 # --- the registry ---------------------------------------------------------------------------------
@@ -173,17 +206,31 @@ class Frames:
     activities: pd.DataFrame
     owners: pd.DataFrame
     as_of: pd.Timestamp
+    all_deals: pd.DataFrame | None = None  # every deal, also outside a slice (None: ``deals`` are all)
+
+    @property
+    def linked_deals(self) -> pd.DataFrame:
+        """Every deal known at as_of, also those outside a slice: a lead's stages look its deals up here."""
+        return self.deals if self.all_deals is None else self.all_deals
 
 
 def prepare_frames(frames: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> Frames:
     """Return the canonical ``frames`` as known at ``as_of``.
 
     Archived rows are dropped. A timestamp after ``as_of`` is treated as not yet
-    happened (missing): a lead is handed over once ``mql_at <= as_of``, a touch
+    happened (missing): a lead exists once ``created_at <= as_of`` (or unknown)
+    and is handed over once ``mql_at <= as_of``, a touch
     counts once it happened, a disposition decided later is still ``open``, a deal
     exists once ``created_at <= as_of`` and is won once ``closed_at <= as_of``.
     Activities without a lead are dropped. Missing frames are taken as empty.
+
+    A deal takes its lead's channel (its own only when it has no lead). Frames
+    from :func:`analytics.slicing.slice_frames` are resolved on the whole data
+    first (a deal's lead, marketing-sourced flag and channel, a lead's
+    activities), then narrowed to the slice.
     """
+    selection = getattr(frames, "selection", None)
+    frames = getattr(frames, "whole", frames)
     as_of = as_instant(as_of)
     now = as_of.value // 1000  # microseconds, as the frames hold them
     got = {}
@@ -191,7 +238,8 @@ def prepare_frames(frames: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> F
         frame = frames.get(table)
         got[table] = empty_frame(table) if frame is None else validate_frame(frame, table)
 
-    leads = _rows(_live(got["leads"])[LEAD_COLUMNS], None)
+    leads = _live(got["leads"])[LEAD_COLUMNS]
+    leads = _rows(leads, ~(timestamps_us(leads["created_at"]) > now))  # created later: not there yet
     if not leads["id"].is_unique:
         raise SchemaError("leads.id: ids must be unique (a lead appears twice)")
     later = {c: timestamps_us(leads[c]) > now for c in _LEAD_TIMES}
@@ -219,7 +267,13 @@ def prepare_frames(frames: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> F
         segment = all_segments.take(np.maximum(lead_pos, 0)).to_numpy()
     else:
         segment = np.full(len(deals), None, dtype=object)
+    channel = deals["channel"]
+    if len(all_segments) and (lead_pos >= 0).any():  # a deal takes its lead's channel
+        of_lead = leads["channel"].take(np.maximum(lead_pos, 0)).to_numpy(dtype=object)
+        channel = pd.Series(np.where(lead_pos >= 0, of_lead, channel.to_numpy(dtype=object)),
+                            index=deals.index, dtype=channel.dtype)  # fmt: skip
     deals = deals.assign(
+        channel=channel,
         segment=pd.Series(segment, index=deals.index, dtype="str").mask(lead_pos < 0),
         lead_is_mql=positions(handed_ids, lead_ids) >= 0,
     )
@@ -227,7 +281,8 @@ def prepare_frames(frames: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> F
     acts = _live(got["activities"])[["lead_id", "owner_id", "kind", "occurred_at"]]
     when = timestamps_us(acts["occurred_at"])
     acts = _rows(acts, (when != NAT_US) & (when <= now) & acts["lead_id"].notna().to_numpy())
-    return Frames(handed, deals, acts, got["owners"], as_of)
+    known = Frames(handed, deals, acts, got["owners"], as_of)
+    return selection.apply(known) if selection else known
 
 
 _NO_ID = np.iinfo(np.int64).min  # stands for a missing id in int64 arrays
@@ -405,6 +460,14 @@ class Facts:
                 out[rows] = timestamps_us(add_business_seconds(start, limit[rows], cal))
         return pd.Series(out.view("datetime64[us]")).dt.tz_localize("UTC")
 
+    def due_by_end_of_day(self, n: int) -> pd.Series:
+        """Per lead, the close of the ``n``-th working day after its handover's local date (its calendar)."""
+        out = pd.Series(pd.NaT, index=self.leads.index, dtype="datetime64[us, UTC]")
+        for cal, mask in self.calendar_groups():
+            if mask.any():
+                out[mask] = end_of_nth_working_day(self.leads["mql_at"][mask], n, cal).to_numpy()
+        return out
+
     def seconds_to(self, column: str) -> np.ndarray:
         """Business seconds from ``mql_at`` to the lead's ``column`` (NaN if not happened by as_of)."""
         return self.lead_seconds_until(self.leads[column], key=column)
@@ -511,19 +574,48 @@ def deadline_status(taken: np.ndarray, elapsed: np.ndarray, limit: np.ndarray | 
 # --- the metrics -----------------------------------------------------------------------------------
 
 
+def day_limits(facts: Facts, params: WithinDays | TouchesWithin) -> np.ndarray:
+    """Return each lead's limit in business seconds for ``params.business_days`` read as ``params.reading``.
+
+    ``business_time``: that many working days of business time from the handover
+    (2 days of 09:00-17:00 = 16 business hours). ``end_of_day``: the business
+    time from the handover to the close of the Nth working day after its date.
+    """
+    if params.reading == "business_time":
+        return params.business_days * facts.day_seconds()
+    days = int(params.business_days)
+    return facts._memo(("end_of_day", days), lambda: facts.seconds_between(
+        facts.leads["mql_at"], facts.due_by_end_of_day(days)))  # fmt: skip
+
+
 @metric("mql_count", kind="count", unit="leads")
 def mql_count(facts: Facts, params: NoParams) -> np.ndarray:
     """Leads handed over to sales (``mql_at``) in the period."""
     return np.ones(len(facts.leads))
 
 
+def reached_sql(frames: Frames) -> np.ndarray:
+    """Return, per handed-over lead (aligned to ``frames.leads``), whether it is an SQL by as_of.
+
+    The one definition of SQL (``GLOSSARY["SQL"]``), for the metrics, the Marketing
+    breakdowns and the cohort funnel: ``sql_at`` is known by as_of, or a deal of
+    the lead exists by then (whoever owns it; an opportunity has been qualified).
+    """
+    ids = frames.leads["id"].to_numpy(dtype="int64", na_value=_NO_ID)
+    deals = frames.linked_deals
+    with_deal = positions(ids, deals["lead_id"].to_numpy(dtype="int64", na_value=_NO_ID))
+    out = frames.leads["sql_at"].notna().to_numpy(dtype=bool).copy()
+    out[with_deal[with_deal >= 0]] = True
+    return out
+
+
 @metric("sql_count", kind="count", unit="leads")
 def sql_count(facts: Facts, params: NoParams) -> np.ndarray:
-    """Leads handed over in the period (by ``mql_at``) that have become sales-qualified (``sql_at``) by as_of.
+    """Leads handed over in the period (by ``mql_at``) that are SQLs by as_of (see SQL).
 
     A cohort count: a lead handed over in March and qualified in April counts in March.
     """
-    return facts.leads["sql_at"].notna().to_numpy(dtype="float64")
+    return reached_sql(facts.frames).astype("float64")
 
 
 @metric("sourced_pipeline", kind="amount", unit="currency", table="deals", at="created_at")
@@ -532,25 +624,29 @@ def sourced_pipeline(facts: Facts, params: NoParams) -> np.ndarray:
 
     A marketing lead: the deal's ``lead_id`` is set and that lead has an ``mql_at``.
     A missing amount counts as 0. Amounts are summed as given (one currency assumed).
+    Its number of deals counts these marketing-sourced deals only.
     """
     amount = facts.deals["amount"].to_numpy(dtype="float64", na_value=np.nan)
-    return np.where(facts.deals["lead_is_mql"].to_numpy(bool), np.nan_to_num(amount), 0.0)
+    return np.where(facts.deals["lead_is_mql"].to_numpy(bool), np.nan_to_num(amount), np.nan)
 
 
 @metric("won_revenue", kind="amount", unit="currency", table="deals", at="closed_at")
 def won_revenue(facts: Facts, params: NoParams) -> np.ndarray:
-    """Sum of ``amount`` of deals won (``is_won``) with ``closed_at`` in the period; missing amounts count as 0."""
+    """Sum of ``amount`` of deals won (``is_won``) with ``closed_at`` in the period; missing amounts count as 0.
+
+    Its number of deals counts the won deals only (a won deal without an amount too).
+    """
     amount = np.nan_to_num(facts.deals["amount"].to_numpy(dtype="float64", na_value=np.nan))
-    return np.where(facts.deals["is_won"].to_numpy(bool, na_value=False), amount, 0.0)
+    return np.where(facts.deals["is_won"].to_numpy(bool, na_value=False), amount, np.nan)
 
 
 @metric("mql_to_sql_rate", kind="rate", unit="share")
 def mql_to_sql_rate(facts: Facts, params: NoParams) -> np.ndarray:
-    """Of the leads handed over in the period, the share that became sales-qualified (``sql_at``) by as_of.
+    """Of the leads handed over in the period, the share that are SQLs by as_of (see SQL).
 
     Every lead is decided (met: qualified, breached: not yet); none is pending.
     """
-    return np.where(facts.leads["sql_at"].notna().to_numpy(), MET, BREACHED).astype(np.int8)
+    return np.where(reached_sql(facts.frames), MET, BREACHED).astype(np.int8)
 
 
 @metric("acceptance_rate", kind="rate", unit="share")
@@ -585,13 +681,12 @@ def touches_within(facts: Facts, params: TouchesWithin) -> np.ndarray:
 
     Activities at or after ``mql_at`` count (of ``kinds`` when given). The clock
     runs from ``mql_at`` to the ``touches``-th such activity; met / breached /
-    pending as for follow-up, with a limit of ``business_days`` working days.
+    pending as for follow-up, with a limit of ``business_days`` read as
+    ``reading`` says (see business days limit).
     """
     nth = facts.nth_activity_at(params.touches, params.kinds)
     taken = facts.lead_seconds_until(nth, key=("nth", params.touches, params.kinds))
-    return deadline_status(
-        taken, facts.elapsed(where=np.isnan(taken)), params.business_days * facts.day_seconds()
-    )
+    return deadline_status(taken, facts.elapsed(where=np.isnan(taken)), day_limits(facts, params))
 
 
 @metric("dispositioned_within", kind="rate", unit="share", params=WithinDays)
@@ -599,12 +694,11 @@ def dispositioned_within(facts: Facts, params: WithinDays) -> np.ndarray:
     """Share of leads handed over in the period accepted or rejected (``disposition_at``) within ``business_days``.
 
     The clock runs from ``mql_at`` to ``disposition_at``; met / breached / pending
-    as for follow-up, with a limit of ``business_days`` working days.
+    as for follow-up, with a limit of ``business_days`` read as ``reading`` says
+    (see business days limit).
     """
     taken = facts.seconds_to("disposition_at")
-    return deadline_status(
-        taken, facts.elapsed(where=np.isnan(taken)), params.business_days * facts.day_seconds()
-    )
+    return deadline_status(taken, facts.elapsed(where=np.isnan(taken)), day_limits(facts, params))
 
 
 @metric("response_time_median", kind="duration", unit="business hours", quantile=0.5)
@@ -655,7 +749,8 @@ def aggregate_arrays(
             actual = np.where(decided > 0, met / decided, np.nan)
     else:
         actual = grouped_quantile(v.astype("float64"), k, size, metric.quantile or 0.5)
-    n = np.bincount(k, minlength=size)
+    # n: the rows that count (for amounts: the deals won / sourced, not every deal of the period)
+    n = np.bincount(k[~np.isnan(v.astype("float64"))] if metric.kind == "amount" else k, minlength=size)
     return {"n": n, "actual": actual, "met": met, "breached": breached, "pending": pending}
 
 
@@ -729,7 +824,10 @@ GLOSSARY: dict[str, str] = {
     "pending": "A lead whose limit has not passed yet and that is not touched yet. Shown, never counted in a rate.",
     "rate": "met / (met + breached); pending leads are left out. Undefined (blank) when nothing is decided yet.",
     "missed": "A closed period whose actual fell short of the target (above it when lower is better).",
-    "closed period": "A period that ended at or before the as-of time. Its status is met or missed.",
+    "closed period": "A period that ended at or before the as-of time. Its status is met or missed; a rate's only once the period is settled.",
+    "provisional": "A closed period while the window of one of its leads (follow-up hours, touches or disposition business days of the agreement's commitments) is still open at the as-of time. Its rates have no met / missed yet and say how many leads are pending; its counts and amounts are final at its close.",
+    "settled": "A closed period once the last window of its leads has run out at the as-of time; from then on no pending lead is left and its rates are met or missed.",
+    "too few decided": "A current period's rate that rests on fewer than 10 decided leads (met + breached): shown, but not called on track, at risk or off track.",
     "current period": "The period containing the as-of time. Its status is on track, at risk or off track, from the projection.",
     "elapsed share": "Business time of the agreement's calendar from period start to the as-of time, over the period's business time.",
     "projection": "Counts and amounts: actual / elapsed share (straight-line pace in business time). Rates and durations: the actual as it stands.",
@@ -738,7 +836,8 @@ GLOSSARY: dict[str, str] = {
     "on track": "Current period: the projection reaches the target (at or below it when lower is better).",
     "at risk": "Current period: the projection is short of the target by at most 10% of the target.",
     "off track": "Current period: the projection is short of the target by more than 10% of the target.",
-    "no target": "The commitment has no target for this row: target null, a period before the first agreement version, a period judged by a version with another period length, or a count/amount broken down by owner, team or channel (the target is for the whole).",
+    "no target": "The commitment has no target for this row: target null, a period before the first agreement version, a period judged by a version with another period length, or a count/amount for a slice (a team, owner or channel filter or breakdown row) that the agreement sets no slice target for: a company target is not a slice's target.",
+    "slice target": "A count or amount target the agreement sets for one team, channel or owner (name or external id) under a commitment's slice_targets. It judges that slice, alone or as a breakdown row; several values of one kind take the sum of their targets when each has one. A slice narrowed along two kinds (e.g. a team filter broken down by owner) has no count target. Rate and duration targets hold for every slice as they are.",
     "no data": "A closed period with nothing to measure (e.g. a rate with no decided leads).",
     "gap": "actual - target (positive is better, except for durations where lower is better).",
     "gap share": "gap / target; blank when the target is 0.",
@@ -751,6 +850,9 @@ GLOSSARY: dict[str, str] = {
     "re-qualified after recycling": "A lead handed over again: a new MQL entry after the lead left the MQL-or-later stages (its lifecycle stage went back below MQL, or its lead status became one your settings call recycled, HUBSPOT_RECYCLED_LEAD_STATUSES; in a file, another row of the same lead on another MQL day). Each handover counts in the period of its own mql_at with its own follow-up clock, touches and disposition; an activity or deal belongs to the handover whose window (from its mql_at to the next handover's) holds it, so a later handover never changes how an earlier one was judged. The funnel and baselines count handovers.",
     "merged contact": "Two CRM records merged into one are one lead: the merged-away lead's activities, deals and handovers move to the surviving lead and its own row goes, so its MQL is never counted twice.",
     "archived record": "A lead, deal or activity deleted (archived) in the CRM leaves every figure; restored, it counts again.",
+    "business days limit": "A limit of N business days is read as the agreement's params say. reading: business_time (the default): N times the working hours of a day of business time, counted from the handover (2 days of 09:00-17:00 are 16 business hours). reading: end_of_day: by the close of the Nth working day after the day of the handover (a Friday handover with 2 days is due at Tuesday's close); N is then a whole number.",
+    "SQL": "A handed-over lead is an SQL (sales-qualified) by as-of when its sql_at is known by then, or a deal of the lead exists by then (an opportunity has been qualified, even when the CRM never recorded sql_at). Marketing, the Funnel and every SQL count and rate use this one definition.",
+    "slice": "A team, owner or channel filter. It selects rows after every link is resolved on the whole data: a deal keeps its lead (and so its marketing-sourced flag), a lead keeps every activity logged on it by anyone, a deal takes its lead's channel (its own only when it has no lead). Leads are selected by their own team, owner and channel; deals by their own team and owner and that channel. The breakdown rows of an additive figure add up to the whole, and a filtered view equals its breakdown row.",
 }
 # Each metric's definition is its docstring, as Markdown-ready text.
 GLOSSARY.update({name: " ".join(m.description.split()).replace("``", "`") for name, m in METRICS.items()})

@@ -115,6 +115,26 @@ def describe_business_time(agreement: Agreement) -> str:
     return f"{base} ({'; '.join(teams)})" if teams else base
 
 
+def describe_days_limit(days: float, reading: str, agreement: Agreement) -> str:
+    """Say a limit in business days as the agreement reads it, e.g. 'within 2 business days (16 working hours ...)'.
+
+    >>> from analytics.agreement import parse_agreement
+    >>> a = parse_agreement("{name: A, parties: [s], commitments: [{id: c, owner: s, metric: mql_count, target: 1}]}")
+    >>> describe_days_limit(2, "business_time", a)
+    'within 2 business days (16 working hours counted from the handover)'
+    >>> describe_days_limit(2, "end_of_day", a)
+    'by the end of the 2nd working day after the day of the handover'
+    """
+    if reading == "end_of_day":
+        n = int(days)
+        suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+        return f"by the end of the {n}{suffix} working day after the day of the handover"
+    hours = days * agreement.calendar_for(None).day_seconds / 3600
+    unit = "business day" if days == 1 else "business days"
+    return (f"within {wording.plain_number(days)} {unit} ({wording.plain_number(round(hours, 2))} working hours "
+            "counted from the handover)")  # fmt: skip
+
+
 def _party(name: str) -> str:
     return name[:1].upper() + name[1:]
 
@@ -122,6 +142,17 @@ def _party(name: str) -> str:
 def _describe_filters(commitment: Commitment) -> str:
     parts = [f"{field} {' or '.join(values)}" for field, values in commitment.filters.items()]
     return f", counting only {'; '.join(parts)}" if parts else ""
+
+
+def _describe_slice_targets(commitment: Commitment, agreement: Agreement) -> str:
+    """' Per slice (the company target is not a slice's): team EMEA: at least 200; ...' ('' when none)."""
+    table = commitment.slice_targets
+    if table is None or not table.items():
+        return ""
+    kind = METRICS[commitment.metric].kind
+    parts = [f"{dimension} {value}: at least {target_text(target, kind, agreement.currency)}"
+             for dimension, targets in table.items() for value, target in targets.items()]  # fmt: skip
+    return f" Per slice (the company target is not a slice's): {'; '.join(parts)}."
 
 
 # Sentence per metric. Placeholders: {party}, {target}, {per} ("a month"), {hours} (business time),
@@ -135,10 +166,9 @@ _SENTENCES: dict[str, str] = {
     "acceptance_rate": "{party} hands over MQLs of which at least {target} are accepted rather than rejected",
     "followed_up_within": "{party} follows up every MQL within {business_hours} business hours, {hours}, "
     "for {target} of leads",
-    "touches_within": "{party} touches every MQL at least {touches} times{kinds} within {business_days} "
-    "business days, {hours}, for {target} of leads",
-    "dispositioned_within": "{party} accepts or rejects every MQL within {business_days} business days, "
+    "touches_within": "{party} touches every MQL at least {touches} times{kinds} {within_days}, "
     "{hours}, for {target} of leads",
+    "dispositioned_within": "{party} accepts or rejects every MQL {within_days}, {hours}, for {target} of leads",
     "response_time_median": "{party} gives MQLs a first touch within {target} at the median, {hours}",
     "response_time_p90": "{party} gives 90% of MQLs a first touch within {target}, {hours}",
 }
@@ -155,15 +185,19 @@ def describe_commitment(commitment: Commitment, agreement: Agreement) -> str:
         what = commitment.metric.replace("_", " ")
         per = "" if metric.kind in ("rate", "duration") else f" {PERIOD_WORDS[agreement.period]}"
         if commitment.target is None:
-            return f"{party}'s {what} is tracked without a target{_describe_filters(commitment)}."
+            return (f"{party}'s {what} is tracked without a target{_describe_filters(commitment)}."
+                    f"{_describe_slice_targets(commitment, agreement)}")  # fmt: skip
         bound = "at most" if metric.lower_is_better else "at least"
         shown = target_text(commitment.target, metric.kind, agreement.currency)
-        return f"{party} commits to {what} of {bound} {shown}{per}{_describe_filters(commitment)}."
+        return (f"{party} commits to {what} of {bound} {shown}{per}{_describe_filters(commitment)}."
+                f"{_describe_slice_targets(commitment, agreement)}")  # fmt: skip
     params = commitment.metric_params().model_dump()
     values = {k: wording.plain_number(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
               for k, v in params.items()}  # fmt: skip
     kinds = params.get("kinds")
     values["kinds"] = f" ({' or '.join(kinds)})" if kinds else ""
+    if "business_days" in params:
+        values["within_days"] = describe_days_limit(params["business_days"], params["reading"], agreement)
     target = target_text(commitment.target, metric.kind, agreement.currency)
     sentence = _SENTENCES[commitment.metric].format(
         party=party,
@@ -172,7 +206,7 @@ def describe_commitment(commitment: Commitment, agreement: Agreement) -> str:
         hours=describe_business_time(agreement),
         **{k: v for k, v in values.items() if k not in ("party", "target", "per", "hours")},
     )
-    return f"{sentence}{_describe_filters(commitment)}."
+    return f"{sentence}{_describe_filters(commitment)}.{_describe_slice_targets(commitment, agreement)}"
 
 
 def plain_language(agreement: Agreement) -> pd.DataFrame:

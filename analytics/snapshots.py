@@ -56,6 +56,7 @@ from analytics.commitments import as_versions, document_in_force, evaluate
 from analytics.metrics import METRICS, as_instant
 from analytics.periods import parse_week, period_grid, period_of, shift_week, week_row
 from analytics.schema import UTC_TS
+from analytics.slicing import slice_frames
 from analytics.wording import number_or_nan
 from analytics.wording import period_name as period_title
 from errors import AccordError
@@ -148,8 +149,16 @@ def window_frames(frames: Mapping[str, pd.DataFrame], start: Any, end: Any) -> d
     Leads handed over in the window and the leads of the window's deals, deals
     created or closed in it, the activities of the kept leads, every owner.
     Evaluating the result gives the same rows as evaluating ``frames`` over the
-    same window (tested), on a fraction of the rows.
+    same window (tested), on a fraction of the rows. Sliced frames
+    (:func:`analytics.slicing.slice_frames`) stay sliced: the window is cut from
+    the whole frames, then sliced again, so links still resolve on the whole data.
     """
+    selection = getattr(frames, "selection", None)
+    if selection:
+        whole = window_frames(frames.whole, start, end)
+        return slice_frames(
+            whole, teams=selection.teams, owners=selection.owners, channels=selection.channels
+        )
     lo, hi = pd.Timestamp(start), pd.Timestamp(end)
 
     def inside(series: pd.Series) -> np.ndarray:
@@ -190,10 +199,12 @@ def evaluate_weeks(
 
     Weeks are read in the timezone of the agreement in force at ``as_of``; a
     week that starts after ``as_of`` is left out. Each week is judged by
-    :func:`week_version`: with ``at_close`` (the default) as of ``min(as_of,
-    week end)``, i.e. a closed week as it stood when it ended; without, every
-    week as known at ``as_of`` (one evaluation, faster). Oldest week first,
-    commitments in agreement order.
+    :func:`week_version`: with ``at_close`` (the default) its counts and amounts
+    as of ``min(as_of, week end)``, i.e. a closed week as it stood when it ended,
+    and its rates and durations as known at ``as_of`` (provisional until the
+    week's last window has run out, then settled; each row's ``as_of`` says
+    which instant it is); without, every week as known at ``as_of`` (one
+    evaluation, faster). Oldest week first, commitments in agreement order.
     """
     versions = as_versions(agreement_versions)
     moment = as_instant(as_of)
@@ -210,8 +221,17 @@ def evaluate_weeks(
             for row in group
             if version_in_force(versions, row["period_start"]) is not None
         ] or [week_version(versions, end, end + pd.Timedelta(weeks=1))]  # no version yet: no targets
-        result = evaluate(derived, window_frames(frames, start, end), start, end, at)
-        pieces.append(as_figures(result, "week", at))
+        window = window_frames(frames, start, end)
+        result = as_figures(evaluate(derived, window, start, end, at), "week", at)
+        if at_close and moment > end:
+            # Counts and amounts are final at the close; rates are read as known now, so a week settles
+            # (its last window runs out) into met / missed, and stays provisional until then.
+            now = as_figures(evaluate(derived, window, start, end, moment), "week", moment)
+            rates = ~result["kind"].isin(["count", "amount"])
+            result = pd.concat(
+                [result[~rates], now[~now["kind"].isin(["count", "amount"])]], ignore_index=True
+            )
+        pieces.append(result)
     if not pieces:
         return figures_frame([])
     return pd.concat(pieces, ignore_index=True).sort_values("period_start", kind="stable", ignore_index=True)
@@ -505,13 +525,23 @@ class WeekOverview:
         return self.figures[self.figures["scope"] == "period"].reset_index(drop=True)
 
 
-def final_snapshots(snapshots: pd.DataFrame | None) -> dict[str, tuple[pd.DataFrame, pd.Timestamp]]:
-    """Return ``{week: (figures frame, frozen_at)}`` of the final snapshots in a ``read_snapshots`` frame."""
+def final_snapshots(
+    snapshots: pd.DataFrame | None, as_of: Any = None
+) -> dict[str, tuple[pd.DataFrame, pd.Timestamp]]:
+    """Return ``{week: (figures frame, frozen_at)}`` of the final snapshots in a ``read_snapshots`` frame.
+
+    With ``as_of``, a snapshot frozen for a later instant (its figures' ``as_of``) is left out: nothing
+    recorded after as_of changes a figure shown as of it.
+    """
     if snapshots is None or snapshots.empty:
         return {}
     out = {}
     for row in snapshots[snapshots["final"].astype(bool)].to_dict("records"):
-        out[str(row["week"])] = (figures_frame(row["figures"] or []), pd.Timestamp(row["frozen_at"]))
+        figures = figures_frame(row["figures"] or [])
+        described = figures["as_of"].max() if len(figures) else pd.Timestamp(row["frozen_at"])
+        if as_of is not None and not pd.isna(described) and described > as_instant(as_of):
+            continue
+        out[str(row["week"])] = (figures, pd.Timestamp(row["frozen_at"]))
     return out
 
 
@@ -550,13 +580,16 @@ def week_overview(
         frames, *overview_window(versions, week, moment, trend_weeks)
     )  # once, not per call
     trend = evaluate_weeks(versions, frames, weeks, moment, at_close=False)
-    frozen = final_snapshots(snapshots) if use_frozen else {}
+    frozen = final_snapshots(snapshots, as_of=moment) if use_frozen else {}
     corrections, used = [], {}
 
     def as_shown(label: str, scope: str, compute) -> pd.DataFrame:
         """The rows of ``label`` as frozen (plus rows of commitments added since), else ``compute()``."""
         records, frozen_at = frozen.get(label, (figures_frame([]), None))
         kept = records[records["scope"] == scope]
+        # A rate frozen before its week settled is read as known now (at as_of) instead.
+        unsettled = set(kept.loc[kept["period_state"] == "provisional", "commitment"])
+        kept = kept[~kept["commitment"].isin(unsettled)]
         if kept.empty:
             return compute()
         used[label] = frozen_at
@@ -565,15 +598,19 @@ def week_overview(
                  else evaluate_period_to_date(versions, frames, then))  # fmt: skip
         corrections.append(compare_figures(kept, again))
         added = set(c.id for c in document_in_force(versions, at).commitments) - set(kept["commitment"])
+        added |= unsettled
         if not added:
             return kept
         live = compute()
         return pd.concat([kept, live[live["commitment"].isin(added)]], ignore_index=True)
 
     def this_live() -> pd.DataFrame:
-        # The current week as known now is already in the trend; a closed one is judged at its close.
+        # The current week as known now is already in the trend; a closed one is judged at its close
+        # (its rates as known now: provisional until settled).
         return (
-            trend[trend["period"] == week] if at == moment else evaluate_weeks(versions, frames, [week], at)
+            trend[trend["period"] == week]
+            if at == moment
+            else evaluate_weeks(versions, frames, [week], moment)
         )
 
     this_week = as_shown(week, "week", this_live)
@@ -754,7 +791,7 @@ def gap_sentence(row: Mapping[str, Any], currency: str | None = None) -> str:
     target = number_or_nan(row.get("target"))
     when = period_title(str(row["period"]))
     title = commitment_title(str(row["commitment"]))
-    shown = wording.format_value(value, kind, unit, currency, compact=True)
+    shown = wording.format_value(value, kind, unit, currency, compact=True, beside=row.get("target"))
     lead = f"{title}: on pace for {shown} in {when}" if paced else f"{title}: {shown} in {when}"
     if math.isnan(target):
         return f"{lead}, no target."
@@ -765,7 +802,7 @@ def gap_sentence(row: Mapping[str, Any], currency: str | None = None) -> str:
     lower = bool(row.get("lower_is_better"))
     distance = (value - target) if lower else (target - value)
     if kind == "rate":
-        how = f"{abs(distance) * 100:.1f} points {'short' if distance > 0 else 'ahead'}"
+        how = f"{wording.points_text(distance)} {'short' if distance > 0 else 'ahead'}"
     else:
         word = ("over" if lower else "short") if distance > 0 else ("under" if lower else "ahead")
         share = f", {abs(distance) / target:.0%}" if target else ""

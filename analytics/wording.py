@@ -64,6 +64,7 @@ def format_value(
     compact: bool = False,
     exact: bool = False,
     missing: str = "–",
+    beside: Any = None,
 ) -> str:
     """Return a metric value with its unit: counts with separators, amounts with the currency, rates in %.
 
@@ -72,8 +73,12 @@ def format_value(
     ``short``: durations as "3.2 h" (a metric tile); ``compact``: amounts as
     "EUR 4.23M" / "EUR 84k" (grids and the meeting pack); ``exact``: as a
     target is written ("87.5%", "4 business hours"); ``missing``: the text for
-    a missing value.
+    a missing value; ``beside``: the target the value is shown next to — the
+    value then gets as many decimals as it takes to see how it compares (see
+    :func:`decimals_beside`): never "90%" for 89.5% beside a target of 90%.
 
+    >>> format_value(0.895, "rate"), format_value(0.895, "rate", beside=0.9), format_value(0.8996, "rate", beside=0.9)
+    ('90%', '89.5%', '89.96%')
     >>> format_value(1234, "count"), format_value(5e6, "amount", currency="EUR"), format_value(0.873, "rate")
     ('1,234', 'EUR 5,000,000', '87%')
     >>> format_value(3.25, "duration"), format_value(3.25, "duration", short=True), format_value(None, "rate")
@@ -88,6 +93,20 @@ def format_value(
     number = number_or_nan(value)
     if math.isnan(number):
         return missing
+    target = number_or_nan(beside)
+    places = decimals_beside(number, target, kind)
+    rounds_onto = compact and kind == "amount" and places is None and not math.isnan(target)
+    if rounds_onto and number != target and _money(number, currency) == _money(target, currency):
+        compact = False  # "EUR 4.23M" beside a target of "EUR 4.23M"
+    if places is not None:
+        scale = 100 if kind == "rate" else 1
+        shown = f"{number * scale:,.{places}f}"
+        if kind == "rate":
+            return f"{shown}%"
+        if kind == "amount":
+            return f"{currency} {shown}" if currency else shown
+        words = unit or "business hours" if kind == "duration" else unit
+        return f"{shown} {words}".strip()
     if kind == "rate":
         return f"{plain_number(round(number * 100, 1))}%" if exact else f"{number:.0%}"
     if kind == "amount":
@@ -111,6 +130,98 @@ def format_value(
     if shown == "1" and unit.endswith("s"):
         unit = unit[:-1]  # 1 lead
     return f"{shown} {unit}".strip()
+
+
+# How many decimals a figure gets by default (in its display unit: percent for rates).
+_DEFAULT_PLACES = {"rate": 0, "amount": 0, "count": 0, "duration": 1}
+_MAX_PLACES = 6
+
+
+def decimals_beside(value: float, target: float, kind: str) -> int | None:
+    """Return the decimals ``value`` needs beside ``target`` so the shown figure compares as the true one does.
+
+    None when the default display already does (or either is missing): a value
+    below the target never shows as equal to or above it, a value above never as
+    equal or below. Decimals are in the display unit (percent for rates).
+
+    >>> decimals_beside(0.895, 0.9, "rate"), decimals_beside(0.93, 0.9, "rate"), decimals_beside(749.6, 750, "count")
+    (1, None, 1)
+    """
+    if math.isnan(value) or math.isnan(target) or value == target:
+        return None
+    scale = 100 if kind == "rate" else 1
+    v, t = value * scale, target * scale
+    for places in range(_DEFAULT_PLACES.get(kind, 0), _MAX_PLACES + 1):
+        shown = round(v, places)
+        if shown != t and (shown < t) == (v < t):
+            return None if places == _DEFAULT_PLACES.get(kind, 0) else places
+    return _MAX_PLACES
+
+
+def gap_text(
+    row: Mapping[str, Any], *, unit: str = "", currency: str | None = None, short: bool = False
+) -> str | None:
+    """Return the gap of an ``evaluate`` row in words, with the precision to see it; None without a target.
+
+    Closed periods and rates: actual against the target ("missed by 0.5 points",
+    "134 leads short", "3 points above target"); a current count or amount:
+    against the expected-by-today pace ("12 leads behind pace"). A provisional
+    period says nothing of a gap yet. ``short``: for a table cell ("0.5 pts short",
+    "134 short", "12 behind", "EUR 120k ahead", "0.8 h over").
+
+    >>> gap_text({"kind": "rate", "period_state": "closed", "actual": 0.895, "target": 0.9, "status": "missed"})
+    'missed by 0.5 points'
+    >>> gap_text({"kind": "count", "period_state": "closed", "actual": 616.0, "target": 750.0}, unit="leads")
+    '134 leads short'
+    >>> gap_text({"kind": "count", "period_state": "current", "actual": 40.0, "target": 750.0,
+    ...           "expected_to_date": 52.0}, unit="leads")
+    '12 leads behind pace'
+    """
+    actual, target = number_or_nan(row.get("actual")), number_or_nan(row.get("target"))
+    if math.isnan(actual) or math.isnan(target) or row.get("period_state") == "provisional":
+        return None
+    kind = str(row["kind"])
+    paced = kind in ("count", "amount") and row.get("period_state") == "current"
+    reference = number_or_nan(row.get("expected_to_date")) if paced else target
+    if math.isnan(reference):
+        return None
+    gap = actual - reference
+    if gap == 0:
+        return "on pace" if paced else "exactly on target"
+    lower = kind == "duration"
+    worse = gap > 0 if lower else gap < 0
+    if short:
+        if kind == "rate":
+            size = points_text(gap).replace(" points", " pts").replace(" point", " pt")
+        else:
+            size = format_value(abs(gap), kind, "", currency, short=True, compact=True, beside=0.0)
+        ahead = "under" if lower else "ahead"
+        return f"{size} {('over' if lower else 'behind' if paced else 'short') if worse else ahead}"
+    if kind == "rate":
+        size = points_text(gap)
+    else:
+        places = decimals_beside(abs(gap), 0.0, kind)
+        size = format_value(abs(gap), kind, unit, currency) if places is None else (
+            format_value(abs(gap), kind, unit, currency, beside=0.0))  # fmt: skip
+    if paced:
+        return f"{size} {'behind' if worse else 'ahead of'} pace"
+    if lower:
+        return f"{size} {'over' if worse else 'under'} the limit"
+    if worse:
+        return f"missed by {size}" if row.get("status") == "missed" else f"{size} short"
+    return f"{size} above target"
+
+
+def points_text(gap: float) -> str:
+    """Return the size of a rate gap in percentage points, one decimal, more when it would read as 0.
+
+    >>> points_text(-0.005), points_text(0.03), points_text(0.0001), points_text(0.01)
+    ('0.5 points', '3 points', '0.01 points', '1 point')
+    """
+    points = abs(gap) * 100
+    places = next((p for p in range(1, _MAX_PLACES + 1) if round(points, p) != 0), _MAX_PLACES)
+    shown = plain_number(round(points, places))
+    return f"{shown} point{'' if shown == '1' else 's'}"
 
 
 def _money(number: float, currency: str | None) -> str:
@@ -183,16 +294,17 @@ def result_sentence(row: Mapping[str, Any], *, noun: str, currency: str | None =
     def fmt(value: float) -> str:
         return format_value(value, kind, currency=currency)
 
+    shown = format_value(actual, kind, currency=currency, beside=target)  # never rounded onto the target
     if kind == "amount":
-        head = f"{fmt(actual)} of {noun} in {period}"
+        head = f"{shown} of {noun} in {period}"
     elif kind == "duration":
-        head = f"{noun[0].upper()}{noun[1:]} in {period}: {fmt(actual)}"
+        head = f"{noun[0].upper()}{noun[1:]} in {period}: {shown}"
     elif kind == "rate" and math.isnan(actual):
         pending = number_or_nan(row.get("pending"))
         waiting = f" ({pending:,.0f} pending)" if not math.isnan(pending) and pending else ""
         head = f"No lead decided yet in {period}{waiting}"
     else:
-        head = f"{fmt(actual)} {noun} in {period}"
+        head = f"{shown} {noun} in {period}"
     if kind == "rate" and not math.isnan(actual):
         words = OUTCOME_WORDS.get(str(row.get("metric")), ("met", "breached", "pending"))
         counts = [number_or_nan(row.get(c)) for c in ("met", "breached", "pending")]
@@ -203,12 +315,21 @@ def result_sentence(row: Mapping[str, Any], *, noun: str, currency: str | None =
         return f"{head}; the agreement sets no target for it."
     if row.get("period_state") == "closed":
         sentence = f"{head} against a target of {fmt(target)}: {status}"
-        gap = number_or_nan(row.get("gap"))
-        if kind in ("count", "amount") and not math.isnan(gap) and gap:
-            sentence += f", {fmt(abs(gap))} {'above' if gap > 0 else 'below'} target"
-        elif kind == "rate" and not math.isnan(gap) and gap:
-            sentence += f", {abs(gap) * 100:.0f} points {'above' if gap > 0 else 'below'} target"
+        gap = gap_text(row, unit=noun if kind == "count" else "", currency=currency)
+        if gap and not gap.startswith("missed by"):
+            sentence += f", {gap}"
+        elif gap:
+            sentence += gap.removeprefix("missed")
         return sentence + "."
+    if row.get("period_state") == "provisional":
+        pending = number_or_nan(row.get("pending"))
+        waiting = (
+            f"{pending:,.0f} leads still pending"
+            if not math.isnan(pending) and pending
+            else "no lead pending"
+        )
+        return (f"{head} against a target of {fmt(target)} — provisional: the windows of the period's leads are "
+                f"still running out ({waiting}), so it is not met or missed yet.")  # fmt: skip
     if kind in ("count", "amount"):
         expected, projection = (
             number_or_nan(row.get("expected_to_date")),
@@ -245,9 +366,7 @@ def delta_text(row: Mapping[str, Any], *, currency: str | None = None) -> str | 
     reference = number_or_nan(row.get("expected_to_date")) if paced else target
     gap = actual - reference
     sign = "+" if gap >= 0 else "-"  # an ASCII minus: st.metric colours the delta by it
-    amount = (
-        f"{abs(gap) * 100:.0f} points" if kind == "rate" else format_value(abs(gap), kind, currency=currency)
-    )
+    amount = points_text(gap) if kind == "rate" else format_value(abs(gap), kind, currency=currency)
     return f"{sign}{amount} vs {'expected by today' if paced else 'target'}"
 
 

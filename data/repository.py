@@ -37,6 +37,7 @@ from sqlalchemy import Connection, Engine, and_, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+import clock
 from analytics.schema import (
     BOOL,
     COLUMNS,
@@ -1022,7 +1023,8 @@ def source_counts(bind: Engine | Connection) -> pd.DataFrame:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """When something is recorded: Accord's clock (clock.now), the one "as of" is compared with."""
+    return clock.now()
 
 
 INTERRUPTED = (

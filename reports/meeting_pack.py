@@ -242,9 +242,8 @@ def _scoreboard(overview: WeekOverview, rows: pd.DataFrame, styles, currency, *,
         kind, unit, cid = row["kind"], row["unit"], row["commitment"]
         p = period_rows.loc[cid] if cid in period_rows.index else None
         ch = changes.loc[cid] if cid in changes.index else None
-        value = wording.format_value(
-            ch["value"] if ch is not None else row["actual"], kind, unit, currency, compact=True
-        )
+        value = wording.format_value(ch["value"] if ch is not None else row["actual"], kind, unit, currency,
+                             beside=row["target"], compact=True)  # fmt: skip
         if ch is not None and bool(ch["projected"]):
             value = (
                 f"{wording.format_value(row['actual'], kind, unit, currency, compact=True)} (pace {value})"
@@ -259,16 +258,17 @@ def _scoreboard(overview: WeekOverview, rows: pd.DataFrame, styles, currency, *,
         )
         p_status = p["status"] if p is not None else "no data"
         p_value = (
-            wording.format_value(p["actual"], kind, unit, currency, compact=True) if p is not None else "–"
+            wording.format_value(p["actual"], kind, unit, currency, compact=True, beside=p["target"]) if p is not None else "–"
         )
-        p_target = (
-            wording.format_value(p["target"], kind, unit, currency, compact=True) if p is not None else "–"
-        )
+        p_target = wording.format_value(p["target"], kind, unit, currency, compact=True) if p is not None else "–"
+        if p is not None and (p_gap := wording.gap_text(p, unit=unit, currency=currency, short=True)):
+            p_target += f" ({p_gap})"
         cells = {
             "side": str(row["party"]).capitalize(),
             "commitment": commitment_title(cid),
             "week": value,
-            "target": wording.format_value(row["target"], kind, unit, currency, compact=True),
+            "target": wording.format_value(row["target"], kind, unit, currency, compact=True)
+            + (f" ({gap})" if (gap := wording.gap_text(row, unit=unit, currency=currency, short=True)) else ""),
             "status": _status_cell(row["status"], styles),
             "vs": f"{change} (was {previous})" if change else f"was {previous}",
             "period": p_value,
@@ -317,7 +317,8 @@ def _state_line(overview: WeekOverview, document: Agreement) -> str:
     local = overview.as_of.tz_convert(document.timezone)
     if overview.is_closed:
         state = (
-            f"Week closed; figures as they stood at its end ({local:%a %d %b %Y %H:%M} {document.timezone})"
+            f"Week closed ({local:%a %d %b %Y %H:%M} {document.timezone}): "
+            "counts as at its end, rates as known now"
         )
     else:
         state = (f"Week in progress: as of {local:%a %d %b %Y %H:%M} ({document.timezone}); "
@@ -409,12 +410,10 @@ def build_meeting_pack(
         story.append(_week_grid(overview, styles, currency))
     story.append(Spacer(1, 4 * mm))
     story.append(Paragraph(_xml(
-        "How to read: a week is an ISO week in the agreement's timezone. Counts and amounts are held against the "
-        "period's target prorated by the week's share of the period's business time; rates and durations against "
-        "their target. A week is shown as it stood at its end (pending leads stay pending) or, once frozen, with the "
-        "figures frozen then; later corrections of the data are listed above. The last weeks are shown as known "
-        "now. Status: met / on track (green), "
-        "at risk (amber), missed / off track (red), pending / no data / no target (grey)."), styles["small"]))  # fmt: skip
+        "How to read: ISO weeks in the agreement's timezone. Counts and amounts: as at the week's end, against the "
+        "period's target prorated by business time; rates: as known now, provisional until the week's windows "
+        "have run out. Frozen weeks show their frozen figures. Green: met / on track; amber: at risk; red: "
+        "missed / off track; grey: provisional, pending, no data, no target."), styles["small"]))  # fmt: skip
     if chart_problem:
         story.append(Paragraph(_xml(f"Charts are left out: {chart_problem}."), styles["small"]))
 

@@ -26,6 +26,7 @@ from sqlalchemy import text
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import script_runner
 
+import clock
 from data.engine import make_engine, upgrade
 from data.models import SyncRun
 
@@ -41,6 +42,7 @@ def pytest_configure(config):
     """Pin "now" before collection: in this process by time-machine (ticking from PINNED_NOW, so timeouts
     still pass), and for every server or CLI the tests start through ACCORD_NOW, which they inherit."""
     os.environ["ACCORD_NOW"] = PINNED_NOW.isoformat()
+    clock.READ_PIN = False  # here time-machine moves the clock (tests travel further); servers read ACCORD_NOW
     traveller = time_machine.travel(PINNED_NOW, tick=True)
     traveller.start()
     config.add_cleanup(traveller.stop)

@@ -171,7 +171,9 @@ def funnel_view(
             None if row is None else wording.badge_color(row["status"]),
             None if row is None else wording.result_sentence(row, noun=wording.metric_noun(commitment),
                                                              currency=doc.currency),
-            None if rows.empty else rows[["period", "actual", "target", "gap", "status", "n"]].rename(columns={"n": "deals"}),
+            None if rows.empty else rows[["period", "actual", "target", "gap", "status", "n"]].rename(
+                columns={"n": "won deals" if metric == "won_revenue" else "sourced deals"}  # n: the deals summed
+            ),
             rows,
         ))  # fmt: skip
     out["revenue"] = tuple(revenue)

@@ -131,7 +131,7 @@ def marketing_view(
         kind, unit = METRICS[metric].kind, METRICS[metric].unit
         progress = core.daily_progress(tracked, data, commitment.id, f.period_start, f.as_of)
         headlines.append(Headline(
-            metric, label, wording.format_value(row["actual"], kind, currency=currency),
+            metric, label, wording.format_value(row["actual"], kind, currency=currency, beside=row["target"]),
             wording.delta_text(row, currency=currency), STATUS_LABELS.get(row["status"], row["status"]),
             wording.badge_color(row["status"]),
             wording.result_sentence(row, noun=wording.metric_noun(commitment), currency=currency),

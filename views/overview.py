@@ -39,8 +39,9 @@ from views.filters import Filters
 PAGE = "overview"
 
 
-def _value(value: Any, kind: str, unit: str = "", currency: str | None = None) -> str:
-    return wording.format_value(value, kind, unit, currency, compact=True)
+def _value(value: Any, kind: str, unit: str = "", currency: str | None = None, beside: Any = None) -> str:
+    """A figure as the cards show it; ``beside``: the target next to it (never rounded onto it)."""
+    return wording.format_value(value, kind, unit, currency, compact=True, beside=beside)
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,8 @@ def _card(row, changes, by_period, descriptions, overview: WeekOverview, week, p
         direction = "off" if change["change"] == 0 else ("inverse" if row["lower_is_better"] else "normal")
     week_target = _value(row["target"], kind, unit, currency)
     lines = [f"**{week}**: " + ("no target" if pd.isna(row["target"]) else f"target {week_target}")]
+    if gap := wording.gap_text(row, unit=unit, currency=currency):  # say the gap, never only the status
+        lines[0] += f", {gap}"
     if change is not None and change["projected"] and pd.notna(change["value"]):
         lines.append(
             f"on pace for {_value(change['value'], kind, unit, currency)} (the change compares this pace)"
@@ -255,6 +258,8 @@ def _card(row, changes, by_period, descriptions, overview: WeekOverview, week, p
             else f"target {_value(p_row['target'], kind, unit, currency)}"
         )
         p_line = f"**{period_name}**: {p_target}"
+        if gap := wording.gap_text(p_row, unit=unit, currency=currency):
+            p_line += f", {gap}"
         if (
             kind in ("count", "amount")
             and p_row["period_state"] == "current"
@@ -264,11 +269,11 @@ def _card(row, changes, by_period, descriptions, overview: WeekOverview, week, p
         lines.append(p_line)
     status = row["status"]
     return Card(
-        commitment=cid, party=row["party"], label=f"**{title}** · {week}", value=_value(row["actual"], kind, unit, currency),
+        commitment=cid, party=row["party"], label=f"**{title}** · {week}", value=_value(row["actual"], kind, unit, currency, beside=row["target"]),
         delta=delta, delta_color=direction, help=descriptions.get(cid), status=status,
         status_label=STATUS_LABELS.get(status, status), badge=wording.badge_color(status),
         period_label=None if p_row is None else f"{title} · {period_name}",
-        period_value=None if p_row is None else _value(p_row["actual"], kind, unit, currency),
+        period_value=None if p_row is None else _value(p_row["actual"], kind, unit, currency, beside=p_row["target"]),
         period_status=None if p_row is None else p_row["status"],
         period_status_label=None if p_row is None else STATUS_LABELS.get(p_row["status"], p_row["status"]),
         period_badge=None if p_row is None else wording.badge_color(p_row["status"]),

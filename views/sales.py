@@ -205,7 +205,7 @@ def sales_view(
             )
             continue
         tiles.append(Tile(
-            label, metric, wording.format_value(row["actual"], "rate"), delta=wording.delta_text(row),
+            label, metric, wording.format_value(row["actual"], "rate", beside=row["target"]), delta=wording.delta_text(row),
             status=row["status"], status_label=STATUS_LABELS.get(row["status"], row["status"]),
             badge=wording.badge_color(row["status"]), sentence=wording.result_sentence(row, noun=wording.metric_noun(commitment)),
             help=commitment.description, row=row.to_dict(),

@@ -62,7 +62,7 @@ ERRORS_KEY = (
 )
 YAML_PROBLEMS_KEY = "agreement-yaml-problems"
 TRIGGER_PERIODS = 3
-ROW_LAYOUT = [1.6, 1.2, 1, 1, 1.3]  # commitment, target, up to three params
+ROW_LAYOUT = [1.6, 1.2, 1, 1, 1.3, 1.2]  # commitment, target, up to four params
 
 
 # --- keys -------------------------------------------------------------------------------------------------
@@ -290,7 +290,12 @@ def _param_input(prefix: str, commitment: str, name: str, info: Any, value: Any)
     label = name.replace("_", " ").capitalize()
     annotation = info.annotation
     choices = _literal_choices(annotation)
-    if choices:
+    if typing.get_origin(annotation) is typing.Literal:  # one of a few readings, e.g. business days'
+        options = list(typing.get_args(annotation))
+        st.selectbox(label, options, index=options.index(value or info.default), key=key,
+                     help="business_time: N working days of business time from the handover; end_of_day: by the "
+                     "close of the Nth working day after the handover's day.")  # fmt: skip
+    elif choices:
         st.multiselect(label, choices, default=list(value or []), key=key, placeholder="any kind",
                        help="Which activities count; none chosen = every kind.")  # fmt: skip
     elif _is_int(annotation):
@@ -341,9 +346,11 @@ def _form_values(prefix: str, doc: Agreement) -> tuple[dict, dict]:
         if target != c.target:
             targets[c.id] = target
         changed = {}
-        for name in METRICS[c.metric].params.model_fields:
+        for name, info in METRICS[c.metric].params.model_fields.items():
             value = state.get(param_key(prefix, c.id, name))
             value = (list(value) or None) if isinstance(value, list | tuple) else value
+            if name not in c.params and value == info.default:
+                continue  # left at the default the document does not write out
             if value != c.params.get(name):
                 changed[name] = value
         if changed:

@@ -85,7 +85,7 @@ def as_of_from_url() -> pd.Timestamp:
         else:
             stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
             return stamp + pd.Timedelta(days=1) if len(raw) == 10 else stamp
-    return pd.Timestamp(clock.now()).floor("min")
+    return pd.Timestamp(clock.now()).ceil("min")  # to the minute, and never before what was just saved
 
 
 def sidebar(url: str) -> Filters | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections import defaultdict
 
@@ -93,6 +94,11 @@ class Oracle:
                 lead = next((r for r in self.leads_all if r["id"] == row["lead_id"]), None)
                 if lead is None or lead["segment"] not in accepted:
                     return False
+            elif name == "channel" and table == "deals":
+                # a deal takes its lead's channel, its own only without a (live) lead
+                lead = next((r for r in self.leads_all if r["id"] == row["lead_id"]), None)
+                if (lead["channel"] if lead is not None else row["channel"]) not in accepted:
+                    return False
             elif row[name] not in accepted:
                 return False
         return True
@@ -115,11 +121,15 @@ class Oracle:
     def mql_count(self, lead, p):
         return 1.0
 
+    def reached_sql(self, lead):
+        # sales-qualified by as_of, or a deal of the lead exists by then (an opportunity is qualified)
+        return bool(_known(lead["sql_at"], self.as_of)) or any(d["lead_id"] == lead["id"] for d in self.deals)
+
     def sql_count(self, lead, p):
-        return 1.0 if _known(lead["sql_at"], self.as_of) else 0.0
+        return 1.0 if self.reached_sql(lead) else 0.0
 
     def mql_to_sql_rate(self, lead, p):
-        return MET if _known(lead["sql_at"], self.as_of) else BREACHED
+        return MET if self.reached_sql(lead) else BREACHED
 
     def acceptance_rate(self, lead, p):
         decided_later = lead["disposition_at"] is not None and lead["disposition_at"] > self.as_of
@@ -140,13 +150,23 @@ class Oracle:
             and (p.get("kinds") is None or a["kind"] in p["kinds"])
         )
         nth = times[p["touches"] - 1] if len(times) >= p["touches"] else None
-        limit = p["business_days"] * self.calendar(lead).day_seconds
-        return _status(self.seconds(lead, nth), self.seconds(lead, self.as_of), limit)
+        return _status(self.seconds(lead, nth), self.seconds(lead, self.as_of), self.day_limit(lead, p))
 
     def dispositioned_within(self, lead, p):
         taken = self.seconds(lead, _known(lead["disposition_at"], self.as_of))
-        limit = p["business_days"] * self.calendar(lead).day_seconds
-        return _status(taken, self.seconds(lead, self.as_of), limit)
+        return _status(taken, self.seconds(lead, self.as_of), self.day_limit(lead, p))
+
+    def day_limit(self, lead, p):
+        cal = self.calendar(lead)
+        if p.get("reading", "business_time") == "business_time":
+            return p["business_days"] * cal.day_seconds
+        # end_of_day: walk the local days after the handover's date to the Nth working one, take its close
+        day, left = lead["mql_at"].tz_convert(cal.timezone).date(), int(p["business_days"])
+        while left:
+            day += dt.timedelta(days=1)
+            left -= day.weekday() in cal.workdays and day not in cal.holidays
+        close = dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=cal.closing_seconds)
+        return self.seconds(lead, pd.Timestamp(close).tz_localize(cal.timezone).tz_convert("UTC"))
 
     def response_time_median(self, lead, p):
         return self.seconds(lead, _known(lead["first_touch_at"], self.as_of)) / 3600
@@ -156,15 +176,15 @@ class Oracle:
     # deal metrics
     def sourced_pipeline(self, deal, p):
         marketing = any(lead["id"] == deal["lead_id"] for lead in self.leads)
-        return (deal["amount"] or 0.0) if marketing else 0.0
+        return (deal["amount"] or 0.0) if marketing else math.nan  # NaN: the deal does not count
 
     def won_revenue(self, deal, p):
-        return (deal["amount"] or 0.0) if deal["is_won"] else 0.0
+        return (deal["amount"] or 0.0) if deal["is_won"] else math.nan
 
     def actual(self, name, values):
         kind = METRICS[name].kind
         if kind in ("count", "amount"):
-            return float(sum(values))
+            return float(sum(v for v in values if not math.isnan(v)))
         if kind == "rate":
             met, breached = values.count(MET), values.count(BREACHED)
             return met / (met + breached) if met + breached else math.nan
@@ -193,10 +213,29 @@ def every_metric(draw):
         "followed_up_within": {"business_hours": draw(st.sampled_from([0.5, 1, 4, 8.5, 24]))},
         "touches_within": {
             "touches": draw(st.integers(1, 3)),
-            "business_days": draw(st.sampled_from([0.5, 1, 2, 5])),
+            **draw(
+                st.sampled_from(
+                    [
+                        {"business_days": 0.5},
+                        {"business_days": 2},
+                        {"business_days": 5},
+                        {"business_days": 1, "reading": "end_of_day"},
+                        {"business_days": 3, "reading": "end_of_day"},
+                    ]
+                )
+            ),
             **({"kinds": ["call", "email"]} if draw(st.booleans()) else {}),
         },
-        "dispositioned_within": {"business_days": draw(st.sampled_from([0.25, 1, 2]))},
+        "dispositioned_within": draw(
+            st.sampled_from(
+                [
+                    {"business_days": 0.25},
+                    {"business_days": 1},
+                    {"business_days": 2, "reading": "end_of_day"},
+                    {"business_days": 1, "reading": "end_of_day"},
+                ]
+            )
+        ),
     }
     found = []
     for name in sorted(METRICS):
@@ -222,7 +261,10 @@ def test_every_metric_matches_the_row_by_row_oracle(scenario):
         for _, row in rows.iterrows():
             values = expected.get(row["period"], [])
             want = oracle.actual(c.metric, values)
-            assert row["n"] == len(values), (c.id, row["period"])
+            counted = (
+                [v for v in values if not math.isnan(v)] if METRICS[c.metric].kind == "amount" else values
+            )
+            assert row["n"] == len(counted), (c.id, row["period"])  # an amount counts the deals it sums
             if math.isnan(want):
                 assert math.isnan(row["actual"]), (c.id, row["period"], row["actual"])
             else:

@@ -104,8 +104,8 @@ def test_a_commitment_without_target_filters_and_kinds_are_spelled_out():
         == "Marketing hands over at least 40 MQLs a week, counting only channel Paid Search or Social."
     )
     assert sentences[2] == (
-        "Sales touches every MQL at least 2 times (call or email) within 1.5 business days, "
-        "Mon–Fri 09:00–17:00 UTC, for 50% of leads."
+        "Sales touches every MQL at least 2 times (call or email) within 1.5 business days "
+        "(12 working hours counted from the handover), Mon–Fri 09:00–17:00 UTC, for 50% of leads."
     )
     assert (
         sentences[3]

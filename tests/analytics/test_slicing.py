@@ -42,10 +42,18 @@ def test_filters_combine_and_missing_values_never_match():
     assert sliced["activities"]["external_id"].tolist() == ["x"]  # activities follow their lead
 
 
-def test_owner_filter_applies_to_activities_by_their_own_owner():
+def test_owner_filter_keeps_every_activity_on_the_owners_leads_whoever_logged_it():
     sliced = slice_frames(_frames(), owners=[10])
     assert sliced["leads"]["external_id"].tolist() == ["a", "d"]
-    assert sliced["activities"]["external_id"].tolist() == ["x"]
+    assert sliced["activities"]["external_id"].tolist() == ["x", "z"]  # z was logged by owner 12 on lead d
+
+
+def test_sliced_frames_carry_the_whole_frames_and_the_selection():
+    frames = _frames()
+    sliced = slice_frames(frames, teams=["EMEA"])
+    assert sliced.whole is frames
+    assert sliced.selection.teams == ("EMEA",)
+    assert slice_frames(sliced, owners=[10]).whole is frames
 
 
 def test_input_is_not_modified():
@@ -53,3 +61,9 @@ def test_input_is_not_modified():
     before = frames["leads"].copy()
     slice_frames(frames, teams=["Americas"])
     pd.testing.assert_frame_equal(frames["leads"], before)
+
+
+def test_a_slice_of_a_slice_keeps_both_selections():
+    sliced = slice_frames(slice_frames(_frames(), teams=["EMEA"]), channels=["Events"])
+    assert (sliced.selection.teams, sliced.selection.channels) == (("EMEA",), ("Events",))
+    assert slice_frames(slice_frames(_frames(), teams=["EMEA"]), teams=["Americas"])["leads"].empty

@@ -167,11 +167,16 @@ def test_a_closed_week_stands_as_it_was_at_its_close_and_the_current_week_is_pac
     rows = evaluate_weeks([version(doc())], frames, [W47, "2026-W48"], THURSDAY_W48)
     week47 = rows[rows["period"] == W47].set_index("commitment")
     week48 = rows[rows["period"] == "2026-W48"].set_index("commitment")
-    # At W47's close the Friday lead was untouched with 1 of its 4 hours gone: pending, not breached.
-    assert week47.loc["speed-to-lead", ["met", "breached", "pending"]].tolist() == [2, 0, 1]
-    assert week47.loc["speed-to-lead", "status"] == "met"
+    # Counts stand as at W47's close; its rate is read as known now: the Friday lead, pending at the close,
+    # was touched after its 4 hours, and the week has settled (its last window ran out on Monday).
+    assert week47.loc["speed-to-lead", ["met", "breached", "pending"]].tolist() == [2, 1, 0]
+    assert week47.loc["speed-to-lead", ["period_state", "status"]].tolist() == ["closed", "met"]
     assert week47.loc["mql-volume", "period_state"] == "closed"
-    assert (week47["as_of"] == ts("2026-11-23 00:00")).all()
+    assert week47.loc["mql-volume", "as_of"] == ts("2026-11-23 00:00")
+    assert week47.loc["speed-to-lead", "as_of"] == THURSDAY_W48
+    # At the close itself the rate was provisional: no met / missed while a window is open.
+    at_close = evaluate_weeks([version(doc())], frames, [W47], ts("2026-11-23 00:00")).set_index("commitment")
+    assert at_close.loc["speed-to-lead", ["status", "pending"]].tolist() == ["provisional", 1]
     # W48: 3.5 of 5 business days gone at Thursday 13:00 -> 1 lead projects to 1 / 0.7.
     assert week48.loc["mql-volume", "period_state"] == "current"
     assert week48.loc["mql-volume", "elapsed_share"] == pytest.approx(28 / 40)
@@ -331,7 +336,8 @@ def test_leads_decided_after_the_freeze_are_no_correction_but_settle_the_trend()
     overview = week_overview(versions, frames, snapshot, "2026-W48", THURSDAY_W48)
     assert overview.corrections.empty
     shown = overview.previous.set_index("commitment").loc["speed-to-lead"]
-    assert (shown["actual"], shown["pending"]) == (1.0, 1.0)  # as shown at the close: 1 of 1 decided
+    # Frozen while a window was open (provisional), the rate is read as known now, settled.
+    assert (shown["actual"], shown["pending"], shown["status"]) == (0.5, 0.0, "met")
     settled = overview.trend.set_index(["period", "commitment"]).loc[(W47, "speed-to-lead")]
     assert (settled["actual"], settled["breached"], settled["pending"]) == (0.5, 1.0, 0.0)
 
@@ -407,7 +413,7 @@ def test_the_three_biggest_gaps_rank_relative_shortfalls_across_units():
     assert gaps["commitment"].tolist() == ["mql", "median", "speed"]
     assert gaps["scope"].tolist()[0] == "week"  # the larger of its two shortfalls
     assert gaps["shortfall"].tolist() == pytest.approx([0.5, 0.5, 1 / 3])
-    assert gaps["sentence"][2] == "Speed: 60% in week 48 of 2026 against a target of 90% (30.0 points short)."
+    assert gaps["sentence"][2] == "Speed: 60% in week 48 of 2026 against a target of 90% (30 points short)."
     assert gaps["sentence"][1].endswith(
         "against a target of at most 4.0 business hours (2.0 business hours over, 50%)."
     )

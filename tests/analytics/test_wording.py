@@ -19,10 +19,10 @@ def row(**values):
 
 def test_sentences_spell_out_number_unit_period_target_and_status():
     assert wording.result_sentence(row(), noun="MQLs") == (
-        "812 MQLs in March 2026 against a target of 750: met, 62 above target."
+        "812 MQLs in March 2026 against a target of 750: met, 62 MQLs above target."
     )
     assert wording.result_sentence(row(actual=700.0, gap=-50.0, status="missed"), noun="MQLs") == (
-        "700 MQLs in March 2026 against a target of 750: missed, 50 below target."
+        "700 MQLs in March 2026 against a target of 750: missed by 50 MQLs."
     )
     amount = row(kind="amount", actual=1.2e6, target=5e6, status="at risk", period_state="current",
                  expected_to_date=1e6, projection=4.6e6, needed_per_week=9e5)  # fmt: skip
@@ -47,7 +47,7 @@ def test_sentences_spell_out_number_unit_period_target_and_status():
     )
     duration = row(kind="duration", actual=3.25, target=4.0, status="met", gap=-0.75)
     assert wording.result_sentence(duration, noun="median time to first touch") == (
-        "Median time to first touch in March 2026: 3.2 business hours against a target of 4.0 business hours: met."
+        "Median time to first touch in March 2026: 3.2 business hours against a target of 4.0 business hours: met, 0.8 business hours under the limit."
     )
 
 

@@ -202,6 +202,17 @@ def test_a_params_window_is_edited_too(writable_url):
     assert params == {"touches": 4, "business_days": 5, "kinds": ["call", "email"]}
 
 
+def test_the_business_days_reading_is_chosen_in_the_form(writable_url):
+    at = open_tab("Edit")
+    at.selectbox(key=param_key(V1, "disposition", "reading")).set_value("end_of_day")
+    at.text_input(key=reason_key(V1, "targets")).set_value("by the end of the day, as people say it")
+    at.button(key=f"{V1}-targets-save").click().run()
+    assert not at.exception, at.exception
+    saved = stored(writable_url)[-1].document
+    assert saved.commitment("disposition").params == {"business_days": 2, "reading": "end_of_day"}
+    assert "reading" not in saved.commitment("touches").params  # left at its default: not written
+
+
 def test_form_errors_show_under_the_field_and_nothing_is_saved(writable_url):
     at = open_tab("Edit")
     at.number_input(key=param_key(V1, "speed-to-lead", "business_hours")).set_value(0.0)
@@ -333,6 +344,8 @@ def test_a_period_is_judged_by_the_version_in_force_at_its_start_after_a_later_c
     base = stored(writable_url)[-1].document
     store.save(engine, with_changes(base, targets={"mql-volume": 100}), this["period_start"], "ana", "easier")
     loaders.clear()
+    # As of an instant after the save: a version saved after the as-of instant is not used as of it.
+    args = (*args[:-1], (stored(writable_url)[-1].created_at + pd.Timedelta(seconds=1)).isoformat())
     after = loaders.evaluation(*args).set_index(["commitment", "period"])
     old, new = after.loc[("mql-volume", last["period"])], after.loc[("mql-volume", this["period"])]
     assert (old["version"], old["target"], old["status"]) == (

@@ -169,7 +169,9 @@ def test_a_commitment_without_target(monkeypatch, tmp_path, demo_db_url):
             item["target"] = None  # explicitly null: to_document() leaves None out, which parsing refuses
     repo.add_agreement_version(engine, current.name, document, dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
                                author="test", reason="no MQL target")  # fmt: skip
-    at = open_page(monkeypatch, tmp_path, demo_copy_url, PAGE)
+    # As of just after the save: a version saved after the as-of instant is not used as of it.
+    saved = (versions(demo_copy_url)[-1].created_at + pd.Timedelta(seconds=1)).isoformat()
+    at = open_page(monkeypatch, tmp_path, demo_copy_url, PAGE, as_of=saved)
     mqls = next(m for m in at.metric if m.label == "MQLs")
     assert mqls.delta in ("", None)
     assert any(t.startswith(f"{mqls.value} MQLs in") and t.endswith("the agreement sets no target for it.")

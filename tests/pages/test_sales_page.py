@@ -174,7 +174,9 @@ def test_an_agreement_without_a_follow_up_limit(monkeypatch, tmp_path, demo_db_u
     document["consequences"] = [q for q in document["consequences"] if q["commitment"] != "speed-to-lead"]
     repo.add_agreement_version(make_engine(url), current.name, document, dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
                                author="test", reason="no follow-up limit")  # fmt: skip
-    at = open_page(monkeypatch, tmp_path, url, PAGE)
+    # As of just after the save: a version saved after the as-of instant is not used as of it.
+    saved = (versions(url)[-1].created_at + pd.Timedelta(seconds=1)).isoformat()
+    at = open_page(monkeypatch, tmp_path, url, PAGE, as_of=saved)
     assert metrics(at)["Follow-up"] == "–" and metrics(at)["Touches"].endswith("%")
     assert "The agreement has no follow-up commitment (followed_up_within)." in texts(at)
     assert any(i.endswith("The follow-up sections need that limit.") for i in infos(at))
