@@ -85,6 +85,14 @@ SETTINGS: tuple[Setting, ...] = (
         "var/mappings",
         "Folder of the saved CSV/Excel import mappings (YAML); a relative path is taken from the repository.",
     ),
+    # Hardening (sign-in): e-mails the identity provider does not mark verified
+    Setting(
+        "ACCORD_AUTH_TRUST_UNVERIFIED_EMAIL",
+        "false",
+        "true: role rules use a signed-in person's e-mail even without email_verified = true. Only for "
+        "providers that never send the claim (Microsoft Entra ID work accounts) and that you trust to "
+        "own every address they issue.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
