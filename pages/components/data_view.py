@@ -291,9 +291,8 @@ def _sync_work(engine, full: bool, actor: str, target: str):
 
 
 def _safe(text: str) -> str:
-    """``text`` with the configured HubSpot token (should it ever appear) replaced by its masked form."""
-    token = settings.get("HUBSPOT_ACCESS_TOKEN")
-    return text.replace(token, settings.mask(token)) if token else text
+    """``text`` with every secret (in any of its forms, settings.scrub) replaced by its masked form."""
+    return settings.scrub(text)
 
 
 def _show_sync_outcome(job: jobs.Job) -> None:
