@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import reprlib
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -43,6 +44,16 @@ from pydantic_core import PydanticCustomError
 
 from analytics.calendar import BusinessCalendar
 from analytics.metrics import METRICS, MetricError
+
+# Limits on an agreement document (files, the Agreement editor, the database alike): a real agreement is a
+# few kilobytes; these refuse a crafted one before it can fill memory or a browser.
+MAX_DOCUMENT_BYTES = 256 * 1024
+MAX_ALIASES = 100  # YAML aliases (*name); a real agreement has none or a few
+MAX_NODES = 50_000  # values once every alias is expanded (a 521-byte alias chain expands to billions)
+MAX_DEPTH = 50  # nesting of lists and mappings
+MAX_COMMITMENTS = 100
+MAX_TEXT = 5_000  # characters of a description or consequence
+QUOTED_CHARS = 80  # at most this much of a bad value is quoted back in an error
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 REVIEW_EVERY: tuple[str, ...] = ("month", "quarter", "half-year", "year")
@@ -66,7 +77,7 @@ def _check_timezone(name: str) -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise _problem(
-            "timezone", f"unknown timezone {name!r}; use an IANA name such as 'Europe/Berlin'"
+            "timezone", f"unknown timezone {quoted(name)}; use an IANA name such as 'Europe/Berlin'"
         ) from None
     return name
 
@@ -82,7 +93,7 @@ def _read_date(value: Any) -> Any:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise _problem("date", f"{value!r} is not a date; use YYYY-MM-DD")
+    raise _problem("date", f"{quoted(value)} is not a date; use YYYY-MM-DD")
 
 
 def _read_clock(value: Any) -> str:
@@ -90,15 +101,54 @@ def _read_clock(value: Any) -> str:
         # YAML 1.1 reads an unquoted 17:30 as the base-60 number 1050.
         raise _problem("clock", f'{value} is a number; write the time in quotes, e.g. "17:30"')
     if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d|24:00", value):
-        raise _problem("clock", f'{value!r} is not a time of day; use "HH:MM" (00:00 to 24:00)')
+        raise _problem("clock", f'{quoted(value)} is not a time of day; use "HH:MM" (00:00 to 24:00)')
     return value
+
+
+def _at_most_commitments(value: Any) -> Any:
+    # Checked before each commitment is validated: 5,000 of them took the Overview 335 s.
+    if isinstance(value, list | tuple) and len(value) > MAX_COMMITMENTS:
+        raise _problem(
+            "too_many",
+            f"{len(value):,} commitments; an agreement holds at most {MAX_COMMITMENTS} "
+            "(split it into several agreements)",
+        )
+    return value
+
+
+def quoted(value: Any) -> str:
+    """``value`` quoted for an error message, at most :data:`QUOTED_CHARS` long however big it is.
+
+    Never builds the whole repr: a YAML alias chain can make a value of billions of elements.
+
+    >>> quoted("x" * 1000)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…"
+    >>> quoted([[1, 2, 3, 4, 5, 6, 7]] * 10_000_000)
+    '[[1, 2, 3, 4, ...], [1, 2, 3, 4, ...], [1, 2, 3, 4, ...], [1, 2, 3, 4, ...], ...]'
+    """
+    text = _REPR.repr(value)
+    return text if len(text) <= QUOTED_CHARS else text[: QUOTED_CHARS - 1] + "…"
+
+
+def _listed(values: Iterable[str], limit: int = 10) -> str:
+    """The first ``limit`` of ``values`` joined with commas, and how many more there are."""
+    values = list(values)
+    more = f" and {len(values) - limit:,} more" if len(values) > limit else ""
+    return ", ".join(values[:limit]) + more
+
+
+_REPR = reprlib.Repr()
+for _name, _limit in {"maxlevel": 3, "maxlist": 4, "maxtuple": 4, "maxdict": 4, "maxset": 4,
+                      "maxstring": QUOTED_CHARS, "maxother": QUOTED_CHARS, "maxlong": QUOTED_CHARS}.items():  # fmt: skip
+    setattr(_REPR, _name, _limit)
 
 
 TimeZoneName = Annotated[str, Strict(), AfterValidator(_check_timezone)]
 IsoDate = Annotated[dt.date, BeforeValidator(_read_date)]
 Clock = Annotated[str, BeforeValidator(_read_clock)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-Text = Annotated[str, Strict(), Field(min_length=1)]
+Text = Annotated[str, Strict(), Field(min_length=1, max_length=200)]
+LongText = Annotated[str, Field(max_length=MAX_TEXT)]
 Number = Annotated[float, Strict()]
 
 
@@ -163,7 +213,7 @@ class Commitment(_Model):
         description="number per period; rates in [0, 1]; null = tracked without target"
     )
     filters: Filters = Filters()
-    description: str | None = None
+    description: LongText | None = None
 
     def metric_params(self) -> BaseModel:
         """Return the params validated by the metric's own params model."""
@@ -174,8 +224,8 @@ class Consequence(_Model):
     """What happens when a commitment is missed or met."""
 
     commitment: Text
-    on_miss: str | None = None
-    on_meet: str | None = None
+    on_miss: LongText | None = None
+    on_meet: LongText | None = None
 
 
 class Review(_Model):
@@ -195,14 +245,16 @@ class Agreement(_Model):
     currency: Annotated[str, Strict(), Field(pattern=r"^[A-Z]{3}$")] | None = None
     calendar: CalendarSpec = CalendarSpec()
     teams: dict[str, TeamSpec] = Field(default_factory=dict)
-    commitments: tuple[Commitment, ...] = Field(min_length=1)
+    commitments: Annotated[tuple[Commitment, ...], BeforeValidator(_at_most_commitments)] = Field(
+        min_length=1
+    )
     consequences: tuple[Consequence, ...] = ()
     review: Review | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Agreement:
         if len(set(self.parties)) != len(self.parties):
-            _fail("parties", f"each party may appear once; got {list(self.parties)}")
+            _fail("parties", f"each party may appear once; got {quoted(list(self.parties))}")
         seen: dict[str, int] = {}
         for i, c in enumerate(self.commitments):
             where = f"commitments[{i}]"
@@ -210,7 +262,7 @@ class Agreement(_Model):
                 _fail(f"{where}.id", f"duplicate id {c.id!r} (also commitments[{seen[c.id]}])")
             seen[c.id] = i
             if c.owner not in self.parties:
-                _fail(f"{where}.owner", f"unknown party {c.owner!r}; parties: {', '.join(self.parties)}")
+                _fail(f"{where}.owner", f"unknown party {c.owner!r}; parties: {_listed(self.parties)}")
             if c.metric not in METRICS:
                 _fail(f"{where}.metric", f"unknown metric {c.metric!r}; known metrics: {', '.join(METRICS)}")
             metric = METRICS[c.metric]
@@ -303,8 +355,36 @@ def _plain(value: Any) -> Any:
 # --- parsing and error messages ----------------------------------------------------------------------
 
 
+class DocumentTooLarge(AgreementError):
+    """The document is over one of the limits (size, aliases, values, nesting); refused before it is read."""
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a mapping with the same key twice (YAML would keep the last silently)."""
+    """SafeLoader that refuses a mapping with the same key twice (YAML would keep the last silently), and
+    counts aliases and nesting while composing, before anything is expanded (see :func:`compose`)."""
+
+    aliases = 0
+    depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise DocumentTooLarge(
+                    f"line {self.peek_event().start_mark.line + 1}: more than {MAX_ALIASES} YAML aliases (*name); "
+                    "write the values out instead"
+                )
+            return super().compose_node(parent, index)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise DocumentTooLarge(
+                    f"line {self.peek_event().start_mark.line + 1}: lists and mappings nested more than "
+                    f"{MAX_DEPTH} deep"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -338,14 +418,80 @@ def parse_agreement(text: str) -> Agreement:
     ...
     analytics.agreement.AgreementError: YAML syntax error at line 1, column 8: ...
     """
+    loader = _UniqueKeyLoader(_bounded_text(text))
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        node = compose(text, loader)
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise AgreementError(f"YAML syntax error{where}: {problem}") from None
+        raise AgreementError(_yaml_problem(exc)) from None
+    finally:
+        loader.dispose()
     return parse_document(data)
+
+
+def compose(text: str, loader: yaml.SafeLoader | None = None) -> yaml.Node | None:
+    """The YAML node tree of ``text`` (None when empty), refused with :class:`DocumentTooLarge` over a limit.
+
+    Checks the byte size, then (while composing, before any alias is expanded) the number of aliases
+    and the nesting depth, then the number of values with every alias expanded.
+    Raises :class:`AgreementError` for a syntax error.
+    """
+    own = loader is None
+    loader = loader or _UniqueKeyLoader(_bounded_text(text))
+    try:
+        node = loader.get_single_node()
+    except yaml.YAMLError as exc:
+        raise AgreementError(_yaml_problem(exc)) from None
+    finally:
+        if own:
+            loader.dispose()
+    if node is not None and _expanded_size(node) > MAX_NODES:
+        raise DocumentTooLarge(
+            f"the document expands to more than {MAX_NODES:,} values (through its YAML aliases); "
+            "an agreement is far smaller"
+        )
+    return node
+
+
+def _bounded_text(text: str) -> str:
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_DOCUMENT_BYTES:
+        raise DocumentTooLarge(
+            f"the document is {size:,} bytes; an agreement may have at most {MAX_DOCUMENT_BYTES:,}"
+        )
+    return text
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many nodes ``root`` has with every alias expanded (shared nodes counted each time they are used)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:  # post-order without recursion; composing already bounded the depth
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if children_done or not children:
+            sizes[id(node)] = min(1 + sum(sizes[id(c)] for c in children), MAX_NODES + 1)
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"YAML syntax error{where}: {problem}"
 
 
 def parse_document(data: Any) -> Agreement:
@@ -407,13 +553,17 @@ def _describe(err: Mapping[str, Any], model: type[BaseModel]) -> str:
             return "unknown field; this metric takes no params"
         return "unknown field"
     if kind in ("float_type", "float_parsing"):
-        return f"must be a number, got {err.get('input')!r}"
+        return f"must be a number, got {quoted(err.get('input'))}"
     if kind in ("string_type",):
-        return f"must be text, got {err.get('input')!r}"
+        return f"must be text, got {quoted(err.get('input'))}"
     if kind in ("list_type", "tuple_type"):
-        return f"must be a list, got {err.get('input')!r}"
+        return f"must be a list, got {quoted(err.get('input'))}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return f"must be a mapping of fields, got {err.get('input')!r}"
+        return f"must be a mapping of fields, got {quoted(err.get('input'))}"
+    if kind in ("string_too_long", "too_long"):
+        limit = (err.get("ctx") or {}).get("max_length")
+        what = "characters" if kind == "string_too_long" else "items"
+        return f"too long: at most {limit:,} {what}" if limit is not None else "too long"
     return str(err["msg"])
 
 
