@@ -122,9 +122,9 @@ def quoted(value: Any) -> str:
     Never builds the whole repr: a YAML alias chain can make a value of billions of elements.
 
     >>> quoted("x" * 1000)
-    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…"
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'"
     >>> quoted([[1, 2, 3, 4, 5, 6, 7]] * 10_000_000)
-    '[[1, 2, 3, 4, ...], [1, 2, 3, 4, ...], [1, 2, 3, 4, ...], [1, 2, 3, 4, ...], ...]'
+    '[[1, 2, 3, 4, ...], [1, 2, 3, 4, ...], [1, 2, 3, 4, ...], [1, 2, 3, 4, ...], ..…'
     """
     text = _REPR.repr(value)
     return text if len(text) <= QUOTED_CHARS else text[: QUOTED_CHARS - 1] + "…"
