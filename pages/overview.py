@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analytics import wording
 from analytics.charts import STATUS_COLORS, STATUS_LABELS, trend_chart
 from analytics.snapshots import (
     as_figures,
@@ -99,11 +100,8 @@ period_name = period_title(f.period)
 
 state = "in progress" if not overview.is_closed else "closed"
 names = loaders.owners(f.url).set_index("id")["name"]
-selection = " · ".join([
-    ", ".join(f.teams) or "all teams",
-    ", ".join(str(names.get(o, f"owner {o}")) for o in f.owners) or "all owners",
-    ", ".join(f.channels) or "all channels",
-])  # fmt: skip
+selection = wording.selection_text(f.teams, [names.get(o, f"owner {o}") for o in f.owners], f.channels,
+                                   markdown=True)  # fmt: skip
 about.caption(
     f"{week} ({week_dates(week)}, {state}) and {period_name} · {selection} · "
     f"as of {f.as_of.tz_convert(tz):%Y-%m-%d %H:%M} ({tz})"

@@ -16,6 +16,7 @@ import streamlit as st
 
 import settings
 from analytics.charts import AMBER, GREEN, GREY, RED
+from analytics.wording import literal
 from data import repository as repo
 from data.engine import current_revision, head_revision
 from pages.components import auth, jobs, loaders
@@ -404,7 +405,7 @@ def rejected_panel(url: str) -> None:
     )  # fmt: skip
     frame = everything if chosen == "All sources" else loaders.rejected_rows(url, chosen, REJECTED_SHOWN)
     if frame.empty:
-        st.write(f"No row from {chosen} has been rejected.")
+        st.write(f"No row from {literal(chosen)} has been rejected.")
         return
     table = rejected_table(frame)
     more = " (the newest)" if len(frame) >= REJECTED_SHOWN else ""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from analytics import wording
 from analytics.agreement import Agreement
 from analytics.commitments import document_in_force
 from analytics.periods import period_grid
@@ -68,7 +69,8 @@ def as_of_from_url() -> pd.Timestamp:
             stamp = pd.Timestamp(raw)
         except ValueError:
             st.warning(
-                f"Ignoring as_of={raw!r}: not a date or instant (use e.g. 2026-11-27 or 2026-11-27T12:00Z)."
+                f"Ignoring as_of={wording.literal(repr(raw[:80]))}: not a date or instant "
+                "(use e.g. 2026-11-27 or 2026-11-27T12:00Z)."
             )
         else:
             stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analytics.wording import literal
 from connectors.files import (
     REQUIRED_COLUMNS,
     TABLES,
@@ -210,10 +211,12 @@ def import_panel(url: str) -> None:
         state = _file_state(upload)
     except FileImportError as exc:
         st.session_state.pop("import_basis", None)
-        st.error(str(exc))
+        st.error(literal(exc))
         return
     preview = state["preview"]
-    st.caption(f"{preview.name}: {preview.format.describe()}, {len(preview.headers)} columns.")
+    st.caption(
+        f"{literal(preview.name)}: {literal(preview.format.describe())}, {len(preview.headers)} columns."
+    )
 
     table = st.selectbox(
         "Import into", TABLES, key="import_table", format_func=str.capitalize,
@@ -239,10 +242,10 @@ def import_panel(url: str) -> None:
     if mapping is None:
         return
     check = check_mapping(mapping, preview.headers)
-    for error in check.errors:
-        st.error(error)
+    for error in check.errors:  # they quote the file's column names
+        st.error(literal(error))
     for warning in check.warnings:
-        st.warning(warning)
+        st.warning(literal(warning))
     if check.columns:
         st.markdown("**Preview** — the first rows as the mapping reads them")
         st.dataframe(mapped_preview(preview.frame, check.columns), key="import_preview", hide_index=True)
@@ -321,7 +324,7 @@ def _mapping_editor(table: str, base: Mapping, headers: list[str]) -> Mapping | 
             timezone=st.session_state.get("import_timezone", ""),
         )
     except MappingError as exc:
-        st.error(str(exc))
+        st.error(literal(exc))
         return None
 
 
@@ -384,7 +387,7 @@ def _show_outcome(url: str) -> None:
         return
     if job.error is not None:
         if isinstance(job.error, FileImportError):
-            st.error(str(job.error))
+            st.error(literal(job.error))
             return
         if isinstance(job.error, repo.RunBusyError):  # another import of the same source is going
             st.warning(str(job.error), icon=":material/sync_lock:")
