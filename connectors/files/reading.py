@@ -18,6 +18,7 @@ import io
 import itertools
 import re
 import warnings
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,9 @@ DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_BYTES = 256 * 1024
 SCAN_BLOCK = 1 << 20
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+# A workbook is a zip of XML: 1.4 MB of it held a 1.5 GB shared string and took the importer to 3.1 GB.
+MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024  # bytes of all its parts, unpacked
+MAX_CELL_CHARS = 32_767  # Excel's own limit for one cell
 _EXTRA = "__accord_field_beyond_the_header__"
 _TOO_MANY = "the line has {} fields, the header {}"
 _UNCLOSED = 'a quoted field opened on this line is never closed (a " is missing), so the rest of the file cannot be read'
@@ -417,15 +421,44 @@ def _position(handle, total: int) -> int | None:
 # ----------------------------------------------------------------------------- Excel
 
 
+def _check_unpacked_size(source: InputFile) -> None:
+    """Refuse a workbook whose parts unpack to more than :data:`MAX_XLSX_UNCOMPRESSED` (before reading any).
+
+    The sizes come from the zip's directory; zipfile never unpacks a part beyond its declared size.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(source.path if source.path else io.BytesIO(source.data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # not a zip at all: openpyxl says so in its own words below
+    unpacked = sum(part.file_size for part in parts)
+    if unpacked > MAX_XLSX_UNCOMPRESSED:
+        biggest = max(parts, key=lambda part: part.file_size)
+        raise FileImportError(
+            f"the workbook unpacks to {unpacked / 2**20:,.0f} MB ({biggest.filename}: "
+            f"{biggest.file_size / 2**20:,.0f} MB); Accord reads workbooks of at most "
+            f"{MAX_XLSX_UNCOMPRESSED / 2**20:,.0f} MB unpacked. Save the sheet as CSV and import that",
+            file=source.name,
+        )
+
+
+# What reading a damaged or crafted workbook raises besides openpyxl's own errors (XML ParseError from an
+# entity-expansion bomb, zip and zlib errors, a part shorter than declared).
+_WORKBOOK_ERRORS = (KeyError, OSError, ValueError, EOFError, SyntaxError, MemoryError, zlib.error)
+
+
 def _open_workbook(source: InputFile):
     import openpyxl  # imported here: only Excel uploads pay for it
     from openpyxl.utils.exceptions import InvalidFileException
 
+    _check_unpacked_size(source)
     try:
         return openpyxl.load_workbook(
             source.path if source.path else io.BytesIO(source.data), read_only=True, data_only=True
         )
-    except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+    except (InvalidFileException, *_WORKBOOK_ERRORS) as exc:
         raise FileImportError(
             f"this is not a readable Excel workbook (.xlsx): {exc}", file=source.name
         ) from None
@@ -459,35 +492,55 @@ def _choose_sheet(names: tuple[str, ...], sheet: str | None, file: str) -> str:
 def _iter_workbook(source: InputFile, sheet: str | None, chunksize: int) -> Iterator[Chunk]:
     book = _open_workbook(source)
     try:
-        chosen = _choose_sheet(tuple(book.sheetnames), sheet, source.name)
-        ws = book[chosen]
-        total = ws.max_row if isinstance(ws.max_row, int) else None
-        rows = ws.iter_rows(values_only=True)
-        header, header_row = None, 0
-        for number, values in enumerate(rows, start=1):
-            if any(v is not None and str(v).strip() for v in values):
-                header, header_row = values, number
-                break
-        if header is None:
-            raise FileImportError(f"sheet {chosen!r} is empty (no header row)", file=source.name)
-        names = _dedupe_names([_cell_text(v) or f"Unnamed: {i}" for i, v in enumerate(header)])
-        width = max(i for i, v in enumerate(header) if v is not None and str(v).strip()) + 1
-        names = names[:width]
-        buffer, lines, blank = [], [], 0
-        for number, values in enumerate(rows, start=header_row + 1):
-            cells = [_cell_text(v) for v in values[:width]]
-            if not any(c is not None for c in cells):
-                blank += 1
-                continue
-            buffer.append(cells + [None] * (width - len(cells)))
-            lines.append(number)
-            if len(buffer) >= chunksize:
-                yield _workbook_chunk(buffer, names, lines, blank, number, total)
-                buffer, lines, blank = [], [], 0
-        if buffer or blank:
-            yield _workbook_chunk(buffer, names, lines, blank, total, total)
+        yield from _workbook_rows(book, source, sheet, chunksize)
+    except FileImportError:
+        raise
+    except _WORKBOOK_ERRORS as exc:  # from the XML of a damaged or crafted sheet, while streaming its rows
+        raise FileImportError(
+            f"the workbook cannot be read: {type(exc).__name__}: {str(exc)[:200]}", file=source.name
+        ) from None
     finally:
         book.close()
+
+
+def _workbook_rows(book, source: InputFile, sheet: str | None, chunksize: int) -> Iterator[Chunk]:
+    """The chunks of rows of ``sheet`` (see :func:`_iter_workbook`, which closes the book and words errors)."""
+    chosen = _choose_sheet(tuple(book.sheetnames), sheet, source.name)
+    ws = book[chosen]
+    total = ws.max_row if isinstance(ws.max_row, int) else None
+    rows = ws.iter_rows(values_only=True)
+    header, header_row = None, 0
+    for number, values in enumerate(rows, start=1):
+        if any(v is not None and str(v).strip() for v in values):
+            header, header_row = values, number
+            break
+    if header is None:
+        raise FileImportError(f"sheet {chosen!r} is empty (no header row)", file=source.name)
+    names = _dedupe_names([_cell_text(v) or f"Unnamed: {i}" for i, v in enumerate(header)])
+    width = max(i for i, v in enumerate(header) if v is not None and str(v).strip()) + 1
+    names = names[:width]
+    buffer, lines, blank = [], [], 0
+    for number, values in enumerate(rows, start=header_row + 1):
+        cells = [_cell_text(v) for v in values[:width]]
+        for column, cell in enumerate(cells):
+            if cell is not None and len(cell) > MAX_CELL_CHARS:
+                raise FileImportError(
+                    f"a cell holds {len(cell):,} characters; a cell may hold at most {MAX_CELL_CHARS:,} "
+                    "(Excel's own limit)",
+                    file=source.name,
+                    line=number,
+                    column=names[column],
+                )
+        if not any(c is not None for c in cells):
+            blank += 1
+            continue
+        buffer.append(cells + [None] * (width - len(cells)))
+        lines.append(number)
+        if len(buffer) >= chunksize:
+            yield _workbook_chunk(buffer, names, lines, blank, number, total)
+            buffer, lines, blank = [], [], 0
+    if buffer or blank:
+        yield _workbook_chunk(buffer, names, lines, blank, total, total)
 
 
 def _workbook_chunk(buffer, names, lines, blank, position, total) -> Chunk:
