@@ -13,7 +13,7 @@ import sys
 import time
 
 from data.engine import DatabaseConfigError, current_revision, head_revision, make_engine, upgrade
-from data.repository import RunBusyError
+from data.repository import RunBusyError, StorageError
 
 BUSY_EXIT = 75  # EX_TEMPFAIL: another run of the same source is going; cron tries again next time
 
@@ -180,6 +180,9 @@ def _run(args) -> int:
     except DatabaseConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except StorageError as exc:  # the database refuses writes (disk full, read-only): one line, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except RunBusyError as exc:  # a cron run while another sync of the same source is going: try later
         print(f"error: {exc}", file=sys.stderr)
         return BUSY_EXIT

@@ -386,7 +386,7 @@ def _show_outcome(url: str) -> None:
     if job is None or job.key != f"file-import:{url}":
         return
     if job.error is not None:
-        if isinstance(job.error, FileImportError):
+        if isinstance(job.error, FileImportError | repo.StorageError):  # a bad file; a full disk
             st.error(literal(job.error))
             return
         if isinstance(job.error, repo.RunBusyError):  # another import of the same source is going
