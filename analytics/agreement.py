@@ -390,6 +390,11 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: set = set()
     for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):  # "? [a, b]": a list or mapping as a key
+            kind = "list" if isinstance(key_node, yaml.SequenceNode) else "mapping"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a {kind} cannot be a field name; use a plain name", key_node.start_mark
+            )
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
@@ -418,7 +423,7 @@ def parse_agreement(text: str) -> Agreement:
     ...
     analytics.agreement.AgreementError: YAML syntax error at line 1, column 8: ...
     """
-    loader = _UniqueKeyLoader(_bounded_text(text))
+    loader = _loader(text)
     try:
         node = compose(text, loader)
         data = loader.construct_document(node) if node is not None else None
@@ -437,7 +442,7 @@ def compose(text: str, loader: yaml.SafeLoader | None = None) -> yaml.Node | Non
     Raises :class:`AgreementError` for a syntax error.
     """
     own = loader is None
-    loader = loader or _UniqueKeyLoader(_bounded_text(text))
+    loader = loader or _loader(text)
     try:
         node = loader.get_single_node()
     except yaml.YAMLError as exc:
@@ -453,29 +458,43 @@ def compose(text: str, loader: yaml.SafeLoader | None = None) -> yaml.Node | Non
     return node
 
 
-def _bounded_text(text: str) -> str:
+def _loader(text: str) -> _UniqueKeyLoader:
+    """A loader of ``text`` once its size is checked (the reader refuses control characters right away)."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_DOCUMENT_BYTES:
         raise DocumentTooLarge(
             f"the document is {size:,} bytes; an agreement may have at most {MAX_DOCUMENT_BYTES:,}"
         )
-    return text
+    try:
+        return _UniqueKeyLoader(text)
+    except yaml.YAMLError as exc:
+        raise AgreementError(_yaml_problem(exc)) from None
 
 
 def _expanded_size(root: yaml.Node) -> int:
-    """How many nodes ``root`` has with every alias expanded (shared nodes counted each time they are used)."""
+    """How many nodes ``root`` has with every alias expanded (shared nodes counted each time they are used).
+
+    Raises :class:`DocumentTooLarge` for a recursive document (an alias inside the value it names).
+    """
     sizes: dict[int, int] = {}
+    open_: set[int] = set()  # nodes whose children are being counted: the current path
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:  # post-order without recursion; composing already bounded the depth
         node, children_done = stack.pop()
+        if children_done:
+            sizes[id(node)] = min(1 + sum(sizes[id(c)] for c in _children(node)), MAX_NODES + 1)
+            open_.discard(id(node))
+            continue
         if id(node) in sizes:
             continue
-        children = _children(node)
-        if children_done or not children:
-            sizes[id(node)] = min(1 + sum(sizes[id(c)] for c in children), MAX_NODES + 1)
-            continue
+        if id(node) in open_:
+            raise DocumentTooLarge(
+                f"line {node.start_mark.line + 1}: a YAML alias is used inside the value it names "
+                "(a value that contains itself)"
+            )
+        open_.add(id(node))
         stack.append((node, True))
-        stack.extend((c, False) for c in children if id(c) not in sizes)
+        stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
     return sizes[id(root)]
 
 

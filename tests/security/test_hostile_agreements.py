@@ -9,6 +9,9 @@ Every attack is generated here; no bomb is committed as a file.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 import cli
 from analytics import agreement
@@ -94,3 +97,76 @@ def test_the_cli_refuses_a_bomb_file_in_one_line(tmp_path, capsys, monkeypatch):
     assert cli.main(["agreement", "validate", str(path)]) == 1
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and "expands to more than 50,000 values" in err
+
+
+def test_a_list_or_mapping_as_a_key_is_one_line():
+    for key in ("[a, b]", "{a: 1}"):
+        message = refused(HEAD + ONE + f"? {key}\n: c\n")
+        assert "cannot be a field name" in message and "line 5" in message
+
+
+@pytest.mark.parametrize("opening", ["[", "{", "- ", "[{"])
+def test_a_hundred_thousand_nested_levels_are_one_line(opening):
+    message = refused(opening * min(100_000, agreement.MAX_DOCUMENT_BYTES // len(opening)))
+    assert f"nested more than {agreement.MAX_DEPTH} deep" in message
+
+
+def test_a_value_that_contains_itself_is_refused_instead_of_looping():
+    # Found by the Hypothesis test below: an alias inside the value its anchor names.
+    message = refused("x-anchor: &a [[], {? 1 : *a}]\n" + HEAD + ONE)
+    assert message == "line 1: a YAML alias is used inside the value it names (a value that contains itself)"
+
+
+# ----------------------------------------------------------------------------- Hypothesis
+
+SCALARS = st.sampled_from(
+    ["1", "-0", "1e400", ".inf", "-.inf", ".nan", "null", "~", "true", "'x'", "2026-13-45", "2026-01-01",
+     "17:30", "*a", "!!binary aGk=", "!!set {a, b}", '"\\u0000"', "0x1F", "''", "'" + "w" * 300 + "'"]
+) | st.text(max_size=12).map(lambda s: '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"')  # fmt: skip
+SNIPPETS = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4).map(lambda items: "[" + ", ".join(items) + "]")
+        | st.lists(st.tuples(SCALARS | inner, inner), max_size=3).map(
+            lambda pairs: "{" + ", ".join(f"? {k} : {v}" for k, v in pairs) + "}"
+        )
+    ),
+    max_leaves=12,
+)
+FIELDS = ["name", "parties", "period", "timezone", "currency", "teams", "calendar", "review", "consequences",
+          "target", "description", "params", "filters", "id", "owner", "metric"]  # fmt: skip
+
+
+def document(field: str, value: str) -> str:
+    top = {"name": "X", "parties": "[marketing]"}
+    commitment = {"id": "c", "owner": "marketing", "metric": "mql_count", "target": "1"}
+    (commitment if field in ("target", "description", "params", "filters", "id", "owner", "metric") else top)[
+        field
+    ] = value
+    lines = [f"{k}: {v}" for k, v in top.items()]
+    inner = ", ".join(f"{k}: {v}" for k, v in commitment.items())
+    return "\n".join(lines) + f"\ncommitments:\n  - {{{inner}}}\n"
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(anchor=SNIPPETS, field=st.sampled_from(FIELDS), value=SNIPPETS)
+def test_any_value_anchor_or_key_in_any_field_parses_or_is_refused_in_a_few_lines(anchor, field, value):
+    text = f"x-anchor: &a {anchor}\n" + document(field, value)
+    try:
+        parse_agreement(text)
+    except AgreementError as error:
+        assert len(str(error)) < MESSAGE_LIMIT
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(levels=st.integers(1, 14), width=st.integers(2, 12), field=st.sampled_from(["description", "params",
+       "filters", "parties", "teams", "target"]))  # fmt: skip
+def test_alias_chains_of_any_size_in_any_field_never_blow_up(levels, width, field):
+    value = f"*a{levels}"
+    if field in ("params", "filters", "teams"):
+        value = f"{{x: {value}}}"
+    text = alias_chain(levels, key="x-anchors", width=width) + document(field, value)
+    try:
+        parse_agreement(text)
+    except AgreementError as error:
+        assert len(str(error)) < MESSAGE_LIMIT
