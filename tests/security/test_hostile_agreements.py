@@ -14,6 +14,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 import cli
+import settings
 from analytics import agreement
 from analytics.agreement import AgreementError, parse_agreement
 from tests.security.conftest import alias_chain
@@ -170,3 +171,24 @@ def test_alias_chains_of_any_size_in_any_field_never_blow_up(levels, width, fiel
         parse_agreement(text)
     except AgreementError as error:
         assert len(str(error)) < MESSAGE_LIMIT
+
+
+def test_the_readme_states_the_limits_the_code_sets():
+    from connectors.files import reading
+    from pages.components.filters import AS_OF_RANGE
+
+    readme = (settings.ROOT / "README.md").read_text()
+    section = readme.split("## Security model", 1)[1].split("\n## ", 1)[0]
+    for stated in (
+        f"{agreement.MAX_DOCUMENT_BYTES // 1024} KiB",
+        f"{agreement.MAX_ALIASES} YAML aliases",
+        f"{agreement.MAX_DEPTH} levels of nesting",
+        f"{agreement.MAX_NODES:,} values",
+        f"{agreement.MAX_COMMITMENTS} commitments",
+        f"{agreement.MAX_TEXT:,} characters per description",
+        f"quoted to {agreement.QUOTED_CHARS} characters",
+        f"{reading.MAX_XLSX_UNCOMPRESSED // 2**20} MB unpacked",
+        f"{reading.MAX_CELL_CHARS:,} characters per cell",
+        f"{AS_OF_RANGE[0]:%Y-%m-%d} to {AS_OF_RANGE[1]:%Y-%m-%d}",
+    ):
+        assert stated in section, f"README 'Security model' should say {stated!r}"
