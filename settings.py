@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,14 +139,19 @@ def mask(secret: str | None) -> str:
 
 
 def masked_url(url: str) -> str:
-    """A database URL with its password replaced by ***."""
+    """A database URL with its password replaced by ***, also when the URL itself cannot be parsed.
+
+    >>> masked_url("postgresql+psycopg://u:pw@[::1:8699/accord")
+    'postgresql+psycopg://u:***@[::1:8699/accord'
+    """
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "(unparseable URL)"
+    except (ArgumentError, ValueError):  # e.g. a bad port or an unclosed [ in the host
+        masked, found = re.subn(r"^([^:/]+://[^:/@]*:)[^@]*@", r"\1***@", url.strip())
+        return masked if found else "(unparseable URL)"
 
 
 SCRUB_MIN_LENGTH = 4  # shorter "secrets" would blank out ordinary words; mask() shows as much anyway

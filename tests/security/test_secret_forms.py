@@ -170,3 +170,21 @@ def test_the_cli_process_masks_a_token_in_a_traceback(tmp_path):
                           text=True, timeout=60)  # fmt: skip
     assert "Traceback" in done.stderr and "Invalid header value" in done.stderr
     assert_no_form(broken, stderr=done.stderr)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "postgresql+psycopg://u:{pw}@[::1:8699/accord",  # the IPv6 host's "]" is missing
+        "postgresql+psycopg://u:{pw}@db:54x32/accord",  # a port that is not a number
+        "postgresql+psycopg://u:{pw}@db:99999999999999999999/accord",
+        "postgresql+psycopg://u:{pw}@[zz::1]:5432/accord",
+    ],
+)
+def test_a_malformed_database_url_is_one_line_with_the_password_masked(monkeypatch, capsys, template):
+    password = "Malformed-Pw-31f9c2"
+    monkeypatch.setenv("ACCORD_DATABASE_URL", template.format(pw=password))
+    assert cli.main(["db", "status"]) == 2
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and "ACCORD_DATABASE_URL" in err and "u:***@" in err, err
+    assert_no_form(password, stdout=out, stderr=err)
