@@ -72,7 +72,18 @@ def _problem(kind: str, message: str, field: str | None = None) -> PydanticCusto
     return PydanticCustomError(kind, "{message}", {"message": message, "field": field})
 
 
+# Names the tz database files under that mean the host's own setting (localtime, posixrules) or nothing
+# (Factory), and the posix/ and right/ copies some hosts have: the same agreement would judge differently.
+HOST_DEPENDENT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+HOST_DEPENDENT_PREFIXES = ("posix/", "right/")
+
+
 def _check_timezone(name: str) -> str:
+    if name in HOST_DEPENDENT_ZONES or name.startswith(HOST_DEPENDENT_PREFIXES):
+        raise _problem(
+            "timezone",
+            f"{quoted(name)} depends on the machine Accord runs on; use an IANA name such as 'Europe/Berlin'",
+        )
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -149,7 +160,7 @@ Clock = Annotated[str, BeforeValidator(_read_clock)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Text = Annotated[str, Strict(), Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(max_length=MAX_TEXT)]
-Number = Annotated[float, Strict()]
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]  # .inf would be stored as JSON Infinity
 
 
 class _Model(BaseModel):
@@ -571,6 +582,8 @@ def _describe(err: Mapping[str, Any], model: type[BaseModel]) -> str:
         if len(err["loc"]) == 1 and not model.model_fields:
             return "unknown field; this metric takes no params"
         return "unknown field"
+    if kind == "finite_number":
+        return f"must be a finite number, got {quoted(err.get('input'))}"
     if kind in ("float_type", "float_parsing"):
         return f"must be a number, got {quoted(err.get('input'))}"
     if kind in ("string_type",):

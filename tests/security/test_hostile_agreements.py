@@ -12,11 +12,13 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 import cli
 import settings
 from analytics import agreement
 from analytics.agreement import AgreementError, parse_agreement
+from data.engine import make_engine, upgrade
 from tests.security.conftest import alias_chain
 
 HEAD = "name: X\nparties: [marketing]\n"
@@ -192,3 +194,45 @@ def test_the_readme_states_the_limits_the_code_sets():
         f"{AS_OF_RANGE[0]:%Y-%m-%d} to {AS_OF_RANGE[1]:%Y-%m-%d}",
     ):
         assert stated in section, f"README 'Security model' should say {stated!r}"
+
+
+SMALLER = {
+    "target .inf": ("target: 1", "target: .inf", "commitments[0].target: must be a finite number, got inf"),
+    "target .nan": ("target: 1", "target: .nan", "commitments[0].target: must be a finite number, got nan"),
+    "business_hours .inf": (
+        "metric: mql_count, target: 1",
+        "metric: followed_up_within, target: 0.8, params: {business_hours: .inf}",
+        "commitments[0].params.business_hours: must be a finite number, got inf",
+    ),
+    "timezone localtime": (
+        "parties:",
+        "timezone: localtime\nparties:",
+        "timezone: 'localtime' depends on the machine",
+    ),
+    "timezone posixrules": (
+        "parties:",
+        "timezone: posixrules\nparties:",
+        "timezone: 'posixrules' depends on",
+    ),
+    "timezone right/UTC": ("parties:", "timezone: right/UTC\nparties:", "timezone: 'right/UTC' depends on"),
+}
+
+
+@pytest.mark.parametrize("case", SMALLER)
+def test_validate_and_import_refuse_the_same_with_the_same_line(tmp_path, capsys, monkeypatch, case):
+    old, new, expected = SMALLER[case]
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("ACCORD_DATABASE_URL", url)
+    upgrade(make_engine(url))
+    path = tmp_path / "a.yaml"
+    path.write_text((HEAD + ONE).replace(old, new, 1))
+    lines = []
+    for command in (["validate", str(path)], ["import", str(path), "--reason", "try"]):
+        assert cli.main(["agreement", *command]) == 1
+        out, err = capsys.readouterr()
+        assert expected in err and err.count("\n") == 1, err
+        lines.append(err)
+    assert lines[0] == lines[1]
+
+    with make_engine(url).connect() as conn:  # nothing stored, least of all a JSON Infinity
+        assert conn.execute(text("SELECT count(*) FROM agreement_versions")).scalar() == 0
