@@ -185,7 +185,7 @@ def import_file(
             preset=preset,
             mapping=mapping,
             format=fmt.describe(),
-            warnings=list(check.warnings),
+            warnings=list(check.warnings) + ([fmt.fallback_note()] if fmt.fallback_lines else []),
         )
         run.start()
         report.run_id = run.run_id

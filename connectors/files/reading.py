@@ -102,12 +102,31 @@ class FileFormat:
     skip_lines: int = 0  # blank lines and an Excel "sep=;" line before the header
     sheets: tuple[str, ...] = ()
     sheet: str | None = None
+    # A mostly UTF-8 file with a few Windows-1252 lines (one edited in an old tool): those lines' numbers;
+    # they are read as Windows-1252, the rest as UTF-8.
+    fallback_lines: tuple[int, ...] = ()
 
     def describe(self) -> str:
         """A short phrase for reports, e.g. ``CSV, utf-8, semicolon-separated``."""
         if self.kind == "xlsx":
             return f"Excel workbook, sheet {self.sheet!r}"
-        return f"CSV, {self.encoding}, {_DELIMITER_NAMES.get(self.delimiter, repr(self.delimiter))}-separated"
+        mixed = f" ({len(self.fallback_lines):,} lines Windows-1252)" if self.fallback_lines else ""
+        return (
+            f"CSV, {self.encoding}{mixed}, "
+            f"{_DELIMITER_NAMES.get(self.delimiter, repr(self.delimiter))}-separated"
+        )
+
+    def fallback_note(self) -> str | None:
+        """The import report's line about lines read as Windows-1252 (None when there are none)."""
+        if not self.fallback_lines:
+            return None
+        shown = ", ".join(str(n) for n in self.fallback_lines[:10])
+        more = f" and {len(self.fallback_lines) - 10:,} more" if len(self.fallback_lines) > 10 else ""
+        return (
+            f"{'lines' if len(self.fallback_lines) > 1 else 'line'} {shown}{more} "
+            f"{'are' if len(self.fallback_lines) > 1 else 'is'} not UTF-8 like the rest of "
+            "the file and were read as Windows-1252; check the names on them"
+        )
 
 
 @dataclass
@@ -141,8 +160,12 @@ def sniff(file, *, encoding: str | None = None, delimiter: str | None = None, sh
     if head.startswith(b"PK\x03\x04") or source.name.lower().endswith(EXCEL_SUFFIXES):
         return _sniff_workbook(source, sheet)
     _refuse_binary(head, source.name)
+    fallback: tuple[int, ...] = ()
     if encoding is None:
         encoding, quoted = detect_encoding(source)
+        # One cp1252 byte used to turn a whole UTF-8 file into cp1252: "JÃ¼rgen" and a duplicate owner.
+        if encoding == "cp1252" and (fallback := mixed_lines(source)):
+            encoding = "utf-8-sig"
     else:
         try:
             codecs.lookup(encoding)
@@ -166,7 +189,7 @@ def sniff(file, *, encoding: str | None = None, delimiter: str | None = None, sh
         delimiter = sniff_delimiter(text)
     elif len(delimiter) != 1:
         raise FileImportError(f"the delimiter must be one character, got {delimiter!r}", file=source.name)
-    return FileFormat("csv", encoding, delimiter, quoted, skip_lines=skip)
+    return FileFormat("csv", encoding, delimiter, quoted, skip_lines=skip, fallback_lines=fallback)
 
 
 def _refuse_binary(head: bytes, name: str) -> None:
@@ -222,8 +245,46 @@ def detect_encoding(file) -> tuple[str, bool]:
     return "latin-1", quoted
 
 
+FALLBACK_ERRORS = "accord-cp1252"  # the codecs error handler of mixed files
+
+
+def _as_cp1252(error: UnicodeDecodeError) -> tuple[str, int]:
+    """Decode the bytes UTF-8 could not as Windows-1252 (the lines :func:`mixed_lines` found)."""
+    return error.object[error.start : error.end].decode("cp1252", errors="replace"), error.end
+
+
+codecs.register_error(FALLBACK_ERRORS, _as_cp1252)
+
+
+def mixed_lines(file) -> tuple[int, ...]:
+    r"""The lines that are not UTF-8 in a file that is otherwise UTF-8 with non-ASCII text; else ``()``.
+
+    A file with no UTF-8 beyond ASCII is simply Windows-1252 (every line of it), not mixed.
+
+    >>> mixed_lines(InputFile("Name\nJürgen\n".encode() + "Jürgen\n".encode("cp1252")))
+    (3,)
+    >>> mixed_lines(InputFile("Name\nJürgen\n".encode("cp1252")))
+    ()
+    """
+    utf8_lines, bad = 0, []
+    with InputFile(file).open() as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.isascii():
+                continue
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                bad.append(number)
+            else:
+                utf8_lines += 1
+    return tuple(bad) if bad and utf8_lines >= len(bad) else ()
+
+
 def _decode_sample(head: bytes, encoding: str, complete: bool) -> str:
-    text = head.decode(encoding, errors="ignore" if not complete else "replace")
+    text = head.decode(
+        encoding,
+        errors=FALLBACK_ERRORS if encoding.startswith("utf-8") else "ignore" if not complete else "replace",
+    )
     if text.startswith("\ufeff"):
         text = text[1:]
     if not complete and "\n" in text:
@@ -274,6 +335,7 @@ def _csv_options(fmt: FileFormat) -> dict:
     return {
         "sep": fmt.delimiter,
         "encoding": fmt.encoding,
+        "encoding_errors": FALLBACK_ERRORS if fmt.fallback_lines else "strict",
         "dtype": str,
         "keep_default_na": False,
         "na_values": [""],
