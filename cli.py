@@ -42,7 +42,11 @@ def _demo(args) -> int:
     if args.if_empty:
         loaded = load_demo_if_empty(engine, leads=args.leads, progress=bar)
         bar.close()
-        print("Demo company loaded." if loaded else "Demo not loaded: the database already has data, or its demo company was removed.")
+        print(
+            "Demo company loaded."
+            if loaded
+            else "Demo not loaded: the database already has data, or its demo company was removed."
+        )
         return 0
     counts = load_demo_recorded(
         engine, leads=args.leads or 12_000, seed=args.seed, reset=args.reset, progress=bar
@@ -138,9 +142,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class ScrubbedStream:
+    """A text stream that masks every secret (settings.scrub) in what is written to it: the CLI's stderr.
+
+    Error lines and, when the CLI is run as a script, tracebacks go through it, so a message quoting a
+    token in any form (raw, repr-escaped, URL-encoded) never reaches a terminal or a cron log.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        from settings import scrub
+
+        return self.stream.write(scrub(text))
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command ``argv`` names; returns its exit code (see the module docstring)."""
     args = build_parser().parse_args(argv)
+    stderr = sys.stderr
+    if not isinstance(stderr, ScrubbedStream):
+        sys.stderr = ScrubbedStream(stderr)
+    try:
+        return _run(args)
+    finally:
+        sys.stderr = stderr
+
+
+def _run(args) -> int:
     try:
         return args.func(args)
     except AccordError as exc:  # the one place a command's error becomes words
@@ -152,4 +185,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    sys.stderr = ScrubbedStream(sys.stderr)  # for the traceback of anything unexpected, printed after main()
     sys.exit(main())

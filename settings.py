@@ -12,7 +12,9 @@ Secret values are never printed: use :func:`mask` to show one back.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,6 +175,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Lead field with the reason sales gave when rejecting a lead (ignored when the org has no such "
         "field and the setting was left at its default).",
     ),
+    # Hardening (sign-in): e-mails the identity provider does not mark verified
+    Setting(
+        "ACCORD_AUTH_TRUST_UNVERIFIED_EMAIL",
+        "false",
+        "true: role rules use a signed-in person's e-mail even without email_verified = true. Only for "
+        "providers that never send the claim (Microsoft Entra ID work accounts) and that you trust to "
+        "own every address they issue.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -186,26 +196,29 @@ def get(name: str, secrets_file: Path | None = None) -> str | None:
     """The value of setting ``name``: environment, then secrets.toml, then the default."""
     if name not in _BY_NAME:
         raise SettingError(f"unknown setting {name!r}; known: {', '.join(_BY_NAME)}")
-    value = os.environ.get(name)
+    # Stripped: a secrets file with CRLF line ends or a pasted token with a trailing space must not
+    # send "Bearer pat-…\r" (which fails, and whose error message carries the escaped token).
+    value = (os.environ.get(name) or "").strip()
     if value:
         return value
     from_file = _secrets(secrets_file or SECRETS_FILE).get(name)
-    if from_file not in (None, ""):
-        return str(from_file)
+    if from_file is not None and str(from_file).strip():
+        return str(from_file).strip()
     return _BY_NAME[name].default
 
 
 def source_of(name: str, secrets_file: Path | None = None) -> str:
     """Where the value of ``name`` comes from: "environment", "secrets.toml", "default" or "unset"."""
-    if os.environ.get(name):
+    if (os.environ.get(name) or "").strip():
         return "environment"
-    if _secrets(secrets_file or SECRETS_FILE).get(name) not in (None, ""):
+    if str(_secrets(secrets_file or SECRETS_FILE).get(name) or "").strip():
         return "secrets.toml"
     return "default" if _BY_NAME[name].default is not None else "unset"
 
 
 def mask(secret: str | None) -> str:
     """Show a secret as its first 4 and last 4 characters, or '(not set)'."""
+    secret = (secret or "").strip()
     if not secret:
         return "(not set)"
     if len(secret) <= 12:
@@ -214,14 +227,87 @@ def mask(secret: str | None) -> str:
 
 
 def masked_url(url: str) -> str:
-    """A database URL with its password replaced by ***."""
+    """A database URL with its password replaced by ***, also when the URL itself cannot be parsed.
+
+    >>> masked_url("postgresql+psycopg://u:pw@[::1:8699/accord")
+    'postgresql+psycopg://u:***@[::1:8699/accord'
+    """
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "(unparseable URL)"
+    except (ArgumentError, ValueError):  # e.g. a bad port or an unclosed [ in the host
+        masked, found = re.subn(r"^([^:/]+://[^:/@]*:)[^@]*@", r"\1***@", url.strip())
+        return masked if found else "(unparseable URL)"
+
+
+SCRUB_MIN_LENGTH = 4  # shorter "secrets" would blank out ordinary words; mask() shows as much anyway
+
+
+def secret_values(secrets_file: Path | None = None) -> list[str]:
+    """Every configured secret as set (raw and stripped), and the password inside the database URL."""
+    found: list[str] = []
+    try:
+        from_file = _secrets(secrets_file or SECRETS_FILE)
+    except SettingError:
+        from_file = {}
+    for setting in SETTINGS:
+        if setting.secret:
+            found += [str(v) for v in (os.environ.get(setting.name), from_file.get(setting.name)) if v]
+    for url in list(found):
+        found += [p for p in (_password(url),) if p]
+    return found + [v.strip() for v in found]
+
+
+def secret_forms(secret: str) -> set[str]:
+    r"""Every way ``secret`` shows up in a message: raw, repr-escaped (str and bytes), JSON, URL-encoded.
+
+    >>> sorted(secret_forms("pw\r"))
+    ['pw\r', 'pw%0D', 'pw\\r']
+    """
+    from urllib.parse import quote, quote_plus
+
+    escaped = repr(secret)[1:-1]
+    return {
+        secret,
+        escaped,
+        escaped.replace("\\'", "'").replace('\\"', '"'),
+        repr(secret.encode("utf-8"))[2:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+    }
+
+
+def scrub(text: str, *secrets: str | None) -> str:
+    r"""``text`` with every form (:func:`secret_forms`) of every configured secret and of ``secrets`` masked.
+
+    The one scrubber for anything recorded (sync_runs.error, audit) or shown (pages, CLI stderr).
+
+    >>> scrub("Invalid header value b'Bearer pat-na1-0000-1111\\r'", "pat-na1-0000-1111\r")
+    "Invalid header value b'Bearer pat-…1111'"
+    """
+    if not text:
+        return text
+    candidates = {s for s in (*secrets, *secret_values()) if s and len(s.strip()) >= SCRUB_MIN_LENGTH}
+    replacements = {form: mask(secret) for secret in candidates for form in secret_forms(secret)}
+    for form in sorted(replacements, key=len, reverse=True):  # the longest first: "pw\\r" before "pw"
+        if len(form.strip()) >= SCRUB_MIN_LENGTH and form in text:
+            text = text.replace(form, replacements[form])
+    return text
+
+
+def _password(url: str) -> str | None:
+    """The password in a database URL (None when it has none or is not a URL)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url.strip()).password
+    except Exception:  # an unparseable URL: its password cannot be told apart; masked_url hides it
+        return None
 
 
 def database_url() -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import reprlib
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -45,6 +46,16 @@ from analytics.calendar import BusinessCalendar
 from analytics.metrics import METRICS, MetricError
 from errors import AccordError
 
+# Limits on an agreement document (files, the Agreement editor, the database alike): a real agreement is a
+# few kilobytes; these refuse a crafted one before it can fill memory or a browser.
+MAX_DOCUMENT_BYTES = 256 * 1024
+MAX_ALIASES = 100  # YAML aliases (*name); a real agreement has none or a few
+MAX_NODES = 50_000  # values once every alias is expanded (a 521-byte alias chain expands to billions)
+MAX_DEPTH = 50  # nesting of lists and mappings
+MAX_COMMITMENTS = 100
+MAX_TEXT = 5_000  # characters of a description or consequence
+QUOTED_CHARS = 80  # at most this much of a bad value is quoted back in an error
+
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 REVIEW_EVERY: tuple[str, ...] = ("month", "quarter", "half-year", "year")
 FILTER_KEYS: tuple[str, ...] = ("channel", "team", "owner", "segment")
@@ -62,12 +73,23 @@ def _problem(kind: str, message: str, field: str | None = None) -> PydanticCusto
     return PydanticCustomError(kind, "{message}", {"message": message, "field": field})
 
 
+# Names the tz database files under that mean the host's own setting (localtime, posixrules) or nothing
+# (Factory), and the posix/ and right/ copies some hosts have: the same agreement would judge differently.
+HOST_DEPENDENT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+HOST_DEPENDENT_PREFIXES = ("posix/", "right/")
+
+
 def _check_timezone(name: str) -> str:
+    if name in HOST_DEPENDENT_ZONES or name.startswith(HOST_DEPENDENT_PREFIXES):
+        raise _problem(
+            "timezone",
+            f"{quoted(name)} depends on the machine Accord runs on; use an IANA name such as 'Europe/Berlin'",
+        )
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise _problem(
-            "timezone", f"unknown timezone {name!r}; use an IANA name such as 'Europe/Berlin'"
+            "timezone", f"unknown timezone {quoted(name)}; use an IANA name such as 'Europe/Berlin'"
         ) from None
     return name
 
@@ -83,7 +105,7 @@ def _read_date(value: Any) -> Any:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise _problem("date", f"{value!r} is not a date; use YYYY-MM-DD")
+    raise _problem("date", f"{quoted(value)} is not a date; use YYYY-MM-DD")
 
 
 def _read_clock(value: Any) -> str:
@@ -91,16 +113,55 @@ def _read_clock(value: Any) -> str:
         # YAML 1.1 reads an unquoted 17:30 as the base-60 number 1050.
         raise _problem("clock", f'{value} is a number; write the time in quotes, e.g. "17:30"')
     if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d|24:00", value):
-        raise _problem("clock", f'{value!r} is not a time of day; use "HH:MM" (00:00 to 24:00)')
+        raise _problem("clock", f'{quoted(value)} is not a time of day; use "HH:MM" (00:00 to 24:00)')
     return value
+
+
+def _at_most_commitments(value: Any) -> Any:
+    # Checked before each commitment is validated: 5,000 of them took the Overview 335 s.
+    if isinstance(value, list | tuple) and len(value) > MAX_COMMITMENTS:
+        raise _problem(
+            "too_many",
+            f"{len(value):,} commitments; an agreement holds at most {MAX_COMMITMENTS} "
+            "(split it into several agreements)",
+        )
+    return value
+
+
+def quoted(value: Any) -> str:
+    """``value`` quoted for an error message, at most :data:`QUOTED_CHARS` long however big it is.
+
+    Never builds the whole repr: a YAML alias chain can make a value of billions of elements.
+
+    >>> quoted("x" * 1000)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'"
+    >>> quoted([[1, 2, 3, 4, 5, 6, 7]] * 10_000_000)
+    '[[1, 2, 3, 4, ...], [1, 2, 3, 4, ...], [1, 2, 3, 4, ...], [1, 2, 3, 4, ...], ..…'
+    """
+    text = _REPR.repr(value)
+    return text if len(text) <= QUOTED_CHARS else text[: QUOTED_CHARS - 1] + "…"
+
+
+def _listed(values: Iterable[str], limit: int = 10) -> str:
+    """The first ``limit`` of ``values`` joined with commas, and how many more there are."""
+    values = list(values)
+    more = f" and {len(values) - limit:,} more" if len(values) > limit else ""
+    return ", ".join(values[:limit]) + more
+
+
+_REPR = reprlib.Repr()
+for _name, _limit in {"maxlevel": 3, "maxlist": 4, "maxtuple": 4, "maxdict": 4, "maxset": 4,
+                      "maxstring": QUOTED_CHARS, "maxother": QUOTED_CHARS, "maxlong": QUOTED_CHARS}.items():  # fmt: skip
+    setattr(_REPR, _name, _limit)
 
 
 TimeZoneName = Annotated[str, Strict(), AfterValidator(_check_timezone)]
 IsoDate = Annotated[dt.date, BeforeValidator(_read_date)]
 Clock = Annotated[str, BeforeValidator(_read_clock)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-Text = Annotated[str, Strict(), Field(min_length=1)]
-Number = Annotated[float, Strict()]
+Text = Annotated[str, Strict(), Field(min_length=1, max_length=200)]
+LongText = Annotated[str, Field(max_length=MAX_TEXT)]
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]  # .inf would be stored as JSON Infinity
 
 
 class _Model(BaseModel):
@@ -201,7 +262,7 @@ class Commitment(_Model):
     slice_targets: SliceTargets | None = Field(
         default=None, description="count/amount targets per team, channel or owner"
     )
-    description: str | None = None
+    description: LongText | None = None
 
     def metric_params(self) -> BaseModel:
         """Return the params validated by the metric's own params model."""
@@ -212,8 +273,8 @@ class Consequence(_Model):
     """What happens when a commitment is missed or met."""
 
     commitment: Text
-    on_miss: str | None = None
-    on_meet: str | None = None
+    on_miss: LongText | None = None
+    on_meet: LongText | None = None
 
 
 class Review(_Model):
@@ -233,14 +294,16 @@ class Agreement(_Model):
     currency: Annotated[str, Strict(), Field(pattern=r"^[A-Z]{3}$")] | None = None
     calendar: CalendarSpec = CalendarSpec()
     teams: dict[str, TeamSpec] = Field(default_factory=dict)
-    commitments: tuple[Commitment, ...] = Field(min_length=1)
+    commitments: Annotated[tuple[Commitment, ...], BeforeValidator(_at_most_commitments)] = Field(
+        min_length=1
+    )
     consequences: tuple[Consequence, ...] = ()
     review: Review | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Agreement:
         if len(set(self.parties)) != len(self.parties):
-            _fail("parties", f"each party may appear once; got {list(self.parties)}")
+            _fail("parties", f"each party may appear once; got {quoted(list(self.parties))}")
         seen: dict[str, int] = {}
         for i, c in enumerate(self.commitments):
             where = f"commitments[{i}]"
@@ -248,7 +311,7 @@ class Agreement(_Model):
                 _fail(f"{where}.id", f"duplicate id {c.id!r} (also commitments[{seen[c.id]}])")
             seen[c.id] = i
             if c.owner not in self.parties:
-                _fail(f"{where}.owner", f"unknown party {c.owner!r}; parties: {', '.join(self.parties)}")
+                _fail(f"{where}.owner", f"unknown party {c.owner!r}; parties: {_listed(self.parties)}")
             if c.metric not in METRICS:
                 _fail(f"{where}.metric", f"unknown metric {c.metric!r}; known metrics: {', '.join(METRICS)}")
             metric = METRICS[c.metric]
@@ -352,13 +415,46 @@ def _plain(value: Any) -> Any:
 # --- parsing and error messages ----------------------------------------------------------------------
 
 
+class DocumentTooLarge(AgreementError):
+    """The document is over one of the limits (size, aliases, values, nesting); refused before it is read."""
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a mapping with the same key twice (YAML would keep the last silently)."""
+    """SafeLoader that refuses a mapping with the same key twice (YAML would keep the last silently), and
+    counts aliases and nesting while composing, before anything is expanded (see :func:`compose`)."""
+
+    aliases = 0
+    depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise DocumentTooLarge(
+                    f"line {self.peek_event().start_mark.line + 1}: more than {MAX_ALIASES} YAML aliases (*name); "
+                    "write the values out instead"
+                )
+            return super().compose_node(parent, index)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise DocumentTooLarge(
+                    f"line {self.peek_event().start_mark.line + 1}: lists and mappings nested more than "
+                    f"{MAX_DEPTH} deep"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: set = set()
     for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):  # "? [a, b]": a list or mapping as a key
+            kind = "list" if isinstance(key_node, yaml.SequenceNode) else "mapping"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a {kind} cannot be a field name; use a plain name", key_node.start_mark
+            )
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
@@ -387,14 +483,94 @@ def parse_agreement(text: str) -> Agreement:
     ...
     analytics.agreement.AgreementError: YAML syntax error at line 1, column 8: ...
     """
+    loader = _loader(text)
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        node = compose(text, loader)
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise AgreementError(f"YAML syntax error{where}: {problem}") from None
+        raise AgreementError(_yaml_problem(exc)) from None
+    finally:
+        loader.dispose()
     return parse_document(data)
+
+
+def compose(text: str, loader: yaml.SafeLoader | None = None) -> yaml.Node | None:
+    """The YAML node tree of ``text`` (None when empty), refused with :class:`DocumentTooLarge` over a limit.
+
+    Checks the byte size, then (while composing, before any alias is expanded) the number of aliases
+    and the nesting depth, then the number of values with every alias expanded.
+    Raises :class:`AgreementError` for a syntax error.
+    """
+    own = loader is None
+    loader = loader or _loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.YAMLError as exc:
+        raise AgreementError(_yaml_problem(exc)) from None
+    finally:
+        if own:
+            loader.dispose()
+    if node is not None and _expanded_size(node) > MAX_NODES:
+        raise DocumentTooLarge(
+            f"the document expands to more than {MAX_NODES:,} values (through its YAML aliases); "
+            "an agreement is far smaller"
+        )
+    return node
+
+
+def _loader(text: str) -> _UniqueKeyLoader:
+    """A loader of ``text`` once its size is checked (the reader refuses control characters right away)."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_DOCUMENT_BYTES:
+        raise DocumentTooLarge(
+            f"the document is {size:,} bytes; an agreement may have at most {MAX_DOCUMENT_BYTES:,}"
+        )
+    try:
+        return _UniqueKeyLoader(text)
+    except yaml.YAMLError as exc:
+        raise AgreementError(_yaml_problem(exc)) from None
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many nodes ``root`` has with every alias expanded (shared nodes counted each time they are used).
+
+    Raises :class:`DocumentTooLarge` for a recursive document (an alias inside the value it names).
+    """
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()  # nodes whose children are being counted: the current path
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:  # post-order without recursion; composing already bounded the depth
+        node, children_done = stack.pop()
+        if children_done:
+            sizes[id(node)] = min(1 + sum(sizes[id(c)] for c in _children(node)), MAX_NODES + 1)
+            open_.discard(id(node))
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_:
+            raise DocumentTooLarge(
+                f"line {node.start_mark.line + 1}: a YAML alias is used inside the value it names "
+                "(a value that contains itself)"
+            )
+        open_.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"YAML syntax error{where}: {problem}"
 
 
 def parse_document(data: Any) -> Agreement:
@@ -455,14 +631,20 @@ def _describe(err: Mapping[str, Any], model: type[BaseModel]) -> str:
         if len(err["loc"]) == 1 and not model.model_fields:
             return "unknown field; this metric takes no params"
         return "unknown field"
+    if kind == "finite_number":
+        return f"must be a finite number, got {quoted(err.get('input'))}"
     if kind in ("float_type", "float_parsing"):
-        return f"must be a number, got {err.get('input')!r}"
+        return f"must be a number, got {quoted(err.get('input'))}"
     if kind in ("string_type",):
-        return f"must be text, got {err.get('input')!r}"
+        return f"must be text, got {quoted(err.get('input'))}"
     if kind in ("list_type", "tuple_type"):
-        return f"must be a list, got {err.get('input')!r}"
+        return f"must be a list, got {quoted(err.get('input'))}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return f"must be a mapping of fields, got {err.get('input')!r}"
+        return f"must be a mapping of fields, got {quoted(err.get('input'))}"
+    if kind in ("string_too_long", "too_long"):
+        limit = (err.get("ctx") or {}).get("max_length")
+        what = "characters" if kind == "string_too_long" else "items"
+        return f"too long: at most {limit:,} {what}" if limit is not None else "too long"
     return str(err["msg"])
 
 

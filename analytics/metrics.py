@@ -67,7 +67,7 @@ class NoParams(Params):
     """The metric takes no params."""
 
 
-PositiveNumber = Annotated[float, Strict(), Field(gt=0)]
+PositiveNumber = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]
 ActivityKind = Literal["call", "email", "meeting", "task", "note"]
 
 

@@ -49,6 +49,7 @@ from analytics.agreement import (
     AgreementVersion,
     CalendarSpec,
     Commitment,
+    compose,
     parse_document,
 )
 from analytics.commitments import as_versions
@@ -462,8 +463,8 @@ def line_of(text: str, path: str) -> int | None:
     if not path:
         return None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+        node = compose(text)  # bounded like parsing: a text refused there is not composed here either
+    except AgreementError:
         return None
     line = None
     for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):

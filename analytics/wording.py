@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar as month_names
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -42,16 +43,47 @@ def period_name(label: str) -> str:
     return text
 
 
+def literal(value: Any) -> str:
+    r"""``value`` as text that Markdown (and Streamlit's extensions of it) shows as itself, never as markup.
+
+    The one escape for every value from a CRM, a file or a URL on its way into ``st.markdown``, captions,
+    alerts, metric labels and titles: a channel named ``![px](https://evil.example/p.png)`` must not make
+    every viewer's browser fetch that image. Every ASCII punctuation character gets a backslash (which
+    CommonMark allows for all of them), so no link, image, autolink, HTML tag, ``:color[...]`` directive or
+    ``$`` formula survives; line breaks become spaces so a value cannot start a heading or a list.
+
+    >>> literal("![px](https://evil.example/p.png)")
+    '\\!\\[px\\]\\(https\\:\\/\\/evil\\.example\\/p\\.png\\)'
+    >>> literal("Paid Social"), literal(None)
+    ('Paid Social', 'None')
+    """
+    text = re.sub(r"[\r\n\u2028\u2029]+", " ", str(value))
+    return _MARKDOWN_SPECIAL.sub(r"\\\g<0>", text)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"[!-/:-@\[-`{-~]")  # all ASCII punctuation
+
+
 def selection_text(
-    teams: Iterable[str] = (), owners: Iterable[str] = (), channels: Iterable[str] = ()
+    teams: Iterable[str] = (),
+    owners: Iterable[str] = (),
+    channels: Iterable[str] = (),
+    *,
+    markdown: bool = False,
 ) -> str:
-    """Return the dashboard's team / owner / channel selection in words (empty = all).
+    r"""Return the dashboard's team / owner / channel selection in words (empty = all).
+
+    ``markdown=True``: each name passed through :func:`literal`, for st.markdown, captions and alerts
+    (chart titles take the plain text).
 
     >>> selection_text(["EMEA"], [], ["Events", "Webinars"])
     'EMEA · all owners · Events, Webinars'
+    >>> selection_text(["[x](https://e.example)"], markdown=True)
+    '\\[x\\]\\(https\\:\\/\\/e\\.example\\) · all owners · all channels'
     """
+    shown = literal if markdown else str
     parts = [(list(teams), "all teams"), (list(owners), "all owners"), (list(channels), "all channels")]
-    return " · ".join(", ".join(map(str, chosen)) or everyone for chosen, everyone in parts)
+    return " · ".join(", ".join(map(shown, chosen)) or everyone for chosen, everyone in parts)
 
 
 def format_value(

@@ -40,10 +40,10 @@ def make_engine(url: str, *, check: bool = True) -> Engine:
     """An engine for ``url`` (e.g. :func:`settings.database_url`), connected once to check it works."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number, an unclosed "[" (IPv6)
         raise DatabaseConfigError(
-            "ACCORD_DATABASE_URL is not a database URL; expected e.g. sqlite:///var/accord.db or "
-            "postgresql+psycopg://user:password@host:5432/accord"
+            f"ACCORD_DATABASE_URL is not a database URL: {masked_url(url)} (check its host and "
+            "port); expected e.g. sqlite:///var/accord.db or postgresql+psycopg://user:password@host:5432/accord"
         ) from None
     if (
         parsed.get_backend_name() == "sqlite"

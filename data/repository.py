@@ -38,6 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 import clock
+import settings
 from analytics.schema import (
     BOOL,
     COLUMNS,
@@ -1186,7 +1187,7 @@ def finish_run(
         conn.execute(
             SyncRun.__table__.update()
             .where(SyncRun.__table__.c.id == run_id)
-            .values(finished_at=_now(), status=status, counts=counts, error=error)
+            .values(finished_at=_now(), status=status, counts=counts, error=_scrubbed(error))
         )
 
 
@@ -1435,9 +1436,20 @@ def add_audit(
                 actor=actor,
                 action=action,
                 target=target,
-                detail=None if detail is None else json.loads(json.dumps(detail, default=str)),
+                detail=None if detail is None else _scrubbed(json.loads(json.dumps(detail, default=str))),
             )
         )
+
+
+def _scrubbed(value):
+    """``value`` (text, or JSON made of lists and mappings) with every secret masked (settings.scrub)."""
+    if isinstance(value, str):
+        return settings.scrub(value)
+    if isinstance(value, list):
+        return [_scrubbed(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrubbed(v) for k, v in value.items()}
+    return value
 
 
 def read_audit(bind: Engine | Connection, limit: int | None = 500) -> pd.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -78,7 +79,34 @@ def test_the_module_examples_hold():
     ],
 )
 def test_resolve_role(claims, role):
+    claims = {"email_verified": True, **claims}  # these cases are about the rules; verification below
     assert resolve_role(claims, role_rules(ROLE_CONFIG)) == role
+
+
+@pytest.mark.parametrize(
+    "verified",
+    [False, "false", "False", "0", 0, 1, None, "", "yes", "true ish", ["true"], {"v": True}, "missing"],
+)
+def test_an_email_not_marked_verified_grants_no_role(verified):
+    # Cognito sends "false" as text, Entra ID sends nothing: neither may turn a listed address into admin.
+    claims = {"email": "ops@example.com", "groups": ["Sales US"]}
+    if verified != "missing":
+        claims["email_verified"] = verified
+    assert resolve_role(claims, role_rules(ROLE_CONFIG)) == "sales"  # the groups claim still counts
+
+
+@pytest.mark.parametrize("verified", [True, "true", "TRUE", " True "])
+def test_an_email_marked_verified_is_trusted(verified):
+    assert (
+        resolve_role({"email": "ops@example.com", "email_verified": verified}, role_rules(ROLE_CONFIG))
+        == "admin"
+    )
+
+
+def test_a_provider_without_the_claim_can_be_trusted_by_setting():
+    rules = role_rules(ROLE_CONFIG, trust_unverified_email=True)
+    assert resolve_role({"email": "ops@example.com"}, rules) == "admin"
+    assert resolve_role({"email": "ops@example.com"}, role_rules(ROLE_CONFIG)) == "viewer"
 
 
 def test_claims_are_ignored_unless_a_role_claim_is_named():
@@ -260,6 +288,29 @@ def test_signed_in_admin_sees_who_and_can_sign_out(app):
     at.run()  # the session after sign-out
     assert at.button(key="sign_in_default").label == "Sign in"
     assert "Signed in as" not in texts(at)
+
+
+@pytest.mark.parametrize("verified", ["false", None, 0])
+def test_an_unverified_listed_address_does_not_become_admin_in_the_app(app, verified):
+    user = signed_in("ops@example.com", email_verified=verified)
+    if verified is None:
+        del user["email_verified"]  # Entra ID: no claim at all
+    assert "role: viewer" in texts(app(user=user))
+
+
+def test_the_setting_trusts_a_provider_that_never_sends_the_claim(app, monkeypatch):
+    user = signed_in("ops@example.com")
+    del user["email_verified"]
+    monkeypatch.setenv("ACCORD_AUTH_TRUST_UNVERIFIED_EMAIL", "true")
+    assert "role: admin" in texts(app(user=user))
+
+
+def test_the_readme_role_table_says_what_each_role_may_change():
+    readme = (accord_settings.ROOT / "README.md").read_text()
+    rows = dict(re.findall(r"^\| (\w+) \| [^|]+ \| ([^|]+) \|$", readme, flags=re.M))
+    for role in navigation.ROLES:
+        may = {action for action, roles in auth.ACTIONS.items() if role in roles}
+        assert (rows[role].strip() == "no") == (not may), f"README role table, {role}: ACTIONS allow {may}"
 
 
 def test_sales_role_from_a_group_claim(app):

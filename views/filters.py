@@ -54,13 +54,16 @@ class Filters:
         """Return ``frames`` narrowed to the chosen teams, owners and channels (analytics.slicing)."""
         return slice_frames(frames, teams=self.teams, owners=self.owners, channels=self.channels)
 
-    def selection(self, owners: pd.DataFrame) -> str:
-        """Return the slice in words, naming owners from an ``owners`` frame: 'EMEA · all owners · …'."""
+    def selection(self, owners: pd.DataFrame, markdown: bool = False) -> str:
+        """Return the slice in words, naming owners from an ``owners`` frame: 'EMEA · all owners · …'.
+
+        ``markdown``: escaped for a sentence the page renders as Markdown (names come from the CRM); plain
+        text for chart titles and figure rows."""
         names = (
             owners.dropna(subset=["id"]).drop_duplicates("id").set_index("id")["name"] if len(owners) else {}
         )
         shown = [names.get(o, f"owner {o}") if hasattr(names, "get") else f"owner {o}" for o in self.owners]
-        return selection_text(self.teams, shown, self.channels)
+        return selection_text(self.teams, shown, self.channels, markdown=markdown)
 
 
 def filters_for(

@@ -99,6 +99,7 @@ def funnel_view(
     doc = document_in_force(versions, f.as_of)
     period = f.period_name
     selection = f.selection(history.get("owners", pd.DataFrame()))
+    said = f.selection(history.get("owners", pd.DataFrame()), markdown=True)  # in sentences
     data = f.slice(history)
     cohorts = funnel(versions, data, history_start, f.period_end, f.as_of)
     if cohorts.empty:
@@ -115,7 +116,7 @@ def funnel_view(
 
     targets = bd.stage_targets(doc)
     if selected.empty or int(selected["mql"].iloc[0]) == 0:
-        out["empty_cohort"] = f"No lead was handed over in {period} for {selection}: the cohort is empty."
+        out["empty_cohort"] = f"No lead was handed over in {period} for {said}: the cohort is empty."
     else:
         cohort = selected.iloc[0]
         totals = funnel_totals(selected)
@@ -142,7 +143,7 @@ def funnel_view(
 
     out["cohorts_title"] = f"Cohorts by handover period, {first} to {last}"
     if int(cohorts["mql"].sum()) == 0:
-        out["no_cohorts"] = f"No lead was handed over between {first} and {last} for {selection}."
+        out["no_cohorts"] = f"No lead was handed over between {first} and {last} for {said}."
     else:
         mql_to_sql = bd.find_commitment(doc, "mql_to_sql_rate")
         out["cohorts"] = cohorts
@@ -166,7 +167,7 @@ def funnel_view(
         if not (rows.empty or rows["n"].sum() == 0):
             chart = trend_chart(rows, title=f"{label} by period<br><sup>{span}</sup>", currency=doc.currency)
         revenue.append(Revenue(
-            metric, label, chart, f"No deal was opened or closed between {first} and {last} for {selection}.",
+            metric, label, chart, f"No deal was opened or closed between {first} and {last} for {said}.",
             None if row is None else STATUS_LABELS.get(row["status"], row["status"]),
             None if row is None else wording.badge_color(row["status"]),
             None if row is None else wording.result_sentence(row, noun=wording.metric_noun(commitment),

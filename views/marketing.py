@@ -116,6 +116,7 @@ def marketing_view(
     currency = doc.currency
     period = f.period_name
     selection = f.selection(frames.get("owners", pd.DataFrame()))
+    said = f.selection(frames.get("owners", pd.DataFrame()), markdown=True)  # in sentences
     subtitle = f"{period} · {selection}"
     tracked = bd.with_tracked(versions, TRACKED_METRICS)
     data, past = f.slice(frames), f.slice(history)
@@ -185,7 +186,7 @@ def marketing_view(
         )
         trend_parts["trend_title"] = f"MQL → SQL conversion, {first} to {last}"
         if trend["n"].sum() == 0:
-            trend_parts["no_trend"] = f"No lead was handed over between {first} and {last} for {selection}."
+            trend_parts["no_trend"] = f"No lead was handed over between {first} and {last} for {said}."
         else:
             no_target = trend["target"].isna().all()
             table = trend[["period", "n", "met", "actual", "target", "status"]].rename(
@@ -205,14 +206,14 @@ def marketing_view(
         filters=f, selection=selection, period_name=period,
         closed_note="" if f.is_current_period else f"{period} is closed: its status is final (met or missed).",
         headlines=tuple(headlines), breakdowns=breakdowns,
-        no_volume=f"No lead was handed over and no marketing-sourced deal was opened in {period} for {selection}.",
+        no_volume=f"No lead was handed over and no marketing-sourced deal was opened in {period} for {said}.",
         acceptance_row=None if acceptance_row is None else acceptance_row.to_dict(),
         acceptance_status_label="" if acceptance_row is None else STATUS_LABELS.get(acceptance_row["status"], acceptance_row["status"]),
         acceptance_badge="gray" if acceptance_row is None else wording.badge_color(acceptance_row["status"]),
         acceptance_sentence="" if acceptance_row is None else wording.result_sentence(
             acceptance_row, noun=wording.metric_noun(acceptance_commitment)),
         acceptance=acceptance, acceptance_chart=acceptance_chart,
-        no_acceptance=f"No lead was handed over in {period} for {selection}: nothing to accept or reject.",
+        no_acceptance=f"No lead was handed over in {period} for {said}: nothing to accept or reject.",
         reasons_chart=reasons_chart, reasons_table=matrix,
         no_reasons=f"Sales has rejected none of the leads handed over in {period} (so far).",
         trend=trend, **trend_parts,

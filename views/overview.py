@@ -151,8 +151,9 @@ def overview_view(
 
     state = "in progress" if not overview.is_closed else "closed"
     selection = f.selection(frames.get("owners", pd.DataFrame()))
-    about = (
-        f"{week} ({week_dates(week)}, {state}) and {period_name} · {selection} · "
+    about = (  # a caption: the names in it are escaped
+        f"{week} ({week_dates(week)}, {state}) and {period_name} · "
+        f"{f.selection(frames.get('owners', pd.DataFrame()), markdown=True)} · "
         f"as of {f.as_of.tz_convert(tz):%Y-%m-%d %H:%M} ({tz})"
     )
     notes = [

@@ -182,13 +182,14 @@ def sales_view(
     doc = document_in_force(versions, f.as_of)
     period = f.period_name
     selection = f.selection(frames.get("owners", pd.DataFrame()))
+    said = f.selection(frames.get("owners", pd.DataFrame()), markdown=True)  # in sentences
     subtitle = f"{period} · {selection}"
     data = f.slice(frames)
     tracked = bd.with_tracked(versions, TRACKED_METRICS)
     results = evaluate(tracked, data, f.period_start, f.period_end, f.as_of)
     by_owner = evaluate(versions, data, f.period_start, f.period_end, f.as_of, by="owner")
     found = {m: bd.find_commitment(doc, m) for m in SALES_METRICS}
-    no_leads = f"No lead was handed over in {period} for {selection}."
+    no_leads = f"No lead was handed over in {period} for {said}."
 
     tiles = []
     for metric, label in SALES_METRICS.items():
@@ -272,7 +273,7 @@ def sales_view(
         queues[hours] = Queue(
             hours, table, overdue,
             f"**{overdue} overdue** and **{len(table) - overdue} due within {hours} business hours**." if len(table) else "",
-            f"No lead is overdue or due within the next {hours} business hours for {selection}.",
+            f"No lead is overdue or due within the next {hours} business hours for {said}.",
         )  # fmt: skip
     queue_caption = (
         f"Untouched leads handed over in the last {bd.QUEUE_DAYS} days whose {limit:g}-business-hour limit has "

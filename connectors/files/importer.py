@@ -19,6 +19,7 @@ nothing but its ``sync_runs`` record.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from connectors.files.mapping import Mapping, MappingError, check_mapping, load_
 from connectors.files.reading import FileFormat, FileImportError, InputFile, iter_chunks, read_headers, sniff
 from connectors.files.rows import SAMPLE_ROWS, Plan, convert_chunk, make_plan
 from data import repository
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[..., None]
 DEFAULT_CHUNK_ROWS = 100_000
@@ -186,7 +189,7 @@ def import_file(
             preset=preset,
             mapping=mapping,
             format=fmt.describe(),
-            warnings=list(check.warnings),
+            warnings=list(check.warnings) + ([fmt.fallback_note()] if fmt.fallback_lines else []),
         )
         run.start()
         report.run_id = run.run_id
@@ -197,6 +200,11 @@ def import_file(
     except FileImportError as exc:
         run.fail(str(exc))
         raise
+    except repository.StorageError as exc:  # disk full, read-only: the database refuses writes
+        run.fail(str(exc), storage=True)
+        raise repository.StorageError(
+            f"{source_file.name}: {exc} Rows committed before stay; importing the file again adds none twice."
+        ) from exc
     except Exception as exc:
         run.fail(f"unexpected error: {exc!r}")
         raise
@@ -218,9 +226,19 @@ class _Run:
             kind = "dry-run" if self.dry_run else "import"
             self.run_id = repository.start_run(self.bind, f"file:{self.source or DEFAULT_SOURCE}", kind)
 
-    def fail(self, error: str) -> None:
+    def fail(self, error: str, storage: bool = False) -> None:
+        """Record the run as failed; ``storage``: the database itself refused a write (full, read-only)."""
+        if storage and self.run_id is None:
+            return  # starting a run to record it would be refused the same way (and used to try twice)
         self.start()
-        repository.finish_run(self.bind, self.run_id, "failed", error=error[:2000])
+        try:
+            repository.finish_run(self.bind, self.run_id, "failed", error=error[:2000])
+        except repository.StorageError:
+            if not storage:
+                raise
+            # Not even the run's own row could be updated: it stops beating, and the next run of this
+            # source finds its process gone and lists it as interrupted.
+            log.warning("could not record import run %s as failed: the database refuses writes", self.run_id)
 
     def finish(self, report: ImportReport) -> None:
         status = "ok" if report.accepted else "failed"
@@ -278,7 +296,7 @@ def _import_chunks(bind, source_file, fmt: FileFormat, mapping, columns, report,
         if report.dry_run:
             report.owners_created += 0 if new_owners is None else len(new_owners)
         else:
-            with bind.begin() as conn:
+            with repository.transaction(bind) as conn:  # a full or read-only database: StorageError
                 if new_owners is not None and len(new_owners):
                     repository.upsert_owners(conn, new_owners)
                     report.owners_created += len(new_owners)

@@ -18,6 +18,7 @@ import io
 import itertools
 import re
 import warnings
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,9 @@ DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_BYTES = 256 * 1024
 SCAN_BLOCK = 1 << 20
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+# A workbook is a zip of XML: 1.4 MB of it held a 1.5 GB shared string and took the importer to 3.1 GB.
+MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024  # bytes of all its parts, unpacked
+MAX_CELL_CHARS = 32_767  # Excel's own limit for one cell
 _EXTRA = "__accord_field_beyond_the_header__"
 _TOO_MANY = "the line has {} fields, the header {}"
 _UNCLOSED = 'a quoted field opened on this line is never closed (a " is missing), so the rest of the file cannot be read'
@@ -102,12 +106,31 @@ class FileFormat:
     skip_lines: int = 0  # blank lines and an Excel "sep=;" line before the header
     sheets: tuple[str, ...] = ()
     sheet: str | None = None
+    # A mostly UTF-8 file with a few Windows-1252 lines (one edited in an old tool): those lines' numbers;
+    # they are read as Windows-1252, the rest as UTF-8.
+    fallback_lines: tuple[int, ...] = ()
 
     def describe(self) -> str:
         """A short phrase for reports, e.g. ``CSV, utf-8, semicolon-separated``."""
         if self.kind == "xlsx":
             return f"Excel workbook, sheet {self.sheet!r}"
-        return f"CSV, {self.encoding}, {_DELIMITER_NAMES.get(self.delimiter, repr(self.delimiter))}-separated"
+        mixed = f" ({len(self.fallback_lines):,} lines Windows-1252)" if self.fallback_lines else ""
+        return (
+            f"CSV, {self.encoding}{mixed}, "
+            f"{_DELIMITER_NAMES.get(self.delimiter, repr(self.delimiter))}-separated"
+        )
+
+    def fallback_note(self) -> str | None:
+        """The import report's line about lines read as Windows-1252 (None when there are none)."""
+        if not self.fallback_lines:
+            return None
+        shown = ", ".join(str(n) for n in self.fallback_lines[:10])
+        more = f" and {len(self.fallback_lines) - 10:,} more" if len(self.fallback_lines) > 10 else ""
+        return (
+            f"{'lines' if len(self.fallback_lines) > 1 else 'line'} {shown}{more} "
+            f"{'are' if len(self.fallback_lines) > 1 else 'is'} not UTF-8 like the rest of "
+            "the file and were read as Windows-1252; check the names on them"
+        )
 
 
 @dataclass
@@ -141,8 +164,12 @@ def sniff(file, *, encoding: str | None = None, delimiter: str | None = None, sh
     if head.startswith(b"PK\x03\x04") or source.name.lower().endswith(EXCEL_SUFFIXES):
         return _sniff_workbook(source, sheet)
     _refuse_binary(head, source.name)
+    fallback: tuple[int, ...] = ()
     if encoding is None:
         encoding, quoted = detect_encoding(source)
+        # One cp1252 byte used to turn a whole UTF-8 file into cp1252: "JÃ¼rgen" and a duplicate owner.
+        if encoding == "cp1252" and (fallback := mixed_lines(source)):
+            encoding = "utf-8-sig"
     else:
         try:
             codecs.lookup(encoding)
@@ -166,7 +193,7 @@ def sniff(file, *, encoding: str | None = None, delimiter: str | None = None, sh
         delimiter = sniff_delimiter(text)
     elif len(delimiter) != 1:
         raise FileImportError(f"the delimiter must be one character, got {delimiter!r}", file=source.name)
-    return FileFormat("csv", encoding, delimiter, quoted, skip_lines=skip)
+    return FileFormat("csv", encoding, delimiter, quoted, skip_lines=skip, fallback_lines=fallback)
 
 
 def _refuse_binary(head: bytes, name: str) -> None:
@@ -222,8 +249,46 @@ def detect_encoding(file) -> tuple[str, bool]:
     return "latin-1", quoted
 
 
+FALLBACK_ERRORS = "accord-cp1252"  # the codecs error handler of mixed files
+
+
+def _as_cp1252(error: UnicodeDecodeError) -> tuple[str, int]:
+    """Decode the bytes UTF-8 could not as Windows-1252 (the lines :func:`mixed_lines` found)."""
+    return error.object[error.start : error.end].decode("cp1252", errors="replace"), error.end
+
+
+codecs.register_error(FALLBACK_ERRORS, _as_cp1252)
+
+
+def mixed_lines(file) -> tuple[int, ...]:
+    r"""The lines that are not UTF-8 in a file that is otherwise UTF-8 with non-ASCII text; else ``()``.
+
+    A file with no UTF-8 beyond ASCII is simply Windows-1252 (every line of it), not mixed.
+
+    >>> mixed_lines(InputFile("Name\nJürgen\n".encode() + "Jürgen\n".encode("cp1252")))
+    (3,)
+    >>> mixed_lines(InputFile("Name\nJürgen\n".encode("cp1252")))
+    ()
+    """
+    utf8_lines, bad = 0, []
+    with InputFile(file).open() as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.isascii():
+                continue
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                bad.append(number)
+            else:
+                utf8_lines += 1
+    return tuple(bad) if bad and utf8_lines >= len(bad) else ()
+
+
 def _decode_sample(head: bytes, encoding: str, complete: bool) -> str:
-    text = head.decode(encoding, errors="ignore" if not complete else "replace")
+    text = head.decode(
+        encoding,
+        errors=FALLBACK_ERRORS if encoding.startswith("utf-8") else "ignore" if not complete else "replace",
+    )
     if text.startswith("\ufeff"):
         text = text[1:]
     if not complete and "\n" in text:
@@ -274,6 +339,7 @@ def _csv_options(fmt: FileFormat) -> dict:
     return {
         "sep": fmt.delimiter,
         "encoding": fmt.encoding,
+        "encoding_errors": FALLBACK_ERRORS if fmt.fallback_lines else "strict",
         "dtype": str,
         "keep_default_na": False,
         "na_values": [""],
@@ -421,15 +487,44 @@ def _position(handle, total: int) -> int | None:
 # ----------------------------------------------------------------------------- Excel
 
 
+def _check_unpacked_size(source: InputFile) -> None:
+    """Refuse a workbook whose parts unpack to more than :data:`MAX_XLSX_UNCOMPRESSED` (before reading any).
+
+    The sizes come from the zip's directory; zipfile never unpacks a part beyond its declared size.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(source.path if source.path else io.BytesIO(source.data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # not a zip at all: openpyxl says so in its own words below
+    unpacked = sum(part.file_size for part in parts)
+    if unpacked > MAX_XLSX_UNCOMPRESSED:
+        biggest = max(parts, key=lambda part: part.file_size)
+        raise FileImportError(
+            f"the workbook unpacks to {unpacked / 2**20:,.0f} MB ({biggest.filename}: "
+            f"{biggest.file_size / 2**20:,.0f} MB); Accord reads workbooks of at most "
+            f"{MAX_XLSX_UNCOMPRESSED / 2**20:,.0f} MB unpacked. Save the sheet as CSV and import that",
+            file=source.name,
+        )
+
+
+# What reading a damaged or crafted workbook raises besides openpyxl's own errors (XML ParseError from an
+# entity-expansion bomb, zip and zlib errors, a part shorter than declared).
+_WORKBOOK_ERRORS = (KeyError, OSError, ValueError, EOFError, SyntaxError, MemoryError, zlib.error)
+
+
 def _open_workbook(source: InputFile):
     import openpyxl  # imported here: only Excel uploads pay for it
     from openpyxl.utils.exceptions import InvalidFileException
 
+    _check_unpacked_size(source)
     try:
         return openpyxl.load_workbook(
             source.path if source.path else io.BytesIO(source.data), read_only=True, data_only=True
         )
-    except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+    except (InvalidFileException, *_WORKBOOK_ERRORS) as exc:
         raise FileImportError(
             f"this is not a readable Excel workbook (.xlsx): {exc}", file=source.name
         ) from None
@@ -463,35 +558,55 @@ def _choose_sheet(names: tuple[str, ...], sheet: str | None, file: str) -> str:
 def _iter_workbook(source: InputFile, sheet: str | None, chunksize: int) -> Iterator[Chunk]:
     book = _open_workbook(source)
     try:
-        chosen = _choose_sheet(tuple(book.sheetnames), sheet, source.name)
-        ws = book[chosen]
-        total = ws.max_row if isinstance(ws.max_row, int) else None
-        rows = ws.iter_rows(values_only=True)
-        header, header_row = None, 0
-        for number, values in enumerate(rows, start=1):
-            if any(v is not None and str(v).strip() for v in values):
-                header, header_row = values, number
-                break
-        if header is None:
-            raise FileImportError(f"sheet {chosen!r} is empty (no header row)", file=source.name)
-        names = _dedupe_names([_cell_text(v) or f"Unnamed: {i}" for i, v in enumerate(header)])
-        width = max(i for i, v in enumerate(header) if v is not None and str(v).strip()) + 1
-        names = names[:width]
-        buffer, lines, blank = [], [], 0
-        for number, values in enumerate(rows, start=header_row + 1):
-            cells = [_cell_text(v) for v in values[:width]]
-            if not any(c is not None for c in cells):
-                blank += 1
-                continue
-            buffer.append(cells + [None] * (width - len(cells)))
-            lines.append(number)
-            if len(buffer) >= chunksize:
-                yield _workbook_chunk(buffer, names, lines, blank, number, total)
-                buffer, lines, blank = [], [], 0
-        if buffer or blank:
-            yield _workbook_chunk(buffer, names, lines, blank, total, total)
+        yield from _workbook_rows(book, source, sheet, chunksize)
+    except FileImportError:
+        raise
+    except _WORKBOOK_ERRORS as exc:  # from the XML of a damaged or crafted sheet, while streaming its rows
+        raise FileImportError(
+            f"the workbook cannot be read: {type(exc).__name__}: {str(exc)[:200]}", file=source.name
+        ) from None
     finally:
         book.close()
+
+
+def _workbook_rows(book, source: InputFile, sheet: str | None, chunksize: int) -> Iterator[Chunk]:
+    """The chunks of rows of ``sheet`` (see :func:`_iter_workbook`, which closes the book and words errors)."""
+    chosen = _choose_sheet(tuple(book.sheetnames), sheet, source.name)
+    ws = book[chosen]
+    total = ws.max_row if isinstance(ws.max_row, int) else None
+    rows = ws.iter_rows(values_only=True)
+    header, header_row = None, 0
+    for number, values in enumerate(rows, start=1):
+        if any(v is not None and str(v).strip() for v in values):
+            header, header_row = values, number
+            break
+    if header is None:
+        raise FileImportError(f"sheet {chosen!r} is empty (no header row)", file=source.name)
+    names = _dedupe_names([_cell_text(v) or f"Unnamed: {i}" for i, v in enumerate(header)])
+    width = max(i for i, v in enumerate(header) if v is not None and str(v).strip()) + 1
+    names = names[:width]
+    buffer, lines, blank = [], [], 0
+    for number, values in enumerate(rows, start=header_row + 1):
+        cells = [_cell_text(v) for v in values[:width]]
+        for column, cell in enumerate(cells):
+            if cell is not None and len(cell) > MAX_CELL_CHARS:
+                raise FileImportError(
+                    f"a cell holds {len(cell):,} characters; a cell may hold at most {MAX_CELL_CHARS:,} "
+                    "(Excel's own limit)",
+                    file=source.name,
+                    line=number,
+                    column=names[column],
+                )
+        if not any(c is not None for c in cells):
+            blank += 1
+            continue
+        buffer.append(cells + [None] * (width - len(cells)))
+        lines.append(number)
+        if len(buffer) >= chunksize:
+            yield _workbook_chunk(buffer, names, lines, blank, number, total)
+            buffer, lines, blank = [], [], 0
+    if buffer or blank:
+        yield _workbook_chunk(buffer, names, lines, blank, total, total)
 
 
 def _workbook_chunk(buffer, names, lines, blank, position, total) -> Chunk:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import urllib3
 from hubspot import HubSpot
 
+import settings as accord_settings
 from connectors.hubspot.settings import SCOPES, HubSpotConfig
 from errors import AccordError
 
@@ -168,6 +169,7 @@ class HubSpotClient:
                 "No HubSpot access token: set HUBSPOT_ACCESS_TOKEN in the environment or in "
                 ".streamlit/secrets.toml (see README, 'Connect HubSpot')."
             )
+        _check_token(config.token)
         self.config = config
         self.stats = ClientStats()
         self._on_wait = on_wait
@@ -442,7 +444,28 @@ class HubSpotClient:
             raise HubSpotError("the sync was stopped")
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        return accord_settings.scrub(text, self._token)
+
+
+def _check_token(token: str) -> None:
+    """Refuse a token with a character no HubSpot token has (one line, the token not quoted in any form).
+
+    A line break cannot be sent in a header at all, and Python's error about it quotes the whole header.
+    """
+    for position, char in enumerate(token, start=1):
+        if char.isspace() or char in "\"'`" or not char.isprintable() or not char.isascii():
+            kind = (
+                "a line break"
+                if char in "\r\n"
+                else "a space"
+                if char.isspace()
+                else f"the character {char!r}"
+            )
+            raise HubSpotConfigError(
+                f"The HubSpot access token has {kind} at character {position} of {len(token)}; a token has "
+                "none. Copy it again from HubSpot (Settings > Integrations > Private apps) into "
+                "HUBSPOT_ACCESS_TOKEN, without quotes."
+            )
 
 
 def _page(body: dict) -> Page:

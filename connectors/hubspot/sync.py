@@ -646,6 +646,4 @@ def _user_message(exc: BaseException, token: str | None) -> str:
         text = "interrupted; the next sync continues from the last saved page"
     else:
         text = f"unexpected {type(exc).__name__}: {exc}"
-    if token:
-        text = text.replace(token, "***")
-    return text[:2000]
+    return accord_settings.scrub(text, token)[:2000]

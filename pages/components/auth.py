@@ -17,7 +17,7 @@ and their role comes from the ``[accord]`` section of the same secrets file::
     [accord.groups]            # optional: claim values per role, when they are not the role names
     sales = ["Sales EMEA", "Sales US"]
 
-The rule (:func:`resolve_role`, pure and unit-tested): a verified e-mail on a
+The rule (:func:`resolve_role`, pure and unit-tested): a verified e-mail (``email_verified`` true) on a
 role's list wins; else a claim value of the role; else the default role. When
 several roles match at the same step the most privileged one wins
 (:data:`PRIVILEGE`). "none" means no access: such a user sees only a page that
@@ -34,6 +34,7 @@ from typing import NoReturn
 
 import streamlit as st
 
+import settings
 from errors import AccordError
 from pages.components import navigation
 from pages.components.navigation import ROLES
@@ -78,16 +79,19 @@ class RoleRules:
     ``emails``: role -> lower-cased addresses and ``@domain`` entries;
     ``claim``: the claim holding groups/roles (None: claims are not used);
     ``claim_values``: role -> lower-cased claim values that grant it;
-    ``default_role``: the role when nothing matches (``"none"``: no access).
+    ``default_role``: the role when nothing matches (``"none"``: no access);
+    ``trust_unverified_email``: use e-mails the provider does not mark verified (for providers that
+    never send ``email_verified``, setting ACCORD_AUTH_TRUST_UNVERIFIED_EMAIL).
     """
 
     emails: Mapping[str, frozenset[str]]
     claim: str | None = None
     claim_values: Mapping[str, frozenset[str]] | None = None
     default_role: str = NO_ROLE
+    trust_unverified_email: bool = False
 
 
-def role_rules(section: Mapping | None) -> RoleRules:
+def role_rules(section: Mapping | None, trust_unverified_email: bool = False) -> RoleRules:
     """The :class:`RoleRules` of an ``[accord]`` secrets section; raises :class:`AuthConfigError`.
 
     >>> rules = role_rules({"default_role": "viewer", "roles": {"admin": ["Ops@Example.com"]}})
@@ -127,7 +131,13 @@ def role_rules(section: Mapping | None) -> RoleRules:
             'holds the groups (e.g. role_claim = "groups")'
         )
     claim_values = {role: groups.get(role, frozenset({role})) for role in ROLES} if claim else None
-    return RoleRules(emails=emails, claim=claim, claim_values=claim_values, default_role=default_role)
+    return RoleRules(
+        emails=emails,
+        claim=claim,
+        claim_values=claim_values,
+        default_role=default_role,
+        trust_unverified_email=trust_unverified_email,
+    )
 
 
 def resolve_role(claims: Mapping, rules: RoleRules) -> str:
@@ -136,17 +146,22 @@ def resolve_role(claims: Mapping, rules: RoleRules) -> str:
     >>> rules = role_rules({"role_claim": "groups", "default_role": "viewer",
     ...                     "roles": {"admin": ["ops@example.com"], "marketing": ["@mkt.example.com"]},
     ...                     "groups": {"sales": ["Sales EMEA"]}})
-    >>> resolve_role({"email": "OPS@example.com", "groups": ["sales EMEA"]}, rules)
+    >>> resolve_role({"email": "OPS@example.com", "email_verified": True, "groups": ["sales EMEA"]}, rules)
     'admin'
-    >>> resolve_role({"email": "lee@mkt.example.com"}, rules)
+    >>> resolve_role({"email": "lee@mkt.example.com", "email_verified": True}, rules)
     'marketing'
     >>> resolve_role({"email": "sam@example.com", "groups": ["Sales EMEA", "staff"]}, rules)
     'sales'
+    >>> resolve_role({"email": "ops@example.com"}, rules)  # no email_verified claim: not trusted
+    'viewer'
     >>> resolve_role({"email": "ops@example.com", "email_verified": False}, rules)  # unverified: not trusted
     'viewer'
+    >>> resolve_role({"email": "ops@example.com", "email_verified": "true"}, rules)
+    'admin'
     """
     email = claims.get("email")
-    if isinstance(email, str) and "@" in email and claims.get("email_verified", True) is not False:
+    trusted = rules.trust_unverified_email or email_verified(claims)
+    if trusted and isinstance(email, str) and "@" in email:
         address = email.strip().lower()
         domain = "@" + address.rsplit("@", 1)[1]
         matched = [role for role in PRIVILEGE if {address, domain} & rules.emails.get(role, frozenset())]
@@ -158,6 +173,18 @@ def resolve_role(claims: Mapping, rules: RoleRules) -> str:
         if matched:
             return matched[0]
     return rules.default_role
+
+
+def email_verified(claims: Mapping) -> bool:
+    """True only when the provider says the e-mail is verified: ``True`` or the text ``"true"`` (Cognito).
+
+    A missing claim, ``None``, ``0``, ``"false"`` or anything else is not a verification.
+
+    >>> [email_verified({"email_verified": v}) for v in (True, "TRUE", "false", 1, None)], email_verified({})
+    ([True, True, False, False, False], False)
+    """
+    value = claims.get("email_verified")
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def _claim_values(value) -> frozenset[str]:
@@ -226,10 +253,21 @@ def current_user() -> User:
     if not st.user.get("is_logged_in"):
         return SIGNED_OUT
     claims = st.user.to_dict()
-    role = resolve_role(claims, role_rules(_secrets_section(SECRETS_SECTION)))
+    trust = _on(settings.get("ACCORD_AUTH_TRUST_UNVERIFIED_EMAIL"), "ACCORD_AUTH_TRUST_UNVERIFIED_EMAIL")
+    role = resolve_role(claims, role_rules(_secrets_section(SECRETS_SECTION), trust_unverified_email=trust))
     email = claims.get("email") if isinstance(claims.get("email"), str) else ""
     name = claims.get("name") if isinstance(claims.get("name"), str) and claims.get("name") else None
     return User(email=email, name=name or email or str(claims.get("sub", "")), role=role, signed_in=True)
+
+
+def _on(value: str | None, name: str) -> bool:
+    """A yes/no setting's value as a bool; anything but the usual spellings stops with the setting's name."""
+    text = (value or "").strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise AuthConfigError(f"{name}: expected true or false, not {value!r}")
 
 
 def may_enter(user: User) -> bool:

@@ -16,6 +16,7 @@ import streamlit as st
 
 import settings
 from analytics.charts import AMBER, GREEN, GREY, RED
+from analytics.wording import literal
 from bootstrap import remove_demo
 from data import repository as repo
 from data.engine import current_revision, head_revision
@@ -319,9 +320,8 @@ def _sync_work(engine, full: bool, actor: str, target: str):
 
 
 def _safe(text: str) -> str:
-    """``text`` with the configured HubSpot token (should it ever appear) replaced by its masked form."""
-    token = settings.get("HUBSPOT_ACCESS_TOKEN")
-    return text.replace(token, settings.mask(token)) if token else text
+    """``text`` with every secret (in any of its forms, settings.scrub) replaced by its masked form."""
+    return settings.scrub(text)
 
 
 def _show_sync_outcome(job: jobs.Job) -> None:
@@ -433,7 +433,7 @@ def rejected_panel(url: str) -> None:
     )  # fmt: skip
     frame = everything if chosen == "All sources" else loaders.rejected_rows(url, chosen, REJECTED_SHOWN)
     if frame.empty:
-        st.write(f"No row from {chosen} has been rejected.")
+        st.write(f"No row from {literal(chosen)} has been rejected.")
         return
     table = rejected_table(frame)
     more = " (the newest)" if len(frame) >= REJECTED_SHOWN else ""

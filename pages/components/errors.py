@@ -14,12 +14,14 @@ from contextlib import contextmanager
 
 import streamlit as st
 
+from analytics.wording import literal
 from errors import AccordError
 
 
 def show(error: AccordError) -> None:
-    """Draw ``error`` as one red message, on one line."""
-    st.error(error.one_line())
+    """Draw ``error`` as one red message, on one line; it may quote a file's or a CRM's values, so it is
+    escaped (analytics.wording.literal) and never read as Markdown."""
+    st.error(literal(error.one_line()))
 
 
 @contextmanager

@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 import clock
+from analytics import wording
 from analytics.agreement import Agreement
 from analytics.commitments import document_in_force
 from analytics.periods import period_grid
@@ -72,19 +73,49 @@ class Filters:
         return " · ".join(parts)
 
 
+# The "as of" instants Accord shows: wide enough for any CRM history and plan, far inside pandas' bounds
+# (1677-2262), so that the periods before and after it can always be computed.
+AS_OF_RANGE = (pd.Timestamp("1970-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC"))
+
+
+def parse_as_of(raw: str) -> tuple[pd.Timestamp | None, str | None]:
+    """``?as_of=`` text as a UTC instant (a date means its end), or None and why it is ignored.
+
+    >>> parse_as_of("2026-11-27")
+    (Timestamp('2026-11-28 00:00:00+0000', tz='UTC'), None)
+    >>> parse_as_of("NaT")[1]
+    'not a date or instant'
+    >>> parse_as_of("9999-12-31")[1]
+    'outside 1970-01-01 to 2200-01-01'
+    """
+    try:
+        stamp = pd.Timestamp(raw)
+    except (ValueError, TypeError, OverflowError):  # OutOfBoundsDatetime is a ValueError
+        return None, "not a date or instant"
+    if pd.isna(stamp):  # "NaT", "nan", "" parse to NaT
+        return None, "not a date or instant"
+    try:
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        if len(raw) == 10:
+            stamp += pd.Timedelta(days=1)
+    except (ValueError, OverflowError):  # at pandas' own bounds
+        return None, f"outside {AS_OF_RANGE[0]:%Y-%m-%d} to {AS_OF_RANGE[1]:%Y-%m-%d}"
+    if not AS_OF_RANGE[0] <= stamp <= AS_OF_RANGE[1]:
+        return None, f"outside {AS_OF_RANGE[0]:%Y-%m-%d} to {AS_OF_RANGE[1]:%Y-%m-%d}"
+    return stamp, None
+
+
 def as_of_from_url() -> pd.Timestamp:
-    """The "as of" instant: ``?as_of=`` if given (a date means its end), else now, to the minute."""
+    """The "as of" instant: ``?as_of=`` if given and usable (else a notice says why not), else now, to the minute."""
     raw = st.query_params.get("as_of")
     if raw:
-        try:
-            stamp = pd.Timestamp(raw)
-        except ValueError:
-            st.warning(
-                f"Ignoring as_of={raw!r}: not a date or instant (use e.g. 2026-11-27 or 2026-11-27T12:00Z)."
-            )
-        else:
-            stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-            return stamp + pd.Timedelta(days=1) if len(raw) == 10 else stamp
+        stamp, problem = parse_as_of(raw)
+        if stamp is not None:
+            return stamp
+        st.warning(
+            f"Ignoring as_of={wording.literal(repr(raw[:80]))}: {problem} "
+            "(use e.g. 2026-11-27 or 2026-11-27T12:00Z)."
+        )
     return pd.Timestamp(clock.now()).ceil("min")  # to the minute, and never before what was just saved
 
 

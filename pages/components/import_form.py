@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 import settings
+from analytics.wording import literal
 from connectors.files import (
     REQUIRED_COLUMNS,
     TABLES,
@@ -227,7 +228,9 @@ def import_panel(url: str) -> None:
         errors.show(exc)
         return
     preview = state["preview"]
-    st.caption(f"{preview.name}: {preview.format.describe()}, {len(preview.headers)} columns.")
+    st.caption(
+        f"{literal(preview.name)}: {literal(preview.format.describe())}, {len(preview.headers)} columns."
+    )
 
     table = st.selectbox(
         "Import into", TABLES, key="import_table", format_func=str.capitalize,
@@ -253,10 +256,10 @@ def import_panel(url: str) -> None:
     if mapping is None:
         return
     check = check_mapping(mapping, preview.headers)
-    for error in check.errors:
-        st.error(error)
+    for error in check.errors:  # they quote the file's column names
+        st.error(literal(error))
     for warning in check.warnings:
-        st.warning(warning)
+        st.warning(literal(warning))
     if check.columns:
         st.markdown("**Preview** — the first rows as the mapping reads them")
         st.dataframe(mapped_preview(preview.frame, check.columns), key="import_preview", hide_index=True)
@@ -398,7 +401,7 @@ def _show_outcome(url: str) -> None:
     if job is None or job.key != f"file-import:{url}":
         return
     if job.error is not None:
-        if isinstance(job.error, FileImportError):
+        if isinstance(job.error, FileImportError | repo.StorageError):  # a bad file; a full disk
             errors.show(job.error)
             return
         if isinstance(job.error, repo.RunBusyError):  # another import of the same source is going

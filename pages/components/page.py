@@ -13,16 +13,20 @@ from pages.components import filters, loaders
 
 @dataclass(frozen=True)
 class Header:
-    """The filters of this run and how the page names them: 'November 2026', 'EMEA · all owners · …'."""
+    """The filters of this run and how the page names them: 'November 2026', 'EMEA · all owners · …'.
+
+    ``selection`` is escaped for Markdown (sentences, captions, alerts); ``subtitle`` is plain, for charts.
+    """
 
     f: filters.Filters
     doc: Agreement
     period: str
     selection: str
+    plain_selection: str
 
     @property
     def subtitle(self) -> str:
-        return f"{self.period} · {self.selection}"
+        return f"{self.period} · {self.plain_selection}"
 
 
 def header(
@@ -41,15 +45,17 @@ def header(
         st.stop()
     doc = f.document
     names = loaders.owners(f.url).set_index("id")["name"]
+    chosen = (f.teams, [names.get(o, f"owner {o}") for o in f.owners], f.channels)
     shown = Header(
         f,
         doc,
         wording.period_name(f.period),
-        wording.selection_text(f.teams, [names.get(o, f"owner {o}") for o in f.owners], f.channels),
+        wording.selection_text(*chosen, markdown=True),
+        wording.selection_text(*chosen),
     )
-    if caption:
+    if caption:  # the selection is escaped: team, owner and channel names come from the CRM
         st.caption(
-            f"{shown.subtitle} · as of {f.as_of.tz_convert(doc.timezone):%Y-%m-%d %H:%M} ({doc.timezone})"
+            f"{shown.period} · {shown.selection} · as of {f.as_of.tz_convert(doc.timezone):%Y-%m-%d %H:%M} ({doc.timezone})"
         )
     data_notice(f.url, stop_when_empty)
     return shown

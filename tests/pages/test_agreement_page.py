@@ -26,6 +26,7 @@ from pages.components.agreement_view import (
     yaml_key,
 )
 from tests.conftest import signed_in_as
+from tests.security.conftest import alias_chain
 
 APP = str(settings.ROOT / "app.py")
 NAME = "Sales and Marketing SLA"
@@ -286,6 +287,7 @@ YAML_CASES = {
     "unknown metric": ("metric: mql_count", "Line 36 — commitments[0].metric: unknown metric 'mql_total'"),
     "target of the wrong type": ("target: 0.90", "Line 54 — commitments[3].target: must be a number, got '90%'"),
     "holiday not a date": ("2026-12-25", "— calendar.holidays[16]: '2026-12-32' is not a date; use YYYY-MM-DD"),
+    "alias bomb": ("", "the document expands to more than 50,000 values"),
 }  # fmt: skip
 REPLACEMENTS = {
     "does not parse": lambda t: t.replace("period: month", "period: [month"),
@@ -293,6 +295,7 @@ REPLACEMENTS = {
     "unknown metric": lambda t: t.replace("metric: mql_count", "metric: mql_total"),
     "target of the wrong type": lambda t: t.replace("target: 0.90", 'target: "90%"'),
     "holiday not a date": lambda t: t.replace("2026-12-25", "2026-12-32"),
+    "alias bomb": lambda t: alias_chain(9) + t,  # one admin must not be able to stop the server
 }
 
 

@@ -51,3 +51,13 @@ def fuzz_engine(request, tmp_path_factory):
     engine = migrated_engine(request.param, tmp_path_factory.mktemp("hostile"))
     yield engine
     engine.dispose()
+
+
+def alias_chain(levels: int, key: str = "bomb", width: int = 9) -> str:
+    """A YAML mapping entry ``key`` holding an alias chain: ``width ** levels`` strings once expanded.
+
+    Nine levels of nine are 521 bytes that expand to 387 million values (the "billion laughs").
+    """
+    lines = [f"{key}:", '  a0: &a0 "lol"']
+    lines += [f"  a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * width)}]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + "\n"

@@ -289,3 +289,30 @@ def test_an_unclosed_quote_is_a_clear_error_or_a_rejected_line(fuzz_engine, tail
         assert "quote" in str(exc) or '"' in str(exc)
     else:
         assert report.rejected >= 1
+
+
+@pytest.mark.parametrize("bad_line", [3, 7])
+def test_a_mostly_utf8_file_with_a_cp1252_line_is_read_per_line_and_says_which(fuzz_engine, bad_line):
+    # One line saved by an old tool used to turn the whole file into cp1252: "JÃ¼rgen MÃ¼ller" everywhere.
+    source = f"mixed{next(_sources)}"
+    lines = [",".join(HEADERS).encode()]
+    for i in range(2, 10):
+        row = dict(GOOD, Id=f"m{i}", Channel="Jürgen Müller", Campaign=f"Köln {i}")
+        encoding = "cp1252" if i == bad_line else "utf-8"
+        lines.append(",".join(row[h] for h in HEADERS).encode(encoding))
+    report = import_file(
+        fuzz_engine, b"\r\n".join(lines) + b"\r\n", "leads", MAPPING, source=source, as_of=AS_OF
+    )
+    stored = repo.read_leads(fuzz_engine)
+    stored = stored[stored["source"] == source]
+    assert report.imported == 8 and set(stored["channel"]) == {"Jürgen Müller"}
+    assert set(stored["campaign"]) == {f"Köln {i}" for i in range(2, 10)}
+    assert any(f"line {bad_line} is not UTF-8" in w and "Windows-1252" in w for w in report.warnings), (
+        report.warnings
+    )
+    # a file that is Windows-1252 throughout is still read as such, with no such note
+    whole = b"\r\n".join(
+        [lines[0], *(line.decode("utf-8", "replace").encode("cp1252", "replace") for line in lines[1:])]
+    )
+    report = import_file(fuzz_engine, whole, "leads", MAPPING, source=source + "w", as_of=AS_OF)
+    assert not any("not UTF-8" in w for w in report.warnings) and "cp1252" in report.format
