@@ -550,3 +550,33 @@ def test_only_admins_may_remove_the_demo(app_env, monkeypatch):
         w.key for kind in ("button", "checkbox") for w in at.get(kind)
     }
     assert auth.ACTIONS["remove_demo"] == frozenset({"admin"})
+
+
+# --- the preview says what the import would refuse, and dates are read in one order -----------------------
+
+# A US export: 12/25 decides month first; 45/01 is no date in either order and must not decide anything.
+US_DATES_CSV = b"Lead ID,Created\nA-1,01/02/2025\nA-2,03/04/2025\nA-3,45/01/2025\nA-4,12/25/2025\n"
+
+
+def test_the_preview_marks_the_values_the_import_would_reject(app_env):
+    at = upload(open_data_page(), "leads.csv", US_DATES_CSV)
+    preview = dataframe_with(at, "will be rejected")
+    assert preview["external_id ← Lead ID"].tolist() == ["A-1", "A-2", "A-3", "A-4"]
+    assert preview["will be rejected"].tolist() == ["", "", "Created: '45/01/2025' is not a date", ""]
+    [shown] = [d for d in at.dataframe if "will be rejected" in d.value.columns]
+    assert "#fde8e8" in str(shown.proto)  # the refused cell is painted
+    assert any(c.value.startswith("1 of these 4 rows would be rejected") for c in at.caption)
+    # the dry run, which reads every row with the importer's conversion, agrees
+    click(at, "import_dry_run")
+    assert "**1** rejected" in report(at) and "**3** would be added (new)" in report(at)
+
+
+def test_one_impossible_date_does_not_decide_the_date_order(app_env):
+    at = upload(open_data_page(), "leads.csv", US_DATES_CSV)
+    click(at, "import_dry_run")
+    notes = [i.value for i in at.info]
+    assert any("month first" in n and "'12/25/2025'" in n for n in notes), notes
+    assert not any("conflicting" in n for n in notes)
+    assert "**1** rejected" in report(
+        at
+    )  # 45/01/2025 only; 12/25/2025 is Christmas, not the 12th of month 25
