@@ -580,3 +580,29 @@ def test_one_impossible_date_does_not_decide_the_date_order(app_env):
     assert "**1** rejected" in report(
         at
     )  # 45/01/2025 only; 12/25/2025 is Christmas, not the 12th of month 25
+
+
+def test_times_are_shown_in_the_agreements_timezone(app_env):
+    engine = engine_of(app_env)
+    zone = "Europe/Berlin"  # the demo agreement's
+    started = dt.datetime(2026, 7, 3, 22, 30, tzinfo=dt.UTC)  # summer time: 00:30 the next day in Berlin
+    run = repo.start_run(engine, "file:crm", "import")
+    pretend_run(engine, run, started_at=started)
+    repo.finish_run(engine, run, "ok", counts={"read": 1, "imported": 1, "updated": 0, "rejected": 0})
+    repo.add_rejected_rows(engine, [{"source": "crm", "object": "leads", "row_number": 2,
+                                     "reasons": "Created: 'soon' is not a date"}])  # fmt: skip
+    repo.add_audit(engine, "ops@example.com", "agreement.save", "Sales and Marketing SLA", {"version": 3})
+    at = open_data_page()
+
+    runs = dataframe_with(at, f"Started ({zone})")
+    assert runs.iloc[0][f"Started ({zone})"] == "2026-07-04 00:30:00"
+    assert any(f"times in {zone}" in c.value for c in at.caption)
+    rejected = dataframe_with(at, f"Seen at ({zone})")
+    row = rejected[rejected["Source"] == "crm"].iloc[0]
+    seen = pd.Timestamp(repo.read_rejected_rows(engine, source="crm").iloc[0]["seen_at"])
+    assert row[f"Seen at ({zone})"] == seen.tz_convert(zone).strftime("%Y-%m-%d %H:%M:%S")
+    assert seen.tz_convert(zone).hour == seen.tz_convert("UTC").hour + 1  # winter: an hour ahead of UTC
+    audit = dataframe_with(at, f"At ({zone})")
+    stored = pd.Timestamp(repo.read_audit(engine).iloc[0]["at"])
+    assert audit.iloc[0][f"At ({zone})"] == stored.tz_convert(zone).strftime("%Y-%m-%d %H:%M:%S")
+    assert not any("(UTC)" in column for d in at.dataframe for column in d.value.columns)
