@@ -629,16 +629,21 @@ def review_state(version: AgreementVersion, as_of: Any) -> ReviewState:
         state, message = (
             "overdue",
             (
-                f"The review was due on {due:%d %B %Y}, {_count(-days, 'day')} ago: it is overdue. After the "
-                f"review, set review.next (every {doc.review.every}: {after:%d %B %Y} would be next)."
+                f"The review was due on {_day(due)}, {_count(-days, 'day')} ago: it is overdue. After the "
+                f"review, set review.next (every {doc.review.every}: {_day(after)} would be next)."
             ),
         )
     elif days <= REVIEW_WARNING_DAYS:
         when = "today" if days == 0 else f"in {_count(days, 'day')}"
-        state, message = "due", f"The review is due {when} ({due:%d %B %Y})."
+        state, message = "due", f"The review is due {when} ({_day(due)})."
     else:
-        state, message = "scheduled", f"Next review on {due:%d %B %Y}, in {_count(days, 'day')}."
+        state, message = "scheduled", f"Next review on {_day(due)}, in {_count(days, 'day')}."
     return ReviewState(due, state, days, message)
+
+
+def _day(date: dt.date) -> str:
+    """'1 July 2026' (no leading zero)."""
+    return f"{date.day} {date:%B %Y}"
 
 
 CHECKLIST_COLUMNS = [

@@ -556,19 +556,24 @@ def render_review(f: Filters, versions: list[AgreementVersion]) -> None:
         st.write("No closed period yet: the checklist fills in once the first period has ended.")
         return
     checklist = review_checklist(evaluation, since=since)
+    doc = current.document
     start_text = (
         "the oldest period shown" if since == f.history_start else f"version {current.version} took effect"
     )
     st.caption(f"Closed periods since {start_text} ({_local_date(since, tz)}), whole company.")
     for row in checklist.itertuples():
-        st.markdown(f"- **{_escape(row.commitment)}** ({row.party}): {_escape(row.check)}")
+        st.markdown(f"- {_named(row.commitment, doc)} ({row.party}): {_escape(row.check)}")
     st.markdown(
         "- Are the targets still what history supports? Compare them on the **Baselines** tab.\n"
         "- Did the consequences happen? See **Consequences**.\n"
         "- Set the next review date (review.next) when you save the reviewed version."
     )
     table = checklist.rename(columns={"not_judged": "not judged", "missed_periods": "missed periods"})
-    st.dataframe(table, hide_index=True, width="stretch", key="agreement_review_table")
+    st.dataframe(
+        table, hide_index=True, width="stretch", key="agreement_review_table",
+        column_config={"missed periods": st.column_config.TextColumn(width="medium"),
+                       "check": st.column_config.TextColumn(width="large")},
+    )  # fmt: skip
 
 
 # --- baselines ---------------------------------------------------------------------------------------------------------
@@ -596,6 +601,7 @@ def render_baselines(f: Filters, versions: list[AgreementVersion]) -> None:
             rows.append(
                 {
                     "commitment": row.commitment,
+                    "what": commitment_label(c) if c else "",
                     "party": c.owner if c else "",
                     "current target": format_value(c.target if c else None, kind, doc.currency),
                     "suggested": suggested + (" (provisional)" if row.provisional and row.periods else ""),
@@ -710,7 +716,7 @@ def render_consequences(f: Filters, versions: list[AgreementVersion]) -> None:
     for row in table.itertuples():
         parts = [f"{_badge('missed')} {_escape(row.on_miss)}" if row.on_miss else "",
                  f"{_badge('met')} {_escape(row.on_meet)}" if row.on_meet else ""]  # fmt: skip
-        st.markdown(f"- **{_escape(row.commitment)}** ({row.party}): " + " ".join(p for p in parts if p))
+        st.markdown(f"- {_named(row.commitment, doc)} ({row.party}): " + " ".join(p for p in parts if p))
     st.subheader(f"Triggered in the last {TRIGGER_PERIODS} closed periods")
     evaluation = _closed_evaluation(f)
     if evaluation is None or evaluation.empty:
@@ -723,7 +729,7 @@ def render_consequences(f: Filters, versions: list[AgreementVersion]) -> None:
     st.caption("Each period is judged by the version in force when it started.")
     for period, group in triggered.groupby("period", sort=False):
         versions_used = ", ".join(str(v) for v in dict.fromkeys(group["version"]))
-        lines = [f"- {_badge(r.status)} **{_escape(r.commitment)}** ({r.party}): {_escape(r.consequence)}"
+        lines = [f"- {_badge(r.status)} {_named(r.commitment, doc)} ({r.party}): {_escape(r.consequence)}"
                  for r in group.itertuples()]  # fmt: skip
         st.markdown(f"**{period}** (judged by version {versions_used})\n" + "\n".join(lines))
     st.download_button(
@@ -731,6 +737,14 @@ def render_consequences(f: Filters, versions: list[AgreementVersion]) -> None:
         file_name=f"{slug(f.agreement)}-consequences.csv", mime="text/csv", key="agreement_triggered_csv",
         on_click="ignore", icon=":material/download:",
     )  # fmt: skip
+
+
+def _named(commitment: str, doc: Agreement) -> str:
+    """A commitment id in bold with its plain label, e.g. '**speed-to-lead** — First touch within 4 business
+    hours' (the id alone when the document no longer has it)."""
+    found = next((c for c in doc.commitments if c.id == commitment), None)
+    label = f" — {_escape(commitment_label(found))}" if found is not None else ""
+    return f"**{_escape(commitment)}**{label}"
 
 
 def _badge(status: str) -> str:

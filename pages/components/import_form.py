@@ -14,7 +14,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-import clock
 from analytics.charts import RED
 from connectors.files import (
     REQUIRED_COLUMNS,
@@ -320,7 +319,8 @@ def _preview(state: dict, upload, mapping: Mapping, check) -> None:
         wanted = mapping.to_yaml()
         if state.get("checked_mapping") != wanted:
             try:
-                state["checked_rows"] = check_first_rows(upload, mapping, PREVIEW_ROWS, as_of=clock.now())
+                # the import's own clock, so "in the future" means the same here as in the import
+                state["checked_rows"] = check_first_rows(upload, mapping, PREVIEW_ROWS)
             except FileImportError as exc:
                 state["checked_rows"] = exc
             state["checked_mapping"] = wanted
@@ -331,8 +331,8 @@ def _preview(state: dict, upload, mapping: Mapping, check) -> None:
     table, cells = marked_preview(preview.frame, preview.lines, check.columns, rejections)
     st.markdown("**Preview** — the first rows as the mapping reads them")
     st.dataframe(
-        style_preview(table, cells), key="import_preview", hide_index=True,
-        column_config={REJECTED_COLUMN: st.column_config.TextColumn(width="large")},
+        style_preview(table, cells), key="import_preview", hide_index=True, width="stretch",
+        column_config={REJECTED_COLUMN: st.column_config.TextColumn(width="medium")},
     )  # fmt: skip
     bad = int((table[REJECTED_COLUMN] != "").sum())
     if not check.ok:

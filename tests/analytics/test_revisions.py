@@ -334,13 +334,13 @@ def test_review_state_scheduled_due_overdue_and_no_cadence():
     v = version(1, "2026-01-01", doc, created="2026-01-01")
     scheduled = review_state(v, ts("2026-11-01"))
     assert (scheduled.state, scheduled.next, scheduled.days) == ("scheduled", dt.date(2026, 12, 1), 30)
-    assert scheduled.message == "Next review on 01 December 2026, in 30 days."
+    assert scheduled.message == "Next review on 1 December 2026, in 30 days."
     due = review_state(v, ts("2026-11-20"))
     assert (due.state, due.days) == ("due", 11) and "in 11 days" in due.message
     assert review_state(v, ts("2026-12-01T10:00")).message.startswith("The review is due today")
     overdue = review_state(v, ts("2026-12-05"))
     assert (overdue.state, overdue.days) == ("overdue", -4) and "4 days ago" in overdue.message
-    assert "set review.next (every quarter: 01 March 2027 would be next)" in overdue.message
+    assert "set review.next (every quarter: 1 March 2027 would be next)" in overdue.message
     assert review_state(version(1, "2026-01-01", agreement()), ts("2026-12-05")).state == "no cadence"
 
 

@@ -32,6 +32,7 @@ def test_edit_a_target_and_see_the_new_version(agreement_page: Page, agreement_s
     server, url = agreement_server
     page = agreement_page
     prefix = form_prefix(NAME, 1)
+    page.set_viewport_size({"width": 1440, "height": 1000})
     page.goto(f"{server.url}/agreement")
     wait_for_app(page)
     expect(
@@ -78,3 +79,17 @@ def test_edit_a_target_and_see_the_new_version(agreement_page: Page, agreement_s
     page.get_by_role("tab", name="In force").click()
     wait_for_app(page)
     expect(page.get_by_text("Version 2 takes effect on", exact=False)).to_be_visible()
+    expect(
+        page.get_by_text("it is overdue", exact=False)
+    ).to_be_visible()  # review.next 2026-07-01 has passed
+
+    page.get_by_role("tab", name="Review").click()
+    wait_for_app(page)
+    expect(page.get_by_test_id("stAlertContentError")).to_contain_text("The review was due on 1 July 2026")
+    screenshot(page, "agreement-review")
+
+    page.get_by_role("tab", name="Baselines").click()
+    wait_for_app(page)
+    # the reverse funnel plans with version 2, which is scheduled
+    expect(page.get_by_text("Targets of version 2, which takes effect on", exact=False)).to_be_visible()
+    screenshot(page, "agreement-baselines")

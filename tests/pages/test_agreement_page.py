@@ -373,6 +373,12 @@ def test_the_edit_form_names_each_commitment_in_plain_words_and_asks_rates_in_pe
     assert at.number_input(key=target_key(V1, "mql-volume")).value == 750.0  # counts stay as they are
     in_force = texts(open_tab("In force"))
     assert "**First touch within 4 business hours** (`followed_up_within`)" in in_force
+    review = texts(open_tab("Review")).replace("\\", "")
+    assert "**speed-to-lead** — First touch within 4 business hours (sales): missed in" in review
+    baselines = table_with(open_tab("Baselines"), "current target").set_index("commitment")
+    assert baselines.loc["disposition", "what"] == "Accepted or rejected within 2 business days"
+    consequences = texts(open_tab("Consequences")).replace("\\", "")
+    assert "**mql-volume** — MQLs handed over (marketing):" in consequences
 
 
 def test_a_rate_target_outside_0_to_100_percent_is_refused_under_its_field(writable_url):
@@ -409,8 +415,8 @@ def test_a_review_date_that_has_passed_is_flagged_overdue(shared_url):
     assert version.document.review.next == dt.date(2026, 7, 1)
     review = open_tab("Review")
     [flag] = [e.value for e in review.error]
-    assert flag.startswith("The review was due on 01 July 2026, 140 days ago: it is overdue.")
-    assert "every quarter: 01 January 2027 would be next" in flag
+    assert flag.startswith("The review was due on 1 July 2026, 140 days ago: it is overdue.")
+    assert "every quarter: 1 January 2027 would be next" in flag
     in_force = open_tab("In force")
     assert any("it is overdue" in w.value for w in in_force.warning)
 
