@@ -679,12 +679,14 @@ def render_reverse_funnel(f: Filters, versions: list[AgreementVersion]) -> None:
         value = getattr(assumptions, name)
         known = value is not None and not math.isnan(value)
         with column:
-            overrides[name] = st.number_input(
-                label, value=float(value) if known else None, key=f"funnel_{name}",
-                step=1_000.0 if name == "average_deal_size" else 0.01,
-                format="%.0f" if name == "average_deal_size" else "%.3f",
+            share = name != "average_deal_size"  # shares are typed in percent, like rate targets
+            typed = st.number_input(
+                f"{label} (%)" if share else label, key=f"funnel_{name}",
+                value=(round(float(value) * 100, 1) if share else float(value)) if known else None,
+                step=1.0 if share else 1_000.0, format="%.1f" if share else "%.0f",
                 help=None if known else "No history to compute this from: set it by hand.",
             )  # fmt: skip
+            overrides[name] = typed / 100 if share and typed is not None else typed
     try:
         funnel = reverse_funnel(goal, assumptions, **overrides)
     except BaselineError as exc:

@@ -115,9 +115,12 @@ def test_review_baselines_and_consequences_show_their_numbers(shared_url):
     )
     # an assumption set by hand changes the answer
     before = funnel["needed per month"].iloc[-1]
-    baselines.number_input(key="funnel_mql_to_sql").set_value(0.05).run()
-    after = table_with(baselines, "needed per month")["needed per month"].iloc[-1]
+    baselines.number_input(key="funnel_mql_to_sql").set_value(5.0).run()  # percent
+    after_table = table_with(baselines, "needed per month").set_index("step")["needed per month"]
+    after = after_table["MQLs"]
     assert int(after.replace(",", "")) > int(before.replace(",", ""))
+    sqls, mqls = (float(after_table[step].replace(",", "")) for step in ("SQLs", "MQLs"))
+    assert abs(mqls - sqls / 0.05) <= 11  # 5 (percent) is a 0.05 share; SQLs are shown rounded
 
     consequences = open_tab("Consequences")
     shown = texts(consequences)
