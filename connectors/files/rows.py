@@ -97,7 +97,7 @@ def make_plan(
     date_headers = dict.fromkeys(h for f, h in columns.items() if spec[f] == UTC_TS)
     # Every date of the sample rows, not the first distinct ones: an export sorted by date may hold
     # thousands of days 1-12 before the first day that decides the order.
-    date_samples = [v for h in date_headers for v in first_rows[h].head(SAMPLE_ROWS).dropna()]
+    date_samples = pd.concat([first_rows[h].head(SAMPLE_ROWS) for h in date_headers] or [pd.Series()])
     number_samples = _samples(first_rows, [h for f, h in columns.items() if spec[f] in (FLOAT, INT)])
     if mapping.date_format:
         dates = DateChoice(

@@ -112,7 +112,7 @@ def _take(codes: np.ndarray, per_unique: np.ndarray, missing):
 # ----------------------------------------------------------------------------- dates
 
 
-_NUMERIC_DATE_TEXT = r"^(\d{1,2}([/.\-])\d{1,2}\2(?:\d{4}|\d{2}))(?!\d)"  # the date part, for counting
+_DATE_PREFIX = 11  # characters that hold a numeric date (31/12/2024) and the one after it
 
 
 def _is_day(day: int, month: int, year: int) -> bool:
@@ -149,11 +149,16 @@ def choose_date_order(samples: Iterable[str], dayfirst: bool | None = None) -> D
     >>> choose_date_order(["03/04/2024", "45/01/2024"]).ambiguous  # an impossible date decides nothing
     True
     """
-    texts = pd.Series(list(samples), dtype="object").astype("str").str.strip()
-    found = texts.str.extract(_NUMERIC_DATE_TEXT)[0].dropna()
-    day_only, month_only, numeric, dots = [], [], 0, 0
-    for text in found.unique():
-        match = _NUMERIC_DATE.match(text)
+    values = samples if isinstance(samples, pd.Series) else pd.Series(list(samples), dtype="object")
+    texts = pc.utf8_trim_whitespace(pa.array(values.astype("object"), type=pa.string(), from_pandas=True))
+    # A column holds ~20,000 date-times but few distinct days: cut to the date, then weigh each day once.
+    prefixes = pc.unique(pc.utf8_slice_codeunits(texts.drop_null(), 0, _DATE_PREFIX)).to_pylist()
+    day_only, month_only, numeric, dots, seen_dates = [], [], 0, 0, set()
+    for prefix in prefixes:
+        match = _NUMERIC_DATE.match(prefix)
+        if not match or match.group(0) in seen_dates:
+            continue
+        seen_dates.add(text := match.group(0))
         numeric += 1
         first, second, year = int(match.group(1)), int(match.group(3)), int(match.group(4))
         dots += match.group(2) == "."
