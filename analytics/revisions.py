@@ -14,7 +14,7 @@ is a parameter). The Agreement page and ``cli.py agreement`` both use them.
 - Effective dates: :func:`default_effective_from` (start of the next period),
   :func:`check_effective_from` (never before an existing version, never
   re-judging a closed period).
-- Review: :func:`review_state` (next date from the cadence, due or overdue),
+- Review: :func:`review_state` (the planned date, due or overdue), :func:`following_review`,
   :func:`review_checklist` (misses per commitment since the version).
 - Consequences: :func:`consequences_table`, :func:`triggered_consequences`.
 
@@ -208,6 +208,37 @@ def describe_commitment(commitment: Commitment, agreement: Agreement) -> str:
         **{k: v for k, v in values.items() if k not in ("party", "target", "per", "hours")},
     )
     return f"{sentence}{_describe_filters(commitment)}.{_describe_slice_targets(commitment, agreement)}"
+
+
+_LABELS = {
+    "mql_count": "MQLs handed over",
+    "sql_count": "SQLs",
+    "sourced_pipeline": "Pipeline from marketing leads",
+    "won_revenue": "Won revenue",
+    "mql_to_sql_rate": "MQLs that became SQLs",
+    "acceptance_rate": "Decided leads accepted",
+    "followed_up_within": "First touch within {business_hours} business hours",
+    "touches_within": "{touches}+ touches within {business_days} business days",
+    "dispositioned_within": "Accepted or rejected within {business_days} business days",
+    "response_time_median": "Median time to first touch",
+    "response_time_p90": "90th percentile time to first touch",
+}
+
+
+def commitment_label(commitment: Commitment) -> str:
+    """Return a short plain name for what ``commitment`` measures, to show beside its id and metric code.
+
+    >>> commitment_label(Commitment(id="speed-to-lead", owner="sales", metric="followed_up_within",
+    ...                             params={"business_hours": 4}, target=0.9))
+    'First touch within 4 business hours'
+    """
+    params = commitment.metric_params().model_dump()
+    values = {k: wording.plain_number(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+              for k, v in params.items()}  # fmt: skip
+    template = _LABELS.get(commitment.metric)
+    if template is None:
+        return commitment.metric.replace("_", " ").capitalize()
+    return template.format(**values)
 
 
 def plain_language(agreement: Agreement) -> pd.DataFrame:
@@ -594,48 +625,60 @@ class ReviewState:
     message: str
 
 
-def last_revised(version: AgreementVersion, timezone: str) -> dt.date:
-    """Return the local date a version was last revised: when it was saved, or when it took effect if later."""
-    moment = max(pd.Timestamp(version.effective_from), pd.Timestamp(version.created_at))
-    return moment.tz_convert(timezone).date()
+def following_review(agreement: Agreement, today: dt.date) -> dt.date | None:
+    """Return the first review date after ``today`` on the agreement's cadence, counted from ``review.next``.
 
-
-def next_review(agreement: Agreement, revised: dt.date) -> dt.date | None:
-    """Return the next review date: ``review.next`` while it is after ``revised``, else ``revised`` + ``every``.
-
-    None when the agreement sets no review. A version saved on or after the
-    planned date counts as that review, so the cadence restarts from it.
+    What to write as the new ``review.next`` once a review is done; None when the agreement sets no review.
 
     >>> from analytics.agreement import parse_agreement
     >>> doc = parse_agreement("{name: A, parties: [s], review: {every: quarter, next: 2026-07-01}, "
     ...     "commitments: [{id: c, owner: s, metric: mql_count, target: 1}]}")
-    >>> next_review(doc, dt.date(2026, 3, 1)), next_review(doc, dt.date(2026, 7, 15))
-    (datetime.date(2026, 7, 1), datetime.date(2026, 10, 15))
+    >>> following_review(doc, dt.date(2026, 3, 1)), following_review(doc, dt.date(2026, 11, 18))
+    (datetime.date(2026, 7, 1), datetime.date(2027, 1, 1))
     """
     if agreement.review is None:
         return None
-    if agreement.review.next > revised:
-        return agreement.review.next
-    return (pd.Timestamp(revised) + pd.DateOffset(months=REVIEW_MONTHS[agreement.review.every])).date()
+    step, due = (
+        pd.DateOffset(months=REVIEW_MONTHS[agreement.review.every]),
+        pd.Timestamp(agreement.review.next),
+    )
+    while due.date() <= today:
+        due += step
+    return due.date()
 
 
 def review_state(version: AgreementVersion, as_of: Any) -> ReviewState:
-    """Return when ``version``'s agreement is next reviewed and whether that is due (within
-    :data:`REVIEW_WARNING_DAYS`) or overdue as of ``as_of`` (in the agreement's timezone)."""
+    """Return when ``version``'s agreement is next reviewed (its ``review.next``) and whether that is due
+    (within :data:`REVIEW_WARNING_DAYS`) or overdue as of ``as_of`` (in the agreement's timezone).
+
+    The date written in the agreement is the one that counts: a version saved after it without a new
+    ``review.next`` leaves the review overdue (saving a change is not a review)."""
     doc = version.document
-    due = next_review(doc, last_revised(version, doc.timezone))
-    if due is None:
+    if doc.review is None:
         return ReviewState(None, "no cadence", None, "No review cadence is set in the agreement.")
+    due = doc.review.next
     today = _instant(as_of).tz_convert(doc.timezone).date()
     days = (due - today).days
     if days < 0:
-        state, message = "overdue", f"The review was due on {due:%d %B %Y}, {_count(-days, 'day')} ago."
+        after = following_review(doc, today)
+        state, message = (
+            "overdue",
+            (
+                f"The review was due on {_day(due)}, {_count(-days, 'day')} ago: it is overdue. After the "
+                f"review, set review.next (every {doc.review.every}: {_day(after)} would be next)."
+            ),
+        )
     elif days <= REVIEW_WARNING_DAYS:
         when = "today" if days == 0 else f"in {_count(days, 'day')}"
-        state, message = "due", f"The review is due {when} ({due:%d %B %Y})."
+        state, message = "due", f"The review is due {when} ({_day(due)})."
     else:
-        state, message = "scheduled", f"Next review on {due:%d %B %Y}, in {_count(days, 'day')}."
+        state, message = "scheduled", f"Next review on {_day(due)}, in {_count(days, 'day')}."
     return ReviewState(due, state, days, message)
+
+
+def _day(date: dt.date) -> str:
+    """'1 July 2026' (no leading zero)."""
+    return f"{date.day} {date:%B %Y}"
 
 
 CHECKLIST_COLUMNS = [

@@ -11,6 +11,7 @@ from pages.components.import_form import import_panel
 from pages.components.salesforce_panel import salesforce_panel
 
 url = settings.database_url()
+zone = data_view.page_timezone()  # times in the agreement's timezone, as on every other page
 st.title("Data")
 st.caption(
     "Where Accord's numbers come from: what is stored, from which source, when it was loaded, "
@@ -25,15 +26,15 @@ hubspot, salesforce, files, rejected, history, audit = st.tabs(
     ["HubSpot", "Salesforce", "Import a file", "Rejected rows", "History", "Audit trail"], key="data_tabs"
 )
 with hubspot:
-    data_view.hubspot_panel(url)
+    data_view.hubspot_panel(url, zone)
 with salesforce:
     salesforce_panel(url)
 with files:
     import_panel(url)
 with rejected:
-    data_view.rejected_panel(url)
+    data_view.rejected_panel(url, zone)
 with history:
-    data_view.history_panel(url)
+    data_view.history_panel(url, zone)
 with audit:
-    data_view.audit_panel(url)
+    data_view.audit_panel(url, zone)
 alerts_panel()  # cli.py alerts: history, failures, routing, a test alert

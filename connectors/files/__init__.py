@@ -21,7 +21,7 @@ Modules: ``reading`` (bytes -> text rows), ``values`` (text -> typed values),
 canonical rows and rejects), ``importer`` (the run: chunks, upserts, report).
 """
 
-from connectors.files.importer import ImportReport, dry_run, import_file
+from connectors.files.importer import ImportReport, check_first_rows, dry_run, import_file
 from connectors.files.mapping import (
     REQUIRED_COLUMNS,
     TABLES,
@@ -55,6 +55,7 @@ __all__ = [
     "Proposal",
     "check_mapping",
     "delete_mapping",
+    "check_first_rows",
     "dry_run",
     "field_kind",
     "import_file",

@@ -215,6 +215,47 @@ def import_file(
     return report
 
 
+def check_first_rows(
+    file, mapping: Mapping, rows: int = 10, *, as_of: dt.datetime | None = None
+) -> pd.DataFrame:
+    """Judge the first ``rows`` rows of ``file`` as :func:`import_file` would, writing nothing.
+
+    Returns one row per file line that would be rejected: ``line``, ``reasons``
+    (as the rejected rows list them) and ``headers`` (the file's columns, or
+    field names, whose values are refused); empty when all of them are good.
+    The date order and decimal separator are chosen from the same sample rows
+    as the import's, so the answer is the import's. Raises
+    :class:`FileImportError` when the file cannot be read or the mapping lacks
+    a required column.
+    """
+    source_file = InputFile(file)
+    fmt = sniff(source_file, encoding=mapping.encoding, delimiter=mapping.delimiter, sheet=mapping.sheet)
+    check = check_mapping(mapping, read_headers(source_file, fmt))
+    if not check.ok:
+        raise MappingError(check.errors[0], file=source_file.name)
+    found: list[tuple[int, str, list[str]]] = []
+    first = _sample_rows(source_file, fmt)
+    if first is not None:
+        plan = make_plan(mapping, check.columns, first.frame, mapping.source or DEFAULT_SOURCE,
+                         as_of or dt.datetime.now(dt.UTC))  # fmt: skip
+        names = sorted({*check.columns.values(), *check.columns}, key=len, reverse=True)
+        for row in convert_chunk(first.frame.head(rows), first.lines[:rows], plan).rejected:
+            parts = row["reasons"].split("; ")
+            headers = [h for h in names if any(part.startswith(f"{h}: ") for part in parts)]
+            found.append((int(row["row_number"]), row["reasons"], headers))
+    return pd.DataFrame(found, columns=["line", "reasons", "headers"])
+
+
+def _sample_rows(source_file: InputFile, fmt: FileFormat):
+    """The first rows of the file (a :class:`Chunk` of up to ``SAMPLE_ROWS``), or None when it has none:
+    the choices that hold for the whole file (date order, decimal separator) are made from them."""
+    sample = iter_chunks(source_file, fmt, SAMPLE_ROWS)
+    try:
+        return next((c for c in sample if len(c.frame)), None)
+    finally:
+        sample.close()
+
+
 class _Run:
     """The ``sync_runs`` record of one import, started once the source is known."""
 
@@ -255,12 +296,7 @@ def _import_chunks(bind, source_file, fmt: FileFormat, mapping, columns, report,
     shown_total = None
     handovers = _HandoverRows() if report.table == "leads" else None
     stage = "checking" if report.dry_run else "importing"
-    # choices that hold for the whole file (date order, decimal separator) come from its first rows
-    sample = iter_chunks(source_file, fmt, SAMPLE_ROWS)
-    try:
-        first = next((c for c in sample if len(c.frame)), None)
-    finally:
-        sample.close()
+    first = _sample_rows(source_file, fmt)
     if first is not None:
         plan = make_plan(mapping, columns, first.frame, report.source, as_of)
         if _has_dates(plan):

@@ -52,8 +52,8 @@ NUL_SHOWN = "\ufffd"  # how a NUL in a rejected row's id is shown (the raw value
 NUL_REASON = "contains a NUL character (\\x00), which cannot be stored"
 FUTURE_TOLERANCE = pd.Timedelta(days=1)
 EXPECTED_CLOSE_HORIZON = pd.Timedelta(days=3653)
-SAMPLE_VALUES = 2_000  # distinct values per column that choose date order and decimal separator
-SAMPLE_ROWS = 20_000
+SAMPLE_VALUES = 2_000  # distinct values per column that choose the decimal separator
+SAMPLE_ROWS = 20_000  # rows at the start of the file that fix date order and decimal separator
 _KIND_SYNONYMS = {
     "e-mail": "email",
     "phone": "call",
@@ -92,7 +92,10 @@ def make_plan(
     spec = COLUMNS[mapping.table]
     as_of = pd.Timestamp(as_of)
     as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
-    date_samples = _samples(first_rows, [h for f, h in columns.items() if spec[f] == UTC_TS])
+    date_headers = dict.fromkeys(h for f, h in columns.items() if spec[f] == UTC_TS)
+    # Every date of the sample rows, not the first distinct ones: an export sorted by date may hold
+    # thousands of days 1-12 before the first day that decides the order.
+    date_samples = pd.concat([first_rows[h].head(SAMPLE_ROWS) for h in date_headers] or [pd.Series()])
     number_samples = _samples(first_rows, [h for f, h in columns.items() if spec[f] in (FLOAT, INT)])
     if mapping.date_format:
         dates = DateChoice(

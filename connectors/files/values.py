@@ -16,6 +16,7 @@ values with an offset are converted. All come out as UTC.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import math
 import re
@@ -111,6 +112,17 @@ def _take(codes: np.ndarray, per_unique: np.ndarray, missing):
 # ----------------------------------------------------------------------------- dates
 
 
+_DATE_PREFIX = 11  # characters that hold a numeric date (31/12/2024) and the one after it
+
+
+def _is_day(day: int, month: int, year: int) -> bool:
+    """True when ``day``/``month`` is a day of the calendar (a two-digit year is read as 20xx)."""
+    if not 1 <= month <= 12 or day < 1:
+        return False
+    year = year + 2000 if year < 100 else year
+    return day <= calendar.monthrange(year, month)[1]
+
+
 @dataclass(frozen=True)
 class DateChoice:
     """How numeric dates such as 03/04/2024 are read, and why, in words for the report."""
@@ -123,28 +135,38 @@ class DateChoice:
 def choose_date_order(samples: Iterable[str], dayfirst: bool | None = None) -> DateChoice:
     """Day-first or month-first, from ``samples`` of date text (``dayfirst`` from a mapping wins).
 
-    A value whose first number is above 12 can only be day-first (31/01/2024),
-    one whose second number is above 12 only month-first (01/31/2024). When no
-    value decides, dots mean day-first (German style), otherwise month-first
-    (US) is assumed and the choice is marked ambiguous.
+    Every distinct date among the samples is weighed. A date that is valid
+    only day-first (31/01/2024) or only month-first (01/31/2024) decides; one
+    that is valid neither way (45/01/2024, 31/02/2024) decides nothing: it is
+    rejected whatever the order. When no value decides, dots mean day-first
+    (German style), otherwise month-first (US) is assumed and the choice is
+    marked ambiguous.
 
     >>> choose_date_order(["03/04/2024", "25/12/2023"]).dayfirst
     True
     >>> choose_date_order(["03/04/2024"]).ambiguous
     True
+    >>> choose_date_order(["03/04/2024", "45/01/2024"]).ambiguous  # an impossible date decides nothing
+    True
     """
-    day_only, month_only, numeric, dots = [], [], 0, 0
-    for value in samples:
-        match = _NUMERIC_DATE.match(str(value).strip())
-        if not match:
+    values = samples if isinstance(samples, pd.Series) else pd.Series(list(samples), dtype="object")
+    texts = pc.utf8_trim_whitespace(pa.array(values.astype("object"), type=pa.string(), from_pandas=True))
+    # A column holds ~20,000 date-times but few distinct days: cut to the date, then weigh each day once.
+    prefixes = pc.unique(pc.utf8_slice_codeunits(texts.drop_null(), 0, _DATE_PREFIX)).to_pylist()
+    day_only, month_only, numeric, dots, seen_dates = [], [], 0, 0, set()
+    for prefix in prefixes:
+        match = _NUMERIC_DATE.match(prefix)
+        if not match or match.group(0) in seen_dates:
             continue
+        seen_dates.add(text := match.group(0))
         numeric += 1
-        first, second = int(match.group(1)), int(match.group(3))
+        first, second, year = int(match.group(1)), int(match.group(3)), int(match.group(4))
         dots += match.group(2) == "."
-        if first > 12 >= second:
-            day_only.append(match.group(0))
-        elif second > 12 >= first:
-            month_only.append(match.group(0))
+        as_day_first, as_month_first = _is_day(first, second, year), _is_day(second, first, year)
+        if as_day_first and not as_month_first:
+            day_only.append(text)
+        elif as_month_first and not as_day_first:
+            month_only.append(text)
     if dayfirst is not None:
         order = "day first (DD/MM/YYYY)" if dayfirst else "month first (MM/DD/YYYY)"
         against = month_only if dayfirst else day_only
@@ -185,7 +207,7 @@ def choose_date_order(samples: Iterable[str], dayfirst: bool | None = None) -> D
         )
     return DateChoice(
         False,
-        "numeric dates are ambiguous (no day above 12 in any value): read month first (MM/DD/YYYY, US); "
+        "numeric dates are ambiguous (no valid date has a day above 12): read month first (MM/DD/YYYY, US); "
         "set `dayfirst: true` in the mapping if the export is day first",
         ambiguous=True,
     )

@@ -35,6 +35,7 @@ from analytics.metrics import GLOSSARY, METRICS
 from analytics.periods import period_of
 from analytics.revisions import (
     commitment_field,
+    commitment_label,
     consequences_table,
     default_effective_from,
     describe_terms,
@@ -57,6 +58,7 @@ from pages.components.filters import Filters
 TABS = ("In force", "Edit", "History", "Review", "Baselines", "Consequences")
 TAB_KEY = "section"  # the tabs' widget key, bound to ?section= in the URL
 FLASH_KEY = "agreement-flash"
+SAVED_KEY = "agreement-saved"  # {"form": "targets" | "yaml", "message": ...}: shown beside that Save button
 ERRORS_KEY = (
     "agreement-errors"  # {"form": prefix, "fields": {(commitment id, field): [message]}, "general": [...]}
 )
@@ -182,10 +184,14 @@ def render_in_force(f: Filters, versions: list[AgreementVersion]) -> None:
                     st.caption(f"In the agreement's words: {row.description}")
     st.subheader("Terms")
     st.markdown("\n".join(f"- {_escape(line)}" for line in describe_terms(doc)))
-    st.caption(f"{review_state(versions[-1], f.as_of).message} See the Review tab.")
+    review = review_state(versions[-1], f.as_of)
+    if review.state == "overdue":
+        st.warning(f"{review.message} See the Review tab.", icon=":material/event_busy:")
+    else:
+        st.caption(f"{review.message} See the Review tab.")
     with st.expander("What the metrics mean"):
-        used = dict.fromkeys(c.metric for c in doc.commitments)
-        st.markdown("\n".join(f"- **{name}**: {GLOSSARY[name]}" for name in used))
+        used = {c.metric: commitment_label(c) for c in doc.commitments}
+        st.markdown("\n".join(f"- **{label}** (`{name}`): {GLOSSARY[name]}" for name, label in used.items()))
     st.download_button(
         "Download this version (YAML)", doc.to_yaml().encode("utf-8"),
         file_name=f"{slug(doc.name)}-v{current.version}.yaml", mime="application/x-yaml",
@@ -225,7 +231,9 @@ def render_edit(f: Filters, versions: list[AgreementVersion]) -> None:
         for c in doc.commitments:
             metric = METRICS[c.metric]
             row = st.columns(ROW_LAYOUT, vertical_alignment="top")
-            row[0].markdown(f"**{_escape(c.id)}**  \n{c.owner} · `{c.metric}`")
+            row[0].markdown(
+                f"**{_escape(c.id)}** — {_escape(commitment_label(c))}  \n{c.owner} · `{c.metric}`"
+            )
             with row[1]:
                 _target_input(prefix, c.id, c.target, metric.kind, metric.unit, doc.currency, doc.period)
                 _errors_under(fields, c.id, "target")
@@ -239,10 +247,13 @@ def render_edit(f: Filters, versions: list[AgreementVersion]) -> None:
             for message in leftover:
                 st.error(message)
         _save_inputs(prefix, "targets", default, fields)
-        st.form_submit_button(
+        button, saved = st.columns([1, 3], vertical_alignment="center")
+        button.form_submit_button(
             "Save as new version", type="primary", key=f"{prefix}-targets-save", on_click=_save_targets,
             args=(f.url, prefix, base.agreement, base.version),
         )  # fmt: skip
+        with saved:
+            _saved_message("targets")
 
     st.subheader("Everything else (YAML)")
     st.caption("Parties, calendar, teams, filters, descriptions, consequences and review: edit the document "
@@ -256,12 +267,22 @@ def render_edit(f: Filters, versions: list[AgreementVersion]) -> None:
             if report.get("ok"):
                 st.success(report["ok"])
         _save_inputs(prefix, "yaml", default, fields)
-        left, right = st.columns(2)
+        left, right, saved = st.columns([1, 1, 3], vertical_alignment="center")
         left.form_submit_button("Check", key=f"{prefix}-yaml-check", on_click=_check_yaml, args=(prefix, doc))
         right.form_submit_button(
             "Save as new version", type="primary", key=f"{prefix}-yaml-save", on_click=_save_yaml,
             args=(f.url, prefix, base.agreement, base.version),
         )  # fmt: skip
+        with saved:
+            _saved_message("yaml")
+
+
+def _saved_message(form: str) -> None:
+    """Show (once) the confirmation a save of ``form`` left behind, beside its Save button."""
+    saved = st.session_state.get(SAVED_KEY)
+    if saved and saved["form"] == form:
+        st.session_state.pop(SAVED_KEY)
+        st.success(saved["message"], icon=":material/check_circle:")
 
 
 def _target_input(
@@ -273,16 +294,31 @@ def _target_input(
     currency: str | None,
     period: str,
 ) -> None:
-    shown = {"rate": "share, 0–1", "amount": f"{currency or 'amount'} a {period}", "duration": "business hours",
+    shown = {"rate": "% of leads", "amount": f"{currency or 'amount'} a {period}", "duration": "business hours",
              "count": f"{unit} a {period}"}[kind]  # fmt: skip
     key = target_key(prefix, commitment)
     # Suggestions pre-fill the state; passing value= as well would make Streamlit warn about two sources.
-    default = {} if key in st.session_state else {"value": None if target is None else float(target)}
+    default = (
+        {} if key in st.session_state else {"value": None if target is None else _shown_target(target, kind)}
+    )
     st.number_input(
         f"Target ({shown})", key=key, **default,
-        step=0.01 if kind == "rate" else 1.0, format="%.2f" if kind == "rate" else "%.0f" if kind in
-        ("count", "amount") else "%.1f", help="Leave empty to track the commitment without a target.",
+        step=1.0, format="%g" if kind == "rate" else "%.0f" if kind in ("count", "amount") else "%.1f",
+        help="Leave empty to track the commitment without a target."
+        + (" A percentage from 0 to 100: 90 means 90 % of leads." if kind == "rate" else ""),
     )  # fmt: skip
+
+
+def _shown_target(target: float, kind: str) -> float:
+    """A target as the form shows it: rates in percent (0.9 -> 90), the rest as stored."""
+    return round(float(target) * 100, 6) if kind == "rate" else float(target)
+
+
+def _stored_target(value: float | None, kind: str) -> float | None:
+    """A target typed into the form as the agreement stores it: percent back to a share (90 -> 0.9)."""
+    if value is None or kind != "rate":
+        return value
+    return round(float(value) / 100, 8)
 
 
 def _param_input(prefix: str, commitment: str, name: str, info: Any, value: Any) -> None:
@@ -342,7 +378,7 @@ def _form_values(prefix: str, doc: Agreement) -> tuple[dict, dict]:
     state = st.session_state
     targets, params = {}, {}
     for c in doc.commitments:
-        target = state.get(target_key(prefix, c.id))
+        target = _stored_target(state.get(target_key(prefix, c.id)), METRICS[c.metric].kind)
         if target != c.target:
             targets[c.id] = target
         changed = {}
@@ -364,6 +400,15 @@ def _save_targets(url: str, prefix: str, agreement: str, version: int) -> None:
     targets, params = _form_values(prefix, base.document)
     fields: dict[tuple[str, str], list[str]] = {}
     general: list[str] = []
+    for c in base.document.commitments:
+        typed = st.session_state.get(target_key(prefix, c.id))
+        if METRICS[c.metric].kind == "rate" and typed is not None and not 0 <= typed <= 100:
+            fields[(c.id, "target")] = [
+                f"Enter the target as a percentage between 0 and 100 % (not {typed:g})."
+            ]
+    if fields:
+        st.session_state[ERRORS_KEY] = {"form": prefix, "fields": fields, "general": general}
+        return
     try:
         changed = with_changes(base.document, targets, params)
     except AgreementError as exc:
@@ -439,10 +484,10 @@ def _save(prefix: str, form: str, base: AgreementVersion, document: Agreement) -
             new_name = (
                 "" if saved.agreement == base.agreement else " (a new agreement: pick it in the sidebar)"
             )
-            state[FLASH_KEY] = (
+            state[SAVED_KEY] = {"form": form, "message": (
                 f"Saved {saved.agreement} version {saved.version}{new_name}, in force from "
                 f"{_long_date(saved.effective_from, saved.document.timezone)}. Earlier periods keep their version."
-            )
+            )}  # fmt: skip
             return
     state[ERRORS_KEY] = {"form": prefix, "fields": fields, "general": general}
     if form == "yaml":
@@ -512,10 +557,8 @@ def _change_line(change) -> str:
 def render_review(f: Filters, versions: list[AgreementVersion]) -> None:
     latest = versions[-1]
     state = review_state(latest, f.as_of)
-    show = {"overdue": st.warning, "due": st.warning, "scheduled": st.info, "no cadence": st.info}[
-        state.state
-    ]
-    show(state.message, icon=":material/event:")
+    show = {"overdue": st.error, "due": st.warning, "scheduled": st.info, "no cadence": st.info}[state.state]
+    show(state.message, icon=":material/event_busy:" if state.state == "overdue" else ":material/event:")
     current = in_force(f, versions)
     tz = current.document.timezone
     since = max(pd.Timestamp(current.effective_from), f.history_start)
@@ -525,19 +568,24 @@ def render_review(f: Filters, versions: list[AgreementVersion]) -> None:
         st.write("No closed period yet: the checklist fills in once the first period has ended.")
         return
     checklist = review_checklist(evaluation, since=since)
+    doc = current.document
     start_text = (
         "the oldest period shown" if since == f.history_start else f"version {current.version} took effect"
     )
     st.caption(f"Closed periods since {start_text} ({_local_date(since, tz)}), whole company.")
     for row in checklist.itertuples():
-        st.markdown(f"- **{_escape(row.commitment)}** ({row.party}): {_escape(row.check)}")
+        st.markdown(f"- {_named(row.commitment, doc)} ({row.party}): {_escape(row.check)}")
     st.markdown(
         "- Are the targets still what history supports? Compare them on the **Baselines** tab.\n"
         "- Did the consequences happen? See **Consequences**.\n"
         "- Set the next review date (review.next) when you save the reviewed version."
     )
     table = checklist.rename(columns={"not_judged": "not judged", "missed_periods": "missed periods"})
-    st.dataframe(table, hide_index=True, width="stretch", key="agreement_review_table")
+    st.dataframe(
+        table, hide_index=True, width="stretch", key="agreement_review_table",
+        column_config={"missed periods": st.column_config.TextColumn(width="medium"),
+                       "check": st.column_config.TextColumn(width="large")},
+    )  # fmt: skip
 
 
 # --- baselines ---------------------------------------------------------------------------------------------------------
@@ -565,6 +613,7 @@ def render_baselines(f: Filters, versions: list[AgreementVersion]) -> None:
             rows.append(
                 {
                     "commitment": row.commitment,
+                    "what": commitment_label(c) if c else "",
                     "party": c.owner if c else "",
                     "current target": target_text(c.target if c else None, kind, doc.currency),
                     "suggested": suggested + (" (provisional)" if row.provisional and row.periods else ""),
@@ -575,7 +624,7 @@ def render_baselines(f: Filters, versions: list[AgreementVersion]) -> None:
             )
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="agreement_baselines_table")
         usable = {
-            row.commitment: rounded_target(row.suggested, row.kind)
+            row.commitment: _shown_target(rounded_target(row.suggested, row.kind), row.kind)
             for row in suggestions.itertuples()
             if row.periods and not math.isnan(row.suggested) and row.commitment in by_id
         }
@@ -590,7 +639,7 @@ def render_baselines(f: Filters, versions: list[AgreementVersion]) -> None:
             )  # fmt: skip
         st.caption("Suggested target: the median actual of the last closed periods (up to 6); the range is the "
                    "middle half of them. Fewer than 3 periods: provisional.")  # fmt: skip
-    render_reverse_funnel(f)
+    render_reverse_funnel(f, versions)
 
 
 def _use_suggestions(prefix: str, targets: dict[str, float]) -> None:
@@ -612,16 +661,26 @@ ASSUMPTION_LABELS = {
 }
 
 
-def render_reverse_funnel(f: Filters) -> None:
-    doc = f.document
+def render_reverse_funnel(f: Filters, versions: list[AgreementVersion]) -> None:
+    latest = versions[-1]
+    # Planning looks ahead: a scheduled version's targets are the ones this funnel is for.
+    upcoming = latest if latest.effective_from > f.as_of else in_force(f, versions)
+    doc = upcoming.document
     st.subheader("Reverse funnel: from a revenue goal to MQLs")
     current_start = period_of(f.as_of, doc.period, doc.timezone)["period_start"]
     start = f.history_start if current_start > f.history_start else current_start - pd.Timedelta(days=1)
     assumptions: FunnelAssumptions = loaders.funnel_assumptions(
         f.url, f.agreement, start.isoformat(), current_start.isoformat(), f.as_of.isoformat()
     )
+    scheduled = (
+        f" Targets of version {upcoming.version}, which takes effect on "
+        f"{_long_date(upcoming.effective_from, doc.timezone)}."
+        if upcoming.effective_from > f.as_of
+        else ""
+    )
     st.caption(
         f"Assumptions from the last closed periods (whole company); change any of them. Per {doc.period}."
+        + scheduled
     )
     goal_default = default_revenue_goal(doc, assumptions.average_deal_size, assumptions.win_rate)
     goal = st.columns([1, 2])[0].number_input(f"Revenue goal per {doc.period} ({doc.currency or 'amount'})", value=goal_default,
@@ -632,12 +691,14 @@ def render_reverse_funnel(f: Filters) -> None:
         value = getattr(assumptions, name)
         known = value is not None and not math.isnan(value)
         with column:
-            overrides[name] = st.number_input(
-                label, value=float(value) if known else None, key=f"funnel_{name}",
-                step=1_000.0 if name == "average_deal_size" else 0.01,
-                format="%.0f" if name == "average_deal_size" else "%.3f",
+            share = name != "average_deal_size"  # shares are typed in percent, like rate targets
+            typed = st.number_input(
+                f"{label} (%)" if share else label, key=f"funnel_{name}",
+                value=(round(float(value) * 100, 1) if share else float(value)) if known else None,
+                step=1.0 if share else 1_000.0, format="%.1f" if share else "%.0f",
                 help=None if known else "No history to compute this from: set it by hand.",
             )  # fmt: skip
+            overrides[name] = typed / 100 if share and typed is not None else typed
     try:
         funnel = reverse_funnel(goal, assumptions, **overrides)
     except BaselineError as exc:
@@ -669,7 +730,7 @@ def render_consequences(f: Filters, versions: list[AgreementVersion]) -> None:
     for row in table.itertuples():
         parts = [f"{_badge('missed')} {_escape(row.on_miss)}" if row.on_miss else "",
                  f"{_badge('met')} {_escape(row.on_meet)}" if row.on_meet else ""]  # fmt: skip
-        st.markdown(f"- **{_escape(row.commitment)}** ({row.party}): " + " ".join(p for p in parts if p))
+        st.markdown(f"- {_named(row.commitment, doc)} ({row.party}): " + " ".join(p for p in parts if p))
     st.subheader(f"Triggered in the last {TRIGGER_PERIODS} closed periods")
     evaluation = _closed_evaluation(f)
     if evaluation is None or evaluation.empty:
@@ -682,7 +743,7 @@ def render_consequences(f: Filters, versions: list[AgreementVersion]) -> None:
     st.caption("Each period is judged by the version in force when it started.")
     for period, group in triggered.groupby("period", sort=False):
         versions_used = ", ".join(str(v) for v in dict.fromkeys(group["version"]))
-        lines = [f"- {_badge(r.status)} **{_escape(r.commitment)}** ({r.party}): {_escape(r.consequence)}"
+        lines = [f"- {_badge(r.status)} {_named(r.commitment, doc)} ({r.party}): {_escape(r.consequence)}"
                  for r in group.itertuples()]  # fmt: skip
         st.markdown(f"**{period}** (judged by version {versions_used})\n" + "\n".join(lines))
     st.download_button(
@@ -690,6 +751,14 @@ def render_consequences(f: Filters, versions: list[AgreementVersion]) -> None:
         file_name=f"{slug(f.agreement)}-consequences.csv", mime="text/csv", key="agreement_triggered_csv",
         on_click="ignore", icon=":material/download:",
     )  # fmt: skip
+
+
+def _named(commitment: str, doc: Agreement) -> str:
+    """A commitment id in bold with its plain label, e.g. '**speed-to-lead** — First touch within 4 business
+    hours' (the id alone when the document no longer has it)."""
+    found = next((c for c in doc.commitments if c.id == commitment), None)
+    label = f" — {_escape(commitment_label(found))}" if found is not None else ""
+    return f"**{_escape(commitment)}**{label}"
 
 
 def _badge(status: str) -> str:

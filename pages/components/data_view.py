@@ -20,7 +20,7 @@ from analytics.wording import literal
 from bootstrap import remove_demo
 from data import repository as repo
 from data.engine import current_revision, head_revision
-from pages.components import auth, jobs, loaders
+from pages.components import auth, filters, jobs, loaders
 from pages.components.exports import download_csv
 
 OPEN_MODE_NOTICE = (
@@ -48,11 +48,23 @@ ACTIVITY_OBJECTS = ("calls", "emails", "meetings", "tasks")  # HubSpot objects t
 # ----------------------------------------------------------------------------- pure: tables and sentences
 
 
-def _when(value) -> str:
-    """A UTC instant as ``2026-11-27 14:05:09``; blank when missing."""
+def _when(value, timezone: str = "UTC") -> str:
+    """A stored (UTC) instant as local time in ``timezone``, e.g. ``2026-11-27 15:05:09``; blank when missing.
+
+    >>> _when(pd.Timestamp("2026-11-27 14:05:09", tz="UTC"), "Europe/Berlin")
+    '2026-11-27 15:05:09'
+    """
     if value is None or pd.isna(value):
         return ""
-    return pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S")
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    return stamp.tz_convert(timezone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def page_timezone() -> str:
+    """The timezone every page shows times in: the agreement's (of the sidebar's filters), else UTC."""
+    current = filters.current()
+    return current.document.timezone if current is not None else "UTC"
 
 
 def describe_duration(seconds: float | None) -> str:
@@ -154,15 +166,17 @@ def describe_detail(detail) -> str:
     return ", ".join(f"{k}: {value(v)}" for k, v in detail.items())
 
 
-def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """``sync_runs`` (newest first) as people read it: when, what, status, how long, counts, error."""
-    columns = ["Started (UTC)", "Source", "Kind", "Status", "Took", "Counts", "Error"]
+def runs_table(runs: pd.DataFrame, timezone: str = "UTC") -> pd.DataFrame:
+    """``sync_runs`` (newest first) as people read it: when (in ``timezone``), what, status, how long, counts,
+    error."""
+    started = f"Started ({timezone})"
+    columns = [started, "Source", "Kind", "Status", "Took", "Counts", "Error"]
     if runs.empty:
         return pd.DataFrame(columns=columns, dtype="str")
     took = (runs["finished_at"] - runs["started_at"]).dt.total_seconds()
     return pd.DataFrame(
         {
-            "Started (UTC)": runs["started_at"].map(_when),
+            started: runs["started_at"].map(lambda v: _when(v, timezone)),
             "Source": runs["connector"].astype("str"),
             "Kind": runs["kind"].astype("str"),
             "Status": runs["status"].map(lambda s: RUN_STATUS_LABELS.get(s, s)).astype("str"),
@@ -181,9 +195,11 @@ def style_statuses(table: pd.DataFrame):
     )
 
 
-def rejected_table(rejected: pd.DataFrame) -> pd.DataFrame:
-    """``rejected_rows`` as shown and downloaded: where each row came from, why it was kept aside, its raw values."""
-    columns = ["Source", "Object", "Line", "Column", "Reasons", "External id", "Seen at (UTC)", "Raw"]
+def rejected_table(rejected: pd.DataFrame, timezone: str = "UTC") -> pd.DataFrame:
+    """``rejected_rows`` as shown and downloaded: where each row came from, why it was kept aside, its raw values;
+    when it was seen in ``timezone``."""
+    seen = f"Seen at ({timezone})"
+    columns = ["Source", "Object", "Line", "Column", "Reasons", "External id", seen, "Raw"]
     if rejected.empty:
         return pd.DataFrame(columns=columns, dtype="str")
     return pd.DataFrame(
@@ -194,20 +210,21 @@ def rejected_table(rejected: pd.DataFrame) -> pd.DataFrame:
             "Column": rejected["column_name"].astype("str"),
             "Reasons": rejected["reasons"].astype("str"),
             "External id": rejected["external_id"].astype("str"),
-            "Seen at (UTC)": rejected["seen_at"].map(_when),
+            seen: rejected["seen_at"].map(lambda v: _when(v, timezone)),
             "Raw": rejected["raw"].astype("str"),
         }
     ).reset_index(drop=True)
 
 
-def audit_table(audit: pd.DataFrame) -> pd.DataFrame:
-    """The audit trail (newest first): when, who, what, on what, with which outcome."""
-    columns = ["At (UTC)", "Who", "Action", "Target", "Detail"]
+def audit_table(audit: pd.DataFrame, timezone: str = "UTC") -> pd.DataFrame:
+    """The audit trail (newest first): when (in ``timezone``), who, what, on what, with which outcome."""
+    at = f"At ({timezone})"
+    columns = [at, "Who", "Action", "Target", "Detail"]
     if audit.empty:
         return pd.DataFrame(columns=columns, dtype="str")
     return pd.DataFrame(
         {
-            "At (UTC)": audit["at"].map(_when),
+            at: audit["at"].map(lambda v: _when(v, timezone)),
             "Who": audit["actor"].astype("str"),
             "Action": audit["action"].astype("str"),
             "Target": audit["target"].fillna("").astype("str"),
@@ -341,7 +358,7 @@ def _show_sync_outcome(job: jobs.Job) -> None:
         raise job.error
 
 
-def hubspot_panel(url: str) -> None:
+def hubspot_panel(url: str, timezone: str = "UTC") -> None:
     """Token status, base URL, last sync, and (for admins) "Sync now" / "Full re-sync" with progress."""
     from connectors.hubspot import token_status
 
@@ -362,7 +379,7 @@ def hubspot_panel(url: str) -> None:
     if not hubspot_runs.empty:
         last = hubspot_runs.iloc[0]
         st.caption(
-            f"Last sync: {last['kind']}, {last['status']}, started {_when(last['started_at'])} UTC"
+            f"Last sync: {last['kind']}, {last['status']}, started {_when(last['started_at'], timezone)} ({timezone})"
             + (f" — {describe_counts(last['counts'])}" if last["counts"] else "")
         )
     with st.expander("How to get a token", icon=":material/help:"):
@@ -380,7 +397,7 @@ def hubspot_panel(url: str) -> None:
     if elsewhere is not None:
         st.info(
             f"A HubSpot sync started elsewhere is running: run {elsewhere['id']}, started "
-            f"{_when(elsewhere['started_at'])} UTC by process {elsewhere['pid']} on {elsewhere['host']} "
+            f"{_when(elsewhere['started_at'], timezone)} ({timezone}) by process {elsewhere['pid']} on {elsewhere['host']} "
             "(cron or another Accord server). Sync now is back when it has finished.",
             icon=":material/sync_lock:",
         )
@@ -416,7 +433,7 @@ def hubspot_panel(url: str) -> None:
         _show_sync_outcome(finished)
 
 
-def rejected_panel(url: str) -> None:
+def rejected_panel(url: str, timezone: str = "UTC") -> None:
     """Rows kept aside by syncs and imports, with their reasons; filter by source; download as CSV."""
     st.subheader("Rejected rows")
     if not auth.can("see_rejected_rows"):
@@ -435,7 +452,7 @@ def rejected_panel(url: str) -> None:
     if frame.empty:
         st.write(f"No row from {literal(chosen)} has been rejected.")
         return
-    table = rejected_table(frame)
+    table = rejected_table(frame, timezone)
     more = " (the newest)" if len(frame) >= REJECTED_SHOWN else ""
     st.caption(
         f"{len(table):,} rejected rows{more}{'' if chosen == 'All sources' else f' from {chosen}'}. "
@@ -455,30 +472,33 @@ def rejected_panel(url: str) -> None:
     )
 
 
-def history_panel(url: str) -> None:
+def history_panel(url: str, timezone: str = "UTC") -> None:
     """Every sync and import (newest first), status in colour, counts in words, errors in full."""
     st.subheader("Sync and import history")
     runs = loaders.sync_runs(url)
     if runs.empty:
         st.write("No sync or import has run yet.")
         return
-    table = runs_table(runs)
+    table = runs_table(runs, timezone)
     st.dataframe(
         style_statuses(table), key="data_runs", hide_index=True, width="stretch",
         column_config={"Counts": st.column_config.TextColumn(width="large"),
                        "Error": st.column_config.TextColumn(width="large")},
     )  # fmt: skip
-    st.caption(f"The {len(table):,} most recent loads. A dry run checks a file and writes nothing.")
+    st.caption(
+        f"The {len(table):,} most recent loads, times in {timezone} (the agreement's timezone). "
+        "A dry run checks a file and writes nothing."
+    )
 
 
-def audit_panel(url: str) -> None:
+def audit_panel(url: str, timezone: str = "UTC") -> None:
     """Who changed the agreement, ran a sync or an import, and when; downloadable."""
     st.subheader("Audit trail")
     audit = loaders.audit(url, AUDIT_SHOWN)
     if audit.empty:
         st.write("Nothing recorded yet: agreement changes, syncs and imports appear here.")
         return
-    table = audit_table(audit)
+    table = audit_table(audit, timezone)
     st.dataframe(
         table, key="audit_table", hide_index=True, width="stretch",
         column_config={"Detail": st.column_config.TextColumn(width="large")},

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 import settings
+from analytics.charts import RED
 from analytics.wording import literal
 from connectors.files import (
     REQUIRED_COLUMNS,
@@ -24,6 +25,7 @@ from connectors.files import (
     Mapping,
     MappingError,
     Proposal,
+    check_first_rows,
     check_mapping,
     field_kind,
     import_file,
@@ -43,6 +45,8 @@ NOT_MAPPED = "— not imported —"
 PROPOSAL = "proposal"
 PREVIEW_ROWS = 10
 OWNER_REFERENCES = {"id": "owner ids", "name": "owner names or e-mails"}
+REJECTED_COLUMN = "will be rejected"
+REFUSED_CELL = f"background-color: #fde8e8; color: {RED}; font-weight: 600"
 
 
 # ----------------------------------------------------------------------------- pure helpers
@@ -88,6 +92,48 @@ def mapped_preview(frame: pd.DataFrame, columns: dict[str, str], rows: int = PRE
     """
     shown = {f"{name} ← {header}": frame[header].head(rows) for name, header in columns.items()}
     return pd.DataFrame(shown).reset_index(drop=True)
+
+
+def marked_preview(
+    frame: pd.DataFrame, lines: list[int], columns: dict[str, str], rejections: pd.DataFrame,
+    rows: int = PREVIEW_ROWS,
+) -> tuple[pd.DataFrame, list[tuple[int, str]]]:  # fmt: skip
+    """:func:`mapped_preview` with a first column ``will be rejected`` (the import's reasons for that row,
+    '' for a good row), and the (row, column) cells whose values the import refuses.
+
+    ``lines`` are the file lines of ``frame``'s rows; ``rejections`` is what
+    :func:`connectors.files.check_first_rows` found (line, reasons, headers).
+
+    >>> raw = pd.DataFrame({"Id": ["7", "8"], "Created": ["2026-01-02", "soon"]})
+    >>> bad = pd.DataFrame({"line": [3], "reasons": ["Created: 'soon' is not a date"], "headers": [["Created"]]})
+    >>> table, cells = marked_preview(raw, [2, 3], {"external_id": "Id", "created_at": "Created"}, bad)
+    >>> table["will be rejected"].tolist(), cells
+    (['', "Created: 'soon' is not a date"], [(1, 'created_at ← Created')])
+    """
+    table = mapped_preview(frame, columns, rows)
+    by_line = {int(r.line): r for r in rejections.itertuples()}
+    reasons, cells = [], []
+    for i, line in enumerate(list(lines)[: len(table)]):
+        found = by_line.get(int(line))
+        reasons.append(found.reasons if found is not None else "")
+        if found is not None:
+            cells += [(i, f"{name} ← {header}") for name, header in columns.items()
+                      if header in found.headers or name in found.headers]  # fmt: skip
+    table.insert(0, REJECTED_COLUMN, pd.Series(reasons, index=table.index, dtype="str"))
+    return table, cells
+
+
+def style_preview(table: pd.DataFrame, cells: list[tuple[int, str]]):
+    """A Styler that marks the refused cells and the reasons in red (the status colour of "missed")."""
+
+    def css(frame: pd.DataFrame) -> pd.DataFrame:
+        styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
+        for i, column in cells:
+            styles.iloc[i, frame.columns.get_loc(column)] = REFUSED_CELL
+        styles[REJECTED_COLUMN] = [f"color: {RED}" if v else "" for v in frame[REJECTED_COLUMN]]
+        return styles
+
+    return table.style.apply(css, axis=None)
 
 
 def report_lines(report: ImportReport) -> list[str]:
@@ -261,14 +307,48 @@ def import_panel(url: str) -> None:
     for warning in check.warnings:
         st.warning(literal(warning))
     if check.columns:
-        st.markdown("**Preview** — the first rows as the mapping reads them")
-        st.dataframe(mapped_preview(preview.frame, check.columns), key="import_preview", hide_index=True)
+        _preview(state, upload, mapping, check)
     with st.expander("The mapping as YAML", icon=":material/code:"):
         st.code(mapping.to_yaml(), language="yaml")
 
     if not _run_buttons(url, upload, table, mapping, ok=check.ok):
         _show_outcome(url)
     _save_mapping_form(mapping)
+
+
+def _preview(state: dict, upload, mapping: Mapping, check) -> None:
+    """The first rows as the mapping reads them, with what the import would refuse marked in red."""
+    preview = state["preview"]
+    rejections = pd.DataFrame({"line": [], "reasons": [], "headers": []})
+    if check.ok:  # judged by the import's own conversion, once per mapping
+        wanted = mapping.to_yaml()
+        if state.get("checked_mapping") != wanted:
+            try:
+                # the import's own clock, so "in the future" means the same here as in the import
+                state["checked_rows"] = check_first_rows(upload, mapping, PREVIEW_ROWS)
+            except FileImportError as exc:
+                state["checked_rows"] = exc
+            state["checked_mapping"] = wanted
+        if isinstance(state["checked_rows"], FileImportError):
+            st.error(str(state["checked_rows"]))
+        else:
+            rejections = state["checked_rows"]
+    table, cells = marked_preview(preview.frame, preview.lines, check.columns, rejections)
+    st.markdown("**Preview** — the first rows as the mapping reads them")
+    st.dataframe(
+        style_preview(table, cells), key="import_preview", hide_index=True, width="stretch",
+        column_config={REJECTED_COLUMN: st.column_config.TextColumn(width="medium")},
+    )  # fmt: skip
+    bad = int((table[REJECTED_COLUMN] != "").sum())
+    if not check.ok:
+        st.caption("Fix the mapping above to see which values the import would refuse.")
+    elif bad:
+        st.caption(
+            f"{bad} of these {len(table)} rows would be rejected: the values in red cannot be used, and "
+            f"'{REJECTED_COLUMN}' says why. A dry run checks every row."
+        )
+    else:
+        st.caption(f"These {len(table)} rows would all be imported. A dry run checks every row.")
 
 
 def _describe_proposal(proposal: Proposal, headers: list[str]) -> None:

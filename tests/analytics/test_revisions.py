@@ -19,6 +19,7 @@ from analytics.revisions import (
     TRIGGERED_COLUMNS,
     check_effective_from,
     commitment_field,
+    commitment_label,
     consequences_table,
     default_effective_from,
     describe_business_time,
@@ -26,8 +27,8 @@ from analytics.revisions import (
     describe_terms,
     diff,
     earliest_effective_from,
+    following_review,
     line_of,
-    next_review,
     plain_language,
     problems,
     review_checklist,
@@ -319,13 +320,12 @@ def test_an_effective_date_that_is_no_date(bad):
 # --- review -------------------------------------------------------------------------------------------------
 
 
-def test_next_review_follows_the_plan_then_the_cadence():
+def test_the_following_review_is_the_first_date_on_the_cadence_after_today():
     doc = agreement(review={"every": "half-year", "next": "2026-07-01"})
-    assert next_review(doc, dt.date(2026, 6, 30)) == dt.date(2026, 7, 1)
-    assert next_review(doc, dt.date(2026, 7, 1)) == dt.date(
-        2027, 1, 1
-    )  # saved on the day: that was the review
-    assert next_review(agreement(), dt.date(2026, 7, 1)) is None
+    assert following_review(doc, dt.date(2026, 6, 30)) == dt.date(2026, 7, 1)
+    assert following_review(doc, dt.date(2026, 7, 1)) == dt.date(2027, 1, 1)  # the day itself has come
+    assert following_review(doc, dt.date(2027, 8, 15)) == dt.date(2028, 1, 1)
+    assert following_review(agreement(), dt.date(2026, 7, 1)) is None
 
 
 def test_review_state_scheduled_due_overdue_and_no_cadence():
@@ -333,17 +333,23 @@ def test_review_state_scheduled_due_overdue_and_no_cadence():
     v = version(1, "2026-01-01", doc, created="2026-01-01")
     scheduled = review_state(v, ts("2026-11-01"))
     assert (scheduled.state, scheduled.next, scheduled.days) == ("scheduled", dt.date(2026, 12, 1), 30)
-    assert scheduled.message == "Next review on 01 December 2026, in 30 days."
+    assert scheduled.message == "Next review on 1 December 2026, in 30 days."
     due = review_state(v, ts("2026-11-20"))
     assert (due.state, due.days) == ("due", 11) and "in 11 days" in due.message
     assert review_state(v, ts("2026-12-01T10:00")).message.startswith("The review is due today")
     overdue = review_state(v, ts("2026-12-05"))
     assert (overdue.state, overdue.days) == ("overdue", -4) and "4 days ago" in overdue.message
-    revised = version(
-        2, "2027-01-01", doc, created="2026-12-10"
-    )  # a version after the planned date restarts it
-    assert review_state(revised, ts("2026-12-20")).next == dt.date(2027, 4, 1)
+    assert "set review.next (every quarter: 1 March 2027 would be next)" in overdue.message
     assert review_state(version(1, "2026-01-01", agreement()), ts("2026-12-05")).state == "no cadence"
+
+
+def test_a_version_saved_after_the_planned_review_without_a_new_date_leaves_it_overdue():
+    doc = agreement(review={"every": "quarter", "next": "2026-12-01"})
+    saved_later = version(2, "2027-01-01", doc, created="2026-12-10")  # a change, not a review
+    state = review_state(saved_later, ts("2026-12-20"))
+    assert (state.state, state.next, state.days) == ("overdue", dt.date(2026, 12, 1), -19)
+    reviewed = version(3, "2027-01-01", agreement(review={"every": "quarter", "next": "2027-03-01"}))
+    assert review_state(reviewed, ts("2026-12-20")).state == "scheduled"
 
 
 def _monthly_evaluation():
@@ -420,3 +426,17 @@ def test_default_revenue_goal_and_mql_target(default):
     filtered = agreement(commitments=[commitment("paid", "mql_count", 5, owner="marketing",
                                                  filters={"channel": ["Paid"]})])  # fmt: skip
     assert mql_target(filtered) is None
+
+
+# --- labels ------------------------------------------------------------------------------------------------
+
+
+def test_every_commitment_of_the_default_agreement_has_a_plain_label_with_its_own_windows():
+    doc = parse_agreement(DEFAULT_TEXT)
+    labels = {c.id: commitment_label(c) for c in doc.commitments}
+    assert labels["speed-to-lead"] == "First touch within 4 business hours"
+    assert labels["touches"] == "3+ touches within 5 business days"
+    assert labels["disposition"] == "Accepted or rejected within 2 business days"
+    assert labels["mql-volume"] == "MQLs handed over"
+    for c in doc.commitments:
+        assert c.metric not in labels[c.id] and "_" not in labels[c.id]

@@ -32,6 +32,7 @@ def test_edit_a_target_and_see_the_new_version(agreement_page: Page, agreement_s
     server, url = agreement_server
     page = agreement_page
     prefix = form_prefix(NAME, 1)
+    page.set_viewport_size({"width": 1440, "height": 1000})
     page.goto(f"{server.url}/agreement")
     wait_for_app(page)
     expect(
@@ -42,16 +43,25 @@ def test_edit_a_target_and_see_the_new_version(agreement_page: Page, agreement_s
     page.get_by_role("tab", name="Edit").click()
     wait_for_app(page)
     target = page.locator(f".st-key-{target_key(prefix, 'speed-to-lead')} input")
-    expect(target).to_have_value("0.90")
-    target.fill("0.85")
+    expect(target).to_have_value("90")  # rate targets in percent; stored as 0.90
+    screenshot(page, "agreement-edit")
+    target.fill("85")
     target.press("Tab")
     page.locator(f".st-key-{reason_key(prefix, 'targets')} input").fill("Two reps on leave until January")
     page.locator(f".st-key-{prefix}-targets-save button").click()
     wait_for_app(page)
-    expect(page.get_by_text(f"Saved {NAME} version 2, in force from", exact=False)).to_be_visible()
+    saved_text = page.get_by_text(f"Saved {NAME} version 2, in force from", exact=False)
+    expect(saved_text).to_be_visible()
+    # beside the Save button, inside the targets form, not at the top of the page
+    form = page.get_by_test_id("stForm").first  # the targets form
+    expect(form.get_by_text(f"Saved {NAME} version 2", exact=False)).to_be_visible()
+    save_box = page.locator(f".st-key-{form_prefix(NAME, 2)}-targets-save").bounding_box()
+    text_box = saved_text.bounding_box()
+    assert abs(text_box["y"] - save_box["y"]) < 60 and text_box["x"] > save_box["x"]  # on the same row
+    screenshot(page, "agreement-saved")
     # the form now edits version 2
     expect(page.locator(f".st-key-{target_key(form_prefix(NAME, 2), 'speed-to-lead')} input")).to_have_value(
-        "0.85"
+        "85"
     )
 
     saved = store.versions(make_engine(url), NAME)
@@ -69,3 +79,17 @@ def test_edit_a_target_and_see_the_new_version(agreement_page: Page, agreement_s
     page.get_by_role("tab", name="In force").click()
     wait_for_app(page)
     expect(page.get_by_text("Version 2 takes effect on", exact=False)).to_be_visible()
+    expect(
+        page.get_by_text("it is overdue", exact=False)
+    ).to_be_visible()  # review.next 2026-07-01 has passed
+
+    page.get_by_role("tab", name="Review").click()
+    wait_for_app(page)
+    expect(page.get_by_test_id("stAlertContentError")).to_contain_text("The review was due on 1 July 2026")
+    screenshot(page, "agreement-review")
+
+    page.get_by_role("tab", name="Baselines").click()
+    wait_for_app(page)
+    # the reverse funnel plans with version 2, which is scheduled
+    expect(page.get_by_text("Targets of version 2, which takes effect on", exact=False)).to_be_visible()
+    screenshot(page, "agreement-baselines")

@@ -48,7 +48,7 @@ def show_everything(page: Page) -> None:
     """A viewport tall enough for the whole page (Streamlit scrolls inside its main area, so a "full page"
     screenshot would show only the window), the pointer parked where it opens no tooltip."""
     height = page.get_by_test_id("stMain").evaluate("main => main.scrollHeight")
-    page.set_viewport_size({"width": 1400, "height": max(1000, int(height) + 40)})
+    page.set_viewport_size({"width": 1440, "height": max(1000, int(height) + 40)})
     page.mouse.move(1, 1)
     wait_for_app(page)
 
@@ -70,6 +70,10 @@ def test_import_a_csv_then_download_its_rejected_rows(browser_page: Page, writab
     expect(page.get_by_text("columns were matched by their names")).to_be_visible(timeout=SLOW)
     import_tab = page.get_by_role("tabpanel", name="Import a file")
     expect(import_tab.get_by_test_id("stDataFrame")).to_be_visible(timeout=SLOW)  # the preview
+    # it says which of its rows the import would refuse, before anything is written
+    expect(import_tab.get_by_text("2 of these 5 rows would be rejected", exact=False)).to_be_visible()
+    show_everything(page)
+    screenshot(page, "data-import-preview")
 
     page.locator(".st-key-import_run button:visible").click()
     wait_for_app(page)
@@ -103,4 +107,5 @@ def test_import_a_csv_then_download_its_rejected_rows(browser_page: Page, writab
     page.get_by_role("tab", name="History").click()
     history = page.get_by_role("tabpanel", name="History")
     expect(history.get_by_test_id("stDataFrame")).to_be_visible(timeout=SLOW)
+    expect(history.get_by_text("times in Europe/Berlin", exact=False)).to_be_visible()
     screenshot(page, "data-history")

@@ -11,6 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connectors.files.mapping import Mapping
+from connectors.files.rows import make_plan
 from connectors.files.values import (
     choose_date_order,
     choose_decimal,
@@ -165,6 +167,30 @@ def test_conflicting_values_take_the_majority_and_say_so():
 def test_the_mappings_dayfirst_wins_and_contrary_values_are_named():
     choice = choose_date_order(["12/25/2023"], dayfirst=True)
     assert choice.dayfirst and "'12/25/2023'" in choice.note and "rejected" in choice.note
+
+
+def test_one_impossible_date_decides_nothing():
+    # 45/01 has a number above 12 in first place but is no day in either order: it is rejected, not a vote
+    us = ["01/02/2024", "03/04/2024", "45/01/2024"]
+    assert not choose_date_order(us).dayfirst and choose_date_order(us).ambiguous
+    # 31/02 would have outvoted the one valid month-first date in a tie
+    choice = choose_date_order(["01/02/2024", "12/25/2023", "31/02/2024"])
+    assert not choice.dayfirst and not choice.ambiguous and "'12/25/2023'" in choice.note
+    assert choose_date_order(["01/02/2024", "00/13/2024"]).ambiguous  # month 0 in either order: no vote
+
+
+def test_every_date_of_the_sample_rows_counts_not_the_first_distinct_ones():
+    # An export sorted by date: 3,000 timestamps on days 1-12 come before the first day above 12.
+    early = [
+        f"{day:02d}/10/2025 {minute // 60:02d}:{minute % 60:02d}"
+        for day in range(1, 13)
+        for minute in range(250)
+    ]
+    late = [f"{day}/10/2025 09:00" for day in range(13, 32)]
+    frame = pd.DataFrame({"Created": early + late})
+    mapping = Mapping(table="leads", columns={"external_id": "Id", "created_at": "Created"})
+    plan = make_plan(mapping, {"created_at": "Created"}, frame, "file", "2026-01-01")
+    assert plan.dates.dayfirst and not plan.dates.ambiguous and "'13/10/2025'" in plan.dates.note
 
 
 def test_iso_only_samples_need_no_order():

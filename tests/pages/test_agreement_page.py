@@ -116,9 +116,12 @@ def test_review_baselines_and_consequences_show_their_numbers(shared_url):
     )
     # an assumption set by hand changes the answer
     before = funnel["needed per month"].iloc[-1]
-    baselines.number_input(key="funnel_mql_to_sql").set_value(0.05).run()
-    after = table_with(baselines, "needed per month")["needed per month"].iloc[-1]
+    baselines.number_input(key="funnel_mql_to_sql").set_value(5.0).run()  # percent
+    after_table = table_with(baselines, "needed per month").set_index("step")["needed per month"]
+    after = after_table["MQLs"]
     assert int(after.replace(",", "")) > int(before.replace(",", ""))
+    sqls, mqls = (float(after_table[step].replace(",", "")) for step in ("SQLs", "MQLs"))
+    assert abs(mqls - sqls / 0.05) <= 11  # 5 (percent) is a 0.05 share; SQLs are shown rounded
 
     consequences = open_tab("Consequences")
     shown = texts(consequences)
@@ -133,15 +136,18 @@ def test_suggested_targets_fill_the_form_and_nothing_is_saved_until_a_reason_is_
     assert not at.exception, at.exception
     assert at.success[0].value.startswith("The suggested targets are filled in below")
     rate = at.number_input(key=target_key(V1, "speed-to-lead")).value
-    shown_rate = float(suggested["speed-to-lead"].removesuffix(" (provisional)").rstrip("%")) / 100
-    assert rate == round(rate, 2) and abs(rate - shown_rate) <= 0.0051  # rounded to whole percent points
+    shown_rate = float(suggested["speed-to-lead"].removesuffix(" (provisional)").rstrip("%"))
+    assert rate == round(rate) and abs(rate - shown_rate) <= 0.51  # in percent, rounded to whole points
     count = at.number_input(key=target_key(V1, "mql-volume")).value
     assert count == round(float(suggested["mql-volume"].replace(",", "")))
     assert [v.version for v in stored(writable_url)] == [1]
     at.text_input(key=reason_key(V1, "targets")).set_value("targets from the last six months")
     at.button(key=f"{V1}-targets-save").click().run()
     saved = stored(writable_url)[-1].document
-    assert saved.commitment("mql-volume").target == count and saved.commitment("speed-to-lead").target == rate
+    assert (
+        saved.commitment("mql-volume").target == count
+        and saved.commitment("speed-to-lead").target == rate / 100
+    )
 
 
 def test_only_an_admin_may_change_the_agreement(shared_url):
@@ -164,7 +170,7 @@ def test_only_an_admin_may_change_the_agreement(shared_url):
 
 def test_editing_a_target_saves_a_new_version_and_history_shows_it(writable_url):
     at = open_tab("Edit")
-    at.number_input(key=target_key(V1, "speed-to-lead")).set_value(0.85)
+    at.number_input(key=target_key(V1, "speed-to-lead")).set_value(85.0)  # percent: stored as 0.85
     at.text_input(key=reason_key(V1, "targets")).set_value("Two reps on leave until January")
     at.button(key=f"{V1}-targets-save").click().run()
     assert not at.exception, at.exception
@@ -179,7 +185,7 @@ def test_editing_a_target_saves_a_new_version_and_history_shows_it(writable_url)
     audit = repo.read_audit(make_engine(writable_url))
     assert audit.iloc[0]["action"] == "agreement.save" and audit.iloc[0]["detail"]["version"] == 2
     # the form now starts from version 2
-    assert at.number_input(key=target_key(form_prefix(NAME, 2), "speed-to-lead")).value == 0.85
+    assert at.number_input(key=target_key(form_prefix(NAME, 2), "speed-to-lead")).value == 85.0
 
     history = open_tab("History")
     table = table_with(history, "reason")
@@ -370,3 +376,76 @@ def test_a_period_is_judged_by_the_version_in_force_at_its_start_after_a_later_c
     assert "(judged by version 1)" in texts(consequences) and "(judged by version 2)" not in texts(
         consequences
     )
+
+
+# --- the editor reads plainly -----------------------------------------------------------------------------
+
+
+def test_the_edit_form_names_each_commitment_in_plain_words_and_asks_rates_in_percent(shared_url):
+    at = open_tab("Edit")
+    shown = texts(at).replace("\\", "")
+    assert "**speed-to-lead** — First touch within 4 business hours" in shown
+    assert "**touches** — 3+ touches within 5 business days" in shown
+    assert "**mql-volume** — MQLs handed over" in shown
+    rate = at.number_input(key=target_key(V1, "speed-to-lead"))
+    assert rate.label == "Target (% of leads)" and rate.value == 90.0  # stored as 0.90
+    assert at.number_input(key=target_key(V1, "mql-volume")).value == 750.0  # counts stay as they are
+    in_force = texts(open_tab("In force"))
+    assert "**First touch within 4 business hours** (`followed_up_within`)" in in_force
+    review = texts(open_tab("Review")).replace("\\", "")
+    assert "**speed-to-lead** — First touch within 4 business hours (sales): missed in" in review
+    baselines = table_with(open_tab("Baselines"), "current target").set_index("commitment")
+    assert baselines.loc["disposition", "what"] == "Accepted or rejected within 2 business days"
+    consequences = texts(open_tab("Consequences")).replace("\\", "")
+    assert "**mql-volume** — MQLs handed over (marketing):" in consequences
+
+
+def test_a_rate_target_outside_0_to_100_percent_is_refused_under_its_field(writable_url):
+    at = open_tab("Edit")
+    at.number_input(key=target_key(V1, "speed-to-lead")).set_value(150.0)
+    at.text_input(key=reason_key(V1, "targets")).set_value("more")
+    at.button(key=f"{V1}-targets-save").click().run()
+    assert not at.exception, at.exception
+    message = error_under(at, target_key(V1, "speed-to-lead"))
+    assert message == "Enter the target as a percentage between 0 and 100 % (not 150)."
+    assert [v.version for v in stored(writable_url)] == [1]
+
+
+def test_the_saved_confirmation_appears_beside_the_save_button_not_at_the_top(writable_url):
+    at = open_tab("Edit")
+    at.number_input(key=param_key(V1, "speed-to-lead", "business_hours")).set_value(3.0)
+    at.text_input(key=reason_key(V1, "targets")).set_value("faster follow-up")
+    at.button(key=f"{V1}-targets-save").click().run()
+    assert not at.exception, at.exception
+    nodes = list(at.main)
+    position = {id(n): i for i, n in enumerate(nodes)}
+    [saved] = [n for n in nodes if n.type == "success"]
+    assert saved.value.startswith(f"Saved {NAME} version 2, in force from ")
+    button = next(n for n in nodes if getattr(n, "key", None) == f"{form_prefix(NAME, 2)}-targets-save")
+    yaml_heading = next(n for n in at.subheader if n.value == "Everything else (YAML)")
+    assert position[id(button)] < position[id(saved)] < position[id(yaml_heading)]
+    at.run()  # said once
+    assert not at.success
+
+
+def test_a_review_date_that_has_passed_is_flagged_overdue(shared_url):
+    # The demo agreement plans its review for 2026-07-01; the suite runs on 2026-11-18.
+    version = stored(shared_url)[-1]
+    assert version.document.review.next == dt.date(2026, 7, 1)
+    review = open_tab("Review")
+    [flag] = [e.value for e in review.error]
+    assert flag.startswith("The review was due on 1 July 2026, 140 days ago: it is overdue.")
+    assert "every quarter: 1 January 2027 would be next" in flag
+    in_force = open_tab("In force")
+    assert any("it is overdue" in w.value for w in in_force.warning)
+
+
+def test_the_reverse_funnel_uses_the_scheduled_version(writable_url):
+    engine = make_engine(writable_url)
+    later = (pd.Timestamp.now(tz="Europe/Berlin").normalize().replace(day=1) + pd.DateOffset(months=2)).date()
+    base = stored(writable_url)[-1].document
+    store.save(engine, with_changes(base, targets={"mql-volume": 700}), later, "ana", "planned change")
+    at = open_tab("Baselines")
+    shown = texts(at)
+    assert "the agreement asks for 700" in shown and "asks for 750" not in shown
+    assert f"Targets of version 2, which takes effect on {later.day} {later:%B %Y}." in shown

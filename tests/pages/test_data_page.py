@@ -556,3 +556,59 @@ def test_only_admins_may_remove_the_demo(app_env, monkeypatch):
         w.key for kind in ("button", "checkbox") for w in at.get(kind)
     }
     assert auth.ACTIONS["remove_demo"] == frozenset({"admin"})
+
+
+# --- the preview says what the import would refuse, and dates are read in one order -----------------------
+
+# A US export: 12/25 decides month first; 45/01 is no date in either order and must not decide anything.
+US_DATES_CSV = b"Lead ID,Created\nA-1,01/02/2025\nA-2,03/04/2025\nA-3,45/01/2025\nA-4,12/25/2025\n"
+
+
+def test_the_preview_marks_the_values_the_import_would_reject(app_env):
+    at = upload(open_data_page(), "leads.csv", US_DATES_CSV)
+    preview = dataframe_with(at, "will be rejected")
+    assert preview["external_id ← Lead ID"].tolist() == ["A-1", "A-2", "A-3", "A-4"]
+    assert preview["will be rejected"].tolist() == ["", "", "Created: '45/01/2025' is not a date", ""]
+    [shown] = [d for d in at.dataframe if "will be rejected" in d.value.columns]
+    assert "#fde8e8" in str(shown.proto)  # the refused cell is painted
+    assert any(c.value.startswith("1 of these 4 rows would be rejected") for c in at.caption)
+    # the dry run, which reads every row with the importer's conversion, agrees
+    click(at, "import_dry_run")
+    assert "**1** rejected" in report(at) and "**3** would be added (new)" in report(at)
+
+
+def test_one_impossible_date_does_not_decide_the_date_order(app_env):
+    at = upload(open_data_page(), "leads.csv", US_DATES_CSV)
+    click(at, "import_dry_run")
+    notes = [i.value for i in at.info]
+    assert any("month first" in n and "'12/25/2025'" in n for n in notes), notes
+    assert not any("conflicting" in n for n in notes)
+    assert "**1** rejected" in report(
+        at
+    )  # 45/01/2025 only; 12/25/2025 is Christmas, not the 12th of month 25
+
+
+def test_times_are_shown_in_the_agreements_timezone(app_env):
+    engine = engine_of(app_env)
+    zone = "Europe/Berlin"  # the demo agreement's
+    started = dt.datetime(2026, 7, 3, 22, 30, tzinfo=dt.UTC)  # summer time: 00:30 the next day in Berlin
+    run = repo.start_run(engine, "file:crm", "import")
+    pretend_run(engine, run, started_at=started)
+    repo.finish_run(engine, run, "ok", counts={"read": 1, "imported": 1, "updated": 0, "rejected": 0})
+    repo.add_rejected_rows(engine, [{"source": "crm", "object": "leads", "row_number": 2,
+                                     "reasons": "Created: 'soon' is not a date"}])  # fmt: skip
+    repo.add_audit(engine, "ops@example.com", "agreement.save", "Sales and Marketing SLA", {"version": 3})
+    at = open_data_page()
+
+    runs = dataframe_with(at, f"Started ({zone})")
+    assert runs.iloc[0][f"Started ({zone})"] == "2026-07-04 00:30:00"
+    assert any(f"times in {zone}" in c.value for c in at.caption)
+    rejected = dataframe_with(at, f"Seen at ({zone})")
+    row = rejected[rejected["Source"] == "crm"].iloc[0]
+    seen = pd.Timestamp(repo.read_rejected_rows(engine, source="crm").iloc[0]["seen_at"])
+    assert row[f"Seen at ({zone})"] == seen.tz_convert(zone).strftime("%Y-%m-%d %H:%M:%S")
+    assert seen.tz_convert(zone).hour == seen.tz_convert("UTC").hour + 1  # winter: an hour ahead of UTC
+    audit = dataframe_with(at, f"At ({zone})")
+    stored = pd.Timestamp(repo.read_audit(engine).iloc[0]["at"])
+    assert audit.iloc[0][f"At ({zone})"] == stored.tz_convert(zone).strftime("%Y-%m-%d %H:%M:%S")
+    assert not any("(UTC)" in column for d in at.dataframe for column in d.value.columns)
