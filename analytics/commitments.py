@@ -224,6 +224,14 @@ def document_in_force(versions: list[AgreementVersion], moment: pd.Timestamp) ->
     return (current or _earliest(versions)).document
 
 
+def document_for_period(versions: list[AgreementVersion], period_start: Any, as_of: Any) -> Agreement:
+    """Return the document a period is judged by, as :func:`evaluate` judges it: among the versions saved by
+    ``as_of``, the one in force at ``period_start`` (or the earliest, before any)."""
+    known = known_versions(versions, as_of)
+    current = version_in_force(known, as_instant(period_start))
+    return (current or _earliest(known)).document
+
+
 def _earliest(versions: list[AgreementVersion]) -> AgreementVersion:
     return min(versions, key=lambda v: (pd.Timestamp(v.effective_from), -v.version))
 

@@ -35,17 +35,31 @@ PAGES = ("pages/overview.py", "pages/marketing.py", "pages/sales.py", "pages/fun
 
 
 def slow_mql_count(url: str, now: dt.datetime) -> int:
-    """Leads handed over from the start of ``now``'s Berlin month up to ``now``, counted row by row."""
+    """Handovers from the start of ``now``'s Berlin month up to ``now``, counted row by row from the raw
+    tables: a lead's stored handovers when it has two or more (recycled, re-qualified), else its mql_at;
+    archived leads do not count."""
     engine = make_engine(url)
     with engine.connect() as conn:
-        stored = [row[0] for row in conn.execute(text("SELECT mql_at FROM leads WHERE mql_at IS NOT NULL"))]
+        leads = conn.execute(
+            text(
+                "SELECT source, external_id, mql_at FROM leads WHERE mql_at IS NOT NULL AND (archived IS NULL OR archived = 0)"
+            )
+        ).all()
+        handovers = conn.execute(text("SELECT source, lead_external_id, mql_at FROM handovers")).all()
     engine.dispose()
+    by_lead: dict[tuple, list] = {}
+    for source, lead, micros in handovers:
+        by_lead.setdefault((source, lead), []).append(micros)
+    instants = []
+    for source, lead, micros in leads:
+        many = by_lead.get((source, lead), [])
+        instants += many if len(many) >= 2 else [micros]
     local_now = now.astimezone(BERLIN)
     count = 0
-    for micros in stored:  # SQLite keeps instants as integer epoch microseconds, UTC
+    for micros in instants:  # SQLite keeps instants as integer epoch microseconds, UTC
         moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(micros))
         local = moment.astimezone(BERLIN)
-        if (local.year, local.month) == (local_now.year, local_now.month) and moment < now:
+        if (local.year, local.month) == (local_now.year, local_now.month) and moment <= now:
             count += 1
     return count
 

@@ -19,7 +19,7 @@ from analytics import breakdown_charts as bc
 from analytics import breakdowns as bd
 from analytics import wording
 from analytics.charts import STATUS_LABELS, rep_compliance_chart, response_time_histogram
-from analytics.commitments import as_versions, document_in_force, evaluate
+from analytics.commitments import as_versions, document_for_period, document_in_force, evaluate
 from analytics.followup import FollowupError, followup_detail, followup_queue
 from views.figures import figure_rows
 from views.filters import Filters
@@ -135,7 +135,7 @@ def rep_followup(versions: Any, frames: Mapping[str, pd.DataFrame], f: Filters) 
     The one computation behind the per-rep chart and table: a past period keeps the limit it was agreed
     under, as :func:`analytics.commitments.evaluate` judges it. FollowupError without a follow-up limit.
     """
-    doc = document_in_force(as_versions(versions), f.period_start)
+    doc = document_for_period(as_versions(versions), f.period_start, f.as_of)
     return followup_detail(doc, frames, f.as_of, start=f.period_start, end=f.period_end)
 
 

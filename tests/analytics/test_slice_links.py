@@ -127,9 +127,8 @@ def test_breakdown_rows_partition_the_total_and_a_slice_equals_its_row(scenario)
 def test_on_the_demo_breakdowns_partition_the_total_and_each_slice_equals_its_row():
     import datetime as dt
 
-    from connectors.first_run import DEFAULT_AGREEMENT
-
     from analytics.agreement import parse_agreement
+    from bootstrap import DEFAULT_AGREEMENT
     from connectors.demo import generate
 
     today = dt.date(2026, 11, 27)

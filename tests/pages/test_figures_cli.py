@@ -68,7 +68,9 @@ def test_overview_figures_are_the_page(monkeypatch, tmp_path, capsys, demo_db_ur
     shown = metrics(at)
     cards = 0
     for row in rows.to_dict("records"):
-        value = wording.format_value(row["actual"], row["kind"], row["unit"], currency, compact=True)
+        value = wording.format_value(
+            row["actual"], row["kind"], row["unit"], currency, compact=True, beside=row["target"]
+        )  # a card shows its figure beside its target: never rounded onto it
         title = commitment_title(row["commitment"])
         if row["scope"] == "week" and row["period"] == week:
             assert shown[f"**{title}** · {week}"] == value

@@ -65,11 +65,13 @@ def expected(url: str, as_of: pd.Timestamp, teams: tuple = ()) -> dict[str, str]
     out = {}
     for row in weekly.to_dict("records"):
         out[f"**{commitment_title(row['commitment'])}** · {week}"] = wording.format_value(
-            row["actual"], row["kind"], row["unit"], doc.currency, compact=True
-        )
+            row["actual"], row["kind"], row["unit"], doc.currency, compact=True, beside=row["target"]
+        )  # beside its target: never rounded onto it
     for row in monthly.to_dict("records"):
         out[f"{commitment_title(row['commitment'])} · {period_title(period['period'])}"] = (
-            wording.format_value(row["actual"], row["kind"], row["unit"], doc.currency, compact=True)
+            wording.format_value(
+                row["actual"], row["kind"], row["unit"], doc.currency, compact=True, beside=row["target"]
+            )
         )
     return out
 
