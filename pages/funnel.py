@@ -70,6 +70,8 @@ for column, revenue in zip(st.columns(len(view.revenue)), view.revenue, strict=T
         if revenue.sentence is not None:
             st.badge(revenue.status_label, color=revenue.badge)
             st.write(revenue.sentence)
+        if revenue.missing_amounts:
+            st.warning(revenue.missing_amounts, icon=":material/warning:")
         if revenue.table is not None:
             exports.download_csv(revenue.table, f"{revenue.metric}-by-period-{f.period}.csv",
                                  key=f"funnel_{revenue.metric}_csv", label="Download CSV (per period)")  # fmt: skip

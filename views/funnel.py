@@ -50,6 +50,33 @@ class Revenue:
     sentence: str | None
     table: pd.DataFrame | None
     rows: pd.DataFrame
+    missing_amounts: str = ""  # won deals of the period without an amount, said (they add nothing to revenue)
+
+
+def won_without_amount(deals: pd.DataFrame, start: Any, end: Any, as_of: Any) -> tuple[int, int]:
+    """Return (won deals closed in [start, end) by ``as_of`` with no amount, all won deals closed then).
+
+    A won deal without an amount is still a won deal; it adds nothing to won revenue, so the page says how
+    many there are.
+
+    >>> deals = pd.DataFrame({"is_won": [True, True, False], "amount": [None, 10.0, None],
+    ...     "closed_at": pd.to_datetime(["2026-03-02", "2026-03-05", "2026-03-06"], utc=True)})
+    >>> won_without_amount(deals, "2026-03-01T00:00Z", "2026-04-01T00:00Z", "2026-03-31T00:00Z")
+    (1, 2)
+    """
+    if deals.empty or "closed_at" not in deals:
+        return 0, 0
+    closed = deals["closed_at"]
+    won = (
+        deals["is_won"].fillna(False).astype(bool)
+        & (closed >= pd.Timestamp(start))
+        & (closed < pd.Timestamp(end))
+    )
+    won &= closed <= pd.Timestamp(as_of)
+    if "archived" in deals:
+        won &= ~deals["archived"].fillna(False).astype(bool)
+    won = won.fillna(False).astype(bool)
+    return int((won & deals["amount"].isna()).sum()), int(won.sum())
 
 
 @dataclass(frozen=True)
@@ -160,6 +187,14 @@ def funnel_view(
     results = evaluate(bd.with_tracked(versions, TRACKED_METRICS), data, history_start, f.period_end, f.as_of)
     revenue = []
     for metric, label in REVENUE.items():
+        missing_amounts = ""
+        if metric == "won_revenue":
+            blank, won = won_without_amount(data["deals"], f.period_start, f.period_end, f.as_of)
+            if blank:
+                missing_amounts = (
+                    f"{blank:,} of {won:,} won deals closed in {period} have no amount: they count as won deals "
+                    "and add nothing to won revenue."
+                )
         commitment = bd.tracked_commitment(doc, metric)
         rows = bd.rows_for(results, doc, metric)
         row = bd.row_for(results, doc, metric, f.period)
@@ -175,7 +210,7 @@ def funnel_view(
             None if rows.empty else rows[["period", "actual", "target", "gap", "status", "n"]].rename(
                 columns={"n": "won deals" if metric == "won_revenue" else "sourced deals"}  # n: the deals summed
             ),
-            rows,
+            rows, missing_amounts,
         ))  # fmt: skip
     out["revenue"] = tuple(revenue)
     return FunnelView(f, selection, "", **out)

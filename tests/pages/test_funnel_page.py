@@ -119,3 +119,45 @@ def test_no_data_yet(monkeypatch, tmp_path):
     at = open_page(monkeypatch, tmp_path, empty_crm(tmp_path), PAGE)
     assert any(i.startswith("No data yet") for i in infos(at))
     assert not at.metric and not charts(at)
+
+
+def test_won_deals_without_an_amount_are_counted_and_said(monkeypatch, tmp_path, demo_db_url):
+    import streamlit as st
+    from sqlalchemy import text
+
+    from data.engine import make_engine
+    from tests.pages.dashboard_oracle import copy_database
+
+    url = copy_database(demo_db_url, tmp_path)
+    first = open_page(monkeypatch, tmp_path, url, PAGE)
+    f = shown_filters(first)
+    engine = make_engine(url)
+    start_us = int(f.period_start.timestamp() * 1_000_000)
+    end_us = int(min(f.period_end, f.as_of).timestamp() * 1_000_000)
+    with engine.begin() as conn:  # a CRM that leaves the amount of some won deals empty
+        won = (
+            conn.execute(
+                text(
+                    "SELECT id FROM deals WHERE is_won = 1 AND closed_at >= :s AND closed_at < :e ORDER BY id"
+                ),
+                {"s": start_us, "e": end_us},
+            )
+            .scalars()
+            .all()
+        )
+        blank = won[::2]
+        for deal in blank:
+            conn.execute(text("UPDATE deals SET amount = NULL WHERE id = :id"), {"id": deal})
+    engine.dispose()
+    assert len(won) >= 2
+    st.cache_data.clear()  # the first run cached this database's view; the data changed under it
+    st.cache_resource.clear()
+    at = open_page(monkeypatch, tmp_path, url, PAGE)
+    said = [w.value for w in at.warning]
+    assert f"{len(blank):,} of {len(won):,} won deals closed in" in " ".join(said), said
+    # still counted as won deals: the period's won revenue counts every one of them
+    frames = repository_frames(url, f.period_start, f.period_end, f)
+    tracked = bd.with_tracked(versions(url), TRACKED_METRICS)
+    row = bd.row_for(evaluate(tracked, frames, f.period_start, f.period_end, f.as_of), f.document, "won_revenue",
+                     f.period)  # fmt: skip
+    assert int(row["n"]) == len(won)
