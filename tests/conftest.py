@@ -42,10 +42,19 @@ def pytest_configure(config):
     """Pin "now" before collection: in this process by time-machine (ticking from PINNED_NOW, so timeouts
     still pass), and for every server or CLI the tests start through ACCORD_NOW, which they inherit."""
     os.environ["ACCORD_NOW"] = PINNED_NOW.isoformat()
-    clock.READ_PIN = False  # here time-machine moves the clock (tests travel further); servers read ACCORD_NOW
+    clock.READ_PIN = (
+        False  # here time-machine moves the clock (tests travel further); servers read ACCORD_NOW
+    )
     traveller = time_machine.travel(PINNED_NOW, tick=True)
     traveller.start()
     config.add_cleanup(traveller.stop)
+
+
+def clock_env() -> dict[str, str]:
+    """``ACCORD_NOW`` for a server or command a test starts: this process's (pinned) now, so what the child
+    records and what the test recorded just before are on one clock. Add it to an environment built from
+    scratch (one that drops the ``ACCORD_`` variables)."""
+    return {"ACCORD_NOW": dt.datetime.now(dt.UTC).isoformat()}
 
 
 def services_required() -> bool:

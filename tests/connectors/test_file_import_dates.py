@@ -61,7 +61,9 @@ def test_date_times_do_not_warn_about_days(sqlite_engine, tmp_path):
 
 def test_a_mapping_used_with_import_leads_need_not_say_table(sqlite_engine, tmp_path):
     saved = tmp_path / "leads-mapping.yaml"
-    saved.write_text("source: sheet\ntimezone: Europe/Berlin\ncolumns: {external_id: Id, created_at: Created, mql_at: MQL}\n")
+    saved.write_text(
+        "source: sheet\ntimezone: Europe/Berlin\ncolumns: {external_id: Id, created_at: Created, mql_at: MQL}\n"
+    )
     assert load_mapping(saved, table="leads").table == "leads"
     report = import_file(sqlite_engine, leads_file(tmp_path), "leads", saved, as_of=AS_OF)
     assert report.imported == 2

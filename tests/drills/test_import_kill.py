@@ -88,13 +88,15 @@ def stored(engine) -> dict[str, pd.DataFrame]:
     """Leads (owners by external id, not surrogate id), owners and rejected rows, in a comparable order."""
     owners = repo.read_owners(engine)
     names = dict(zip(owners["id"], owners["external_id"], strict=True))
-    leads = repo.read_leads(engine)
+    leads = repo.read_leads(engine, per_handover=False)  # the stored rows (repeated ids become handovers)
     leads["owner_external_id"] = leads["owner_id"].map(names).astype("str")
     leads = leads.drop(columns=["id", "owner_id"]).sort_values("external_id").reset_index(drop=True)
+    handovers = repo.read_leads(engine)[["external_id", "mql_at"]]  # one row per handover, as figures count
+    handovers = handovers.sort_values(["external_id", "mql_at"]).reset_index(drop=True)
     owners = owners.drop(columns=["id"]).sort_values("external_id").reset_index(drop=True)
     rejected = repo.read_rejected_rows(engine)[["source", "object", "row_number", "reasons", "raw"]]
     rejected = rejected.sort_values("row_number").reset_index(drop=True)
-    return {"leads": leads, "owners": owners, "rejected": rejected}
+    return {"leads": leads, "owners": owners, "rejected": rejected, "handovers": handovers}
 
 
 def test_an_import_killed_mid_file_and_run_again_equals_a_clean_import(tmp_path):
@@ -130,7 +132,7 @@ def test_an_import_killed_mid_file_and_run_again_equals_a_clean_import(tmp_path)
     finish(run_import(clean_url, big))
 
     after, expected = stored(killed), stored(clean)
-    for name in ("leads", "owners", "rejected"):
+    for name in ("leads", "owners", "rejected", "handovers"):
         pd.testing.assert_frame_equal(after[name], expected[name], check_like=True, obj=name)
     assert after["leads"]["external_id"].is_unique  # no duplicates
     assert set(after["leads"]["external_id"]) == {

@@ -17,6 +17,7 @@ import pytest
 
 from data import repository
 from data.engine import make_engine
+from tests.conftest import clock_env
 from tests.connectors.hubspot.conftest import TODAY, TOKEN, assert_same_rows, stored
 from tests.connectors.hubspot.fake_hubspot import FakeHubSpot, expected_canonical, seeded_frames
 
@@ -30,6 +31,7 @@ def cli_env(database: Path, fake: FakeHubSpot, token: str = TOKEN) -> dict[str, 
         HUBSPOT_ACCESS_TOKEN=token,
         HUBSPOT_BASE_URL=fake.base_url,
         PYTHONUNBUFFERED="1",
+        **clock_env(),
     )
     return env
 
@@ -154,7 +156,9 @@ def test_kill_9_in_the_middle_then_rerun_gives_the_same_rows(slow_hubspot):
 def test_a_second_sync_while_one_runs_exits_75_and_leaves_it_alone(slow_hubspot):
     """Cron starts a sync while another (a "Sync now" click, an overlapping cron run) is still going."""
     fake, frames, ids, database, env = slow_hubspot
-    fake.hold = threading.Event()  # HubSpot answers nothing until the second sync was refused: no race on load
+    fake.hold = (
+        threading.Event()
+    )  # HubSpot answers nothing until the second sync was refused: no race on load
     first = start_cli(env, output=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 90

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from data import repository
 from data.engine import make_engine
+from tests.conftest import clock_env
 from tests.connectors.salesforce.conftest import CLIENT_ID, CLIENT_SECRET, assert_matches
 
 REPO = Path(__file__).resolve().parents[3]
@@ -24,6 +25,7 @@ def cli_env(database: Path, fake, ca_bundle: str, secret: str = CLIENT_SECRET) -
         SALESFORCE_CLIENT_SECRET=secret,
         REQUESTS_CA_BUNDLE=ca_bundle,
         PYTHONUNBUFFERED="1",
+        **clock_env(),
     )
     return env
 
