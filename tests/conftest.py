@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -48,6 +49,11 @@ def pytest_configure(config):
     traveller = time_machine.travel(PINNED_NOW, tick=True)
     traveller.start()
     config.add_cleanup(traveller.stop)
+
+
+def plain(markdown: str) -> str:
+    """Text a page escaped for Markdown (analytics.wording.literal) as the reader sees it: backslashes off."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def clock_env() -> dict[str, str]:

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 import settings
 from data import repository as repo
 from data.engine import make_engine
+from tests.conftest import plain
 
 APP = str(settings.ROOT / "app.py")
 
@@ -47,5 +48,5 @@ def test_a_bad_database_url_is_one_clear_error(monkeypatch):
     monkeypatch.setenv("ACCORD_DATABASE_URL", "postgresql+psycopg://u:topsecret@127.0.0.1:1/x")
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
-    message = at.error[0].value
+    message = plain(at.error[0].value)
     assert "ACCORD_DATABASE_URL" in message and "topsecret" not in message

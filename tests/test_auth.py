@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 import settings as accord_settings
 from pages.components import auth, navigation
 from pages.components.auth import AuthConfigError, resolve_role, role_rules
+from tests.conftest import plain
 
 APP = str(accord_settings.ROOT / "app.py")
 AUTH = {
@@ -175,7 +176,10 @@ def test_a_listed_verified_address_always_decides(claims):
 @pytest.mark.parametrize(
     ("role", "allowed"),
     [
-        ("admin", {"edit_agreement", "run_sync", "run_import", "see_rejected_rows", "freeze_week"}),
+        (
+            "admin",
+            {"edit_agreement", "run_sync", "run_import", "see_rejected_rows", "freeze_week", "remove_demo"},
+        ),
         ("executive", {"freeze_week"}),
         ("marketing", set()),
         ("sales", set()),
@@ -334,7 +338,7 @@ def test_a_person_without_a_role_is_told_so_and_can_sign_out(app):
 
 def test_a_broken_role_configuration_stops_the_app_with_the_key_named(app):
     at = app(user=signed_in("ops@example.com"), accord={"roles": {"admins": ["ops@example.com"]}})
-    assert len(at.error) == 1 and "[accord.roles]: unknown role 'admins'" in at.error[0].value
+    assert len(at.error) == 1 and "[accord.roles]: unknown role 'admins'" in plain(at.error[0].value)
     assert len(at.sidebar.header) == 0 and len(at.metric) == 0 and len(at.button) == 0
 
 

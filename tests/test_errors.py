@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 import cli
 import settings
+from analytics.wording import literal
 from errors import AccordError
 
 PACKAGES = ["analytics", "connectors", "data", "reports", "agreements", "pages.components"]
@@ -159,8 +160,8 @@ def _page(kind: str) -> None:
 def test_a_page_shows_an_accord_error_as_one_message_and_stops():
     at = AppTest.from_function(_page, args=("fixable",)).run()
     assert not at.exception
-    assert [e.value for e in at.error] == [
-        "the database is read-only (check the file's permissions or the user's grants)"
+    assert [e.value for e in at.error] == [  # escaped: an error may quote a file's or a CRM's values
+        literal("the database is read-only (check the file's permissions or the user's grants)")
     ]
     assert not at.markdown  # stopped: nothing after the error is drawn
 
@@ -184,5 +185,5 @@ def test_the_app_shows_an_error_a_page_leaves_unhandled_as_one_message(monkeypat
     at.switch_page("pages/data.py").run()
     assert not at.exception
     assert [e.value for e in at.error] == [
-        "the disk holding the database is full; free space and run it again"
+        literal("the disk holding the database is full; free space and run it again")
     ]
