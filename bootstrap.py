@@ -49,8 +49,7 @@ def remove_demo(engine, actor: str) -> dict[str, int]:
 
 def demo_removed(engine) -> bool:
     """Whether someone removed the demo company from this database (then it is not loaded again)."""
-    audit = repo.read_audit(engine, limit=None)
-    return bool(len(audit)) and bool((audit["action"] == DEMO_REMOVED).any())
+    return not repo.read_audit(engine, limit=1, action=DEMO_REMOVED).empty
 
 
 def load_demo_if_empty(engine, leads: int | None = None, progress=None) -> bool:

@@ -66,13 +66,13 @@ def person_ids(owners: pd.DataFrame) -> pd.Series:
     return pd.Series([find(int(i)) for i in ids], index=owners.index, dtype="int64")
 
 
-def people(owners: pd.DataFrame) -> pd.DataFrame:
+def people(owners: pd.DataFrame, person: pd.Series | None = None) -> pd.DataFrame:
     """One row per person, in the columns of ``owners``: the speaking record's id and the first name,
     e-mail and team any of the person's records has (lowest id first); active if any record is. A name
     that two people share gets each one's e-mail (or source) appended."""
     if owners.empty:
         return owners
-    person = person_ids(owners)
+    person = person_ids(owners) if person is None else person  # ``person``: person_ids(owners), if known
     ordered = owners.assign(_person=person.to_numpy()).sort_values("id", kind="stable")
     grouped = ordered.groupby("_person", sort=True)
     first = grouped.first()  # first non-null value of each column, lowest id first

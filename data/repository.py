@@ -879,7 +879,7 @@ def _fetch_owners(conn: Connection, dialect: str) -> pd.DataFrame:
     sql = f"SELECT {', '.join(names)} FROM owners"
     records = _frame(_fetch_arrow(conn, sql, {}, struct), "owners", names, dialect)
     person = person_ids(records)
-    teams = people(records).set_index("id")["team"]
+    teams = people(records, person).set_index("id")["team"]
     return pd.DataFrame(
         {
             "id": pd.array(person.to_numpy(), dtype=INT),
@@ -1452,10 +1452,12 @@ def _scrubbed(value):
     return value
 
 
-def read_audit(bind: Engine | Connection, limit: int | None = 500) -> pd.DataFrame:
-    """The audit trail, newest first: at, actor, action, target, detail."""
+def read_audit(bind: Engine | Connection, limit: int | None = 500, action: str | None = None) -> pd.DataFrame:
+    """The audit trail, newest first: at, actor, action, target, detail (only ``action``'s entries if given)."""
     t = AuditEntry.__table__
     query = select(t.c.at, t.c.actor, t.c.action, t.c.target, t.c.detail).order_by(t.c.id.desc())
+    if action is not None:
+        query = query.where(t.c.action == action)
     if limit is not None:
         query = query.limit(limit)
     with transaction(bind) as conn:
