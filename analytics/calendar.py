@@ -288,8 +288,12 @@ class _Grid:
     def covering(cls, calendar: BusinessCalendar, first_us: int, last_us: int) -> _Grid:
         # Local dates are within +-1 day of UTC dates; the margin also keeps windows that start the
         # evening before (UTC) of a date in the grid.
-        first_day = max(int(first_us // _DAY_US) - 2, _FIRST_DAY)
-        last_day = min(int(last_us // _DAY_US) + 2, _LAST_DAY)
+        # Widened to whole blocks of days so that the many calls of one page (each over its own
+        # instants) share a cached grid instead of building one each.
+        first_day = max((int(first_us // _DAY_US) - 2) // _GRID_BLOCK * _GRID_BLOCK, _FIRST_DAY)
+        last_day = min(
+            (int(last_us // _DAY_US) + 2) // _GRID_BLOCK * _GRID_BLOCK + _GRID_BLOCK - 1, _LAST_DAY
+        )
         return _cached_grid(calendar, first_day, last_day)
 
     def position(self, instants: np.ndarray) -> np.ndarray:
@@ -311,6 +315,9 @@ class _Grid:
             k[at_opening] = np.searchsorted(self.after, positions[at_opening], side="right")
         k = np.minimum(k, len(self.after) - 1)
         return self.opens[k] + (positions - self.before[k])
+
+
+_GRID_BLOCK = 128  # days
 
 
 @functools.lru_cache(maxsize=16)

@@ -61,13 +61,9 @@ def assign(keys: pd.DataFrame, lead_ids: pd.Series, when: pd.Series) -> np.ndarr
     if not mine.any():
         return out
     first = keys.drop_duplicates("lead_id").set_index("lead_id")["row_id"]
-    items = pd.DataFrame(
-        {
-            "lead_id": ids[mine],
-            "when": when.to_numpy()[mine] if len(when) else [],
-            "pos": np.flatnonzero(mine),
-        }
-    )
+    pos = np.flatnonzero(mine)
+    # Pick before converting: to_numpy() of a whole tz-aware column makes one Timestamp object per row.
+    items = pd.DataFrame({"lead_id": ids[mine], "when": when.iloc[pos].reset_index(drop=True), "pos": pos})
     items["when"] = pd.to_datetime(items["when"], utc=True).astype(keys["mql_at"].dtype)
     out[mine] = first.reindex(items["lead_id"]).to_numpy("int64")
     dated = items[items["when"].notna()].sort_values("when", kind="stable")

@@ -136,6 +136,7 @@ class Deal(Base):
         _source_key("deals"),
         Index("ix_deals_created_at", "created_at"),
         Index("ix_deals_closed_at", "closed_at"),
+        Index("ix_deals_lead", "source", "lead_external_id"),  # a lead's deals (handovers, merges, links)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
