@@ -15,17 +15,20 @@ sync, an import or an agreement change so every page shows the new state.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from types import MappingProxyType
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 import settings
 from analytics import breakdowns
 from analytics.agreement import AgreementVersion, versions_from_rows
 from analytics.baseline import FunnelAssumptions, trailing_assumptions
+from analytics.charts import tidy
 from analytics.commitments import evaluate
 from analytics.slicing import slice_frames
 from data import repository as repo
@@ -195,6 +198,8 @@ def evaluation(
 def clear() -> None:
     """Forget every cached frame and result: call after a sync, an import or an agreement change."""
     st.cache_data.clear()
+    for view in (sales_view, marketing_view, funnel_view, overview_view):
+        view.clear()
     _windows_read.clear()
     _window_frames.clear()
     _cut_frames.clear()
@@ -221,6 +226,34 @@ def funnel_assumptions(url: str, agreement: str, start: str, end: str, as_of: st
 
 
 # --- one view per page -----------------------------------------------------------------------------------
+# A view is cached as a resource, shared by every session and never modified: st.cache_data would pickle it,
+# and unpickling its plotly charts (validated again, one by one) cost each warm page 0.4-1.9 s. Its charts
+# are laid out for a dashboard column once, here, before the view is shared (pages draw them as they are).
+
+
+def _figures(value, seen: set[int]):
+    """Every plotly figure in ``value``: a view dataclass, its nested parts, lists, tuples and dicts."""
+    if id(value) in seen:
+        return
+    seen.add(id(value))
+    if isinstance(value, go.Figure):
+        yield value
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            yield from _figures(getattr(value, field.name), seen)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _figures(item, seen)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _figures(item, seen)
+
+
+def _laid_out(view):
+    """``view`` with every chart laid out by :func:`analytics.charts.tidy` (once, before it is shared)."""
+    for fig in _figures(view, set()):
+        tidy(fig)
+    return view
 
 
 def _view_filters(
@@ -233,7 +266,7 @@ def _view_filters(
     )
 
 
-@st.cache_data(ttl=600, max_entries=16, show_spinner="Computing the Sales page…")
+@st.cache_resource(ttl=600, max_entries=16, show_spinner="Computing the Sales page…")
 def sales_view(
     url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
     owners: tuple = (), channels: tuple = (),
@@ -242,14 +275,14 @@ def sales_view(
     from views.sales import sales_view as view_of
 
     queue_start, queue_end = breakdowns.queue_window(pd.Timestamp(as_of))
-    return view_of(
+    return _laid_out(view_of(
         agreement_versions(url, agreement), frames(url, start, end),
         frames(url, queue_start.isoformat(), queue_end.isoformat()),
         _view_filters(period, start, end, as_of, teams, owners, channels),
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
-@st.cache_data(ttl=600, max_entries=16, show_spinner="Computing the Marketing page…")
+@st.cache_resource(ttl=600, max_entries=16, show_spinner="Computing the Marketing page…")
 def marketing_view(
     url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
     owners: tuple = (), channels: tuple = (), *, history_start: str,
@@ -257,13 +290,13 @@ def marketing_view(
     """views.marketing.marketing_view of the period [start, end), its trend from ``history_start``, as of ``as_of``."""
     from views.marketing import marketing_view as view_of
 
-    return view_of(
+    return _laid_out(view_of(
         agreement_versions(url, agreement), frames(url, start, end), frames(url, history_start, end),
         _view_filters(period, start, end, as_of, teams, owners, channels), pd.Timestamp(history_start),
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
-@st.cache_data(ttl=600, max_entries=16, show_spinner="Building the funnel…")
+@st.cache_resource(ttl=600, max_entries=16, show_spinner="Building the funnel…")
 def funnel_view(
     url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
     owners: tuple = (), channels: tuple = (), *, history_start: str,
@@ -271,10 +304,10 @@ def funnel_view(
     """views.funnel.funnel_view of the period [start, end) and the cohorts from ``history_start``, as of ``as_of``."""
     from views.funnel import funnel_view as view_of
 
-    return view_of(
+    return _laid_out(view_of(
         agreement_versions(url, agreement), frames(url, history_start, end),
         _view_filters(period, start, end, as_of, teams, owners, channels), pd.Timestamp(history_start),
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 # --- Overview: weekly figures, frozen snapshots, the meeting pack -----------------------------------------
@@ -286,7 +319,7 @@ def snapshots(url: str, agreement: str) -> pd.DataFrame:
     return repo.read_snapshots(_engine_for(url), agreement)
 
 
-@st.cache_data(ttl=600, max_entries=16, show_spinner="Computing the week's figures…")
+@st.cache_resource(ttl=600, max_entries=16, show_spinner="Computing the week's figures…")
 def overview_view(
     url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
     owners: tuple = (), channels: tuple = (), *, week: str,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from analytics import charts, wording
+from analytics import wording
 from analytics.agreement import Agreement
 from pages.components import filters, loaders
 
@@ -76,6 +76,7 @@ def data_notice(url: str, stop_when_empty: bool = True) -> None:
 
 
 def show_chart(fig, key: str) -> None:
-    """A plotly chart laid out for its column; its modebar button downloads a PNG named after chart and period."""
+    """A view's plotly chart (laid out for its column by the loaders, shared: never modified here); its
+    modebar button downloads a PNG named after chart and period."""
     png = {"format": "png", "filename": f"accord-{key}-{st.query_params.get('period', 'current')}"}
-    st.plotly_chart(charts.tidy(fig), key=key, config={"toImageButtonOptions": png})
+    st.plotly_chart(fig, key=key, config={"toImageButtonOptions": png})

@@ -150,7 +150,7 @@ def test_won_deals_without_an_amount_are_counted_and_said(monkeypatch, tmp_path,
             conn.execute(text("UPDATE deals SET amount = NULL WHERE id = :id"), {"id": deal})
     engine.dispose()
     assert len(won) >= 2
-    st.cache_data.clear()  # the first run cached this database's view; the data changed under it
+    st.cache_data.clear()  # the first run cached this database's view (a resource, cleared below)
     st.cache_resource.clear()
     at = open_page(monkeypatch, tmp_path, url, PAGE)
     said = [w.value for w in at.warning]
