@@ -48,7 +48,7 @@ from sqlalchemy import Engine
 
 import settings as accord_settings
 from connectors.hubspot import mapping
-from connectors.hubspot.client import HubSpotClient, HubSpotError
+from connectors.hubspot.client import HISTORY_BATCH, HubSpotClient, HubSpotError
 from connectors.hubspot.settings import (
     ACTIVITY_OBJECTS,
     CONNECTOR,
@@ -68,6 +68,9 @@ TOUCHES = "lead_touches"  # the sync_state row that says leads' touches need rec
 # The sync_state row whose cursor says until when every contact's handovers were rebuilt from its history
 # (set by a complete full read of contacts, carried forward by the incremental runs after it).
 HISTORY = "contact_history"
+HELD_PAGES = (
+    50  # contact pages held back at most while too few of their contacts want history for a batch read
+)
 
 
 @dataclass
@@ -401,8 +404,23 @@ def _fetch(client: HubSpotClient, plan: _Plan, config: HubSpotConfig, inbox: que
         # History in the list itself (pages of 50) costs one request per 100 contacts; batch reads of 50
         # cost one per 50 contacts that need it. The last page's share of those decides the next page's way.
         in_list = False
+        # Pages whose contacts still want their history wait here until 50 of them do: one full batch read.
+        held: list[_Batch] = []
+        wanting = 0
+
+        def release() -> None:
+            nonlocal wanting
+            if held:
+                _attach_history(client, [r for b in held for r in b.records], plan, config)
+            for batch in held:
+                _put(inbox, batch, stop)
+            held.clear()
+            wanting = 0
+
         while not stop.is_set():
             done = False
+            was = plan.phase
+            with_history = False
             if plan.phase in ("active", "archived"):
                 with_history = plan.obj == "contacts" and plan.phase == "active" and in_list
                 page = client.list_page(
@@ -415,10 +433,7 @@ def _fetch(client: HubSpotClient, plan: _Plan, config: HubSpotConfig, inbox: que
                 )
                 records = page.results
                 if plan.obj == "contacts" and records and plan.phase == "active":
-                    wanted = sum(_wants_history(r, plan, config) for r in records) / len(records)
-                    if not with_history:
-                        _attach_history(client, records, plan, config)
-                    in_list = wanted > 0.5
+                    in_list = sum(_wants_history(r, plan, config) for r in records) / len(records) > 0.5
                 if page.after is not None:
                     plan.after = page.after
                 elif plan.phase == "active":
@@ -437,13 +452,19 @@ def _fetch(client: HubSpotClient, plan: _Plan, config: HubSpotConfig, inbox: que
                 records = page.results
                 if linked and records:
                     _attach_contacts(client, plan.obj, records)
-                if plan.obj == "contacts" and records:
-                    _attach_history(client, records, plan, config)
                 if records:
                     plan.last_id = str(records[-1]["id"])
                 if page.after is None or not records:
                     plan.phase, plan.after = "archived", None
-            _put(inbox, _Batch(plan.obj, records, plan.checkpoint(), done), stop)
+            batch = _Batch(plan.obj, records, plan.checkpoint(), done)
+            if plan.obj == "contacts" and was in ("active", "search") and not with_history:
+                held.append(batch)
+                wanting += sum(not r.get("archived") and _wants_history(r, plan, config) for r in records)
+                if wanting >= HISTORY_BATCH or len(held) >= HELD_PAGES or plan.phase != was:
+                    release()
+            else:
+                release()
+                _put(inbox, batch, stop)
             if done:
                 return
     except BaseException as exc:  # handed to the writer, which raises it

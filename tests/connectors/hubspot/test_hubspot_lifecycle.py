@@ -221,7 +221,7 @@ def history_read(fake, since: int) -> set[str]:
 
 
 def test_a_full_resync_reads_the_history_of_changed_contacts_only(engine, fake, config):
-    quiet = [contact(fake, f"2026-01-{d:02d}T10:00:00Z") for d in (5, 6, 7)]
+    quiet = [contact(fake, f"2026-01-{1 + i % 28:02d}T10:00:00Z") for i in range(149)]  # pages of 50: three
     moving = contact(fake, "2026-01-08T10:00:00Z")
     sync(engine, config=config)
     assert repository.get_sync_state(engine, "hubspot", "contact_history")[0] is not None
@@ -230,10 +230,15 @@ def test_a_full_resync_reads_the_history_of_changed_contacts_only(engine, fake, 
     fake.update(
         "contacts", moving, {"hs_lead_status": "NEW", "lifecyclestage": "marketingqualifiedlead"}, at=LATER[1]
     )
+    edited = [quiet[0], quiet[60]]  # on the first and second page: another change, still one handover each
+    for lead in edited:
+        fake.update("contacts", lead, {"hs_lead_status": "IN_PROGRESS"}, at=LATER[1])
     before = len(fake.requests())
     summary = sync(engine, config=config, full=True)
 
-    assert history_read(fake, before) == {moving}  # the three unchanged contacts cost nothing more
+    assert history_read(fake, before) == {moving, *edited}  # the 147 unchanged contacts cost nothing more
+    reads = [r for r in fake.requests()[before:] if r.path == "/crm/v3/objects/contacts/batch/read"]
+    assert len(reads) == 1  # the three pages' changed contacts in one batch read
     assert summary.objects["contacts"].handovers == 2
     stored = repository.read_handovers(engine, source="hubspot")
     assert stored["lead_external_id"].tolist() == [moving, moving]
