@@ -168,6 +168,7 @@ def test_a_recycled_lead_shows_in_two_periods(monkeypatch, tmp_path, fake, compa
     fake.update("contacts", lead, {"lifecyclestage": "marketingqualifiedlead", "hs_lead_status": "NEW",
                                    "hs_v2_date_entered_marketingqualifiedlead": "2026-11-04T10:00:00Z"},
                 at="2026-11-04T10:00:00Z")  # fmt: skip
+    call = fake.add("calls", {"hs_timestamp": "2026-10-06T11:00:00Z"}, contact=lead)  # the first one's touch
     run()
     # slow count: each entry into MQL in the server's lifecycle history is a handover in its own month
     entries = [e["timestamp"] for e in fake.objects["contacts"][int(lead)].history_of("lifecyclestage")
@@ -180,6 +181,18 @@ def test_a_recycled_lead_shows_in_two_periods(monkeypatch, tmp_path, fake, compa
     said = {at: " ".join(c.value for c in at.caption) for at in (october, november)}
     assert "Handovers: 1 first-time, 0 re-qualified after recycling" in said[october]
     assert "Handovers: 0 first-time, 1 re-qualified after recycling" in said[november]
+
+    # Each handover has its own clock: the call an hour after the first MQL follows up October's
+    # handover; November's, untouched for two weeks, is missed (slow: the server's activity times).
+    touched = [pd.Timestamp(fake.objects["calls"][int(call)].properties["hs_timestamp"])]
+    handed = sorted(pd.Timestamp(e) for e in entries)
+    within = [any(h <= t <= h + pd.Timedelta(hours=4) for t in touched) for h in handed]
+    assert within == [True, False]
+    sales = {p: show(monkeypatch, tmp_path, url, "pages/sales.py", **a) for p, a in
+             (("2026-10", {"as_of": "2026-10-30"}), ("2026-11", {}))}  # fmt: skip
+    assert [metrics(sales[p])["Follow-up"] for p in ("2026-10", "2026-11")] == [
+        wording.format_value(float(w), "rate") for w in within
+    ]
 
 
 def test_a_moved_deal_counts_on_the_page_for_its_new_leads_channel(monkeypatch, tmp_path, fake, company):
