@@ -12,7 +12,13 @@ handovers; 2% of the MQL contacts were recycled and re-qualified (two handovers 
 
 The floor is the fewest requests a full sync can make without history: one list request per 100 records
 of every object, active and archived (at least one each), the owners' pages and the pipelines. The ratio
-is the requests the sync made (history included) over that floor (aim: <= 1.2). Also printed: the time
+is the requests the sync made (history included) over that floor (aim: <= 1.2). HubSpot returns property
+history for at most 50 records a request (list page or batch read), so reading the history of every
+contact that can have been handed over costs, at the least, pages of 50 for those contacts:
+``history_floor_requests`` is that least, and ``requests_over_history_floor`` how close the first full
+sync comes to it. After it, a day of CRM work (``--changed`` of the contacts and deals) and the same full
+sync again (``resync_*``: only contacts modified since their history was read want it again, gathered
+across pages into batch reads of 50), then another day and an incremental run. Also printed: the time
 those requests need at 190 per 10 s, and the seconds spent rebuilding handovers from history (pure
 mapping). ``name: value`` lines come last.
 """
@@ -35,6 +41,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_hubspot import floor_seconds  # noqa: E402
 
 from connectors.hubspot import mapping  # noqa: E402
+from connectors.hubspot.client import HISTORY_BATCH  # noqa: E402
 from connectors.hubspot.settings import HubSpotConfig  # noqa: E402
 from connectors.hubspot.sync import sync  # noqa: E402
 from data import repository  # noqa: E402
@@ -53,6 +60,25 @@ def request_floor(fake: FakeHubSpot) -> int:
             pages += max(1, math.ceil(fake.count(obj, archived=archived) / PAGE))
     owners = len(fake.owners)
     return pages + 2 * max(1, math.ceil(owners / 500)) + 1
+
+
+def history_floor(fake: FakeHubSpot, floor: int, wanting: int) -> int:
+    """Fewest requests of a full sync that reads the history of ``wanting`` contacts: the floor, with the
+    active contacts' pages of 100 replaced by pages of 50 for those contacts (HubSpot's limit with
+    ``propertiesWithHistory``, list or batch read) and pages of 100 for the rest."""
+    active = fake.count("contacts", archived=False)
+    plain = max(1, math.ceil(active / PAGE))
+    return floor - plain + math.ceil(wanting / HISTORY_BATCH) + math.ceil((active - wanting) / PAGE)
+
+
+def history_reads(fake: FakeHubSpot, since: int) -> int:
+    """Requests after the first ``since`` that asked for contacts' property history (list pages or batch reads)."""
+    return sum(
+        1
+        for r in fake.requests()[since:]
+        if (r.path == "/crm/v3/objects/contacts/batch/read" and (r.body or {}).get("propertiesWithHistory"))
+        or (r.path == "/crm/v3/objects/contacts" and r.query.get("propertiesWithHistory"))
+    )
 
 
 def recycle(fake: FakeHubSpot, share: float) -> int:
@@ -88,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--recycled", type=float, default=0.02, help="share of MQL contacts recycled, re-qualified"
     )
+    parser.add_argument("--changed", type=float, default=0.01, help="share of records changed per day")
     args = parser.parse_args(argv)
 
     print(f"seeding the local HubSpot with {args.leads:,} contacts ...", flush=True)
@@ -102,6 +129,12 @@ def main(argv: list[str] | None = None) -> int:
             token=TOKEN, base_url=fake.base_url, requests_per_window=10**9, search_per_second=10**6
         )
         floor = request_floor(fake)
+        wanting = sum(
+            mapping.needs_history({"properties": r.properties})
+            for r in fake.objects["contacts"].values()
+            if not r.archived
+        )
+        least = history_floor(fake, floor, wanting)
         with tempfile.TemporaryDirectory() as folder:
             engine = make_engine(f"sqlite:///{folder}/bench.db")
             upgrade(engine)
@@ -109,8 +142,18 @@ def main(argv: list[str] | None = None) -> int:
             full = sync(engine, config=config)
             sync_seconds = time.monotonic() - started
             stored = repository.count_handovers(engine)
+            history_requests = history_reads(fake, 0)
+            # A day of CRM work (1% of contacts and deals changed), then the same full sync again, then
+            # another day and an incremental run: the re-reads ask for the changed contacts' history only.
+            fake.change_share(args.changed, seed=1)
+            before = len(fake.requests())
+            again = sync(engine, config=config, full=True)
+            again_history = history_reads(fake, before)
+            fake.change_share(args.changed, seed=2)
+            before = len(fake.requests())
+            later = sync(engine, config=config)
+            later_history = history_reads(fake, before)
             engine.dispose()
-        history_requests = len(fake.requests("POST", "/crm/v3/objects/contacts/batch/read"))
         records = [
             {
                 "id": str(r.id),
@@ -126,18 +169,28 @@ def main(argv: list[str] | None = None) -> int:
         fake.stop()
 
     print(full.describe())
+    print(again.describe())
+    print(later.describe())
     figures = {
         "contacts": fake.count("contacts"),
         "contacts_recycled": recycled,
+        "contacts_wanting_history": wanting,
         "floor_requests": floor,
+        "history_floor_requests": least,
         "full_sync_requests": full.requests,
         "history_requests": history_requests,
+        "resync_full_requests": again.requests,
+        "resync_history_requests": again_history,
+        "incremental_requests": later.requests,
+        "incremental_history_requests": later_history,
         "handovers_stored": stored,
         "handovers_rebuilt_from_all_histories": len(rebuilt),
         "floor_seconds_at_190_per_10s": f"{floor_seconds(floor, 190, 10.0):.0f}",
         "full_seconds_at_190_per_10s": f"{floor_seconds(full.requests, 190, 10.0):.0f}",
         "sync_seconds_unthrottled": f"{sync_seconds:.1f}",
         "rebuild_seconds": f"{rebuild_seconds:.2f}",
+        "requests_over_history_floor": f"{full.requests / least:.3f}",
+        "resync_requests_over_floor": f"{again.requests / floor:.3f}",
         "requests_over_floor": f"{full.requests / floor:.3f}",
     }
     for name, value in figures.items():

@@ -897,9 +897,15 @@ def load_demo(
     frames = generate(leads=leads, seed=seed, today=resolve_today(today))
     if reset:
         repository.delete_source(engine, SOURCE)
-    counts = write_frames(engine, frames, progress)
+    cases = lifecycle_cases(frames, seed)
+    counts = write_frames(engine, cases.frames, progress)
     recycled = recycled_handovers(frames, seed)
     counts["handovers"] = repository.replace_handovers(engine, recycled)
+    # The CRM's later changes, through the paths a sync takes: merges fold the duplicates into their
+    # survivors (activities and all), moved deals take their new lead and its channel.
+    counts["leads"] -= repository.merge_leads(engine, SOURCE, cases.merges)
+    if not cases.moves.empty:
+        repository.upsert_deals(engine, cases.moves)
     return counts
 
 
@@ -936,6 +942,95 @@ def recycled_handovers(frames: dict[str, pd.DataFrame], seed: int = DEFAULT_SEED
     )
     second = first.assign(mql_at=back.to_numpy(), recycled=True)
     return pd.concat([first, second], ignore_index=True)
+
+
+MERGED_SHARE = 0.004  # of leads, a second contact of the same person that the CRM later merges
+MOVED_SHARE = 0.02  # of marketing-sourced deals, moved to another lead of another channel
+MOVED_MAX = 500  # a few hundred show every path; more would only slow a big demo down
+ARCHIVED_SHARE = 0.01  # of open deals, deleted (archived) in the CRM
+
+
+@dataclass(frozen=True)
+class LifecycleCases:
+    """The demo's merges, moved deals and archived deals (see :func:`lifecycle_cases`)."""
+
+    frames: dict[str, pd.DataFrame]  # as written: duplicates included, deals before their move
+    merges: dict[str, list[str]]  # survivor lead external id -> the duplicate merged into it
+    moves: pd.DataFrame  # source, external_id, lead_external_id, channel: each moved deal's new link
+
+
+def lifecycle_cases(frames: dict[str, pd.DataFrame], seed: int = DEFAULT_SEED) -> LifecycleCases:
+    """The frames to write before the CRM's later changes, and those changes; ``frames`` is not changed.
+
+    - **Merges.** About :data:`MERGED_SHARE` of the leads get a duplicate contact (same person, a
+      second form fill an hour later, id ``<lead>-dup``) that took the lead's activities from that
+      hour on; merging it into the lead gives the lead back every activity, and one MQL.
+    - **Moved deals.** About :data:`MOVED_SHARE` of the deals with a lead (at most :data:`MOVED_MAX`) are written on their lead,
+      then moved to another lead of the same owner and another channel, handed over before the deal
+      was opened and without a deal of its own; the deal takes that lead's channel.
+    - **Archived deals.** About :data:`ARCHIVED_SHARE` of the open deals (at least one) are archived: they leave
+      every figure.
+
+    Deterministic for the same frames and ``seed`` (its own random stream).
+    """
+    rng = np.random.default_rng([seed, 1919])
+    leads, deals, activities = frames["leads"], frames["deals"], frames["activities"]
+
+    pick = np.flatnonzero(leads["mql_at"].notna().to_numpy() & (rng.random(len(leads)) < MERGED_SHARE))
+    survivors = leads.iloc[pick]
+    hour = pd.Timedelta(hours=1)
+    dups = survivors.assign(
+        external_id=survivors["external_id"] + "-dup",
+        created_at=survivors["created_at"] + hour,
+        mql_at=survivors["mql_at"] + hour,
+    )
+    dups["id"] = pd.array(np.arange(len(leads) + 1, len(leads) + len(dups) + 1), dtype="Int64")
+    merges = dict(zip(survivors["external_id"].tolist(), ([d] for d in dups["external_id"]), strict=True))
+    later = dict(zip(survivors["external_id"], survivors["mql_at"] + hour, strict=True))
+    theirs = np.flatnonzero(activities["lead_external_id"].isin(list(later)).to_numpy(bool, na_value=False))
+    since = activities["lead_external_id"].iloc[theirs].map(later)
+    taken = theirs[(activities["occurred_at"].iloc[theirs] >= since).to_numpy(bool, na_value=False)]
+    activities = activities.copy()
+    at = activities.index[taken]
+    activities.loc[at, "lead_external_id"] = activities.loc[at, "lead_external_id"] + "-dup"
+
+    mql = leads.set_index("external_id")
+    with_lead = np.flatnonzero(deals["lead_external_id"].notna().to_numpy())
+    chosen = with_lead[rng.random(len(with_lead)) < MOVED_SHARE][:MOVED_MAX]
+    free = mql[mql["mql_at"].notna() & ~mql.index.isin(deals["lead_external_id"].dropna())]
+    # Plain arrays per owner (a frame filtered per deal costs seconds for a big demo); taken marks used leads.
+    by_owner = {
+        owner: (g.index.to_numpy(), g["channel"].to_numpy(str), g["mql_at"].to_numpy("datetime64[us]"),
+                np.zeros(len(g), dtype=bool))
+        for owner, g in free.groupby("owner_external_id", sort=False)
+    }  # fmt: skip
+    moves = []
+    picked = deals.iloc[chosen]
+    created_at = picked["created_at"].dt.tz_convert(None).to_numpy("datetime64[us]")
+    for deal, owner, channel, created in zip(picked["external_id"].tolist(), picked["owner_external_id"].tolist(),
+                                             picked["channel"].tolist(), created_at, strict=True):  # fmt: skip
+        if owner not in by_owner:
+            continue
+        ids, channels, mql_at, used = by_owner[owner]
+        fits = np.flatnonzero(~used & (channels != channel) & (mql_at < created))
+        if not len(fits):
+            continue
+        best = fits[np.argmax(mql_at[fits])]  # the latest such lead: the one sales would plausibly confuse
+        used[best] = True
+        moves.append((SOURCE, deal, ids[best], channels[best]))
+    moves = pd.DataFrame(moves, columns=["source", "external_id", "lead_external_id", "channel"]).astype(
+        "str"
+    )
+
+    open_deals = np.flatnonzero(~deals["is_closed"].to_numpy(bool, na_value=False))
+    archived = rng.choice(open_deals, size=min(len(open_deals), max(1, round(ARCHIVED_SHARE * len(open_deals)))),
+                          replace=False)  # fmt: skip
+    deals = deals.copy()
+    deals.loc[deals.index[archived], "archived"] = True
+
+    written = {**frames, "leads": pd.concat([leads, dups], ignore_index=True), "deals": deals,
+               "activities": activities}  # fmt: skip
+    return LifecycleCases(written, merges, moves)
 
 
 def write_frames(

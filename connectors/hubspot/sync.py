@@ -48,7 +48,7 @@ from sqlalchemy import Engine
 
 import settings as accord_settings
 from connectors.hubspot import mapping
-from connectors.hubspot.client import HubSpotClient, HubSpotError
+from connectors.hubspot.client import HISTORY_BATCH, HubSpotClient, HubSpotError
 from connectors.hubspot.settings import (
     ACTIVITY_OBJECTS,
     CONNECTOR,
@@ -65,6 +65,12 @@ log = logging.getLogger("connectors.hubspot")
 
 Progress = Callable[..., None]  # progress(stage, done, total, detail="")
 TOUCHES = "lead_touches"  # the sync_state row that says leads' touches need recounting
+# The sync_state row whose cursor says until when every contact's handovers were rebuilt from its history
+# (set by a complete full read of contacts, carried forward by the incremental runs after it).
+HISTORY = "contact_history"
+HELD_PAGES = (
+    50  # contact pages held back at most while too few of their contacts want history for a batch read
+)
 
 
 @dataclass
@@ -165,6 +171,8 @@ class _Plan:
     after: str | None = None  # list paging cursor of the next page
     last_id: str | None = None  # search: the largest id already read
     resumed: bool = False
+    # contacts, full: epoch ms; a contact not modified since then keeps the handovers stored for it
+    history_since: int | None = None
 
     def checkpoint(self) -> dict:
         return {
@@ -174,6 +182,7 @@ class _Plan:
             "window_end": self.window_end,
             "after": self.after,
             "last_id": self.last_id,
+            "history_since": self.history_since,
         }
 
     @classmethod
@@ -187,6 +196,7 @@ class _Plan:
             after=saved.get("after"),
             last_id=saved.get("last_id"),
             resumed=True,
+            history_since=saved.get("history_since"),
         )
 
 
@@ -292,7 +302,13 @@ def _plan(engine: Engine, obj: str, full: bool, started: dt.datetime, config: Hu
         return _Plan.from_checkpoint(obj, checkpoint)
     end = _epoch_ms(started)
     if full or cursor is None:
-        return _Plan(obj=obj, mode="full", phase="active", window_end=end)
+        known, _ = (
+            repository.get_sync_state(engine, CONNECTOR, HISTORY) if obj == "contacts" else (None, None)
+        )
+        # A contact's lifecycle or lead status change moves its modified date: those not modified since
+        # their history was last read need not be read again (a margin of lookback_seconds, as search has).
+        since = None if known is None else int(known) - int(config.lookback_seconds * 1000)
+        return _Plan(obj=obj, mode="full", phase="active", window_end=end, history_since=since)
     start = int(cursor) - int(config.lookback_seconds * 1000)
     return _Plan(obj=obj, mode="search", phase="search", window_start=start, window_end=end)
 
@@ -388,8 +404,23 @@ def _fetch(client: HubSpotClient, plan: _Plan, config: HubSpotConfig, inbox: que
         # History in the list itself (pages of 50) costs one request per 100 contacts; batch reads of 50
         # cost one per 50 contacts that need it. The last page's share of those decides the next page's way.
         in_list = False
+        # Pages whose contacts still want their history wait here until 50 of them do: one full batch read.
+        held: list[_Batch] = []
+        wanting = 0
+
+        def release() -> None:
+            nonlocal wanting
+            if held:
+                _attach_history(client, [r for b in held for r in b.records], plan, config)
+            for batch in held:
+                _put(inbox, batch, stop)
+            held.clear()
+            wanting = 0
+
         while not stop.is_set():
             done = False
+            was = plan.phase
+            with_history = False
             if plan.phase in ("active", "archived"):
                 with_history = plan.obj == "contacts" and plan.phase == "active" and in_list
                 page = client.list_page(
@@ -402,10 +433,7 @@ def _fetch(client: HubSpotClient, plan: _Plan, config: HubSpotConfig, inbox: que
                 )
                 records = page.results
                 if plan.obj == "contacts" and records and plan.phase == "active":
-                    wanted = sum(mapping.needs_history(r, config.properties) for r in records) / len(records)
-                    if not with_history:
-                        _attach_history(client, records, config)
-                    in_list = wanted > 0.5
+                    in_list = sum(_wants_history(r, plan, config) for r in records) / len(records) > 0.5
                 if page.after is not None:
                     plan.after = page.after
                 elif plan.phase == "active":
@@ -424,13 +452,19 @@ def _fetch(client: HubSpotClient, plan: _Plan, config: HubSpotConfig, inbox: que
                 records = page.results
                 if linked and records:
                     _attach_contacts(client, plan.obj, records)
-                if plan.obj == "contacts" and records:
-                    _attach_history(client, records, config)
                 if records:
                     plan.last_id = str(records[-1]["id"])
                 if page.after is None or not records:
                     plan.phase, plan.after = "archived", None
-            _put(inbox, _Batch(plan.obj, records, plan.checkpoint(), done), stop)
+            batch = _Batch(plan.obj, records, plan.checkpoint(), done)
+            if plan.obj == "contacts" and was in ("active", "search") and not with_history:
+                held.append(batch)
+                wanting += sum(not r.get("archived") and _wants_history(r, plan, config) for r in records)
+                if wanting >= HISTORY_BATCH or len(held) >= HELD_PAGES or plan.phase != was:
+                    release()
+            else:
+                release()
+                _put(inbox, batch, stop)
             if done:
                 return
     except BaseException as exc:  # handed to the writer, which raises it
@@ -447,14 +481,29 @@ def _attach_contacts(client: HubSpotClient, obj: str, records: list[dict]) -> No
         }
 
 
-def _attach_history(client: HubSpotClient, records: list[dict], config: HubSpotConfig) -> None:
-    """Give the contacts that can have been handed over their lifecycle stage and lead status history.
+def _wants_history(record: dict, plan: _Plan, config: HubSpotConfig) -> bool:
+    """Whether the sync must read this contact's lifecycle history: it can have been handed over, and it
+    was modified since its history was last read (always, when that is not known)."""
+    if not mapping.needs_history(record, config.properties):
+        return False
+    if plan.history_since is None:
+        return True
+    modified = (record.get("properties") or {}).get(CURSOR_PROPERTY["contacts"]) or record.get("updatedAt")
+    try:  # ISO 8601 as HubSpot sends it; a thousand times faster than pandas' parser, record by record
+        when = dt.datetime.fromisoformat(str(modified))
+    except ValueError:
+        return True  # unreadable: read its history rather than trust a stale one
+    when = when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when
+    return when.timestamp() * 1000 >= plan.history_since
 
-    Batch reads of 50 (search cannot return history); contacts never handed over cost nothing.
+
+def _attach_history(client: HubSpotClient, records: list[dict], plan: _Plan, config: HubSpotConfig) -> None:
+    """Give the contacts that want it (:func:`_wants_history`) their lifecycle stage and lead status history.
+
+    Batch reads of 50 (search cannot return history); contacts never handed over, and those whose
+    stored handovers are still current, cost nothing.
     """
-    ids = [
-        str(r["id"]) for r in records if not r.get("archived") and mapping.needs_history(r, config.properties)
-    ]
+    ids = [str(r["id"]) for r in records if not r.get("archived") and _wants_history(r, plan, config)]
     if not ids:
         return
     found = {
@@ -564,6 +613,12 @@ def _write(engine, obj, batches, plan, stages, config, run_id, counts: ObjectCou
             repository.set_sync_state(
                 conn, CONNECTOR, obj, cursor=str(last.state["window_end"]), checkpoint=None
             )
+            # Every contact that wanted its history has had it read: after a full read, or an incremental
+            # one that follows runs that kept this row (a database synced before handovers has none yet).
+            if obj == "contacts" and (
+                plan.mode == "full" or repository.get_sync_state(conn, CONNECTOR, HISTORY)[0] is not None
+            ):
+                repository.set_sync_state(conn, CONNECTOR, HISTORY, cursor=str(last.state["window_end"]))
         else:
             repository.set_sync_state(conn, CONNECTOR, obj, checkpoint=last.state)
     if mapped.rejected:

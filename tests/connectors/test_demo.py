@@ -458,8 +458,9 @@ def test_load_demo_twice_gives_the_same_rows(tmp_path):
     first = demo.load_demo(engine, leads=500, seed=5, today=TODAY, progress=lambda *a: seen.append(a))
     stored = {**repository.table_counts(engine), "handovers": repository.count_handovers(engine)}
     assert {t: stored[t] for t in first} == first
-    assert first["leads"] == 500 and ("leads", 500, 500) in seen
     generated = demo.generate(leads=500, seed=5, today=TODAY)
+    written = 500 + len(demo.lifecycle_cases(generated, 5).merges)  # the duplicates, merged away after
+    assert first["leads"] == 500 and ("leads", written, written) in seen
     assert first["handovers"] == len(demo.recycled_handovers(generated, 5)) > 0
 
     again = demo.load_demo(engine, leads=500, seed=5, today=TODAY)
@@ -480,6 +481,31 @@ def test_load_demo_twice_gives_the_same_rows(tmp_path):
     assert len(handed) == len(read) + first["handovers"] // 2
     repeat = handed[handed["id"] < 0]
     assert len(repeat) == first["handovers"] // 2 and repeat["external_id"].isin(read["external_id"]).all()
+
+    # The CRM's later changes: duplicates merged back (their activities with them, one MQL each), moved
+    # deals on their new lead with its channel, archived deals flagged; checked row by row.
+    cases = demo.lifecycle_cases(generated, 5)
+    assert len(cases.merges) > 0 and len(cases.moves) > 0 and cases.frames["deals"]["archived"].any()
+    assert (
+        cases.frames["activities"]["lead_external_id"].str.endswith("-dup").any()
+    )  # written on the duplicates
+    stored = repository.read_activities(engine, per_handover=False).set_index("external_id")[
+        "lead_external_id"
+    ]
+    wanted = generated["activities"].set_index("external_id")["lead_external_id"]
+    assert stored.sort_index().tolist() == wanted.sort_index().tolist()  # every one back on its survivor
+    deals = repository.read_deals(engine, per_handover=False).set_index("external_id")
+    moved = cases.moves.set_index("external_id")
+    channel = generated["leads"].set_index("external_id")["channel"]
+    for deal, row in generated["deals"].set_index("external_id").iterrows():
+        lead = moved.loc[deal, "lead_external_id"] if deal in moved.index else row["lead_external_id"]
+        assert deals.loc[deal, "lead_external_id"] == lead or (
+            pd.isna(lead) and pd.isna(deals.loc[deal, "lead_external_id"])
+        )
+        if deal in moved.index:
+            assert deals.loc[deal, "channel"] == channel[lead] != row["channel"]
+    archived = cases.frames["deals"].set_index("external_id")["archived"]
+    assert deals["archived"].sort_index().tolist() == archived.sort_index().tolist()
 
     smaller = demo.load_demo(engine, leads=200, seed=5, today=TODAY, reset=True)
     assert {t: repository.table_counts(engine)[t] for t in smaller if t != "handovers"} == {

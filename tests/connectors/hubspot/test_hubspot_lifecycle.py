@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from analytics.commitments import evaluate
 from connectors.hubspot.settings import HubSpotConfig
@@ -203,3 +204,70 @@ def test_an_archived_deal_and_contact_leave_the_figures_and_return_on_restore(en
     result = figures(engine)
     assert actual(result, "pipeline", "2026-02") == 1200
     assert actual(result, "mql-volume", "2026-02") == 1
+
+
+LATER = ("2026-11-20T10:00:00Z", "2026-11-25T10:00:00Z")  # after the suite's pinned now: after any cursor
+
+
+def history_read(fake, since: int) -> set[str]:
+    """Contact ids whose lifecycle history the requests after the first ``since`` asked for."""
+    ids: set[str] = set()
+    for r in fake.requests()[since:]:
+        if r.path == "/crm/v3/objects/contacts/batch/read" and r.body.get("propertiesWithHistory"):
+            ids |= {i["id"] for i in r.body["inputs"]}
+        elif r.path == "/crm/v3/objects/contacts" and r.query.get("propertiesWithHistory"):
+            ids.add("list page")  # a page read with history: every contact on it
+    return ids
+
+
+def test_a_full_resync_reads_the_history_of_changed_contacts_only(engine, fake, config):
+    quiet = [contact(fake, f"2026-01-{1 + i % 28:02d}T10:00:00Z") for i in range(149)]  # pages of 50: three
+    moving = contact(fake, "2026-01-08T10:00:00Z")
+    sync(engine, config=config)
+    assert repository.get_sync_state(engine, "hubspot", "contact_history")[0] is not None
+
+    fake.update("contacts", moving, {"hs_lead_status": "RECYCLED", "lifecyclestage": "lead"}, at=LATER[0])
+    fake.update(
+        "contacts", moving, {"hs_lead_status": "NEW", "lifecyclestage": "marketingqualifiedlead"}, at=LATER[1]
+    )
+    edited = [quiet[0], quiet[60]]  # on the first and second page: another change, still one handover each
+    for lead in edited:
+        fake.update("contacts", lead, {"hs_lead_status": "IN_PROGRESS"}, at=LATER[1])
+    before = len(fake.requests())
+    summary = sync(engine, config=config, full=True)
+
+    assert history_read(fake, before) == {moving, *edited}  # the 147 unchanged contacts cost nothing more
+    reads = [r for r in fake.requests()[before:] if r.path == "/crm/v3/objects/contacts/batch/read"]
+    assert len(reads) == 1  # the three pages' changed contacts in one batch read
+    assert summary.objects["contacts"].handovers == 2
+    stored = repository.read_handovers(engine, source="hubspot")
+    assert stored["lead_external_id"].tolist() == [moving, moving]
+    assert set(repository.read_leads(engine, source="hubspot")["external_id"]) == {*quiet, moving}
+
+
+def test_a_database_synced_before_handovers_reads_every_history_on_its_next_full_sync(engine, fake, config):
+    recycled = contact(fake, "2026-01-05T10:00:00Z")
+    fake.update(
+        "contacts",
+        recycled,
+        {"hs_lead_status": "RECYCLED", "lifecyclestage": "lead"},
+        at="2026-02-01T10:00:00Z",
+    )
+    fake.update(
+        "contacts",
+        recycled,
+        {"hs_lead_status": "NEW", "lifecyclestage": "marketingqualifiedlead"},
+        at="2026-03-02T10:00:00Z",
+    )
+    sync(engine, config=config)
+    with engine.begin() as conn:  # as a database synced by a version without handovers left it
+        conn.execute(sa.text("DELETE FROM handovers"))
+        conn.execute(sa.text("DELETE FROM sync_state WHERE object = 'contact_history'"))
+    sync(engine, config=config)  # incremental: nothing changed, and it does not claim the histories
+    assert repository.get_sync_state(engine, "hubspot", "contact_history")[0] is None
+
+    before = len(fake.requests())
+    summary = sync(engine, config=config, full=True)
+    assert history_read(fake, before) == {recycled}
+    assert summary.objects["contacts"].handovers == 2
+    assert repository.get_sync_state(engine, "hubspot", "contact_history")[0] is not None

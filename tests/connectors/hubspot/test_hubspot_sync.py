@@ -43,7 +43,7 @@ def test_full_load_stores_exactly_the_seeded_company(engine, fake_hubspot, hubsp
     assert (run["connector"], run["kind"], run["status"]) == ("hubspot", "full", "ok")
     assert run["counts"]["objects"]["contacts"]["inserted"] == len(expected["leads"])
     state = repository.read_sync_state(engine).set_index("object")
-    assert sorted(state.index) == sorted([*CRM_OBJECTS, "lead_touches"])
+    assert sorted(state.index) == sorted([*CRM_OBJECTS, "lead_touches", "contact_history"])
     assert state.loc[list(CRM_OBJECTS), "cursor"].notna().all() and state["checkpoint"].isna().all()
     # A full load lists, it does not search; its only POSTs read the lifecycle history of handed-over contacts.
     assert {r.path for r in fake_hubspot.requests("POST")} == {"/crm/v3/objects/contacts/batch/read"}
