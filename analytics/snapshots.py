@@ -56,7 +56,7 @@ from analytics.commitments import as_versions, document_in_force, evaluate
 from analytics.metrics import METRICS, as_instant
 from analytics.periods import parse_week, period_grid, period_of, shift_week, week_row
 from analytics.schema import UTC_TS
-from analytics.slicing import slice_frames
+from analytics.windows import cut_window
 from analytics.wording import number_or_nan
 from analytics.wording import period_name as period_title
 from errors import AccordError
@@ -143,50 +143,6 @@ def week_version(versions: Iterable[AgreementVersion], week_start: Any, week_end
     )
 
 
-def window_frames(frames: Mapping[str, pd.DataFrame], start: Any, end: Any) -> dict[str, pd.DataFrame]:
-    """Return the rows of canonical ``frames`` that an evaluation of ``[start, end)`` needs.
-
-    Leads handed over in the window and the leads of the window's deals, deals
-    created or closed in it, the activities of the kept leads, every owner.
-    Evaluating the result gives the same rows as evaluating ``frames`` over the
-    same window (tested), on a fraction of the rows. Sliced frames
-    (:func:`analytics.slicing.slice_frames`) stay sliced: the window is cut from
-    the whole frames, then sliced again, so links still resolve on the whole data.
-    """
-    selection = getattr(frames, "selection", None)
-    if selection:
-        whole = window_frames(frames.whole, start, end)
-        return slice_frames(
-            whole, teams=selection.teams, owners=selection.owners, channels=selection.channels
-        )
-    lo, hi = pd.Timestamp(start), pd.Timestamp(end)
-
-    def inside(series: pd.Series) -> np.ndarray:
-        return ((series >= lo) & (series < hi)).to_numpy(dtype=bool, na_value=False)
-
-    out = dict(frames)
-    deals = frames.get("deals")
-    deal_leads = np.empty(0, dtype="int64")
-    if deals is not None:
-        deals = deals[inside(deals["created_at"]) | inside(deals["closed_at"])]
-        out["deals"] = deals
-        deal_leads = deals["lead_id"].dropna().to_numpy(dtype="int64")
-    leads = frames.get("leads")
-    if leads is not None:
-        keep = inside(leads["mql_at"])
-        if len(deal_leads):
-            keep = keep | leads["id"].isin(deal_leads).to_numpy(dtype=bool, na_value=False)
-        leads = leads[keep]
-        out["leads"] = leads
-        activities = frames.get("activities")
-        if activities is not None:
-            ids = leads["id"].dropna().to_numpy(dtype="int64")
-            out["activities"] = activities[
-                activities["lead_id"].isin(ids).to_numpy(dtype=bool, na_value=False)
-            ]
-    return out
-
-
 def evaluate_weeks(
     agreement_versions: Any,
     frames: Mapping[str, pd.DataFrame],
@@ -221,7 +177,7 @@ def evaluate_weeks(
             for row in group
             if version_in_force(versions, row["period_start"]) is not None
         ] or [week_version(versions, end, end + pd.Timedelta(weeks=1))]  # no version yet: no targets
-        window = window_frames(frames, start, end)
+        window = cut_window(frames, start, end)
         result = as_figures(evaluate(derived, window, start, end, at), "week", at)
         if at_close and moment > end:
             # Counts and amounts are final at the close; rates are read as known now, so a week settles
@@ -245,7 +201,7 @@ def evaluate_period_to_date(
     moment = as_instant(as_of)
     doc = document_in_force(versions, moment)
     row = period_of(moment - pd.Timedelta(microseconds=1), doc.period, doc.timezone)
-    part = window_frames(frames, row["period_start"], row["period_end"])
+    part = cut_window(frames, row["period_start"], row["period_end"])
     rows = evaluate(versions, part, row["period_start"], row["period_end"], moment)
     return as_figures(rows, "period", moment)
 
@@ -576,9 +532,7 @@ def week_overview(
     week, previous_week = str(row["period"]), shift_week(str(row["period"]), -1)
     at = min(moment, row["period_end"])
     weeks = [shift_week(week, -k) for k in range(max(trend_weeks, 2) - 1, -1, -1)]
-    frames = window_frames(
-        frames, *overview_window(versions, week, moment, trend_weeks)
-    )  # once, not per call
+    frames = cut_window(frames, *overview_window(versions, week, moment, trend_weeks))  # once, not per call
     trend = evaluate_weeks(versions, frames, weeks, moment, at_close=False)
     frozen = final_snapshots(snapshots, as_of=moment) if use_frozen else {}
     corrections, used = [], {}
