@@ -18,7 +18,7 @@ from analytics.windows import ACTIVITY_TAIL, cut_window
 from data import repository as repo
 
 __all__ = ["ACTIVITY_TAIL", "ANALYTICS_COLUMNS", "all_columns", "cut_window", "read_window"]
-# The columns the analytics read (metrics.prepare_frames, breakdowns, followup, funnel, snapshots): the
+# The columns the analytics read (metrics.prepare_frames, followup, funnel, snapshots, the views): the
 # source system's own ids, lifecycle text and update times are left unread (a fifth less reading time, a quarter
 # less memory on 15 months of the 1M-lead demo).
 # tests/reports/test_weeks.py checks every figure is the same as on complete frames.

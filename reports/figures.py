@@ -18,7 +18,6 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from analytics.agreement import AgreementError
-from analytics.breakdowns import queue_window
 from analytics.commitments import EvaluationError
 from analytics.periods import WeekError
 from analytics.snapshots import SnapshotError
@@ -28,6 +27,7 @@ from data.repository import StorageError
 from reports.command import WEEK_HELP, _instant, _now, _week
 from views.figures import FIGURE_COLUMNS
 from views.filters import FilterError, Filters, filters_for
+from views.sales import queue_window
 
 PAGES = ("overview", "marketing", "sales", "funnel")
 HISTORY_PERIODS = 15  # the periods the Marketing and Funnel pages look back over (pages.components.filters)

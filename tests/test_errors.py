@@ -29,7 +29,8 @@ BUGS = {
     "analytics.breakdown_charts.ChartError": "a chart builder given the wrong frame",
     "analytics.wording.WordingError": "an unknown metric kind put into words",
     "analytics.funnel.FunnelError": "an unknown breakdown asked of the funnel",
-    "analytics.breakdowns.BreakdownError": "an unknown metric or breakdown, or an empty window, asked by code",
+    "analytics.groups.BreakdownError": "an unknown breakdown or an empty window, asked by code",
+    "analytics.commitments.UnknownMetricError": "a metric the registry does not know, tracked by code",
 }
 
 

@@ -23,7 +23,6 @@ import pandas as pd
 import streamlit as st
 
 import settings
-from analytics import breakdowns
 from analytics.agreement import AgreementVersion, versions_from_rows
 from analytics.baseline import FunnelAssumptions, trailing_assumptions
 from analytics.commitments import evaluate
@@ -31,6 +30,7 @@ from analytics.slicing import slice_frames
 from data import repository as repo
 from data.engine import make_engine, upgrade
 from data.frames import cut_window, read_window
+from views.sales import queue_window
 
 
 @st.cache_resource(show_spinner=False)
@@ -241,7 +241,7 @@ def sales_view(
     """views.sales.sales_view of the period [start, end) as of ``as_of``, for the chosen slice."""
     from views.sales import sales_view as view_of
 
-    queue_start, queue_end = breakdowns.queue_window(pd.Timestamp(as_of))
+    queue_start, queue_end = queue_window(pd.Timestamp(as_of))
     return view_of(
         agreement_versions(url, agreement), frames(url, start, end),
         frames(url, queue_start.isoformat(), queue_end.isoformat()),

@@ -8,13 +8,13 @@ import re
 import pandas as pd
 from playwright.sync_api import Page, expect
 
-from analytics.breakdowns import queue_window
 from analytics.followup import followup_detail, followup_queue
 from analytics.periods import period_of
 from data import repository as repo
 from data.engine import make_engine
 from tests.browser.conftest import screenshot, wait_for_app
 from tests.pages.dashboard_oracle import pinned_as_of, versions
+from views.sales import queue_window
 
 AS_OF = pinned_as_of()
 

@@ -10,8 +10,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from analytics import breakdowns as bd
 from analytics import wording
+from analytics.groups import ALL
 from data import repository as repo
 from data.engine import make_engine
 from data.frames import ACTIVITY_TAIL
@@ -29,7 +29,7 @@ from tests.pages.dashboard_oracle import (
     trace_values,
     versions,
 )
-from views.sales import sales_view
+from views.sales import queue_window, sales_view
 
 PAGE = "pages/sales.py"
 RATES = {
@@ -65,7 +65,7 @@ def view_of(at, url):
     """The Sales view of the filters the page ran with, computed outside the page (no cached loader)."""
     f = shown_filters(at)
     return sales_view(versions(url), window(url, f.period_start, f.period_end),
-                      window(url, *bd.queue_window(f.as_of)), f.view())  # fmt: skip
+                      window(url, *queue_window(f.as_of)), f.view())  # fmt: skip
 
 
 def assert_tiles(at, url):
@@ -127,7 +127,7 @@ def test_response_times_and_delays(sales, demo_db_url):
     delays = table(sales, "team", "leads", "routed")
     pd.testing.assert_frame_equal(delays, view.delays, check_dtype=False)
     unrouted = ["(none)"] if view.delays["team"].isna().any() or "(none)" in set(view.delays["team"]) else []
-    assert delays["team"].tolist() == [bd.ALL, *unrouted, "Americas", "EMEA"]  # (none): leads not yet routed
+    assert delays["team"].tolist() == [ALL, *unrouted, "Americas", "EMEA"]  # (none): leads not yet routed
     titles = list(charts(sales))
     assert any(t.startswith("Leads with 3+ touches within 5 business days") for t in titles)
     assert any(t.startswith("Leads accepted or rejected within 2 business days") for t in titles)
