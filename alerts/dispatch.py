@@ -78,12 +78,14 @@ def read_frames(engine: Engine, as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:
 def digest_of(engine: Engine, agreement: str, as_of: pd.Timestamp) -> tuple[str, Message]:
     """Return the last closed week of ``agreement`` at ``as_of`` and its digest message (the Overview's words)."""
     from analytics.periods import last_closed_week
-    from analytics.snapshots import scoreboard, week_dates
+    from analytics.wording import week_dates
     from reports.weeks import load_view, versions_of
+    from views.overview import scoreboard
 
     doc = document_in_force(versions_of(engine, agreement), as_of)
     week = last_closed_week(as_of, doc.timezone)
-    page = load_view(engine, agreement, week, as_of)  # the Overview's view: the digest says what the page says
+    # The Overview's view: the digest says what the page says.
+    page = load_view(engine, agreement, week, as_of)
     view = page.overview
     board = scoreboard(view.week_rows(), view.changes, view.period_rows(), previous_week=view.previous_week,
                        currency=doc.currency)  # fmt: skip

@@ -22,10 +22,7 @@ from analytics.snapshots import (
     compare_figures,
     evaluate_weeks,
     figures_frame,
-    format_change,
-    gap_sentence,
     overview_window,
-    scoreboard,
     to_records,
     week_figures,
     week_over_week,
@@ -34,7 +31,9 @@ from analytics.snapshots import (
     week_version,
 )
 from analytics.windows import cut_window
+from analytics.wording import format_change, gap_sentence
 from tests.analytics.conftest import agreement, commitment, make_frames, scenarios, ts
+from views.overview import scoreboard
 
 # UTC, Mon-Fri 09:00-17:00 (8 business hours a day). November 2026 has 21 working days, December 23.
 MONTHLY = [

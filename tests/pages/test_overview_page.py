@@ -15,7 +15,9 @@ from analytics.agreement import parse_agreement, versions_from_rows
 from analytics.commitments import document_in_force, evaluate
 from analytics.periods import last_closed_week, period_of, week_of
 from analytics.slicing import slice_frames
-from analytics.snapshots import commitment_title, evaluate_weeks, overview_window, period_title
+from analytics.snapshots import evaluate_weeks, overview_window
+from analytics.wording import commitment_title
+from analytics.wording import period_name as period_title
 from bootstrap import DEFAULT_AGREEMENT
 from data import repository as repo
 from data.engine import make_engine
