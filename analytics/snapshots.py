@@ -510,7 +510,7 @@ def week_overview(
     """Return the :class:`WeekOverview` of ISO ``week`` as of ``as_of``.
 
     ``frames`` must cover :func:`overview_window`; ``snapshots`` is
-    ``data.repository.read_snapshots`` of the agreement (or None). With
+    ``data.journal.read_snapshots`` of the agreement (or None). With
     ``use_frozen`` (the default; pass False when the figures are sliced by team,
     owner or channel, which snapshots are not), the week and the week before
     show their frozen figures where a final snapshot exists, and every

@@ -37,7 +37,7 @@ from bench_hubspot import floor_seconds  # noqa: E402
 from connectors.hubspot import mapping  # noqa: E402
 from connectors.hubspot.settings import HubSpotConfig  # noqa: E402
 from connectors.hubspot.sync import sync  # noqa: E402
-from data import repository  # noqa: E402
+from data import queries  # noqa: E402
 from data.engine import make_engine, upgrade  # noqa: E402
 from tests.connectors.hubspot.fake_hubspot import CRM_OBJECTS, FakeHubSpot, seeded_frames  # noqa: E402
 
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
             full = sync(engine, config=config)
             sync_seconds = time.monotonic() - started
-            stored = repository.count_handovers(engine)
+            stored = queries.count_handovers(engine)
             engine.dispose()
         history_requests = len(fake.requests("POST", "/crm/v3/objects/contacts/batch/read"))
         records = [

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from analytics.schema import BOOL, COLUMNS, FLOAT, INT, STR, UTC_TS
 from analytics.windows import ACTIVITY_TAIL, cut_window
-from data import repository as repo
+from data import queries
 
 __all__ = ["ACTIVITY_TAIL", "ANALYTICS_COLUMNS", "all_columns", "cut_window", "read_window"]
 # The columns the analytics read (metrics.prepare_frames, followup, funnel, snapshots, the views): the
@@ -42,13 +42,14 @@ def read_window(engine: Engine, start: pd.Timestamp, end: pd.Timestamp) -> dict[
     """
     read = ANALYTICS_COLUMNS
     return {
-        "owners": repo.read_owners(engine),
+        "owners": queries.read_owners(engine),
         "leads": all_columns(
-            repo.read_leads(engine, start, end, with_deal_leads=True, columns=read["leads"]), "leads"
+            queries.read_leads(engine, start, end, with_deal_leads=True, columns=read["leads"]), "leads"
         ),
-        "deals": all_columns(repo.read_deals(engine, start, end, columns=read["deals"]), "deals"),
+        "deals": all_columns(queries.read_deals(engine, start, end, columns=read["deals"]), "deals"),
         "activities": all_columns(
-            repo.read_activities(engine, start, end + ACTIVITY_TAIL, columns=read["activities"]), "activities"
+            queries.read_activities(engine, start, end + ACTIVITY_TAIL, columns=read["activities"]),
+            "activities",
         ),
     }
 

@@ -14,7 +14,7 @@ import streamlit as st
 from analytics.periods import last_closed_week
 from analytics.snapshots import overview_window
 from analytics.wording import period_name as period_title
-from data.repository import StorageError
+from data.transactions import StorageError
 from pages.components import auth, exports, loaders, page
 from views.overview import data_window, week_choices
 

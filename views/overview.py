@@ -133,7 +133,7 @@ def overview_view(
     """Return the :class:`OverviewView` of ISO ``week`` and ``f``'s period.
 
     ``frames`` (unsliced) cover :func:`data_window`; ``snapshots`` are the
-    agreement's frozen weeks (``data.repository.read_snapshots``), used only
+    agreement's frozen weeks (``data.journal.read_snapshots``), used only
     without a slice (they are for the whole agreement).
     """
     versions = as_versions(versions)

@@ -17,7 +17,7 @@ from analytics.commitments import (
     with_tracked,
 )
 from analytics.metrics import METRICS
-from data import repository as repo
+from data import journal, queries
 from data.engine import make_engine
 from tests.pages.dashboard_oracle import (
     charts,
@@ -145,8 +145,8 @@ def test_a_team_filter_changes_the_numbers(monkeypatch, tmp_path, demo_db_url, m
 
 
 def test_an_owner_without_leads_gets_sentences_not_charts(monkeypatch, tmp_path, demo_db_url):
-    owners = repo.read_owners(make_engine(demo_db_url))
-    leads = repo.read_leads(make_engine(demo_db_url))
+    owners = queries.read_owners(make_engine(demo_db_url))
+    leads = queries.read_leads(make_engine(demo_db_url))
     idle = owners[~owners["id"].isin(leads["owner_id"].dropna())]["name"].iloc[0]  # the sales manager
     at = open_page(monkeypatch, tmp_path, demo_db_url, PAGE, owner=[idle])
     assert metrics(at)["MQLs"] == "0"
@@ -172,7 +172,7 @@ def test_a_commitment_without_target(monkeypatch, tmp_path, demo_db_url):
     for item in document["commitments"]:
         if item["id"] == "mql-volume":
             item["target"] = None  # explicitly null: to_document() leaves None out, which parsing refuses
-    repo.add_agreement_version(engine, current.name, document, dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+    journal.add_agreement_version(engine, current.name, document, dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
                                author="test", reason="no MQL target")  # fmt: skip
     # As of just after the save: a version saved after the as-of instant is not used as of it.
     saved = (versions(demo_copy_url)[-1].created_at + pd.Timedelta(seconds=1)).isoformat()
@@ -195,8 +195,8 @@ def test_handovers_are_split_into_first_time_and_recycled(marketing, demo_db_url
     engine = make_engine(demo_db_url)
     # Slow and obvious, from the stored tables: every lead row's MQL, except leads with a stored history,
     # whose handovers count instead (seq 1 first-time, later ones recycled).
-    leads = repo.read_leads(engine, per_handover=False)
-    history = repo.read_handovers(engine)
+    leads = queries.read_leads(engine, per_handover=False)
+    history = queries.read_handovers(engine)
     several = history.groupby("lead_external_id")["seq"].transform("size") > 1
     history = history[several]
     live = set(leads.loc[~leads["archived"].fillna(False).astype(bool), "external_id"])

@@ -12,7 +12,7 @@ import pytest
 
 from analytics import wording
 from analytics.groups import ALL
-from data import repository as repo
+from data import journal, queries
 from data.engine import make_engine
 from data.frames import ACTIVITY_TAIL
 from tests.pages.dashboard_oracle import (
@@ -52,10 +52,10 @@ def window(url: str, start, end) -> dict[str, pd.DataFrame]:
     """The canonical frames of [start, end) straight from the repository, unsliced (the view slices them)."""
     engine = make_engine(url)
     frames = {
-        "owners": repo.read_owners(engine),
-        "leads": repo.read_leads(engine, start, end, with_deal_leads=True),
-        "deals": repo.read_deals(engine, start, end),
-        "activities": repo.read_activities(engine, start, end + ACTIVITY_TAIL),
+        "owners": queries.read_owners(engine),
+        "leads": queries.read_leads(engine, start, end, with_deal_leads=True),
+        "deals": queries.read_deals(engine, start, end),
+        "activities": queries.read_activities(engine, start, end + ACTIVITY_TAIL),
     }
     engine.dispose()
     return frames
@@ -147,7 +147,7 @@ def test_a_team_filter_changes_the_numbers(monkeypatch, tmp_path, demo_db_url, s
 
 def test_an_owner_without_leads_gets_sentences(monkeypatch, tmp_path, demo_db_url):
     engine = make_engine(demo_db_url)
-    owners, leads = repo.read_owners(engine), repo.read_leads(engine)
+    owners, leads = queries.read_owners(engine), queries.read_leads(engine)
     idle = owners[~owners["id"].isin(leads["owner_id"].dropna())]["name"].iloc[0]
     at = open_page(monkeypatch, tmp_path, demo_db_url, PAGE, owner=[idle])
     assert metrics(at)["Follow-up"] == "–" and metrics(at)["Median first touch"] == "–"
@@ -172,7 +172,7 @@ def test_an_agreement_without_a_follow_up_limit(monkeypatch, tmp_path, demo_db_u
     document = current.to_document()
     document["commitments"] = [c for c in document["commitments"] if c["metric"] != "followed_up_within"]
     document["consequences"] = [q for q in document["consequences"] if q["commitment"] != "speed-to-lead"]
-    repo.add_agreement_version(make_engine(url), current.name, document, dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+    journal.add_agreement_version(make_engine(url), current.name, document, dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
                                author="test", reason="no follow-up limit")  # fmt: skip
     # As of just after the save: a version saved after the as-of instant is not used as of it.
     saved = (versions(url)[-1].created_at + pd.Timedelta(seconds=1)).isoformat()

@@ -10,7 +10,7 @@ from analytics.commitments import document_in_force
 from analytics.periods import last_closed_week, shift_week, week_row
 from analytics.snapshots import figures_frame, final_snapshots
 from bootstrap import load_demo_if_empty
-from data import repository as repo
+from data import journal, queries
 from reports.weeks import agreement_to_use, freeze_week, load_view, versions_of
 
 KEYS = ["scope", "period", "commitment"]
@@ -24,7 +24,7 @@ def test_a_frozen_week_is_the_live_view_of_the_same_week_and_as_of(engine):
     load_demo_if_empty(engine, leads=600)
     agreement = agreement_to_use(engine, None)
     versions = versions_of(engine, agreement)
-    last = repo.read_leads(engine, columns=["mql_at"])["mql_at"].max() + pd.Timedelta(hours=1)
+    last = queries.read_leads(engine, columns=["mql_at"])["mql_at"].max() + pd.Timedelta(hours=1)
     tz = document_in_force(versions, last).timezone
     week = shift_week(last_closed_week(last, tz), -1)
     close = week_row(week, tz)["period_end"]
@@ -33,7 +33,7 @@ def test_a_frozen_week_is_the_live_view_of_the_same_week_and_as_of(engine):
     live = load_view(engine, agreement, week, close).overview.figures
     assert len(live) and set(live["scope"]) == {"week", "period"}
     assert freeze_week(engine, agreement, week, close).written
-    frozen, _ = final_snapshots(repo.read_snapshots(engine, agreement, [week]))[week]
+    frozen, _ = final_snapshots(journal.read_snapshots(engine, agreement, [week]))[week]
     pd.testing.assert_frame_equal(in_order(frozen), in_order(live))
 
     # Later, the page shows the frozen week as it would have computed it: no correction, the same figures.

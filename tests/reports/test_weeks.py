@@ -13,7 +13,7 @@ from analytics.followup import delays_by, followup_by
 from analytics.periods import period_of, week_of
 from analytics.schema import COLUMNS, validate_frame
 from analytics.snapshots import week_overview
-from data import repository as repo
+from data import journal, queries
 from data.engine import make_engine
 from data.frames import ACTIVITY_TAIL, ANALYTICS_COLUMNS, all_columns, read_window
 from views.marketing import acceptance_by, rejection_reasons, volume_by
@@ -26,8 +26,8 @@ AGREEMENT = "Sales and Marketing SLA"
 def demo(demo_db_url):
     """The demo's agreement, its last day, the window of the last 15 months: read both ways."""
     engine = make_engine(demo_db_url)
-    versions = versions_from_rows(repo.read_agreement_versions(engine, AGREEMENT))
-    as_of = repo.read_leads(engine, columns=["mql_at"])["mql_at"].max() + pd.Timedelta(hours=1)
+    versions = versions_from_rows(journal.read_agreement_versions(engine, AGREEMENT))
+    as_of = queries.read_leads(engine, columns=["mql_at"])["mql_at"].max() + pd.Timedelta(hours=1)
     doc = commitments.document_in_force(versions, as_of)
     period = period_of(as_of, doc.period, doc.timezone)
     start, end = (
@@ -35,10 +35,10 @@ def demo(demo_db_url):
         period["period_end"],
     )
     complete = {
-        "owners": repo.read_owners(engine),
-        "leads": repo.read_leads(engine, start, end, with_deal_leads=True),
-        "deals": repo.read_deals(engine, start, end),
-        "activities": repo.read_activities(engine, start, end + ACTIVITY_TAIL),
+        "owners": queries.read_owners(engine),
+        "leads": queries.read_leads(engine, start, end, with_deal_leads=True),
+        "deals": queries.read_deals(engine, start, end),
+        "activities": queries.read_activities(engine, start, end + ACTIVITY_TAIL),
     }
     yield (
         versions,

@@ -12,7 +12,7 @@ import pytest
 from analytics.commitments import evaluate
 from connectors.hubspot.settings import HubSpotConfig
 from connectors.hubspot.sync import sync
-from data import repository
+from data import queries
 from tests.analytics.conftest import agreement, commitment, ts
 from tests.connectors.hubspot.fake_hubspot import FakeHubSpot
 
@@ -68,10 +68,10 @@ def deal(fake, lead: str, created: str, amount: str = "1000", source: str = "PAI
 
 def figures(engine, by: str | None = None) -> pd.DataFrame:
     frames = {
-        "owners": repository.read_owners(engine),
-        "leads": repository.read_leads(engine),
-        "deals": repository.read_deals(engine),
-        "activities": repository.read_activities(engine),
+        "owners": queries.read_owners(engine),
+        "leads": queries.read_leads(engine),
+        "deals": queries.read_deals(engine),
+        "activities": queries.read_activities(engine),
     }
     return evaluate(DOC, frames, "2026-01-01", "2026-04-01", AS_OF, by=by)
 
@@ -94,11 +94,11 @@ def test_a_merge_leaves_one_lead_with_both_histories_and_no_double_mql(engine, f
     summary = sync(engine, config=config, full=second == "full")
 
     assert summary.objects["contacts"].merged == 1
-    leads = repository.read_leads(engine, source="hubspot")
+    leads = queries.read_leads(engine, source="hubspot")
     assert leads["external_id"].tolist() == [survivor]
     assert actual(figures(engine), "mql-volume", "2026-01") == 1  # no double MQL
-    activities = repository.read_activities(engine, source="hubspot").set_index("external_id")
-    deals = repository.read_deals(engine, source="hubspot").set_index("external_id")
+    activities = queries.read_activities(engine, source="hubspot").set_index("external_id")
+    deals = queries.read_deals(engine, source="hubspot").set_index("external_id")
     assert activities.loc[call, "lead_external_id"] == survivor
     assert deals.loc[sold, "lead_external_id"] == survivor
     assert actual(figures(engine), "pipeline", "2026-01") == 1000  # still marketing-sourced, once
@@ -132,7 +132,7 @@ def test_a_recycled_contact_is_two_handovers_each_with_its_own_clock(engine, fak
     summary = sync(engine, config=config)
 
     assert summary.objects["contacts"].handovers == 2
-    stored = repository.read_handovers(engine, source="hubspot")
+    stored = queries.read_handovers(engine, source="hubspot")
     assert stored["mql_at"].tolist() == [ts("2026-01-05 10:00"), ts("2026-03-02 10:00")]
     assert stored["recycled"].tolist() == [False, True]
     assert (stored["disposition"].iloc[0], stored["rejection_reason"].iloc[0]) == ("rejected", "Recycled")
@@ -178,7 +178,7 @@ def test_associations_flag_rereads_closed_old_deals_too(engine, fake, config):
     fake.link("deals", old, [second])
     assert sync(engine, config=config).objects["deals"].relinked == 0  # closed and old: not re-read each run
     assert sync(engine, config=config, associations=True).objects["deals"].relinked == 1
-    assert repository.read_deals(engine, source="hubspot")["lead_external_id"].tolist() == [second]
+    assert queries.read_deals(engine, source="hubspot")["lead_external_id"].tolist() == [second]
 
 
 def test_an_archived_deal_and_contact_leave_the_figures_and_return_on_restore(engine, fake, config):
