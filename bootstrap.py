@@ -11,7 +11,7 @@ import datetime as dt
 import time
 
 import settings
-from data import repository as repo
+from data import journal, queries, syncs, transactions, upserts
 
 DEFAULT_AGREEMENT = settings.ROOT / "agreements" / "sales-marketing.yaml"
 # The default agreement judges all history: it is in force from the start of time.
@@ -20,7 +20,7 @@ DEFAULT_EFFECTIVE_FROM = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 def ensure_default_agreement(engine) -> bool:
     """Save the shipped default agreement as version 1 when no agreement exists; True if it did."""
-    if not repo.read_agreement_versions(engine).empty:
+    if not journal.read_agreement_versions(engine).empty:
         return False
     from agreements import store  # the one path by which an agreement is saved (validated, audited)
 
@@ -41,15 +41,15 @@ def remove_demo(engine, actor: str) -> dict[str, int]:
     """Delete every demo row (owners, leads, deals, activities) in one transaction with an audit entry
     (``demo.remove``: rows deleted per table); returns the rows deleted per table. After it, the first start
     no longer loads the demo into an empty database (the audit entry says it was removed on purpose)."""
-    with repo.transaction(engine) as conn:
-        deleted = repo.delete_source(conn, "demo")
-        repo.add_audit(conn, actor, DEMO_REMOVED, "demo", {"deleted": deleted})
+    with transactions.transaction(engine) as conn:
+        deleted = upserts.delete_source(conn, "demo")
+        journal.add_audit(conn, actor, DEMO_REMOVED, "demo", {"deleted": deleted})
     return deleted
 
 
 def demo_removed(engine) -> bool:
     """Whether someone removed the demo company from this database (then it is not loaded again)."""
-    return not repo.read_audit(engine, limit=1, action=DEMO_REMOVED).empty
+    return not journal.read_audit(engine, limit=1, action=DEMO_REMOVED).empty
 
 
 def load_demo_if_empty(engine, leads: int | None = None, progress=None) -> bool:
@@ -60,12 +60,12 @@ def load_demo_if_empty(engine, leads: int | None = None, progress=None) -> bool:
     loaded; a failure is recorded too, then re-raised.
     """
     ensure_default_agreement(engine)
-    if any(repo.table_counts(engine).values()) or demo_removed(engine):
+    if any(queries.table_counts(engine).values()) or demo_removed(engine):
         return False
     leads = leads or int(settings.get("ACCORD_DEMO_LEADS"))
     try:
         load_demo_recorded(engine, leads=leads, progress=progress)
-    except repo.RunBusyError:  # another process (a second server, `cli.py demo`) is loading it right now
+    except syncs.RunBusyError:  # another process (a second server, `cli.py demo`) is loading it right now
         wait_for_run(engine, "demo")
         return False
     return True
@@ -75,26 +75,26 @@ def load_demo_recorded(engine, **options) -> dict[str, int]:
     """:func:`connectors.demo.load_demo` (``options`` passed on) as a run of connector "demo" in
     ``sync_runs``, ended "ok" or "failed" (then re-raised); returns its counts.
 
-    Raises :class:`~data.repository.RunBusyError`, loading nothing, while another demo load is going.
+    Raises :class:`~data.syncs.RunBusyError`, loading nothing, while another demo load is going.
     """
     from connectors.demo import load_demo
 
     ensure_default_agreement(engine)  # the demo is judged against the default agreement, however loaded
-    run = repo.start_run(engine, "demo", "demo")
+    run = syncs.start_run(engine, "demo", "demo")
     try:
-        with repo.keep_alive(engine, run):
+        with syncs.keep_alive(engine, run):
             counts = load_demo(engine, **options)
     except BaseException as exc:
-        repo.finish_run(engine, run, "failed", error=f"demo load failed: {exc!r}"[:2000])
+        syncs.finish_run(engine, run, "failed", error=f"demo load failed: {exc!r}"[:2000])
         raise
-    repo.finish_run(engine, run, "ok", counts)
+    syncs.finish_run(engine, run, "ok", counts)
     return counts
 
 
 def wait_for_run(engine, connector: str, poll: float = 0.5) -> None:
     """Wait while a run of ``connector`` is alive (at most until it would be taken to have died)."""
-    deadline = time.monotonic() + repo.STALE_AFTER.total_seconds()
-    while (run := repo.running_run(engine, connector)) is not None and repo.run_alive(run):
+    deadline = time.monotonic() + syncs.STALE_AFTER.total_seconds()
+    while (run := syncs.running_run(engine, connector)) is not None and syncs.run_alive(run):
         if time.monotonic() > deadline:
             return
         time.sleep(poll)

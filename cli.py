@@ -19,7 +19,7 @@ import time
 import settings
 from console import ProgressBar
 from data.engine import current_revision, head_revision, make_engine, upgrade
-from data.repository import RunBusyError
+from data.syncs import RunBusyError
 from errors import AccordError
 
 BUSY_EXIT = RunBusyError.exit_code  # 75, EX_TEMPFAIL: another run of the same source is going
@@ -70,7 +70,7 @@ def _db_upgrade(_args) -> int:
 
 
 def _db_status(_args) -> int:
-    from data.repository import table_counts
+    from data.queries import table_counts
 
     engine = make_engine(settings.database_url())
     print(f"Database: {settings.masked_url(settings.database_url())}")

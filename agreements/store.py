@@ -28,7 +28,7 @@ from analytics.agreement import (
 )
 from analytics.periods import period_of
 from analytics.revisions import check_effective_from, default_effective_from
-from data import repository as repo
+from data import journal, queries, transactions
 
 AUDIT_ACTION = "agreement.save"
 
@@ -66,12 +66,12 @@ def as_document(document_or_yaml: Agreement | str | Mapping[str, Any]) -> Agreem
 
 def names(bind: Engine | Connection) -> list[str]:
     """Return the names of the stored agreements, alphabetically."""
-    return sorted(repo.read_agreement_versions(bind)["agreement"].unique().tolist())
+    return sorted(journal.read_agreement_versions(bind)["agreement"].unique().tolist())
 
 
 def versions(bind: Engine | Connection, name: str) -> list[AgreementVersion]:
     """Return every saved version of agreement ``name``, oldest first (empty when there is none)."""
-    return versions_from_rows(repo.read_agreement_versions(bind, name))
+    return versions_from_rows(journal.read_agreement_versions(bind, name))
 
 
 def version(bind: Engine | Connection, name: str, number: int | None = None) -> AgreementVersion:
@@ -96,7 +96,7 @@ def version(bind: Engine | Connection, name: str, number: int | None = None) -> 
 def first_effective_from(bind: Engine | Connection, document: Agreement, as_of: Any) -> pd.Timestamp:
     """When a new agreement's first version takes effect by default: the start of the period holding the
     first handover, lead or deal stored, or of the period holding ``as_of`` when there are none."""
-    first = repo.first_data_instant(bind)
+    first = queries.first_data_instant(bind)
     moment = pd.Timestamp(first) if first is not None else pd.Timestamp(as_of)
     moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment
     return period_of(min(moment, pd.Timestamp(as_of)), document.period, document.timezone)["period_start"]
@@ -131,7 +131,8 @@ def save(
     if not author:
         raise AgreementError("author: required; say who makes the change")
     moment = pd.Timestamp(clock.now()) if as_of is None else pd.Timestamp(as_of)
-    with repo.transaction(bind) as conn:  # one transaction: the version and its audit entry, or neither
+    # One transaction: the version and its audit entry, or neither.
+    with transactions.transaction(bind) as conn:
         existing = versions(conn, document.name)
         if effective_from is None:
             effective_from = (
@@ -140,10 +141,10 @@ def save(
                 else first_effective_from(conn, document, moment)
             )
         start = check_effective_from(effective_from, existing, moment, document)
-        number = repo.add_agreement_version(
+        number = journal.add_agreement_version(
             conn, document.name, document.to_document(), start.to_pydatetime(), author, reason
         )
-        repo.add_audit(
+        journal.add_audit(
             conn, author, AUDIT_ACTION, document.name,
             {"version": number, "reason": reason, "effective_from": start.isoformat()},
         )  # fmt: skip

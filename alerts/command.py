@@ -84,7 +84,8 @@ def settings_from_environment() -> AlertSettings:
 def run_alerts_command(args) -> int:
     """Handle ``alerts``; returns the exit code."""
     from data.engine import make_engine, upgrade
-    from data.repository import RunBusyError, StorageError
+    from data.syncs import RunBusyError
+    from data.transactions import StorageError
     from settings import SECRETS_FILE
 
     try:

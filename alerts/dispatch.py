@@ -1,6 +1,6 @@
 """One alerts run: read what is due from the database, claim each alert in the ledger, send it, record it.
 
-The run holds the one-running-run lock of the connector ``alerts`` (``data.repository.start_run``), so two
+The run holds the one-running-run lock of the connector ``alerts`` (``data.syncs.start_run``), so two
 cron runs never work at once; the ledger's unique key would keep an alert to one send even without it.
 A send that fails for a reason that may pass (a server down, a 5xx, a timeout) is tried again within the
 run with growing pauses; then it is recorded as failed and a later run tries again (see
@@ -25,7 +25,7 @@ from alerts.routing import Routing
 from alerts.rules import lead_alerts, open_details, queue_leads, weekly_digest_due
 from alerts.slack import send_slack
 from analytics.commitments import document_in_force
-from data import repository as repo
+from data import journal, queries, syncs, transactions
 
 CONNECTOR = "alerts"
 ACTOR = "Accord alerts"
@@ -71,19 +71,23 @@ def read_frames(engine: Engine, as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:
     from data.frames import ANALYTICS_COLUMNS, all_columns
 
     columns = (*ANALYTICS_COLUMNS["leads"], "source")
-    leads = repo.read_leads(engine, as_of - READ_BACK, as_of + pd.Timedelta(microseconds=1), columns=columns)
-    return {"owners": repo.read_owners(engine), "leads": all_columns(leads, "leads")}
+    leads = queries.read_leads(
+        engine, as_of - READ_BACK, as_of + pd.Timedelta(microseconds=1), columns=columns
+    )
+    return {"owners": queries.read_owners(engine), "leads": all_columns(leads, "leads")}
 
 
 def digest_of(engine: Engine, agreement: str, as_of: pd.Timestamp) -> tuple[str, Message]:
     """Return the last closed week of ``agreement`` at ``as_of`` and its digest message (the Overview's words)."""
     from analytics.periods import last_closed_week
-    from analytics.snapshots import scoreboard, week_dates
+    from analytics.wording import week_dates
     from reports.weeks import load_view, versions_of
+    from views.overview import scoreboard
 
     doc = document_in_force(versions_of(engine, agreement), as_of)
     week = last_closed_week(as_of, doc.timezone)
-    page = load_view(engine, agreement, week, as_of)  # the Overview's view: the digest says what the page says
+    # The Overview's view: the digest says what the page says.
+    page = load_view(engine, agreement, week, as_of)
     view = page.overview
     board = scoreboard(view.week_rows(), view.changes, view.period_rows(), previous_week=view.previous_week,
                        currency=doc.currency)  # fmt: skip
@@ -102,7 +106,7 @@ def plan_run(
     """Return ``(agreement, plan)`` for every saved agreement at ``as_of``."""
     from reports.weeks import versions_of
 
-    names = sorted(repo.read_agreement_versions(engine)["agreement"].unique().tolist())
+    names = sorted(journal.read_agreement_versions(engine)["agreement"].unique().tolist())
     frames = read_frames(engine, as_of) if names else {}
     plans = []
     for name in names:
@@ -162,9 +166,9 @@ def run_alerts(
                 say(report.lines[-1])
         return report
 
-    run_id = repo.start_run(engine, CONNECTOR, "send")
+    run_id = syncs.start_run(engine, CONNECTOR, "send")
     try:
-        with repo.keep_alive(engine, run_id):
+        with syncs.keep_alive(engine, run_id):
             report.unknown = ledger.settle_interrupted(engine, run_id)
             if report.unknown:
                 say(f"warning: {report.unknown} alert(s) were being sent when an earlier run stopped; "
@@ -176,13 +180,13 @@ def run_alerts(
                 for out in plan.outgoing:
                     _deliver(engine, settings, name, out, run_id, report, packs, pack, say, backoff, clock)
     except BaseException as exc:
-        repo.finish_run(
+        syncs.finish_run(
             engine, run_id, "failed", report.counts(), _clean(str(exc) or type(exc).__name__, settings)
         )
         raise
     status = "failed" if report.failed else "ok"
     error = "; ".join(report.errors + report.problems)[:2000] or None
-    repo.finish_run(engine, run_id, status, report.counts(), error)
+    syncs.finish_run(engine, run_id, status, report.counts(), error)
     return report
 
 
@@ -206,7 +210,7 @@ def _deliver(engine, settings, name, out: Outgoing, run_id, report, packs, pack,
         ledger.mark_sent(engine, row_id, clock())
         report.sent += 1
         d = out.delivery
-        repo.add_audit(engine, ACTOR, "alert.send", d.subject,
+        journal.add_audit(engine, ACTOR, "alert.send", d.subject,
                        {"agreement": name, "kind": d.kind, "channel": d.channel, "recipient": d.recipient,
                         "window": d.window, "commitment": d.commitment})  # fmt: skip
         report.lines.append(f"sent: {_describe(name, out)}")
@@ -229,7 +233,14 @@ def _made_pack(pack, name: str, week: str, report: RunReport) -> bytes | None:
 
     try:
         return pack(name, week)
-    except (SnapshotError, AgreementError, EvaluationError, repo.StorageError, OSError, RuntimeError) as exc:
+    except (
+        SnapshotError,
+        AgreementError,
+        EvaluationError,
+        transactions.StorageError,
+        OSError,
+        RuntimeError,
+    ) as exc:
         report.problems.append(
             f"the meeting pack of {week} could not be made ({exc}); the digest goes without it"
         )

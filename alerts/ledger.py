@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from data.models import AlertLedger
-from data.repository import transaction
+from data.transactions import transaction
 
 MAX_ATTEMPTS = 5
 RETRY_AFTER = dt.timedelta(minutes=5)  # doubles after each failed attempt

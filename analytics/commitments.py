@@ -22,6 +22,10 @@ Status of a row (higher is better, except durations where lower is better):
 - ``pending`` when nothing can be judged yet (no lead decided, no business time
   elapsed), ``no data`` for a closed period with nothing to measure, ``no target``
   where there is no target (see ``GLOSSARY["no target"]`` in analytics.metrics).
+
+A page can show a metric no commitment measures (SQLs, won revenue):
+:func:`with_tracked` adds a commitment *tracked without a target* for it, and
+:func:`rows_for` / :func:`row_for` find a metric's rows in the evaluation.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.agreement import Agreement, AgreementVersion, version_in_force
+from analytics.agreement import Agreement, AgreementVersion, Commitment, version_in_force
 from analytics.calendar import business_seconds_between
 from analytics.metrics import (
     METRICS,
@@ -600,3 +604,112 @@ def _empty_result(columns: list[str], group_cols: list[str]) -> pd.DataFrame:
         lower_is_better="bool", owner_id="Int64",
     )  # fmt: skip
     return pd.DataFrame({c: pd.Series(dtype=dtypes[c]) for c in columns})
+
+
+# ----------------------------------------------------------------------------- metrics tracked without a target
+
+
+class UnknownMetricError(ValueError):
+    """Code asked to track a metric the registry does not know (a bug: the agreement's metrics are checked on parse)."""
+
+
+def find_commitment(document: Agreement, metric: str) -> Commitment | None:
+    """Return the first commitment of ``document`` that measures ``metric``, or None."""
+    return next((c for c in document.commitments if c.metric == metric), None)
+
+
+def tracked_id(document: Agreement, metric: str) -> str:
+    """Return the commitment id that shows ``metric`` in ``with_tracked(document, [metric])``.
+
+    The id of the first commitment measuring it, else the metric's name (with
+    ``-tracked`` appended while that clashes with another commitment's id).
+    """
+    found = find_commitment(document, metric)
+    if found is not None:
+        return found.id
+    ids = {c.id for c in document.commitments}
+    cid = metric
+    while cid in ids:
+        cid += "-tracked"
+    return cid
+
+
+def tracked_commitment(document: Agreement, metric: str) -> Commitment:
+    """Return the commitment that shows ``metric``: the agreement's own, else the one :func:`with_tracked` adds."""
+    found = find_commitment(document, metric)
+    if found is not None:
+        return found
+    if metric not in METRICS:
+        raise UnknownMetricError(f"unknown metric {metric!r}; known metrics: {', '.join(METRICS)}")
+    return Commitment(
+        id=tracked_id(document, metric), owner=document.parties[0], metric=metric, target=None,
+        description="Tracked without a target: the agreement sets none.",
+    )  # fmt: skip
+
+
+def rows_for(result: pd.DataFrame, document: Agreement, metric: str) -> pd.DataFrame:
+    """Return the rows of an ``evaluate`` frame that show ``metric``, oldest period first.
+
+    Those of the commitment :func:`tracked_id` names; where a period was judged by
+    a version without that id, that period's first commitment measuring the metric.
+    """
+    cid = tracked_id(document, metric)
+    mine = result[result["commitment"] == cid]
+    others = result[(result["metric"] == metric) & ~result["period"].isin(mine["period"])]
+    others = others.drop_duplicates(
+        subset=[c for c in ("period", "owner_id", "team", "channel") if c in result]
+    )
+    rows = pd.concat([mine, others]) if len(others) else mine
+    return rows.sort_values("period_start", kind="stable").reset_index(drop=True)
+
+
+def row_for(result: pd.DataFrame, document: Agreement, metric: str, period: str) -> pd.Series | None:
+    """Return the ``evaluate`` row of ``metric`` (see :func:`rows_for`) in ``period``, or None."""
+    rows = rows_for(result, document, metric)
+    rows = rows[rows["period"] == period]
+    return rows.iloc[0] if len(rows) else None
+
+
+def stage_targets(document: Agreement) -> dict[str, float]:
+    """Return the funnel stages with a count target in ``document``: {'MQL': 750.0, ...}.
+
+    From unfiltered ``mql_count`` / ``sql_count`` commitments with a target (a
+    filtered one counts only part of the funnel).
+    """
+    out = {}
+    for metric, stage in (("mql_count", "MQL"), ("sql_count", "SQL")):
+        found = find_commitment(document, metric)
+        if found is not None and found.target is not None and not found.filters.items():
+            out[stage] = float(found.target)
+    return out
+
+
+def with_tracked(
+    agreement_versions: Agreement | AgreementVersion | Iterable[AgreementVersion],
+    metrics: Iterable[str],
+    *,
+    party: str | None = None,
+) -> list[AgreementVersion]:
+    """Return the versions with a commitment *tracked without a target* for each metric none of theirs measures.
+
+    The added commitment has id :func:`tracked_id`, target null, no filters and
+    belongs to ``party`` (default: the document's first party), so ``evaluate``
+    reports its actual with status ``no target``. Versions are copied, not changed.
+    """
+    versions = as_versions(agreement_versions)
+    wanted = list(dict.fromkeys(metrics))
+    unknown = [m for m in wanted if m not in METRICS]
+    if unknown:
+        raise UnknownMetricError(f"unknown metric {unknown[0]!r}; known metrics: {', '.join(METRICS)}")
+    out = []
+    for version in versions:
+        doc = version.document
+        extra = tuple(
+            tracked_commitment(doc, m).model_copy(update={"owner": party or doc.parties[0]})
+            for m in wanted
+            if find_commitment(doc, m) is None
+        )
+        if extra:
+            doc = doc.model_copy(update={"commitments": doc.commitments + extra})
+        out.append(version.model_copy(update={"document": doc}))
+    return out

@@ -7,7 +7,9 @@ in business time of the lead's calendar), the due time, the business hours left
 split of that clock into routing delay (handover -> owner assigned) and rep
 delay (the later of handover and assignment -> first touch); the two add up to
 the clock. :func:`followup_queue` is the list a sales manager works from: untouched
-leads overdue now or due within the next few business hours.
+leads overdue now or due within the next few business hours. :func:`followup_by`
+is the one per-rep (and per-team) follow-up computation, :func:`delays_by` splits
+the clock into routing and rep delay per team or rep.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pandas as pd
 
 from analytics.agreement import Agreement, AgreementVersion
 from analytics.commitments import as_versions, document_in_force
+from analytics.groups import ALL, NO_VALUE, UNASSIGNED, check_by, labels
 from analytics.metrics import (
     BREACHED,
     HOUR,
@@ -165,3 +168,112 @@ def _limit(doc: Agreement, business_hours: float | None, commitment: str | None)
         )
     chosen = candidates[0]
     return float(chosen.metric_params().business_hours), tuple(chosen.filters.items())
+
+
+# ----------------------------------------------------------------------------- per rep, per team, delays
+
+
+def _group_key(detail: pd.DataFrame, by: str | None) -> pd.Series:
+    if by is None:
+        return pd.Series(ALL, index=detail.index, dtype="str")
+    if by == "owner":
+        return detail["owner_id"].astype("float64").fillna(-1.0)
+    return labels(detail["team"], NO_VALUE).set_axis(detail.index)
+
+
+def followup_by(detail: pd.DataFrame, *, by: str | None = "owner") -> pd.DataFrame:
+    """Return follow-up compliance per rep (``by="owner"``), per team, or overall (``by=None``), worst rate first.
+
+    ``detail`` is a ``followup_detail`` frame. Columns: the group (``owner_id``,
+    ``owner``, ``team`` for owners — :data:`UNASSIGNED` for leads without one;
+    ``team`` for teams; nothing overall), ``leads``, ``met``, ``breached``,
+    ``pending``, ``rate`` (met / (met + breached), as the ``followed_up_within``
+    metric), ``median_hours`` and ``p90_hours`` (business hours to first touch
+    of the touched leads) and ``overdue_untouched`` (breached and still not
+    touched). An owner's team is the most frequent team of their leads.
+    """
+    check_by(by, (None, "owner", "team"))
+    frame = detail.assign(
+        _key=_group_key(detail, by),
+        _met=detail["status"] == "met",
+        _breached=detail["status"] == "breached",
+        _pending=detail["status"] == "pending",
+        _overdue=(detail["status"] == "breached") & detail["first_touch_at"].isna(),
+    )
+    grouped = frame.groupby("_key", sort=True)
+    out = grouped.agg(
+        leads=("_met", "size"), met=("_met", "sum"), breached=("_breached", "sum"),
+        pending=("_pending", "sum"), overdue_untouched=("_overdue", "sum"),
+        median_hours=("business_hours_taken", "median"),
+    )  # fmt: skip
+    out["p90_hours"] = grouped["business_hours_taken"].quantile(0.9)  # linear, NaN skipped, as the metric
+    decided = out["met"] + out["breached"]
+    out["rate"] = (out["met"] / decided.where(decided > 0)).astype("float64")
+    counts = ["leads", "met", "breached", "pending", "overdue_untouched"]
+    out[counts] = out[counts].astype("int64")
+    measures = [
+        "leads",
+        "met",
+        "breached",
+        "pending",
+        "rate",
+        "median_hours",
+        "p90_hours",
+        "overdue_untouched",
+    ]
+    if by is None:
+        if out.empty:  # still one row: nothing handed over
+            out = pd.DataFrame([{m: 0 for m in counts} | {"rate": np.nan, "median_hours": np.nan,
+                                                        "p90_hours": np.nan}])  # fmt: skip
+        return out.reset_index(drop=True)[measures]
+    if by == "team":
+        out = out.reset_index().rename(columns={"_key": "team"})
+        return _worst_first(out, "team")[["team", *measures]]
+    first = frame.groupby("_key")["owner"].first()
+    per_team = frame.dropna(subset=["team"]).groupby(["_key", "team"]).size().rename("n").reset_index()
+    per_team = per_team.sort_values(["_key", "n", "team"], ascending=[True, False, True], kind="stable")
+    teams = per_team.drop_duplicates("_key").set_index("_key")["team"]
+    out = out.reset_index()
+    ids = out["_key"].to_numpy(dtype="float64")
+    out["owner_id"] = pd.array(np.where(ids < 0, np.nan, ids), dtype="Int64")
+    out["owner"] = pd.Series(first.reindex(ids).to_numpy(dtype=object), dtype="str").fillna("(unknown owner)")
+    out["owner"] = out["owner"].mask(ids < 0, UNASSIGNED)
+    out["team"] = pd.Series(teams.reindex(ids).to_numpy(dtype=object), dtype="str")
+    return _worst_first(out, "owner")[["owner_id", "owner", "team", *measures]]
+
+
+def _worst_first(out: pd.DataFrame, label: str) -> pd.DataFrame:
+    order = out.sort_values(["rate", "leads", label], ascending=[True, False, True], na_position="last")
+    return order.reset_index(drop=True)
+
+
+def delays_by(detail: pd.DataFrame, *, by: str = "team") -> pd.DataFrame:
+    """Return routing delay vs rep delay: an ``All`` row, then one per team (or owner), in business hours.
+
+    ``detail`` is a ``followup_detail`` frame. Columns: ``by``, ``leads``,
+    ``routed`` (leads whose assignment time is known), ``routing_median`` /
+    ``routing_p90`` (created -> owner assigned), ``rep_median`` / ``rep_p90``
+    (assigned -> first touch), ``taken_median`` / ``taken_p90`` (handover ->
+    first touch, the SLA clock). NaN where nothing is known.
+    """
+    check_by(by, ("team", "owner"))
+    groups = labels(detail["team"]) if by == "team" else labels(detail["owner"], UNASSIGNED)
+    everyone = _delay_stats(detail.assign(_group=ALL)).reindex([ALL])
+    everyone[["leads", "routed"]] = everyone[["leads", "routed"]].fillna(0)
+    per_group = _delay_stats(detail.assign(_group=groups.to_numpy()))
+    out = pd.concat([everyone, per_group]).reset_index(names=by)
+    return out.astype({by: "str", "leads": "int64", "routed": "int64"})
+
+
+def _delay_stats(frame: pd.DataFrame) -> pd.DataFrame:
+    """Leads, routed, and median / p90 of each clock per ``_group`` of ``frame`` (groups sorted)."""
+    grouped = frame.groupby("_group", sort=True)
+    out = pd.DataFrame({"leads": grouped.size(), "routed": grouped["routing_hours"].count()})
+    for name, column in (
+        ("routing", "routing_hours"),
+        ("rep", "rep_hours"),
+        ("taken", "business_hours_taken"),
+    ):
+        out[f"{name}_median"] = grouped[column].median()
+        out[f"{name}_p90"] = grouped[column].quantile(0.9)
+    return out

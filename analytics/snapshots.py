@@ -38,9 +38,7 @@ weeks, week over week, and the three biggest gaps.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,14 +49,12 @@ import pandas as pd
 from analytics import wording
 from analytics.agreement import Agreement, AgreementVersion, version_in_force
 from analytics.calendar import business_seconds
-from analytics.charts import STATUS_LABELS
 from analytics.commitments import as_versions, document_in_force, evaluate
 from analytics.metrics import METRICS, as_instant
-from analytics.periods import parse_week, period_grid, period_of, shift_week, week_row
+from analytics.periods import period_grid, period_of, shift_week, week_row
 from analytics.schema import UTC_TS
-from analytics.slicing import slice_frames
-from analytics.wording import number_or_nan
-from analytics.wording import period_name as period_title
+from analytics.windows import cut_window
+from analytics.wording import commitment_title, gap_sentence, number_or_nan
 from errors import AccordError
 
 SCOPES: tuple[str, ...] = ("week", "period")
@@ -74,7 +70,6 @@ _NUMBERS = ("target", "actual", "gap", "gap_pct", "met", "breached", "pending", 
 BEHIND: tuple[str, ...] = ("missed", "off track", "at risk")
 COMPARED: tuple[str, ...] = ("actual", "target", "n")
 TREND_WEEKS = 8
-_ACRONYMS = {"mql": "MQL", "mqls": "MQLs", "sql": "SQL", "sqls": "SQLs", "sla": "SLA", "p90": "p90"}
 
 
 class SnapshotError(AccordError, ValueError):
@@ -143,50 +138,6 @@ def week_version(versions: Iterable[AgreementVersion], week_start: Any, week_end
     )
 
 
-def window_frames(frames: Mapping[str, pd.DataFrame], start: Any, end: Any) -> dict[str, pd.DataFrame]:
-    """Return the rows of canonical ``frames`` that an evaluation of ``[start, end)`` needs.
-
-    Leads handed over in the window and the leads of the window's deals, deals
-    created or closed in it, the activities of the kept leads, every owner.
-    Evaluating the result gives the same rows as evaluating ``frames`` over the
-    same window (tested), on a fraction of the rows. Sliced frames
-    (:func:`analytics.slicing.slice_frames`) stay sliced: the window is cut from
-    the whole frames, then sliced again, so links still resolve on the whole data.
-    """
-    selection = getattr(frames, "selection", None)
-    if selection:
-        whole = window_frames(frames.whole, start, end)
-        return slice_frames(
-            whole, teams=selection.teams, owners=selection.owners, channels=selection.channels
-        )
-    lo, hi = pd.Timestamp(start), pd.Timestamp(end)
-
-    def inside(series: pd.Series) -> np.ndarray:
-        return ((series >= lo) & (series < hi)).to_numpy(dtype=bool, na_value=False)
-
-    out = dict(frames)
-    deals = frames.get("deals")
-    deal_leads = np.empty(0, dtype="int64")
-    if deals is not None:
-        deals = deals[inside(deals["created_at"]) | inside(deals["closed_at"])]
-        out["deals"] = deals
-        deal_leads = deals["lead_id"].dropna().to_numpy(dtype="int64")
-    leads = frames.get("leads")
-    if leads is not None:
-        keep = inside(leads["mql_at"])
-        if len(deal_leads):
-            keep = keep | leads["id"].isin(deal_leads).to_numpy(dtype=bool, na_value=False)
-        leads = leads[keep]
-        out["leads"] = leads
-        activities = frames.get("activities")
-        if activities is not None:
-            ids = leads["id"].dropna().to_numpy(dtype="int64")
-            out["activities"] = activities[
-                activities["lead_id"].isin(ids).to_numpy(dtype=bool, na_value=False)
-            ]
-    return out
-
-
 def evaluate_weeks(
     agreement_versions: Any,
     frames: Mapping[str, pd.DataFrame],
@@ -221,7 +172,7 @@ def evaluate_weeks(
             for row in group
             if version_in_force(versions, row["period_start"]) is not None
         ] or [week_version(versions, end, end + pd.Timedelta(weeks=1))]  # no version yet: no targets
-        window = window_frames(frames, start, end)
+        window = cut_window(frames, start, end)
         result = as_figures(evaluate(derived, window, start, end, at), "week", at)
         if at_close and moment > end:
             # Counts and amounts are final at the close; rates are read as known now, so a week settles
@@ -245,7 +196,7 @@ def evaluate_period_to_date(
     moment = as_instant(as_of)
     doc = document_in_force(versions, moment)
     row = period_of(moment - pd.Timedelta(microseconds=1), doc.period, doc.timezone)
-    part = window_frames(frames, row["period_start"], row["period_end"])
+    part = cut_window(frames, row["period_start"], row["period_end"])
     rows = evaluate(versions, part, row["period_start"], row["period_end"], moment)
     return as_figures(rows, "period", moment)
 
@@ -559,7 +510,7 @@ def week_overview(
     """Return the :class:`WeekOverview` of ISO ``week`` as of ``as_of``.
 
     ``frames`` must cover :func:`overview_window`; ``snapshots`` is
-    ``data.repository.read_snapshots`` of the agreement (or None). With
+    ``data.journal.read_snapshots`` of the agreement (or None). With
     ``use_frozen`` (the default; pass False when the figures are sliced by team,
     owner or channel, which snapshots are not), the week and the week before
     show their frozen figures where a final snapshot exists, and every
@@ -576,9 +527,7 @@ def week_overview(
     week, previous_week = str(row["period"]), shift_week(str(row["period"]), -1)
     at = min(moment, row["period_end"])
     weeks = [shift_week(week, -k) for k in range(max(trend_weeks, 2) - 1, -1, -1)]
-    frames = window_frames(
-        frames, *overview_window(versions, week, moment, trend_weeks)
-    )  # once, not per call
+    frames = cut_window(frames, *overview_window(versions, week, moment, trend_weeks))  # once, not per call
     trend = evaluate_weeks(versions, frames, weeks, moment, at_close=False)
     frozen = final_snapshots(snapshots, as_of=moment) if use_frozen else {}
     corrections, used = [], {}
@@ -653,159 +602,3 @@ def _in_agreement_order(
         .drop(columns=["_s", "_r"])
         .reset_index(drop=True)
     )
-
-
-def week_grid(trend: pd.DataFrame, currency: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return the weeks of ``trend`` as a table to read across: (values, statuses), the same shape.
-
-    One row per commitment (columns ``Side`` and ``Commitment``, in the order of
-    ``trend``), one column per week (short labels, ``W47``), oldest first;
-    ``values`` holds the formatted figures (counts without their unit), and
-    ``statuses`` each cell's status ("" where a week has no row).
-
-    >>> rows = figures_frame([{"period": "2026-W47", "commitment": "mql-volume", "party": "marketing",
-    ...     "kind": "count", "unit": "leads", "actual": 42.0, "status": "missed"}])
-    >>> values, statuses = week_grid(rows)
-    >>> values.to_dict("records"), statuses["W47"].tolist()
-    ([{'Side': 'Marketing', 'Commitment': 'MQL volume', 'W47': '42'}], ['missed'])
-    """
-    trend = figures_frame(trend)
-    weeks = list(dict.fromkeys(trend.sort_values("period_start", kind="stable")["period"]))
-    commitments = list(dict.fromkeys(trend["commitment"]))
-    columns = [w.split("-")[-1] for w in weeks]
-    values = pd.DataFrame("–", index=range(len(commitments)), columns=["Side", "Commitment", *columns])
-    statuses = pd.DataFrame("", index=values.index, columns=values.columns)
-    cells = trend.drop_duplicates(["commitment", "period"], keep="last").set_index(["commitment", "period"])
-    for i, cid in enumerate(commitments):
-        for week, column in zip(weeks, columns, strict=True):
-            if (cid, week) not in cells.index:
-                continue
-            cell = cells.loc[(cid, week)]
-            unit = "" if cell["kind"] == "count" else cell["unit"]
-            values.loc[i, column] = wording.format_value(
-                cell["actual"], cell["kind"], unit, currency, compact=True
-            )
-            statuses.loc[i, column] = cell["status"]
-            values.loc[i, ["Side", "Commitment"]] = [str(cell["party"]).capitalize(), commitment_title(cid)]
-    return values, statuses
-
-
-def scoreboard(
-    week_rows: pd.DataFrame,
-    changes: pd.DataFrame,
-    period_rows: pd.DataFrame,
-    *,
-    previous_week: str,
-    currency: str | None = None,
-) -> pd.DataFrame:
-    """Return every commitment of a week as a table of words: the week, the change, the period.
-
-    ``week_rows`` are figure rows of one week, ``changes`` its
-    :func:`week_over_week`, ``period_rows`` evaluation rows of one period.
-    Columns: Side, Commitment, <week>, Week target, Week status, vs
-    <previous_week>, <period in words>, Period target, Period status.
-    """
-    week_rows = figures_frame(week_rows)
-    change = changes.set_index("commitment") if len(changes) else pd.DataFrame()
-    period = period_rows.set_index("commitment") if len(period_rows) else pd.DataFrame()
-    week = str(week_rows["period"].iloc[0]) if len(week_rows) else "Week"
-    period_name = period_title(str(period_rows["period"].iloc[0])) if len(period_rows) else "Period"
-    out = []
-    for row in week_rows.to_dict("records"):
-        cid, kind, unit = row["commitment"], row["kind"], row["unit"]
-        p = period.loc[cid] if cid in period.index else None
-        c = change.loc[cid] if cid in change.index else None
-        out.append({
-            "Side": str(row["party"]).capitalize(),
-            "Commitment": commitment_title(cid),
-            week: wording.format_value(row["actual"], kind, unit, currency, compact=True),
-            "Week target": wording.format_value(row["target"], kind, unit, currency, compact=True),
-            "Week status": STATUS_LABELS.get(row["status"], row["status"]),
-            f"vs {previous_week}": "" if c is None else format_change(c["change"], kind, unit, currency),
-            period_name: "–" if p is None else wording.format_value(p["actual"], kind, unit, currency, compact=True),
-            "Period target": "–" if p is None else wording.format_value(p["target"], kind, unit, currency, compact=True),
-            "Period status": "–" if p is None else STATUS_LABELS.get(p["status"], p["status"]),
-        })  # fmt: skip
-    columns = ["Side", "Commitment", week, "Week target", "Week status", f"vs {previous_week}", period_name,
-               "Period target", "Period status"]  # fmt: skip
-    return pd.DataFrame(out, columns=columns)
-
-
-# ----------------------------------------------------------------------------- words
-
-
-def commitment_title(commitment_id: str) -> str:
-    """Return a commitment id as a title.
-
-    >>> commitment_title("mql-volume"), commitment_title("speed-to-lead")
-    ('MQL volume', 'Speed to lead')
-    """
-    words = re.split(r"[-_\s]+", str(commitment_id).strip())
-    words = [_ACRONYMS.get(w.lower(), w.lower()) for w in words if w]
-    if not words:
-        return str(commitment_id)
-    first = words[0]
-    return " ".join([first if first in _ACRONYMS.values() else first.capitalize(), *words[1:]])
-
-
-def week_dates(week: str) -> str:
-    """Return the days of ISO ``week`` in words.
-
-    >>> week_dates("2026-W48"), week_dates("2026-W49")
-    ('23–29 November 2026', '30 November – 6 December 2026')
-    """
-    monday = parse_week(week)
-    sunday = monday + dt.timedelta(days=6)
-    if monday.month == sunday.month:
-        return f"{monday.day}–{sunday.day} {sunday:%B %Y}"
-    if monday.year == sunday.year:
-        return f"{monday.day} {monday:%B} – {sunday.day} {sunday:%B %Y}"
-    return f"{monday.day} {monday:%B %Y} – {sunday.day} {sunday:%B %Y}"
-
-
-def format_change(change: Any, kind: str, unit: str = "", currency: str | None = None) -> str:
-    """Return a change with sign and unit: '+12 leads', '-3 pts', '+EUR 0.40M'; '' when missing.
-
-    >>> format_change(-0.031, "rate"), format_change(12, "count", "leads")
-    ('-3.1 pts', '+12 leads')
-    """
-    number = number_or_nan(change)
-    if math.isnan(number):
-        return ""
-    sign = "+" if number > 0 else "-" if number < 0 else "±"
-    if kind == "rate":
-        return f"{sign}{abs(number) * 100:.1f} pts"
-    return sign + wording.format_value(abs(number), kind, unit, currency, compact=True)
-
-
-def gap_sentence(row: Mapping[str, Any], currency: str | None = None) -> str:
-    """Return one sentence on how far a figure row is from its target.
-
-    >>> gap_sentence({"commitment": "mql-volume", "kind": "count", "unit": "leads", "period": "2026-11",
-    ...     "period_state": "closed", "actual": 612.0, "target": 750.0, "lower_is_better": False})
-    'MQL volume: 612 leads in November 2026 against a target of 750 leads (138 leads short, 18%).'
-    """
-    kind, unit = str(row["kind"]), str(row.get("unit", ""))
-    paced = kind in ("count", "amount") and row.get("period_state") == "current"
-    value = number_or_nan(row.get("projection") if paced else row.get("actual"))
-    target = number_or_nan(row.get("target"))
-    when = period_title(str(row["period"]))
-    title = commitment_title(str(row["commitment"]))
-    shown = wording.format_value(value, kind, unit, currency, compact=True, beside=row.get("target"))
-    lead = f"{title}: on pace for {shown} in {when}" if paced else f"{title}: {shown} in {when}"
-    if math.isnan(target):
-        return f"{lead}, no target."
-    if math.isnan(value):
-        return (
-            f"{lead} against a target of {wording.format_value(target, kind, unit, currency, compact=True)}."
-        )
-    lower = bool(row.get("lower_is_better"))
-    distance = (value - target) if lower else (target - value)
-    if kind == "rate":
-        how = f"{wording.points_text(distance)} {'short' if distance > 0 else 'ahead'}"
-    else:
-        word = ("over" if lower else "short") if distance > 0 else ("under" if lower else "ahead")
-        share = f", {abs(distance) / target:.0%}" if target else ""
-        how = f"{wording.format_value(abs(distance), kind, unit, currency, compact=True)} {word}{share}"
-    limit = "at most " if lower else ""
-    return f"{lead} against a target of {limit}{wording.format_value(target, kind, unit, currency, compact=True)} ({how})."

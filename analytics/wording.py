@@ -9,6 +9,7 @@ the status words of :data:`analytics.charts.STATUS_LABELS` and, for
 from __future__ import annotations
 
 import calendar as month_names
+import datetime as dt
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -18,6 +19,7 @@ import pandas as pd
 
 from analytics.agreement import Commitment
 from analytics.charts import AMBER, GREEN, GREY, RED, STATUS_COLORS, STATUS_LABELS
+from analytics.periods import parse_week
 
 
 class WordingError(ValueError):
@@ -424,3 +426,83 @@ def badge_color(status: str) -> str:
 def number_or_nan(value: Any) -> float:
     """A value as a float, NaN when missing (None, NaN, NA, NaT)."""
     return math.nan if value is None or pd.isna(value) else float(value)
+
+
+# ----------------------------------------------------------------------------- a week's figures in words
+
+_ACRONYMS = {"mql": "MQL", "mqls": "MQLs", "sql": "SQL", "sqls": "SQLs", "sla": "SLA", "p90": "p90"}
+
+
+def commitment_title(commitment_id: str) -> str:
+    """Return a commitment id as a title.
+
+    >>> commitment_title("mql-volume"), commitment_title("speed-to-lead")
+    ('MQL volume', 'Speed to lead')
+    """
+    words = re.split(r"[-_\s]+", str(commitment_id).strip())
+    words = [_ACRONYMS.get(w.lower(), w.lower()) for w in words if w]
+    if not words:
+        return str(commitment_id)
+    first = words[0]
+    return " ".join([first if first in _ACRONYMS.values() else first.capitalize(), *words[1:]])
+
+
+def week_dates(week: str) -> str:
+    """Return the days of ISO ``week`` in words.
+
+    >>> week_dates("2026-W48"), week_dates("2026-W49")
+    ('23–29 November 2026', '30 November – 6 December 2026')
+    """
+    monday = parse_week(week)
+    sunday = monday + dt.timedelta(days=6)
+    if monday.month == sunday.month:
+        return f"{monday.day}–{sunday.day} {sunday:%B %Y}"
+    if monday.year == sunday.year:
+        return f"{monday.day} {monday:%B} – {sunday.day} {sunday:%B %Y}"
+    return f"{monday.day} {monday:%B %Y} – {sunday.day} {sunday:%B %Y}"
+
+
+def format_change(change: Any, kind: str, unit: str = "", currency: str | None = None) -> str:
+    """Return a change with sign and unit: '+12 leads', '-3 pts', '+EUR 0.40M'; '' when missing.
+
+    >>> format_change(-0.031, "rate"), format_change(12, "count", "leads")
+    ('-3.1 pts', '+12 leads')
+    """
+    number = number_or_nan(change)
+    if math.isnan(number):
+        return ""
+    sign = "+" if number > 0 else "-" if number < 0 else "±"
+    if kind == "rate":
+        return f"{sign}{abs(number) * 100:.1f} pts"
+    return sign + format_value(abs(number), kind, unit, currency, compact=True)
+
+
+def gap_sentence(row: Mapping[str, Any], currency: str | None = None) -> str:
+    """Return one sentence on how far a figure row is from its target.
+
+    >>> gap_sentence({"commitment": "mql-volume", "kind": "count", "unit": "leads", "period": "2026-11",
+    ...     "period_state": "closed", "actual": 612.0, "target": 750.0, "lower_is_better": False})
+    'MQL volume: 612 leads in November 2026 against a target of 750 leads (138 leads short, 18%).'
+    """
+    kind, unit = str(row["kind"]), str(row.get("unit", ""))
+    paced = kind in ("count", "amount") and row.get("period_state") == "current"
+    value = number_or_nan(row.get("projection") if paced else row.get("actual"))
+    target = number_or_nan(row.get("target"))
+    when = period_name(str(row["period"]))
+    title = commitment_title(str(row["commitment"]))
+    shown = format_value(value, kind, unit, currency, compact=True, beside=row.get("target"))
+    lead = f"{title}: on pace for {shown} in {when}" if paced else f"{title}: {shown} in {when}"
+    if math.isnan(target):
+        return f"{lead}, no target."
+    if math.isnan(value):
+        return f"{lead} against a target of {format_value(target, kind, unit, currency, compact=True)}."
+    lower = bool(row.get("lower_is_better"))
+    distance = (value - target) if lower else (target - value)
+    if kind == "rate":
+        how = f"{points_text(distance)} {'short' if distance > 0 else 'ahead'}"
+    else:
+        word = ("over" if lower else "short") if distance > 0 else ("under" if lower else "ahead")
+        share = f", {abs(distance) / target:.0%}" if target else ""
+        how = f"{format_value(abs(distance), kind, unit, currency, compact=True)} {word}{share}"
+    limit = "at most " if lower else ""
+    return f"{lead} against a target of {limit}{format_value(target, kind, unit, currency, compact=True)} ({how})."

@@ -44,7 +44,7 @@ from connectors.hubspot import mapping  # noqa: E402
 from connectors.hubspot.client import HISTORY_BATCH  # noqa: E402
 from connectors.hubspot.settings import HubSpotConfig  # noqa: E402
 from connectors.hubspot.sync import sync  # noqa: E402
-from data import repository  # noqa: E402
+from data import queries  # noqa: E402
 from data.engine import make_engine, upgrade  # noqa: E402
 from tests.connectors.hubspot.fake_hubspot import CRM_OBJECTS, FakeHubSpot, seeded_frames  # noqa: E402
 
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
             full = sync(engine, config=config)
             sync_seconds = time.monotonic() - started
-            stored = repository.count_handovers(engine)
+            stored = queries.count_handovers(engine)
             history_requests = history_reads(fake, 0)
             # A day of CRM work (1% of contacts and deals changed), then the same full sync again, then
             # another day and an incremental run: the re-reads ask for the changed contacts' history only.

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from connectors.hubspot.settings import HubSpotConfig  # noqa: E402
 from connectors.hubspot.sync import sync  # noqa: E402
-from data import repository  # noqa: E402
+from data import queries  # noqa: E402
 from data.engine import make_engine, upgrade  # noqa: E402
 
 TOKEN = "pat-na1-bench-0000-0000-000000000000"
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             full = sync(engine, config=config)
             full_seconds = time.monotonic() - started
             full_stats = _control(url, "/_fake/stats")
-            counts = repository.table_counts(engine)
+            counts = queries.table_counts(engine)
 
             print("changing records on the server ...", flush=True)
             changed = _control(

@@ -46,7 +46,7 @@ from analytics.agreement import versions_from_rows  # noqa: E402
 from analytics.commitments import document_in_force, evaluate  # noqa: E402
 from analytics.periods import last_closed_week, period_of, week_of  # noqa: E402
 from analytics.snapshots import overview_window, week_overview  # noqa: E402
-from data import repository as repo  # noqa: E402
+from data import journal, queries  # noqa: E402
 from data.engine import make_engine, upgrade  # noqa: E402
 from pages.components.navigation import PAGES  # noqa: E402
 from tests.browser.conftest import CHROMIUM_ARGS, StreamlitServer  # noqa: E402
@@ -149,7 +149,7 @@ def time_pack(db_url: str) -> dict[str, float]:
 
     engine = make_engine(db_url)
     now = pd.Timestamp.now(tz="UTC")
-    versions = versions_from_rows(repo.read_agreement_versions(engine, AGREEMENT))
+    versions = versions_from_rows(journal.read_agreement_versions(engine, AGREEMENT))
     week = last_closed_week(now, document_in_force(versions, now).timezone)
     stamps: dict[str, float] = {}
     started = time.perf_counter()
@@ -175,7 +175,7 @@ def time_loaders(db_url: str) -> dict[str, float]:
 
     engine = make_engine(db_url)
     now = pd.Timestamp.now(tz="UTC").floor("min")
-    versions = versions_from_rows(repo.read_agreement_versions(engine, AGREEMENT))
+    versions = versions_from_rows(journal.read_agreement_versions(engine, AGREEMENT))
     doc = document_in_force(versions, now)
     period = period_of(now, doc.period, doc.timezone)
     history_start = period_of(now - pd.DateOffset(months=14), doc.period, doc.timezone)["period_start"]
@@ -197,7 +197,9 @@ def time_loaders(db_url: str) -> dict[str, float]:
     week = week_of(now, doc.timezone)
     start, end = overview_window(versions, week, now)
     started = time.perf_counter()
-    week_overview(versions, frames, repo.read_snapshots(engine, AGREEMENT), week, now, currency=doc.currency)
+    week_overview(
+        versions, frames, journal.read_snapshots(engine, AGREEMENT), week, now, currency=doc.currency
+    )
     out["week_overview_s"] = time.perf_counter() - started
     started = time.perf_counter()
     read_window(engine, start, end)
@@ -210,7 +212,7 @@ def time_loaders(db_url: str) -> dict[str, float]:
     from views.sales import sales_view
 
     f = filters_for(versions, now)
-    snapshots = repo.read_snapshots(engine, AGREEMENT)
+    snapshots = journal.read_snapshots(engine, AGREEMENT)
     for name, build in (
         ("overview_view_s", lambda: overview_view(versions, frames, snapshots, f, week)),
         ("marketing_view_s", lambda: marketing_view(versions, window, frames, f, history_start)),
@@ -236,7 +238,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         path = args.db or folder / "bench.db"
         results: dict[str, float] = {"build_s": build(path, args.leads)}
         results["load_average_before"] = os.getloadavg()[0]  # other work on the machine inflates every time
-        counts = repo.table_counts(make_engine(f"sqlite:///{path}"))
+        counts = queries.table_counts(make_engine(f"sqlite:///{path}"))
         results["leads"] = float(counts["leads"])
         print(f"demo company: {', '.join(f'{n:,} {t}' for t, n in counts.items())} in {path}", flush=True)
         # The pages freeze last week on first open: time them on a copy, so --db stays as built.

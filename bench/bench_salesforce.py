@@ -32,7 +32,7 @@ import requests  # noqa: E402
 
 from connectors.salesforce.settings import OBJECTS, SalesforceConfig, fields_for  # noqa: E402
 from connectors.salesforce.sync import sync  # noqa: E402
-from data import repository  # noqa: E402
+from data import queries  # noqa: E402
 from data.engine import make_engine, upgrade  # noqa: E402
 
 
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             full = sync(engine, config=config)
             full_seconds = time.perf_counter() - started
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            counts = repository.table_counts(engine)
+            counts = queries.table_counts(engine)
             print(full.describe())
 
             changed = _ask(server, "change 0.01")["changed"]

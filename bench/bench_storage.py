@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python bench/bench_storage.py --leads 1000000``
 
 Generates ``--leads`` demo leads with their activities and deals, upserts them
-through ``data.repository`` into a new SQLite file in a temporary folder, then
+through ``data.upserts`` into a new SQLite file in a temporary folder, then
 reads one year of leads (all columns, then only those the pages' analytics use)
 and every table back as frames. Prints progress, then
 ``name: value`` lines: wall seconds (``*_s``), CPU seconds of this process
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pandas as pd  # noqa: E402
 
 from connectors import demo  # noqa: E402
-from data import repository  # noqa: E402
+from data import queries  # noqa: E402
 from data.engine import make_engine, upgrade  # noqa: E402
 
 # What analytics.metrics (commitments, follow-up, funnel) and the Marketing breakdowns read of a lead.
@@ -100,21 +100,21 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         end = pd.Timestamp(today, tz="UTC")
         start = end - pd.DateOffset(years=1)
         with Phase(results, "read_leads_one_year"):
-            year = repository.read_leads(engine, start.to_pydatetime(), end.to_pydatetime())
+            year = queries.read_leads(engine, start.to_pydatetime(), end.to_pydatetime())
         results["read_leads_one_year_rows"] = len(year)
         del year
         print(f"read one year of leads in {results['read_leads_one_year_s']:.1f} s", flush=True)
         with Phase(results, "read_leads_one_year_page_columns"):
-            year = repository.read_leads(
+            year = queries.read_leads(
                 engine, start.to_pydatetime(), end.to_pydatetime(), columns=PAGE_LEAD_COLUMNS
             )
         del year
 
         readers = {
-            "owners": repository.read_owners,
-            "leads": repository.read_leads,
-            "deals": repository.read_deals,
-            "activities": repository.read_activities,
+            "owners": queries.read_owners,
+            "leads": queries.read_leads,
+            "deals": queries.read_deals,
+            "activities": queries.read_activities,
         }
         for table, read in readers.items():
             with Phase(results, f"read_{table}_all"):

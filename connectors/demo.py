@@ -884,7 +884,7 @@ def load_demo(
     reset: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, int]:
-    """Generate the demo company and upsert it through :mod:`data.repository`; returns rows written per table.
+    """Generate the demo company and upsert it through :mod:`data.upserts`; returns rows written per table.
 
     ``reset`` first deletes every ``source="demo"`` row. Without it, loading
     again upserts the same rows (no duplicates) -- but a load with another
@@ -892,20 +892,20 @@ def load_demo(
     new one does not reuse, so refresh the demo with ``reset=True``. See
     :func:`write_frames` for ``progress``.
     """
-    from data import repository  # connectors -> data; imported here so generate() needs no database
+    from data import upserts  # connectors -> data; imported here so generate() needs no database
 
     frames = generate(leads=leads, seed=seed, today=resolve_today(today))
     if reset:
-        repository.delete_source(engine, SOURCE)
+        upserts.delete_source(engine, SOURCE)
     cases = lifecycle_cases(frames, seed)
     counts = write_frames(engine, cases.frames, progress)
     recycled = recycled_handovers(frames, seed)
-    counts["handovers"] = repository.replace_handovers(engine, recycled)
+    counts["handovers"] = upserts.replace_handovers(engine, recycled)
     # The CRM's later changes, through the paths a sync takes: merges fold the duplicates into their
     # survivors (activities and all), moved deals take their new lead and its channel.
-    counts["leads"] -= repository.merge_leads(engine, SOURCE, cases.merges)
+    counts["leads"] -= upserts.merge_leads(engine, SOURCE, cases.merges)
     if not cases.moves.empty:
-        repository.upsert_deals(engine, cases.moves)
+        upserts.upsert_deals(engine, cases.moves)
     return counts
 
 
@@ -1041,13 +1041,13 @@ def write_frames(
     Big tables go in chunks of ``LOAD_CHUNK_ROWS`` rows, each its own transaction,
     and ``progress(table, rows_done, rows_total)`` is called after each chunk.
     """
-    from data import repository
+    from data import upserts
 
     writers = {
-        "owners": repository.upsert_owners,
-        "leads": repository.upsert_leads,
-        "deals": repository.upsert_deals,
-        "activities": repository.upsert_activities,
+        "owners": upserts.upsert_owners,
+        "leads": upserts.upsert_leads,
+        "deals": upserts.upsert_deals,
+        "activities": upserts.upsert_activities,
     }
     counts = {}
     for table, write in writers.items():

@@ -1,26 +1,24 @@
 """The canonical frames of a window of time: which rows and columns a page, a report or a view reads.
 
-One rule, one home: leads handed over in ``[start, end)`` plus the leads of its
-deals, deals created or closed in it, activities until :data:`ACTIVITY_TAIL`
-after it, every owner. :func:`read_window` reads it from the database;
-:func:`cut_window` cuts it from frames read for a wider window (the dashboard's
-cache), giving the same rows.
+One rule, one home (:mod:`analytics.windows`): leads handed over in ``[start, end)``
+plus the leads of its deals, deals created or closed in it, activities until
+:data:`ACTIVITY_TAIL` after it, every owner. :func:`read_window` reads it from the
+database; :func:`cut_window` (the pure rule itself) cuts it from frames read for a
+wider window (the dashboard's cache, the Overview's weeks), giving the same rows.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
 from analytics.schema import BOOL, COLUMNS, FLOAT, INT, STR, UTC_TS
-from data import repository as repo
+from analytics.windows import ACTIVITY_TAIL, cut_window
+from data import queries
 
-# Touches after a window still count for the leads handed over in it (the dashboard's loaders use this too).
-ACTIVITY_TAIL = pd.Timedelta(days=28)
-# The columns the analytics read (metrics.prepare_frames, breakdowns, followup, funnel, snapshots): the
+__all__ = ["ACTIVITY_TAIL", "ANALYTICS_COLUMNS", "all_columns", "cut_window", "read_window"]
+# The columns the analytics read (metrics.prepare_frames, followup, funnel, snapshots, the views): the
 # source system's own ids, lifecycle text and update times are left unread (a fifth less reading time, a quarter
 # less memory on 15 months of the 1M-lead demo).
 # tests/reports/test_weeks.py checks every figure is the same as on complete frames.
@@ -44,13 +42,14 @@ def read_window(engine: Engine, start: pd.Timestamp, end: pd.Timestamp) -> dict[
     """
     read = ANALYTICS_COLUMNS
     return {
-        "owners": repo.read_owners(engine),
+        "owners": queries.read_owners(engine),
         "leads": all_columns(
-            repo.read_leads(engine, start, end, with_deal_leads=True, columns=read["leads"]), "leads"
+            queries.read_leads(engine, start, end, with_deal_leads=True, columns=read["leads"]), "leads"
         ),
-        "deals": all_columns(repo.read_deals(engine, start, end, columns=read["deals"]), "deals"),
+        "deals": all_columns(queries.read_deals(engine, start, end, columns=read["deals"]), "deals"),
         "activities": all_columns(
-            repo.read_activities(engine, start, end + ACTIVITY_TAIL, columns=read["activities"]), "activities"
+            queries.read_activities(engine, start, end + ACTIVITY_TAIL, columns=read["activities"]),
+            "activities",
         ),
     }
 
@@ -71,33 +70,3 @@ def all_columns(frame: pd.DataFrame, table: str) -> pd.DataFrame:
 
 
 _MISSING = {UTC_TS: pd.NaT, STR: np.nan, INT: pd.NA, FLOAT: np.nan, BOOL: pd.NA}
-
-
-def cut_window(
-    frames: Mapping[str, pd.DataFrame],
-    start: pd.Timestamp,
-    end: pd.Timestamp,
-    tail: pd.Timedelta = ACTIVITY_TAIL,
-) -> dict[str, pd.DataFrame]:
-    """Return the rows of ``frames`` (read for a wider window) that :func:`read_window` of [start, end) returns.
-
-    The same rule, done in pandas: deals created or closed in the window; leads
-    handed over in it plus the leads of those deals; activities from ``start``
-    until ``tail`` after ``end``; every owner.
-    """
-
-    def inside(series: pd.Series, lo: pd.Timestamp, hi: pd.Timestamp) -> np.ndarray:
-        return ((series >= lo) & (series < hi)).to_numpy(dtype=bool, na_value=False)
-
-    deals = frames["deals"]
-    deals = deals[inside(deals["created_at"], start, end) | inside(deals["closed_at"], start, end)]
-    leads = frames["leads"]
-    of_deals = leads["id"].isin(deals["lead_id"].dropna().to_numpy(dtype="int64"))
-    keep = inside(leads["mql_at"], start, end) | of_deals.to_numpy(bool, na_value=False)
-    activities = frames["activities"]
-    return {
-        "owners": frames["owners"],
-        "leads": leads[keep],
-        "deals": deals,
-        "activities": activities[inside(activities["occurred_at"], start, end + tail)],
-    }

@@ -2,7 +2,7 @@
 
 A lead recycled by sales and re-qualified by marketing has several handovers
 (table ``handovers``). The analytics count rows of the leads frame, so the
-repository reads such a lead as one row per handover; every other lead is its
+reading (:mod:`data.queries`) gives such a lead as one row per handover; every other lead is its
 one row, exactly as before. The rules, in one place:
 
 - **Windows.** A lead's handovers, ordered by ``mql_at``, split time into

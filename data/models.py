@@ -329,7 +329,7 @@ class Handover(Base):
     """One handover of a lead to sales (lifecycle issue 19): a lead recycled and re-qualified has several.
 
     A connector that knows a lead's handover history writes the whole set at once
-    (:func:`data.repository.replace_handovers`); ``seq`` numbers them by ``mql_at``.
+    (:func:`data.upserts.replace_handovers`); ``seq`` numbers them by ``mql_at``.
     Connectors keep only histories of two or more (a lead handed over once is its
     lead row, as before); a lead with several reads as one row per handover (see
     :mod:`data.handovers`), and a single stored handover is ignored on read.

@@ -12,8 +12,9 @@ import pandas as pd
 import streamlit as st
 
 from analytics.periods import last_closed_week
-from analytics.snapshots import overview_window, period_title
-from data.repository import StorageError
+from analytics.snapshots import overview_window
+from analytics.wording import period_name as period_title
+from data.transactions import StorageError
 from pages.components import auth, exports, loaders, page
 from views.overview import data_window, week_choices
 

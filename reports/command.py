@@ -127,7 +127,7 @@ def run_snapshot(args) -> int:
     if args.agreement:
         names = [args.agreement]
     else:
-        from data.repository import read_agreement_versions
+        from data.journal import read_agreement_versions
 
         names = sorted(read_agreement_versions(engine)["agreement"].unique().tolist())
         if not names:

@@ -18,16 +18,16 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from analytics.agreement import AgreementError
-from analytics.breakdowns import queue_window
 from analytics.commitments import EvaluationError
 from analytics.periods import WeekError
 from analytics.snapshots import SnapshotError
-from data import repository as repo
+from data import journal, queries
 from data.frames import read_window
-from data.repository import StorageError
+from data.transactions import StorageError
 from reports.command import WEEK_HELP, _instant, _now, _week
 from views.figures import FIGURE_COLUMNS
 from views.filters import FilterError, Filters, filters_for
+from views.sales import queue_window
 
 PAGES = ("overview", "marketing", "sales", "funnel")
 HISTORY_PERIODS = 15  # the periods the Marketing and Funnel pages look back over (pages.components.filters)
@@ -64,7 +64,7 @@ def owner_ids(engine: Engine, owners: Sequence[str]) -> tuple[int, ...]:
     """Return the ids of ``owners`` given as ids or names; StorageError names one that is neither."""
     if not owners:
         return ()
-    known = repo.read_owners(engine)
+    known = queries.read_owners(engine)
     by_name = dict(zip(known["name"].astype(str), known["id"].astype(int), strict=False))
     ids = set(known["id"].dropna().astype(int))
     out = []
@@ -93,7 +93,7 @@ def page_figures(
         if chosen not in weeks:
             raise SnapshotError(f"{chosen} is not a week of {f.period} so far; weeks: {', '.join(weeks)}")
         frames = read_window(engine, *data_window(versions, f, chosen))
-        snapshots = None if f.sliced else repo.read_snapshots(engine, agreement)
+        snapshots = None if f.sliced else journal.read_snapshots(engine, agreement)
         return overview_view(versions, frames, snapshots, f, chosen).figures()
     if page == "sales":
         from views.sales import sales_view

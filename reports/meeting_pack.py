@@ -47,17 +47,12 @@ from analytics import wording
 from analytics.agreement import Agreement
 from analytics.charts import STATUS_COLORS, STATUS_LABELS, trend_chart
 from analytics.commitments import document_in_force
-from analytics.snapshots import (
-    TREND_WEEKS,
-    WeekOverview,
-    commitment_title,
-    format_change,
-    period_title,
-    week_dates,
-    week_grid,
-)
+from analytics.snapshots import TREND_WEEKS, WeekOverview
+from analytics.wording import commitment_title, format_change, week_dates
+from analytics.wording import period_name as period_title
 from errors import AccordError
 from reports.weeks import load_view, versions_of
+from views.overview import week_grid
 
 Progress = Callable[..., None]
 CHROMIUM = "/usr/bin/chromium"
@@ -258,9 +253,13 @@ def _scoreboard(overview: WeekOverview, rows: pd.DataFrame, styles, currency, *,
         )
         p_status = p["status"] if p is not None else "no data"
         p_value = (
-            wording.format_value(p["actual"], kind, unit, currency, compact=True, beside=p["target"]) if p is not None else "–"
+            wording.format_value(p["actual"], kind, unit, currency, compact=True, beside=p["target"])
+            if p is not None
+            else "–"
         )
-        p_target = wording.format_value(p["target"], kind, unit, currency, compact=True) if p is not None else "–"
+        p_target = (
+            wording.format_value(p["target"], kind, unit, currency, compact=True) if p is not None else "–"
+        )
         if p is not None and (p_gap := wording.gap_text(p, unit=unit, currency=currency, short=True)):
             p_target += f" ({p_gap})"
         cells = {
@@ -268,7 +267,11 @@ def _scoreboard(overview: WeekOverview, rows: pd.DataFrame, styles, currency, *,
             "commitment": commitment_title(cid),
             "week": value,
             "target": wording.format_value(row["target"], kind, unit, currency, compact=True)
-            + (f" ({gap})" if (gap := wording.gap_text(row, unit=unit, currency=currency, short=True)) else ""),
+            + (
+                f" ({gap})"
+                if (gap := wording.gap_text(row, unit=unit, currency=currency, short=True))
+                else ""
+            ),
             "status": _status_cell(row["status"], styles),
             "vs": f"{change} (was {previous})" if change else f"was {previous}",
             "period": p_value,

@@ -24,7 +24,7 @@ from analytics.snapshots import (
     overview_window,
     week_figures,
 )
-from data import repository as repo
+from data import journal
 from data.frames import read_window
 from views.filters import filters_for
 from views.overview import OverviewView, data_window, overview_view
@@ -50,9 +50,9 @@ class Frozen:
 
 def versions_of(engine: Engine, agreement: str) -> list[AgreementVersion]:
     """Every saved version of ``agreement``; SnapshotError naming the agreements there are when it is unknown."""
-    versions = versions_from_rows(repo.read_agreement_versions(engine, agreement))
+    versions = versions_from_rows(journal.read_agreement_versions(engine, agreement))
     if not versions:
-        names = sorted(repo.read_agreement_versions(engine)["agreement"].unique().tolist())
+        names = sorted(journal.read_agreement_versions(engine)["agreement"].unique().tolist())
         known = ", ".join(repr(n) for n in names) or "none yet (open the dashboard once, or save one)"
         raise SnapshotError(f"no agreement named {agreement!r}; agreements: {known}")
     return versions
@@ -62,7 +62,7 @@ def agreement_to_use(engine: Engine, agreement: str | None) -> str:
     """``agreement`` if given, else the only stored agreement; SnapshotError when there are none or several."""
     if agreement:
         return agreement
-    names = sorted(repo.read_agreement_versions(engine)["agreement"].unique().tolist())
+    names = sorted(journal.read_agreement_versions(engine)["agreement"].unique().tolist())
     if len(names) == 1:
         return names[0]
     if not names:
@@ -93,7 +93,7 @@ def load_view(
     period = period_of(close - pd.Timedelta(microseconds=1), doc.period, doc.timezone)["period"]
     f = filters_for(versions, as_of, str(period), teams=teams, owners=owners, channels=channels)
     frames = read_window(engine, *data_window(versions, f, week, trend_weeks))
-    snapshots = None if f.sliced else repo.read_snapshots(engine, agreement)
+    snapshots = None if f.sliced else journal.read_snapshots(engine, agreement)
     return overview_view(versions, frames, snapshots, f, week, trend_weeks=trend_weeks)
 
 
@@ -134,9 +134,9 @@ def freeze_week(
     if frames is None:
         frames = read_window(engine, *overview_window(versions, week, as_of, trend_weeks=1))
     figures = week_figures(versions, frames, week, as_of)
-    written = repo.save_snapshot(engine, agreement, str(row["period"]), figures, final=final)
+    written = journal.save_snapshot(engine, agreement, str(row["period"]), figures, final=final)
     if written:
-        repo.add_audit(
+        journal.add_audit(
             engine, actor, "snapshot.freeze", agreement, {"week": str(row["period"]), "final": final}
         )
     return Frozen(agreement, str(row["period"]), final, written)
@@ -148,6 +148,6 @@ def freeze_last_closed_week(
     """Freeze the last week that had ended at ``as_of`` unless its final snapshot exists; None when it does."""
     versions = versions_of(engine, agreement)
     week = last_closed_week(as_of, document_in_force(versions, as_of).timezone)
-    if week in final_snapshots(repo.read_snapshots(engine, agreement, [week])):
+    if week in final_snapshots(journal.read_snapshots(engine, agreement, [week])):
         return None
     return freeze_week(engine, agreement, week, as_of, actor)

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import settings
-from data import repository as repo
+from data import queries
 from data.engine import make_engine
 from tests.conftest import plain
 
@@ -23,7 +23,7 @@ def app(monkeypatch, demo_db_url):
 
 
 def test_data_page_shows_the_row_count_of_every_table(app, demo_db_url):
-    counts = repo.table_counts(make_engine(demo_db_url))
+    counts = queries.table_counts(make_engine(demo_db_url))
     app.switch_page("pages/data.py").run()
     assert not app.exception
     shown = {m.label: m.value for m in app.metric if m.label.lower() in counts}
@@ -40,7 +40,7 @@ def test_first_start_on_an_empty_database_loads_the_demo(monkeypatch, tmp_path):
     monkeypatch.setenv("ACCORD_DEMO_LEADS", "400")
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
-    assert repo.table_counts(make_engine(f"sqlite:///{tmp_path / 'fresh.db'}"))["leads"] == 400
+    assert queries.table_counts(make_engine(f"sqlite:///{tmp_path / 'fresh.db'}"))["leads"] == 400
     assert any("demo data" in w.value for w in at.warning)
 
 

@@ -29,7 +29,8 @@ BUGS = {
     "analytics.breakdown_charts.ChartError": "a chart builder given the wrong frame",
     "analytics.wording.WordingError": "an unknown metric kind put into words",
     "analytics.funnel.FunnelError": "an unknown breakdown asked of the funnel",
-    "analytics.breakdowns.BreakdownError": "an unknown metric or breakdown, or an empty window, asked by code",
+    "analytics.groups.BreakdownError": "an unknown breakdown or an empty window, asked by code",
+    "analytics.commitments.UnknownMetricError": "a metric the registry does not know, tracked by code",
 }
 
 
@@ -66,7 +67,7 @@ def test_every_error_class_is_either_for_the_user_or_named_as_a_bug():
     # the walk really saw the errors of every layer (it cannot pass by finding nothing)
     for expected in ["analytics.agreement.AgreementError", "connectors.files.reading.FileImportError",
                      "connectors.hubspot.client.HubSpotAuthError", "data.engine.DatabaseConfigError",
-                     "data.repository.RunBusyError", "settings.SettingError", "pages.components.auth.AuthConfigError",
+                     "data.syncs.RunBusyError", "settings.SettingError", "pages.components.auth.AuthConfigError",
                      "reports.meeting_pack.ChartRenderError"]:  # fmt: skip
         assert expected in for_users
     assert len(for_users) >= 20
@@ -74,7 +75,7 @@ def test_every_error_class_is_either_for_the_user_or_named_as_a_bug():
 
 def test_errors_keep_their_old_base_so_existing_handlers_still_catch_them():
     from analytics.agreement import AgreementError
-    from data.repository import RunBusyError
+    from data.syncs import RunBusyError
 
     assert issubclass(AgreementError, ValueError) and issubclass(RunBusyError, RuntimeError)
 
@@ -143,7 +144,7 @@ def test_a_bug_in_a_real_cli_process_ends_in_a_traceback_and_a_non_zero_exit(tmp
 
 
 def _page(kind: str) -> None:
-    from data.repository import StorageError
+    from data.transactions import StorageError
     from pages.components import errors
 
     with errors.shown():
@@ -173,7 +174,7 @@ def test_a_bug_on_a_page_is_an_exception_not_a_message_to_the_user():
 
 
 def test_the_app_shows_an_error_a_page_leaves_unhandled_as_one_message(monkeypatch, demo_db_url):
-    from data.repository import StorageError
+    from data.transactions import StorageError
     from pages.components import data_view
 
     def refused(_url):

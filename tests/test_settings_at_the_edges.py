@@ -7,7 +7,7 @@ import pytest
 
 import settings
 from connectors.files import Mapping, import_file, list_mappings, load_mapping, save_mapping
-from data import repository
+from data import queries
 from data.engine import make_engine, upgrade
 
 
@@ -29,7 +29,7 @@ def test_engine_and_file_import_take_the_url_and_mappings_folder_as_arguments(tm
     csv.write_text("id,who\nu1,Ada\nu2,Grace\n")
     report = import_file(engine, csv, "owners", "people", mappings_folder=folder, source="upload")
     assert report.accepted == 2
-    assert sorted(repository.read_owners(engine)["name"]) == ["Ada", "Grace"]
+    assert sorted(queries.read_owners(engine)["name"]) == ["Ada", "Grace"]
     assert load_mapping("people", folder).table == "owners"
 
 

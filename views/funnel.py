@@ -13,10 +13,19 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analytics import breakdown_charts as bc
-from analytics import breakdowns as bd
 from analytics import wording
 from analytics.charts import STATUS_LABELS, funnel_chart, trend_chart
-from analytics.commitments import as_versions, document_in_force, evaluate
+from analytics.commitments import (
+    as_versions,
+    document_in_force,
+    evaluate,
+    find_commitment,
+    row_for,
+    rows_for,
+    stage_targets,
+    tracked_commitment,
+    with_tracked,
+)
 from analytics.funnel import STAGE_LABELS, STAGES, funnel, funnel_totals
 from views.figures import figure_rows
 from views.filters import Filters
@@ -141,7 +150,7 @@ def funnel_view(
     span = f"{first} to {last} · {selection}"
     out: dict[str, Any] = {"cohort_title": f"Leads handed over in {period}"}
 
-    targets = bd.stage_targets(doc)
+    targets = stage_targets(doc)
     if selected.empty or int(selected["mql"].iloc[0]) == 0:
         out["empty_cohort"] = f"No lead was handed over in {period} for {said}: the cohort is empty."
     else:
@@ -172,7 +181,7 @@ def funnel_view(
     if int(cohorts["mql"].sum()) == 0:
         out["no_cohorts"] = f"No lead was handed over between {first} and {last} for {said}."
     else:
-        mql_to_sql = bd.find_commitment(doc, "mql_to_sql_rate")
+        mql_to_sql = find_commitment(doc, "mql_to_sql_rate")
         out["cohorts"] = cohorts
         out["conversion_chart"] = bc.conversion_chart(
             cohorts, title=f"Conversion by handover period<br><sup>{span}</sup>",
@@ -184,7 +193,7 @@ def funnel_view(
         out["cohort_table"] = cohorts.drop(columns=["period_start", "period_end"])
 
     out["revenue_title"] = f"Pipeline and won revenue against target, {first} to {last}"
-    results = evaluate(bd.with_tracked(versions, TRACKED_METRICS), data, history_start, f.period_end, f.as_of)
+    results = evaluate(with_tracked(versions, TRACKED_METRICS), data, history_start, f.period_end, f.as_of)
     revenue = []
     for metric, label in REVENUE.items():
         missing_amounts = ""
@@ -195,9 +204,9 @@ def funnel_view(
                     f"{blank:,} of {won:,} won deals closed in {period} have no amount: they count as won deals "
                     "and add nothing to won revenue."
                 )
-        commitment = bd.tracked_commitment(doc, metric)
-        rows = bd.rows_for(results, doc, metric)
-        row = bd.row_for(results, doc, metric, f.period)
+        commitment = tracked_commitment(doc, metric)
+        rows = rows_for(results, doc, metric)
+        row = row_for(results, doc, metric, f.period)
         chart = None
         if not (rows.empty or rows["n"].sum() == 0):
             chart = trend_chart(rows, title=f"{label} by period<br><sup>{span}</sup>", currency=doc.currency)

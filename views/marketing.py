@@ -1,26 +1,42 @@
 """The Marketing page as data: MQLs, SQLs and pipeline against target, by channel and campaign, acceptance,
 rejection reasons and the MQL -> SQL trend.
 
-:func:`marketing_view` returns every figure, table, sentence and chart the page shows.
+:func:`marketing_view` returns every figure, table, sentence and chart the page shows. Its tables by
+channel or campaign are built here: volumes (:func:`volume_by`), sales' decisions (:func:`acceptance_by`) and
+rejection reasons (:func:`rejection_reasons`, :func:`reasons_table`), on the definitions of
+:mod:`analytics.metrics` (a lead in the window of its handover, a deal in that of its creation, all as known
+at as_of).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from analytics import breakdown_charts as bc
-from analytics import breakdowns as bd
 from analytics import commitments as core
 from analytics import wording
+from analytics.agreement import Agreement, AgreementVersion
 from analytics.charts import STATUS_LABELS, pacing_chart, trend_chart
-from analytics.commitments import as_versions, document_in_force, evaluate
+from analytics.commitments import (
+    as_versions,
+    document_in_force,
+    evaluate,
+    row_for,
+    rows_for,
+    tracked_commitment,
+    with_tracked,
+)
 from analytics.funnel import handover_split
-from analytics.metrics import METRICS
+from analytics.groups import ALL, BREAKDOWN_FIELDS, NO_REASON, BreakdownError, check_by, labels
+from analytics.metrics import METRICS, Frames, as_instant, positions, prepare_frames, reached_sql
+from analytics.periods import to_instant
+from analytics.schema import validate_frame
 from views.figures import figure_rows
 from views.filters import Filters
 from views.sales import TRACKED_METRICS
@@ -118,14 +134,14 @@ def marketing_view(
     selection = f.selection(frames.get("owners", pd.DataFrame()))
     said = f.selection(frames.get("owners", pd.DataFrame()), markdown=True)  # in sentences
     subtitle = f"{period} · {selection}"
-    tracked = bd.with_tracked(versions, TRACKED_METRICS)
+    tracked = with_tracked(versions, TRACKED_METRICS)
     data, past = f.slice(frames), f.slice(history)
     results = evaluate(tracked, past, history_start, f.period_end, f.as_of)
 
     headlines = []
     for metric, label in HEADLINE.items():
-        commitment = bd.tracked_commitment(doc, metric)
-        row = bd.row_for(results, doc, metric, f.period)
+        commitment = tracked_commitment(doc, metric)
+        row = row_for(results, doc, metric, f.period)
         if row is None:
             headlines.append(Headline(metric, label, missing=f"No {label} to show for {period}."))
             continue
@@ -150,7 +166,7 @@ def marketing_view(
     )
     breakdowns = {}
     for by in BREAKDOWNS:
-        volume = bd.volume_by(*window, by=by)
+        volume = volume_by(*window, by=by)
         chart = None
         if not volume.empty:
             chart = bc.volume_chart(
@@ -158,10 +174,10 @@ def marketing_view(
             )
         breakdowns[by] = Breakdown(by, volume, chart)
 
-    acceptance_commitment = bd.tracked_commitment(doc, "acceptance_rate")
-    acceptance_row = bd.row_for(results, doc, "acceptance_rate", f.period)
-    acceptance = bd.acceptance_by(*window, by="channel")
-    reasons = bd.rejection_reasons(*window, by="channel")
+    acceptance_commitment = tracked_commitment(doc, "acceptance_rate")
+    acceptance_row = row_for(results, doc, "acceptance_rate", f.period)
+    acceptance = acceptance_by(*window, by="channel")
+    reasons = rejection_reasons(*window, by="channel")
     acceptance_chart = reasons_chart = matrix = None
     if not acceptance.empty:
         acceptance_chart = bc.acceptance_chart(acceptance, by="channel", target=acceptance_commitment.target,
@@ -170,9 +186,9 @@ def marketing_view(
             reasons_chart = bc.rejection_reasons_chart(
                 reasons, by="channel", title=f"Why sales rejected leads<br><sup>{subtitle}</sup>"
             )
-            matrix = bd.reasons_table(reasons, "channel")
+            matrix = reasons_table(reasons, "channel")
 
-    trend = bd.rows_for(results, doc, "mql_to_sql_rate")
+    trend = rows_for(results, doc, "mql_to_sql_rate")
     trend_parts: dict[str, Any] = {}
     if trend.empty:
         trend_parts["no_trend"] = (
@@ -218,3 +234,204 @@ def marketing_view(
         no_reasons=f"Sales has rejected none of the leads handed over in {period} (so far).",
         trend=trend, **trend_parts,
     )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- by channel, campaign, team, segment
+
+_NO_ID = np.iinfo(np.int64).min
+
+
+def _window(agreement, frames: Mapping[str, pd.DataFrame], start, end, as_of):
+    """(document, frames known at as_of, lead mask, deal mask) of leads handed over / deals created in the window."""
+    moment = as_instant(as_of)
+    doc = document_in_force(as_versions(agreement), moment)
+    lo, hi = to_instant(start, doc.timezone), to_instant(end, doc.timezone)
+    if hi <= lo:
+        raise BreakdownError(f"the window is empty: end {hi} is not after start {lo}")
+    known = prepare_frames(frames, moment)
+    handed = known.leads["mql_at"]
+    created = known.deals["created_at"]
+    leads_in = ((handed >= lo) & (handed < hi)).to_numpy(bool, na_value=False)
+    deals_in = ((created >= lo) & (created < hi)).to_numpy(bool, na_value=False)
+    return doc, known, leads_in, deals_in
+
+
+def _lead_column(frames: Mapping[str, pd.DataFrame], known: Frames, column: str) -> pd.Series:
+    """``column`` of the raw leads (one prepare_frames drops, e.g. campaign), aligned to ``known.leads``."""
+    raw = frames.get("leads")
+    if raw is None or not len(raw):
+        return pd.Series(np.full(len(known.leads), np.nan), dtype="str")
+    raw = validate_frame(raw, "leads")
+    at = positions(raw["id"].to_numpy(dtype="int64", na_value=_NO_ID),
+                   known.leads["id"].to_numpy(dtype="int64", na_value=_NO_ID))  # fmt: skip
+    values = raw[column].take(np.maximum(at, 0)).to_numpy(dtype=object)
+    return pd.Series(values, dtype="str").mask(at < 0)
+
+
+def volume_by(
+    agreement: Agreement | AgreementVersion | Iterable[AgreementVersion],
+    frames: Mapping[str, pd.DataFrame],
+    start: Any,
+    end: Any,
+    as_of: Any,
+    *,
+    by: str = "channel",
+) -> pd.DataFrame:
+    """Return MQLs, SQLs and sourced pipeline per channel (or campaign, team, segment), most MQLs first.
+
+    Columns: ``by``, ``mqls`` (leads handed over in the window), ``sqls`` (of
+    those, qualified by as_of), ``mql_to_sql``, ``sourced_deals`` and
+    ``sourced_pipeline`` (deals created in the window whose lead is a marketing
+    lead; missing amounts count 0), ``share_of_mqls``. A deal is grouped by its
+    lead's channel (its own without a lead) and its own team (as ``evaluate(by=...)``
+    does) and by its lead's campaign or segment. A missing value is :data:`NO_VALUE`. Groups with neither leads nor
+    deals are left out; the columns sum to the ``mql_count``, ``sql_count`` and
+    ``sourced_pipeline`` actuals of the window.
+    """
+    check_by(by, BREAKDOWN_FIELDS)
+    _, known, leads_in, deals_in = _window(agreement, frames, start, end, as_of)
+    lead_values = _lead_column(frames, known, by) if by == "campaign" else known.leads[by]
+    leads = pd.DataFrame({by: labels(lead_values)[leads_in], "sql": reached_sql(known)[leads_in]})
+    deals = known.deals
+    sourced = deals_in & deals["lead_is_mql"].to_numpy(bool)
+    if by == "campaign":
+        at = positions(known.leads["id"].to_numpy(dtype="int64", na_value=_NO_ID),
+                       deals["lead_id"].to_numpy(dtype="int64", na_value=_NO_ID))  # fmt: skip
+        if len(lead_values):
+            deal_values = lead_values.take(np.maximum(at, 0)).reset_index(drop=True).mask(at < 0)
+        else:  # no lead at all (e.g. an owner with deals only): no deal has a lead's campaign
+            deal_values = pd.Series(np.full(len(deals), np.nan), dtype="str")
+    else:
+        deal_values = deals[by].reset_index(drop=True)
+    amounts = np.nan_to_num(deals["amount"].to_numpy(dtype="float64", na_value=np.nan))
+    pipeline = pd.DataFrame({by: labels(deal_values)[sourced], "amount": amounts[sourced]})
+    per_lead = leads.groupby(by).agg(mqls=("sql", "size"), sqls=("sql", "sum"))
+    per_deal = pipeline.groupby(by).agg(sourced_deals=("amount", "size"), sourced_pipeline=("amount", "sum"))
+    out = per_lead.join(per_deal, how="outer").fillna(0).reset_index()
+    out = out.astype(
+        {"mqls": "int64", "sqls": "int64", "sourced_deals": "int64", "sourced_pipeline": "float64"}
+    )
+    total = out["mqls"].sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["mql_to_sql"] = np.where(
+            out["mqls"] > 0, out["sqls"] / out["mqls"].where(out["mqls"] > 0, 1), np.nan
+        )
+        out["share_of_mqls"] = out["mqls"] / total if total else np.nan
+    out[by] = out[by].astype("str")
+    out = out.sort_values(["mqls", "sourced_pipeline", by], ascending=[False, False, True], kind="stable")
+    columns = [by, "mqls", "sqls", "mql_to_sql", "sourced_deals", "sourced_pipeline", "share_of_mqls"]
+    return out[columns].reset_index(drop=True)
+
+
+def _decisions(agreement, frames, start, end, as_of, by: str | None) -> pd.DataFrame:
+    """Per lead handed over in the window: group label, disposition (as known at as_of) and rejection reason."""
+    _, known, leads_in, _ = _window(agreement, frames, start, end, as_of)
+    if by is None:
+        group = pd.Series(ALL, index=range(len(known.leads)), dtype="str")
+    else:
+        group = labels(_lead_column(frames, known, by) if by == "campaign" else known.leads[by])
+    reason = _lead_column(frames, known, "rejection_reason")
+    disposition = known.leads["disposition"].reset_index(drop=True)
+    frame = pd.DataFrame(
+        {
+            "group": group.to_numpy(dtype=object),
+            "accepted": (disposition == "accepted").to_numpy(bool, na_value=False),
+            "rejected": (disposition == "rejected").to_numpy(bool, na_value=False),
+            "reason": labels(reason, NO_REASON).to_numpy(dtype=object),
+        }
+    )
+    return frame[leads_in].reset_index(drop=True)
+
+
+def acceptance_by(
+    agreement: Agreement | AgreementVersion | Iterable[AgreementVersion],
+    frames: Mapping[str, pd.DataFrame],
+    start: Any,
+    end: Any,
+    as_of: Any,
+    *,
+    by: str = "channel",
+) -> pd.DataFrame:
+    """Return how sales decided on each channel's (or campaign's, team's, segment's) leads, most leads first.
+
+    Columns: ``by``, ``leads`` (handed over in the window), ``accepted``,
+    ``rejected``, ``open`` (not decided by as_of), ``acceptance_rate``
+    (accepted / (accepted + rejected), as the ``acceptance_rate`` metric; NaN
+    when none is decided) and ``top_reason`` (the most frequent rejection
+    reason; ties alphabetical; missing when none was rejected).
+    """
+    check_by(by, BREAKDOWN_FIELDS)
+    decided = _decisions(agreement, frames, start, end, as_of, by)
+    grouped = decided.groupby("group")
+    out = grouped.agg(leads=("accepted", "size"), accepted=("accepted", "sum"), rejected=("rejected", "sum"))
+    out = out.astype("int64")
+    out["open"] = out["leads"] - out["accepted"] - out["rejected"]
+    decided_n = out["accepted"] + out["rejected"]
+    out["acceptance_rate"] = (out["accepted"] / decided_n.where(decided_n > 0)).astype("float64")
+    rejected = decided[decided["rejected"]]
+    if len(rejected):
+        counts = rejected.groupby(["group", "reason"]).size().reset_index(name="n")
+        counts = counts.sort_values(["group", "n", "reason"], ascending=[True, False, True], kind="stable")
+        out["top_reason"] = counts.drop_duplicates("group").set_index("group")["reason"].reindex(out.index)
+    else:
+        out["top_reason"] = np.nan
+    out = out.reset_index().rename(columns={"group": by})
+    out[by] = out[by].astype("str")
+    out["top_reason"] = out["top_reason"].astype("str")
+    out = out.sort_values(["leads", by], ascending=[False, True], kind="stable")
+    return out[[by, "leads", "accepted", "rejected", "open", "acceptance_rate", "top_reason"]].reset_index(
+        drop=True
+    )
+
+
+def rejection_reasons(
+    agreement: Agreement | AgreementVersion | Iterable[AgreementVersion],
+    frames: Mapping[str, pd.DataFrame],
+    start: Any,
+    end: Any,
+    as_of: Any,
+    *,
+    by: str | None = "channel",
+) -> pd.DataFrame:
+    """Return why sales rejected leads handed over in the window: one row per group x reason.
+
+    Columns: [``by``], ``reason`` (:data:`NO_REASON` when none was given),
+    ``rejected`` (leads) and ``share`` (of the group's rejected leads). Groups
+    with most rejections first, then reasons by count. Only leads rejected by
+    as_of count. ``by=None``: reasons over all leads.
+    """
+    check_by(by, (None, *BREAKDOWN_FIELDS))
+    decided = _decisions(agreement, frames, start, end, as_of, by)
+    rejected = decided[decided["rejected"]]
+    counts = rejected.groupby(["group", "reason"]).size().rename("rejected").reset_index()
+    totals = counts.groupby("group")["rejected"].transform("sum")
+    counts["share"] = (counts["rejected"] / totals).astype("float64")
+    counts["_total"] = totals
+    counts = counts.sort_values(
+        ["_total", "group", "rejected", "reason"], ascending=[False, True, False, True], kind="stable"
+    )
+    out = counts.rename(columns={"group": by or "group"})
+    columns = ([by] if by else []) + ["reason", "rejected", "share"]
+    out = out[columns].reset_index(drop=True).astype({"reason": "str", "rejected": "int64"})
+    if by:
+        out[by] = out[by].astype("str")
+    return out
+
+
+def reasons_table(reasons: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Return a :func:`rejection_reasons` frame as one row per group and one column per reason (counts).
+
+    Columns: ``by``, ``rejected`` (the group's total), then the reasons, most
+    frequent overall first; groups with most rejections first.
+
+    >>> r = pd.DataFrame({"channel": ["A", "A", "B"], "reason": ["x", "y", "y"], "rejected": [2, 1, 4]})
+    >>> reasons_table(r, "channel").to_dict("list")
+    {'channel': ['B', 'A'], 'rejected': [4, 3], 'y': [4, 1], 'x': [0, 2]}
+    """
+    check_by(by, BREAKDOWN_FIELDS)
+    wide = reasons.pivot_table(index=by, columns="reason", values="rejected", aggfunc="sum", fill_value=0)
+    wide = wide[wide.sum(axis=0).sort_values(ascending=False, kind="stable").index]
+    wide.insert(0, "rejected", wide.sum(axis=1))
+    wide = wide.sort_values("rejected", ascending=False, kind="stable").reset_index()
+    wide.columns.name = None
+    return wide.astype({c: "int64" for c in wide.columns if c != by})

@@ -24,15 +24,12 @@ from analytics.snapshots import (
     WeekOverview,
     as_figures,
     biggest_gaps,
-    commitment_title,
-    format_change,
+    figures_frame,
     overview_window,
-    period_title,
-    scoreboard,
-    week_dates,
-    week_grid,
     week_overview,
 )
+from analytics.wording import commitment_title, format_change, week_dates
+from analytics.wording import period_name as period_title
 from views.figures import figure_rows
 from views.filters import Filters
 
@@ -136,7 +133,7 @@ def overview_view(
     """Return the :class:`OverviewView` of ISO ``week`` and ``f``'s period.
 
     ``frames`` (unsliced) cover :func:`data_window`; ``snapshots`` are the
-    agreement's frozen weeks (``data.repository.read_snapshots``), used only
+    agreement's frozen weeks (``data.journal.read_snapshots``), used only
     without a slice (they are for the whole agreement).
     """
     versions = as_versions(versions)
@@ -280,3 +277,82 @@ def _card(row, changes, by_period, descriptions, overview: WeekOverview, week, p
         period_badge=None if p_row is None else wording.badge_color(p_row["status"]),
         missing_period=f"Not in the agreement for {period_name}.", caption=" · ".join(lines),
     )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- the week as tables of words
+
+
+def week_grid(trend: pd.DataFrame, currency: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the weeks of ``trend`` as a table to read across: (values, statuses), the same shape.
+
+    One row per commitment (columns ``Side`` and ``Commitment``, in the order of
+    ``trend``), one column per week (short labels, ``W47``), oldest first;
+    ``values`` holds the formatted figures (counts without their unit), and
+    ``statuses`` each cell's status ("" where a week has no row).
+
+    >>> rows = figures_frame([{"period": "2026-W47", "commitment": "mql-volume", "party": "marketing",
+    ...     "kind": "count", "unit": "leads", "actual": 42.0, "status": "missed"}])
+    >>> values, statuses = week_grid(rows)
+    >>> values.to_dict("records"), statuses["W47"].tolist()
+    ([{'Side': 'Marketing', 'Commitment': 'MQL volume', 'W47': '42'}], ['missed'])
+    """
+    trend = figures_frame(trend)
+    weeks = list(dict.fromkeys(trend.sort_values("period_start", kind="stable")["period"]))
+    commitments = list(dict.fromkeys(trend["commitment"]))
+    columns = [w.split("-")[-1] for w in weeks]
+    values = pd.DataFrame("–", index=range(len(commitments)), columns=["Side", "Commitment", *columns])
+    statuses = pd.DataFrame("", index=values.index, columns=values.columns)
+    cells = trend.drop_duplicates(["commitment", "period"], keep="last").set_index(["commitment", "period"])
+    for i, cid in enumerate(commitments):
+        for week, column in zip(weeks, columns, strict=True):
+            if (cid, week) not in cells.index:
+                continue
+            cell = cells.loc[(cid, week)]
+            unit = "" if cell["kind"] == "count" else cell["unit"]
+            values.loc[i, column] = wording.format_value(
+                cell["actual"], cell["kind"], unit, currency, compact=True
+            )
+            statuses.loc[i, column] = cell["status"]
+            values.loc[i, ["Side", "Commitment"]] = [str(cell["party"]).capitalize(), commitment_title(cid)]
+    return values, statuses
+
+
+def scoreboard(
+    week_rows: pd.DataFrame,
+    changes: pd.DataFrame,
+    period_rows: pd.DataFrame,
+    *,
+    previous_week: str,
+    currency: str | None = None,
+) -> pd.DataFrame:
+    """Return every commitment of a week as a table of words: the week, the change, the period.
+
+    ``week_rows`` are figure rows of one week, ``changes`` its
+    :func:`week_over_week`, ``period_rows`` evaluation rows of one period.
+    Columns: Side, Commitment, <week>, Week target, Week status, vs
+    <previous_week>, <period in words>, Period target, Period status.
+    """
+    week_rows = figures_frame(week_rows)
+    change = changes.set_index("commitment") if len(changes) else pd.DataFrame()
+    period = period_rows.set_index("commitment") if len(period_rows) else pd.DataFrame()
+    week = str(week_rows["period"].iloc[0]) if len(week_rows) else "Week"
+    period_name = period_title(str(period_rows["period"].iloc[0])) if len(period_rows) else "Period"
+    out = []
+    for row in week_rows.to_dict("records"):
+        cid, kind, unit = row["commitment"], row["kind"], row["unit"]
+        p = period.loc[cid] if cid in period.index else None
+        c = change.loc[cid] if cid in change.index else None
+        out.append({
+            "Side": str(row["party"]).capitalize(),
+            "Commitment": commitment_title(cid),
+            week: wording.format_value(row["actual"], kind, unit, currency, compact=True),
+            "Week target": wording.format_value(row["target"], kind, unit, currency, compact=True),
+            "Week status": STATUS_LABELS.get(row["status"], row["status"]),
+            f"vs {previous_week}": "" if c is None else format_change(c["change"], kind, unit, currency),
+            period_name: "–" if p is None else wording.format_value(p["actual"], kind, unit, currency, compact=True),
+            "Period target": "–" if p is None else wording.format_value(p["target"], kind, unit, currency, compact=True),
+            "Period status": "–" if p is None else STATUS_LABELS.get(p["status"], p["status"]),
+        })  # fmt: skip
+    columns = ["Side", "Commitment", week, "Week target", "Week status", f"vs {previous_week}", period_name,
+               "Period target", "Period status"]  # fmt: skip
+    return pd.DataFrame(out, columns=columns)

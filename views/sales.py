@@ -3,7 +3,8 @@
 :func:`sales_view` returns every figure, table, sentence and chart the page
 shows. The per-rep follow-up rate is computed once (:func:`rep_followup`), with
 the agreement version in force when the period started, and both the chart and
-the table are drawn from that one frame.
+the table are drawn from that one frame. The overdue queue's window and table
+(:func:`queue_window`, :func:`queue_table`) are the page's own.
 """
 
 from __future__ import annotations
@@ -12,15 +13,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from analytics import breakdown_charts as bc
-from analytics import breakdowns as bd
 from analytics import wording
 from analytics.charts import STATUS_LABELS, rep_compliance_chart, response_time_histogram
-from analytics.commitments import as_versions, document_for_period, document_in_force, evaluate
-from analytics.followup import FollowupError, followup_detail, followup_queue
+from analytics.commitments import (
+    as_versions,
+    document_for_period,
+    document_in_force,
+    evaluate,
+    find_commitment,
+    row_for,
+    rows_for,
+    with_tracked,
+)
+from analytics.followup import FollowupError, delays_by, followup_by, followup_detail, followup_queue
+from analytics.groups import UNASSIGNED, BreakdownError, labels
+from analytics.metrics import as_instant, positions
+from analytics.schema import validate_frame
 from views.figures import figure_rows
 from views.filters import Filters
 
@@ -92,7 +105,7 @@ class SalesView:
     tiles: tuple[Tile, ...]
     overall: (
         Mapping[str, Any] | None
-    )  # follow-up of every lead of the period (analytics.breakdowns.followup_by)
+    )  # follow-up of every lead of the period (analytics.followup.followup_by)
     median_text: str
     p90_text: str
     touch_sentence: str
@@ -175,7 +188,7 @@ def sales_view(
     """Return the :class:`SalesView` of ``f``.
 
     ``frames`` hold the period's window and ``queue_frames`` the queue's
-    (:func:`analytics.breakdowns.queue_window` of ``f.as_of``), both unsliced:
+    (:func:`queue_window` of ``f.as_of``), both unsliced:
     the view slices them by ``f``.
     """
     versions = as_versions(versions)
@@ -185,16 +198,16 @@ def sales_view(
     said = f.selection(frames.get("owners", pd.DataFrame()), markdown=True)  # in sentences
     subtitle = f"{period} · {selection}"
     data = f.slice(frames)
-    tracked = bd.with_tracked(versions, TRACKED_METRICS)
+    tracked = with_tracked(versions, TRACKED_METRICS)
     results = evaluate(tracked, data, f.period_start, f.period_end, f.as_of)
     by_owner = evaluate(versions, data, f.period_start, f.period_end, f.as_of, by="owner")
-    found = {m: bd.find_commitment(doc, m) for m in SALES_METRICS}
+    found = {m: find_commitment(doc, m) for m in SALES_METRICS}
     no_leads = f"No lead was handed over in {period} for {said}."
 
     tiles = []
     for metric, label in SALES_METRICS.items():
         commitment = found[metric]
-        row = bd.row_for(results, doc, metric, f.period) if commitment is not None else None
+        row = row_for(results, doc, metric, f.period) if commitment is not None else None
         if row is None:
             tiles.append(
                 Tile(
@@ -217,7 +230,7 @@ def sales_view(
         no_limit = ""
     except FollowupError as exc:  # the agreement sets no follow-up limit
         detail, no_limit = None, str(exc)
-    overall = bd.followup_by(detail, by=None).iloc[0] if detail is not None else None
+    overall = followup_by(detail, by=None).iloc[0] if detail is not None else None
     median = wording.format_value(
         None if overall is None else overall["median_hours"], "duration", short=True
     )
@@ -245,9 +258,9 @@ def sales_view(
     limit = (
         float(detail["limit_hours"].iloc[0]) if len(detail) else float(speed.metric_params().business_hours)
     )
-    per_rep = bd.followup_by(detail, by="owner")
-    per_team = bd.followup_by(detail, by="team")
-    delays = bd.delays_by(detail, by="team")
+    per_rep = followup_by(detail, by="owner")
+    per_team = followup_by(detail, by="team")
+    delays = delays_by(detail, by="team")
     speed_row = tiles[0].row
     rep_chart = rep_compliance_chart(
         rep_chart_rows(per_rep, None if speed_row is None else speed_row["target"]),
@@ -264,11 +277,11 @@ def sales_view(
 
     zone = doc.timezone
     queue_data = f.slice(queue_frames)
-    start, _ = bd.queue_window(f.as_of)
+    start, _ = queue_window(f.as_of)
     queue_detail = followup_detail(versions, queue_data, f.as_of, start=start)
     queues = {}
     for hours in QUEUE_HOURS:
-        table = bd.queue_table(followup_queue(queue_detail, float(hours)), queue_data["leads"], zone)
+        table = queue_table(followup_queue(queue_detail, float(hours)), queue_data["leads"], zone)
         overdue = int((table["hours_left"] < 0).sum())
         queues[hours] = Queue(
             hours, table, overdue,
@@ -276,7 +289,7 @@ def sales_view(
             f"No lead is overdue or due within the next {hours} business hours for {said}.",
         )  # fmt: skip
     queue_caption = (
-        f"Untouched leads handed over in the last {bd.QUEUE_DAYS} days whose {limit:g}-business-hour limit has "
+        f"Untouched leads handed over in the last {QUEUE_DAYS} days whose {limit:g}-business-hour limit has "
         f"passed or runs out within {{hours}} business hours, most urgent first; as of "
         f"{f.as_of.tz_convert(zone):%Y-%m-%d %H:%M}, times in {zone}."
     )
@@ -288,7 +301,7 @@ def sales_view(
             message = f"The agreement has no {SALES_METRICS[metric].lower()} commitment ({metric})."
             rep_rows.append(RepRows(metric, None, None, None, message))
             continue
-        reps = bd.rows_for(by_owner, doc, metric)
+        reps = rows_for(by_owner, doc, metric)
         reps = reps[reps["period"] == f.period]
         if reps.empty:
             rep_rows.append(RepRows(metric, commitment.id, None, None, no_leads))
@@ -315,3 +328,64 @@ def sales_view(
         reps_title=f"Touches and disposition per rep — {period}",
         rep_rows=tuple(rep_rows),
     )
+
+
+# ----------------------------------------------------------------------------- the overdue queue
+
+QUEUE_DAYS = 30  # the overdue queue looks at leads handed over in the last 30 days
+_NO_ID = np.iinfo(np.int64).min
+
+
+def queue_window(as_of: Any, days: int = QUEUE_DAYS) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Return the UTC window whose leads the overdue queue looks at: ``days`` before as_of's day to its end.
+
+    Whole UTC days, so a cached load keyed on the window changes once a day.
+
+    >>> queue_window(pd.Timestamp("2026-11-27T16:14Z"), 30)
+    (Timestamp('2026-10-28 00:00:00+0000', tz='UTC'), Timestamp('2026-11-28 00:00:00+0000', tz='UTC'))
+    """
+    moment = as_instant(as_of)
+    if days < 1:
+        raise BreakdownError(f"the queue needs at least 1 day to look back, got {days}")
+    day = moment.floor("D")
+    return day - pd.Timedelta(days=days), day + pd.Timedelta(days=1)
+
+
+QUEUE_COLUMNS = ["lead", "lead_id", "owner", "team", "channel", "handed_over", "due", "hours_left", "state"]
+
+
+def queue_table(queue: pd.DataFrame, leads: pd.DataFrame, timezone: str) -> pd.DataFrame:
+    """Return a ``followup_queue`` frame as the table a sales manager works from, most urgent first.
+
+    Columns :data:`QUEUE_COLUMNS`: ``lead`` (the CRM's external id, from the
+    canonical ``leads``), ``lead_id``, ``owner`` (:data:`UNASSIGNED` if none),
+    ``team``, ``channel``, ``handed_over`` and ``due`` (in ``timezone``),
+    ``hours_left`` (business hours; negative: overdue by) and ``state`` in words,
+    e.g. 'overdue by 2.5 business hours'.
+    """
+    leads = validate_frame(leads, "leads") if len(leads) else leads
+    ids = queue["lead_id"].to_numpy(dtype="int64", na_value=_NO_ID)
+    if len(leads):
+        at = positions(leads["id"].to_numpy(dtype="int64", na_value=_NO_ID), ids)
+        external = pd.Series(leads["external_id"].take(np.maximum(at, 0)).to_numpy(dtype=object), dtype="str")
+        external = external.mask(at < 0)
+    else:
+        external = pd.Series(np.full(len(queue), np.nan), dtype="str")
+    left = queue["hours_left"].to_numpy(dtype="float64")
+    state = [
+        f"overdue by {-h:.1f} business hours" if h < 0 else f"due in {h:.1f} business hours" for h in left
+    ]
+    out = pd.DataFrame(
+        {
+            "lead": external,
+            "lead_id": queue["lead_id"].reset_index(drop=True),
+            "owner": labels(queue["owner"], UNASSIGNED),
+            "team": queue["team"].reset_index(drop=True),
+            "channel": queue["channel"].reset_index(drop=True),
+            "handed_over": queue["mql_at"].dt.tz_convert(timezone).reset_index(drop=True),
+            "due": queue["due_at"].dt.tz_convert(timezone).reset_index(drop=True),
+            "hours_left": left,
+            "state": pd.Series(state, dtype="str"),
+        }
+    )
+    return out[QUEUE_COLUMNS]

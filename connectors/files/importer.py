@@ -33,7 +33,7 @@ from analytics.schema import COLUMNS, UTC_TS
 from connectors.files.mapping import Mapping, MappingError, check_mapping, load_mapping, propose_mapping
 from connectors.files.reading import FileFormat, FileImportError, InputFile, iter_chunks, read_headers, sniff
 from connectors.files.rows import SAMPLE_ROWS, Plan, convert_chunk, make_plan
-from data import repository
+from data import journal, queries, syncs, transactions, upserts
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,10 @@ DEFAULT_CHUNK_ROWS = 100_000
 DEFAULT_SOURCE = "file"
 FIRST_REASONS = 5
 _READERS = {
-    "owners": repository.read_owners,
-    "leads": repository.read_leads,
-    "deals": repository.read_deals,
-    "activities": repository.read_activities,
+    "owners": queries.read_owners,
+    "leads": queries.read_leads,
+    "deals": queries.read_deals,
+    "activities": queries.read_activities,
 }
 
 
@@ -193,16 +193,16 @@ def import_file(
         )
         run.start()
         report.run_id = run.run_id
-        with repository.keep_alive(bind, run.run_id):  # tells later runs of this source that it is alive
+        with syncs.keep_alive(bind, run.run_id):  # tells later runs of this source that it is alive
             _import_chunks(bind, source_file, fmt, mapping, check.columns, report, as_of, chunksize, progress)
-    except repository.RunBusyError:
+    except syncs.RunBusyError:
         raise  # another import of this source is going: nothing was started, nothing to record
     except FileImportError as exc:
         run.fail(str(exc))
         raise
-    except repository.StorageError as exc:  # disk full, read-only: the database refuses writes
+    except transactions.StorageError as exc:  # disk full, read-only: the database refuses writes
         run.fail(str(exc), storage=True)
-        raise repository.StorageError(
+        raise transactions.StorageError(
             f"{source_file.name}: {exc} Rows committed before stay; importing the file again adds none twice."
         ) from exc
     except Exception as exc:
@@ -265,7 +265,7 @@ class _Run:
     def start(self) -> None:
         if self.run_id is None:
             kind = "dry-run" if self.dry_run else "import"
-            self.run_id = repository.start_run(self.bind, f"file:{self.source or DEFAULT_SOURCE}", kind)
+            self.run_id = syncs.start_run(self.bind, f"file:{self.source or DEFAULT_SOURCE}", kind)
 
     def fail(self, error: str, storage: bool = False) -> None:
         """Record the run as failed; ``storage``: the database itself refused a write (full, read-only)."""
@@ -273,8 +273,8 @@ class _Run:
             return  # starting a run to record it would be refused the same way (and used to try twice)
         self.start()
         try:
-            repository.finish_run(self.bind, self.run_id, "failed", error=error[:2000])
-        except repository.StorageError:
+            syncs.finish_run(self.bind, self.run_id, "failed", error=error[:2000])
+        except transactions.StorageError:
             if not storage:
                 raise
             # Not even the run's own row could be updated: it stops beating, and the next run of this
@@ -284,7 +284,7 @@ class _Run:
     def finish(self, report: ImportReport) -> None:
         status = "ok" if report.accepted else "failed"
         error = None if report.accepted else "no row could be imported"
-        repository.finish_run(self.bind, self.run_id, status, counts=report.counts(), error=error)
+        syncs.finish_run(self.bind, self.run_id, status, counts=report.counts(), error=error)
 
 
 def _import_chunks(bind, source_file, fmt: FileFormat, mapping, columns, report, as_of, chunksize, progress):
@@ -332,13 +332,13 @@ def _import_chunks(bind, source_file, fmt: FileFormat, mapping, columns, report,
         if report.dry_run:
             report.owners_created += 0 if new_owners is None else len(new_owners)
         else:
-            with repository.transaction(bind) as conn:  # a full or read-only database: StorageError
+            with transactions.transaction(bind) as conn:  # a full or read-only database: StorageError
                 if new_owners is not None and len(new_owners):
-                    repository.upsert_owners(conn, new_owners)
+                    upserts.upsert_owners(conn, new_owners)
                     report.owners_created += len(new_owners)
                 if good is not None and len(good):
-                    report.imported += repository.upsert(conn, report.table, good).inserted
-                report.rejected_new += repository.add_rejected_rows(conn, rejected, run_id=report.run_id)
+                    report.imported += upserts.upsert(conn, report.table, good).inserted
+                report.rejected_new += journal.add_rejected_rows(conn, rejected, run_id=report.run_id)
         if progress is not None:
             shown_total = _estimate(report.read, chunk.position, chunk.total)
             progress(stage, report.read, shown_total, report.file)
@@ -369,7 +369,7 @@ def _import_chunks(bind, source_file, fmt: FileFormat, mapping, columns, report,
 
 def _agreement_timezones(bind) -> list[str]:
     """The timezones of the stored agreements' newest versions, distinct and sorted."""
-    versions = repository.read_agreement_versions(bind)
+    versions = journal.read_agreement_versions(bind)
     if versions.empty:
         return []
     newest = versions.sort_values("version").groupby("agreement").tail(1)
@@ -414,12 +414,12 @@ class _HandoverRows:
         dates = rows.groupby("external_id", sort=False)["day"].nunique()
         several = dates.index[dates > 1]
         if not len(several):
-            if not report.dry_run and repository.count_handovers(bind, report.source):
+            if not report.dry_run and queries.count_handovers(bind, report.source):
                 # leads imported again with one MQL date lose a history an earlier file gave them
                 keys = pd.DataFrame(
                     {"source": report.source, "lead_external_id": rows["external_id"].unique()}
                 )
-                repository.replace_handovers(bind, keys.iloc[:0].assign(mql_at=pd.NaT), leads=keys)
+                upserts.replace_handovers(bind, keys.iloc[:0].assign(mql_at=pd.NaT), leads=keys)
             return
         chosen = rows[rows["external_id"].isin(several)].rename(columns={"external_id": "lead_external_id"})
         chosen = chosen.drop(columns="day")
@@ -427,8 +427,8 @@ class _HandoverRows:
             {"source": report.source, "lead_external_id": dates.index[dates <= 1].astype(str)}
         )
         if not report.dry_run:
-            stored = repository.count_handovers(bind, report.source)
-            repository.replace_handovers(bind, chosen, leads=ones if stored else None)
+            stored = queries.count_handovers(bind, report.source)
+            upserts.replace_handovers(bind, chosen, leads=ones if stored else None)
         would = "would be" if report.dry_run else "were"
         report.notes.append(
             f"{len(several):,} leads have rows with different MQL dates: {len(chosen):,} handovers {would} "
@@ -521,7 +521,7 @@ class _OwnerDirectory:
 
     def __init__(self, bind: Engine, source: str):
         self.source = source
-        owners = repository.read_owners(bind, source=source)
+        owners = queries.read_owners(bind, source=source)
         self.ids: dict[str, str] = {}
         for column in ("external_id", "email", "name"):
             for key, external_id in zip(owners[column], owners["external_id"], strict=True):

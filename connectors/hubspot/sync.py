@@ -59,7 +59,7 @@ from connectors.hubspot.settings import (
     HubSpotConfig,
     properties_for,
 )
-from data import repository
+from data import journal, queries, syncs, upserts
 
 log = logging.getLogger("connectors.hubspot")
 
@@ -243,13 +243,13 @@ def sync(
     started = now()
     # Claim the connector before reading the checkpoints: a second sync (cron while someone clicks
     # "Sync now") is refused with RunBusyError instead of continuing the same checkpoints twice.
-    run_id = repository.start_run(engine, CONNECTOR, "sync")
+    run_id = syncs.start_run(engine, CONNECTOR, "sync")
     try:
         plans = {obj: _plan(engine, obj, full, started, config) for obj in CRM_OBJECTS}
         kind = "full" if any(p.mode == "full" for p in plans.values()) else "incremental"
-        repository.beat_run(engine, run_id, kind=kind)
+        syncs.beat_run(engine, run_id, kind=kind)
     except BaseException as exc:
-        repository.finish_run(engine, run_id, "failed", error=_user_message(exc, config.token))
+        syncs.finish_run(engine, run_id, "failed", error=_user_message(exc, config.token))
         raise
     summary = SyncSummary(run_id=run_id, kind=kind, status="running", started_at=started)
     log.info(
@@ -258,7 +258,7 @@ def sync(
         config.base_url,
         accord_settings.mask(config.token),
     )
-    with repository.keep_alive(engine, run_id):  # tells later runs this one is alive
+    with syncs.keep_alive(engine, run_id):  # tells later runs this one is alive
         stop = threading.Event()
         client = None
         try:
@@ -290,20 +290,20 @@ def sync(
                 summary.requests, summary.retries = stats.requests, stats.retries
                 summary.rate_limited, summary.waited_seconds = stats.rate_limited, stats.waited_seconds
             summary.finished_at = now()
-            repository.finish_run(engine, summary.run_id, summary.status, summary.counts(), summary.error)
+            syncs.finish_run(engine, summary.run_id, summary.status, summary.counts(), summary.error)
             log.info("%s", summary.describe())
     return summary
 
 
 def _plan(engine: Engine, obj: str, full: bool, started: dt.datetime, config: HubSpotConfig) -> _Plan:
-    cursor, checkpoint = repository.get_sync_state(engine, CONNECTOR, obj)
+    cursor, checkpoint = syncs.get_sync_state(engine, CONNECTOR, obj)
     # An interrupted run is continued; only --full overrides an interrupted incremental one.
     if checkpoint and not (full and checkpoint.get("mode") != "full"):
         return _Plan.from_checkpoint(obj, checkpoint)
     end = _epoch_ms(started)
     if full or cursor is None:
         known, _ = (
-            repository.get_sync_state(engine, CONNECTOR, HISTORY) if obj == "contacts" else (None, None)
+            syncs.get_sync_state(engine, CONNECTOR, HISTORY) if obj == "contacts" else (None, None)
         )
         # A contact's lifecycle or lead status change moves its modified date: those not modified since
         # their history was last read need not be read again (a margin of lookback_seconds, as search has).
@@ -328,8 +328,8 @@ def _sync_owners(engine: Engine, client: HubSpotClient, report: _Reporter, summa
     mapped = mapping.owners_frame(records)
     with engine.begin() as conn:
         if not mapped.frame.empty:
-            repository.upsert_owners(conn, mapped.frame)
-        summary.owners_rejected += repository.add_rejected_rows(conn, mapped.rejected, run_id=summary.run_id)
+            upserts.upsert_owners(conn, mapped.frame)
+        summary.owners_rejected += journal.add_rejected_rows(conn, mapped.rejected, run_id=summary.run_id)
     if mapped.rejected:
         log.warning(
             "%d owners kept aside as unusable (first: %s)",
@@ -523,7 +523,7 @@ def _reconcile_associations(engine: Engine, client: HubSpotClient, started: dt.d
     smallest id, as in :func:`connectors.hubspot.mapping.deals_frame`; a moved deal takes its new
     lead's channel, so its pipeline counts for that channel.
     """
-    deals = repository.read_deals(
+    deals = queries.read_deals(
         engine,
         source=SOURCE,
         columns=[
@@ -546,9 +546,7 @@ def _reconcile_associations(engine: Engine, client: HubSpotClient, started: dt.d
         return 0
     linked = client.associated_ids("deals", "contacts", deals["external_id"].astype(str).tolist())
     new_lead = deals["external_id"].map(lambda d: mapping.first_of(linked.get(str(d), []))).astype("str")
-    leads = repository.read_leads(
-        engine, source=SOURCE, columns=["external_id", "channel"], per_handover=False
-    )
+    leads = queries.read_leads(engine, source=SOURCE, columns=["external_id", "channel"], per_handover=False)
     # The pipeline follows the deal to its lead: the deal takes its lead's channel (when the lead has one).
     channel = new_lead.map(leads.set_index("external_id")["channel"]).astype("str")
     channel = channel.fillna(deals["channel"].astype("str"))
@@ -565,7 +563,7 @@ def _reconcile_associations(engine: Engine, client: HubSpotClient, started: dt.d
         }
     )[changed]
     with engine.begin() as conn:
-        repository.upsert_deals(conn, update)
+        upserts.upsert_deals(conn, update)
     return int(moved.sum())
 
 
@@ -590,37 +588,37 @@ def _write(engine, obj, batches, plan, stages, config, run_id, counts: ObjectCou
     last = batches[-1]
     with engine.begin() as conn:
         if not mapped.frame.empty:
-            result = repository.upsert(conn, TABLE[obj], mapped.frame)
+            result = upserts.upsert(conn, TABLE[obj], mapped.frame)
             counts.rows += result.rows
             counts.inserted += result.inserted
             counts.updated += result.updated
             counts.archived += int(mapped.frame["archived"].fillna(False).sum())
         if obj == "contacts":
             # A merge leaves one lead; then each contact read with history gets its handovers rebuilt.
-            counts.merged += repository.merge_leads(conn, SOURCE, mapping.merged_ids(records))
+            counts.merged += upserts.merge_leads(conn, SOURCE, mapping.merged_ids(records))
             read = [str(r["id"]) for r in records if "propertiesWithHistory" in r]
             if read:
                 handovers = mapping.handovers_frame(records, config.properties)
                 # Only histories of two or more are kept: a lead handed over once is its lead row.
                 several = handovers.groupby("lead_external_id")["mql_at"].transform("size") > 1
                 keys = pd.DataFrame({"source": SOURCE, "lead_external_id": read})
-                counts.handovers += repository.replace_handovers(conn, handovers[several], leads=keys)
-        counts.rejected += repository.add_rejected_rows(conn, mapped.rejected, run_id=run_id)
+                counts.handovers += upserts.replace_handovers(conn, handovers[several], leads=keys)
+        counts.rejected += journal.add_rejected_rows(conn, mapped.rejected, run_id=run_id)
         if obj != "deals" and not mapped.frame.empty:
             # Leads' touches must be recounted; kept in the database so a crash does not forget it.
-            repository.set_sync_state(conn, CONNECTOR, TOUCHES, checkpoint={"pending": True})
+            syncs.set_sync_state(conn, CONNECTOR, TOUCHES, checkpoint={"pending": True})
         if last.done:
-            repository.set_sync_state(
+            syncs.set_sync_state(
                 conn, CONNECTOR, obj, cursor=str(last.state["window_end"]), checkpoint=None
             )
             # Every contact that wanted its history has had it read: after a full read, or an incremental
             # one that follows runs that kept this row (a database synced before handovers has none yet).
             if obj == "contacts" and (
-                plan.mode == "full" or repository.get_sync_state(conn, CONNECTOR, HISTORY)[0] is not None
+                plan.mode == "full" or syncs.get_sync_state(conn, CONNECTOR, HISTORY)[0] is not None
             ):
-                repository.set_sync_state(conn, CONNECTOR, HISTORY, cursor=str(last.state["window_end"]))
+                syncs.set_sync_state(conn, CONNECTOR, HISTORY, cursor=str(last.state["window_end"]))
         else:
-            repository.set_sync_state(conn, CONNECTOR, obj, checkpoint=last.state)
+            syncs.set_sync_state(conn, CONNECTOR, obj, checkpoint=last.state)
     if mapped.rejected:
         log.warning(
             "%d %s records kept aside as unusable (first: %s)",
@@ -632,16 +630,16 @@ def _write(engine, obj, batches, plan, stages, config, run_id, counts: ObjectCou
 
 def _update_touches(engine: Engine) -> int:
     """Recount touches and first touches when contacts or activities were written; rows changed."""
-    _, pending = repository.get_sync_state(engine, CONNECTOR, TOUCHES)
+    _, pending = syncs.get_sync_state(engine, CONNECTOR, TOUCHES)
     if not (pending or {}).get("pending"):
         return 0
-    leads = repository.read_leads(engine, source=SOURCE, per_handover=False)
-    activities = repository.read_activities(engine, source=SOURCE, per_handover=False)
+    leads = queries.read_leads(engine, source=SOURCE, per_handover=False)
+    activities = queries.read_activities(engine, source=SOURCE, per_handover=False)
     updates = mapping.touch_updates(leads, activities)
     with engine.begin() as conn:
         if not updates.empty:
-            repository.upsert_leads(conn, updates)
-        repository.set_sync_state(conn, CONNECTOR, TOUCHES, checkpoint=None)
+            upserts.upsert_leads(conn, updates)
+        syncs.set_sync_state(conn, CONNECTOR, TOUCHES, checkpoint=None)
     return len(updates)
 
 

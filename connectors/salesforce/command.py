@@ -39,7 +39,7 @@ def handle_sync_salesforce(args) -> int:
     from connectors.salesforce.client import SalesforceError, SalesforceLimitError
     from connectors.salesforce.settings import SalesforceConfig
     from connectors.salesforce.sync import sync
-    from data import repository
+    from data import journal, syncs
     from data.engine import make_engine, upgrade
     from settings import SettingError
 
@@ -51,16 +51,16 @@ def handle_sync_salesforce(args) -> int:
         config = SalesforceConfig.from_settings()
         target = config.login_url or "(SALESFORCE_LOGIN_URL not set)"
         summary = sync(engine, full=args.full, progress=bar, config=config)
-    except repository.RunBusyError as exc:
+    except syncs.RunBusyError as exc:
         bar.close()
-        repository.add_audit(engine, actor, "sync.salesforce", None, {"full": args.full, "status": "refused"})
+        journal.add_audit(engine, actor, "sync.salesforce", None, {"full": args.full, "status": "refused"})
         print(f"error: {exc}", file=sys.stderr)
         return BUSY_EXIT
     except (SalesforceError, SettingError) as exc:
         bar.close()
         stopped = isinstance(exc, SalesforceLimitError)
         detail = {"full": args.full, "status": "stopped" if stopped else "failed", "error": str(exc)[:500]}
-        repository.add_audit(engine, actor, "sync.salesforce", None, detail)
+        journal.add_audit(engine, actor, "sync.salesforce", None, detail)
         print(f"{'stopped' if stopped else 'error'}: {exc}", file=sys.stderr)
         return BUSY_EXIT if stopped else 1
     bar.close()
@@ -70,7 +70,7 @@ def handle_sync_salesforce(args) -> int:
         "run_id": summary.run_id,
         "counts": summary.counts(),
     }
-    repository.add_audit(engine, actor, "sync.salesforce", target, detail)
+    journal.add_audit(engine, actor, "sync.salesforce", target, detail)
     print(summary.describe())
     return 0
 

@@ -65,7 +65,7 @@ from connectors.salesforce.settings import (
     SalesforceConfig,
     fields_for,
 )
-from data import repository
+from data import journal, queries, syncs, upserts
 from data.models import CANONICAL_MODELS
 
 log = logging.getLogger("connectors.salesforce")
@@ -226,14 +226,14 @@ def sync(
     now = now or (lambda: dt.datetime.now(dt.UTC))
     report = progress or (lambda *a, **k: None)
     started = now()
-    run_id = repository.start_run(engine, CONNECTOR, "sync")
+    run_id = syncs.start_run(engine, CONNECTOR, "sync")
     summary = SyncSummary(run_id=run_id, kind="incremental", status="running", started_at=started)
     client = None
-    with repository.keep_alive(engine, run_id):
+    with syncs.keep_alive(engine, run_id):
         try:
             plans = {obj: _plan(engine, obj, full, started, config) for obj in OBJECTS}
             summary.kind = "full" if any(p.full for p in plans.values()) else "incremental"
-            repository.beat_run(engine, run_id, kind=summary.kind)
+            syncs.beat_run(engine, run_id, kind=summary.kind)
             log.info(
                 "Salesforce %s sync started against %s with client id %s",
                 summary.kind,
@@ -279,7 +279,7 @@ def sync(
                 summary.daily_max = stats.daily_max
                 summary.daily_remaining = client.daily_left
             summary.finished_at = now()
-            repository.finish_run(engine, run_id, summary.status, summary.counts(), summary.error)
+            syncs.finish_run(engine, run_id, summary.status, summary.counts(), summary.error)
             log.info("%s", summary.describe())
     return summary
 
@@ -294,7 +294,7 @@ def _second(value) -> str:
 
 
 def _plan(engine: Engine, obj: str, full: bool, started: dt.datetime, config: SalesforceConfig) -> _Plan:
-    cursor, checkpoint = repository.get_sync_state(engine, CONNECTOR, obj)
+    cursor, checkpoint = syncs.get_sync_state(engine, CONNECTOR, obj)
     # An interrupted run is continued; only --full overrides an interrupted incremental one.
     if checkpoint and not (full and not checkpoint.get("full")):
         return _Plan.from_checkpoint(obj, checkpoint)
@@ -363,7 +363,7 @@ def _sync_object(engine, client, plan: _Plan, config, org, summary, counts, repo
             if plan.job is None:
                 plan.job = client.bulk_start(obj, select)
                 plan.locator = None
-                repository.set_sync_state(engine, CONNECTOR, obj, checkpoint=plan.checkpoint())
+                syncs.set_sync_state(engine, CONNECTOR, obj, checkpoint=plan.checkpoint())
             try:
                 if plan.locator is None:
                     client.bulk_wait(obj, plan.job)
@@ -489,14 +489,14 @@ def _write(engine, client, plan: _Plan, records, config, org, summary, counts, d
     table = TABLE[obj]
     with engine.begin() as conn:
         if not mapped.frame.empty:
-            result = repository.upsert(conn, table, mapped.frame)
+            result = upserts.upsert(conn, table, mapped.frame)
             counts.rows += result.rows
             counts.inserted += result.inserted
             counts.updated += result.updated
             counts.archived += (
                 int(mapped.frame["archived"].fillna(False).sum()) if "archived" in mapped.frame else 0
             )
-        counts.rejected += repository.add_rejected_rows(conn, mapped.rejected, run_id=summary.run_id)
+        counts.rejected += journal.add_rejected_rows(conn, mapped.rejected, run_id=summary.run_id)
         if flagged:
             counts.archived += _flag_deleted(conn, table, flagged)
         if links:  # a lead converted into an opportunity already stored: link it
@@ -508,11 +508,11 @@ def _write(engine, client, plan: _Plan, records, config, org, summary, counts, d
                 [{"opp": o, "lead": lead} for o, lead in links],
             )
         if obj in ("Lead", "Task", "Event") and not mapped.frame.empty:
-            repository.set_sync_state(conn, CONNECTOR, TOUCHES, checkpoint={"pending": True})
+            syncs.set_sync_state(conn, CONNECTOR, TOUCHES, checkpoint={"pending": True})
         if done:
-            repository.set_sync_state(conn, CONNECTOR, obj, cursor=plan.window_end, checkpoint=None)
+            syncs.set_sync_state(conn, CONNECTOR, obj, cursor=plan.window_end, checkpoint=None)
         else:
-            repository.set_sync_state(conn, CONNECTOR, obj, checkpoint=plan.checkpoint())
+            syncs.set_sync_state(conn, CONNECTOR, obj, checkpoint=plan.checkpoint())
     counts.pages += 1
     if mapped.rejected:
         log.warning(
@@ -539,16 +539,16 @@ def _flag_deleted(conn, table: str, ids: list[str]) -> int:
 
 def _update_touches(engine: Engine) -> int:
     """Recount touches and first touches when leads or activities were written; rows changed."""
-    _, pending = repository.get_sync_state(engine, CONNECTOR, TOUCHES)
+    _, pending = syncs.get_sync_state(engine, CONNECTOR, TOUCHES)
     if not (pending or {}).get("pending"):
         return 0
-    leads = repository.read_leads(engine, source=SOURCE)
-    activities = repository.read_activities(engine, source=SOURCE)
+    leads = queries.read_leads(engine, source=SOURCE)
+    activities = queries.read_activities(engine, source=SOURCE)
     updates = mapping.touch_updates(leads, activities)
     with engine.begin() as conn:
         if not updates.empty:
-            repository.upsert_leads(conn, updates)
-        repository.set_sync_state(conn, CONNECTOR, TOUCHES, checkpoint=None)
+            upserts.upsert_leads(conn, updates)
+        syncs.set_sync_state(conn, CONNECTOR, TOUCHES, checkpoint=None)
     return len(updates)
 
 

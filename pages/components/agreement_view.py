@@ -51,7 +51,7 @@ from analytics.revisions import (
     unified_yaml_diff,
     with_changes,
 )
-from data.repository import StorageError
+from data.transactions import StorageError
 from pages.components import auth, exports, loaders
 from pages.components.filters import Filters
 

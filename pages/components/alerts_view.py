@@ -15,7 +15,7 @@ from alerts.email import ChannelError, build_message, send_email
 from alerts.messages import KIND_LABELS, test_message
 from alerts.routing import RoutingError, load_routing
 from alerts.slack import SlackTarget, send_slack
-from data import repository as repo
+from data import journal, transactions
 from pages.components import loaders
 
 HISTORY_ROWS = 200
@@ -27,7 +27,7 @@ def mark_alerted(queue: pd.DataFrame) -> pd.DataFrame:
         return queue
     try:
         sent = ledger.last_alerted(loaders.engine(), queue["lead_id"].dropna().astype("int64").tolist())
-    except repo.StorageError:
+    except transactions.StorageError:
         return queue
     if sent.empty:
         return queue
@@ -117,11 +117,11 @@ def _test_alert_form() -> None:
             recipient = "the default channel"
     except (ChannelError, ValueError) as exc:
         st.error(str(exc))
-        repo.add_audit(
+        journal.add_audit(
             loaders.engine(), user, "alert.test", recipient_label(where, address), {"error": str(exc)}
         )
         return
-    repo.add_audit(loaders.engine(), user, "alert.test", recipient, {"ok": True})
+    journal.add_audit(loaders.engine(), user, "alert.test", recipient, {"ok": True})
     st.success(f"Test alert sent to {recipient}.")
 
 

@@ -18,7 +18,7 @@ import settings
 from analytics.charts import AMBER, GREEN, GREY, RED
 from analytics.wording import literal
 from bootstrap import remove_demo
-from data import repository as repo
+from data import journal, syncs
 from data.engine import current_revision, head_revision
 from pages.components import auth, filters, jobs, loaders
 from pages.components.exports import download_csv
@@ -322,15 +322,15 @@ def _sync_work(engine, full: bool, actor: str, target: str):
         try:
             summary = sync(engine, full=full, progress=job.progress, config=HubSpotConfig.from_settings())
         except BaseException as exc:
-            status = "refused" if isinstance(exc, repo.RunBusyError) else "failed"
+            status = "refused" if isinstance(exc, syncs.RunBusyError) else "failed"
             detail = {"full": full, "status": status, "error": _safe(str(exc))[:500]}
-            repo.add_audit(engine, actor, "sync.hubspot", target, detail)
+            journal.add_audit(engine, actor, "sync.hubspot", target, detail)
             raise
         finally:
             loaders.clear()
         detail = {"kind": summary.kind, "status": summary.status, "run_id": summary.run_id}
         detail["counts"] = describe_counts(summary.counts())
-        repo.add_audit(engine, actor, "sync.hubspot", target, detail)
+        journal.add_audit(engine, actor, "sync.hubspot", target, detail)
         return summary
 
     return work
@@ -351,7 +351,7 @@ def _show_sync_outcome(job: jobs.Job) -> None:
         st.error(_safe(str(job.error)), icon=":material/key_off:")
     elif isinstance(job.error, HubSpotError | settings.SettingError):
         st.error(_safe(str(job.error)))
-    elif isinstance(job.error, repo.RunBusyError):  # a sync from cron or another server is going
+    elif isinstance(job.error, syncs.RunBusyError):  # a sync from cron or another server is going
         st.warning(str(job.error), icon=":material/sync_lock:")
     else:
         st.session_state.pop("hubspot_job", None)  # shown once: the next run starts clean
@@ -391,8 +391,8 @@ def hubspot_panel(url: str, timezone: str = "UTC") -> None:
     key = _hubspot_job_key(url)
     running = jobs.current(key)
     busy = running is not None and running.running
-    elsewhere = None if busy else repo.running_run(loaders.engine(), "hubspot")  # cron, another server
-    if elsewhere is not None and not repo.run_alive(elsewhere):
+    elsewhere = None if busy else syncs.running_run(loaders.engine(), "hubspot")  # cron, another server
+    if elsewhere is not None and not syncs.run_alive(elsewhere):
         elsewhere = None  # died: the next sync takes over
     if elsewhere is not None:
         st.info(

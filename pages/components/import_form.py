@@ -38,7 +38,7 @@ from connectors.files import (
     read_preview,
     save_mapping,
 )
-from data import repository as repo
+from data import journal, syncs, transactions
 from pages.components import auth, errors, jobs, loaders
 
 NOT_MAPPED = "— not imported —"
@@ -432,14 +432,14 @@ def _import_work(engine, upload, table: str, mapping: Mapping, dry_run: bool, ac
         except BaseException as exc:
             if not dry_run:
                 detail = {"status": "failed", "source": mapping.source or "file", "error": str(exc)[:500]}
-                repo.add_audit(engine, actor, f"import.{table}", upload.name, detail)
+                journal.add_audit(engine, actor, f"import.{table}", upload.name, detail)
             raise
         finally:
             loaders.clear()  # a dry run records its run too
         if not dry_run:
             status = "ok" if report.accepted else "failed"
             detail = {"status": status, "source": report.source, "run_id": report.run_id, **report.counts()}
-            repo.add_audit(engine, actor, f"import.{table}", report.file, detail)
+            journal.add_audit(engine, actor, f"import.{table}", report.file, detail)
         return report
 
     return work
@@ -481,10 +481,10 @@ def _show_outcome(url: str) -> None:
     if job is None or job.key != f"file-import:{url}":
         return
     if job.error is not None:
-        if isinstance(job.error, FileImportError | repo.StorageError):  # a bad file; a full disk
+        if isinstance(job.error, FileImportError | transactions.StorageError):  # a bad file; a full disk
             errors.show(job.error)
             return
-        if isinstance(job.error, repo.RunBusyError):  # another import of the same source is going
+        if isinstance(job.error, syncs.RunBusyError):  # another import of the same source is going
             st.warning(str(job.error), icon=":material/sync_lock:")
             return
         st.session_state.pop("import_job", None)  # shown once: the next run starts clean

@@ -6,7 +6,7 @@ records its run and clears the caches; the Data page shows it again when opened.
 Only one job of a kind runs per database at a time in this process
 (:func:`start` refuses a second one), so two clicks never start two syncs
 writing the same rows; across processes and machines (cron, a second server)
-``repository.start_run`` refuses a second run of the same connector.
+``data.syncs.start_run`` refuses a second run of the same connector.
 
 Progress callbacks come from any thread (the HubSpot fetchers call theirs
 too), so :meth:`Job.progress` only stores numbers under a lock; a fragment of

@@ -25,15 +25,15 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import settings
-from analytics import breakdowns
 from analytics.agreement import AgreementVersion, versions_from_rows
 from analytics.baseline import FunnelAssumptions, trailing_assumptions
 from analytics.charts import tidy
 from analytics.commitments import evaluate
 from analytics.slicing import slice_frames
-from data import repository as repo
+from data import journal, queries, syncs
 from data.engine import make_engine, upgrade
 from data.frames import cut_window, read_window
+from views.sales import queue_window
 
 
 @st.cache_resource(show_spinner=False)
@@ -62,17 +62,17 @@ def bootstrap() -> bool:
 
 @st.cache_data(ttl=60, show_spinner=False)
 def table_counts(url: str) -> dict[str, int]:
-    return repo.table_counts(_engine_for(url))
+    return queries.table_counts(_engine_for(url))
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def source_counts(url: str) -> pd.DataFrame:
-    return repo.source_counts(_engine_for(url))
+    return queries.source_counts(_engine_for(url))
 
 
 @st.cache_data(ttl=30, show_spinner=False)
 def sync_runs(url: str, limit: int = 100) -> pd.DataFrame:
-    return repo.read_sync_runs(_engine_for(url), limit)
+    return syncs.read_sync_runs(_engine_for(url), limit)
 
 
 def freshness(url: str) -> tuple[str | None, dt.datetime | None]:
@@ -88,7 +88,7 @@ def freshness(url: str) -> tuple[str | None, dt.datetime | None]:
 @st.cache_data(ttl=300, show_spinner=False)
 def owners(url: str) -> pd.DataFrame:
     """Every owner (for the owner picker and names)."""
-    return repo.read_owners(_engine_for(url))
+    return queries.read_owners(_engine_for(url))
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -96,21 +96,21 @@ def channels(url: str) -> list[str]:
     """Every channel seen on leads or deals."""
     bind = _engine_for(url)
     return sorted(
-        set(repo.distinct_values(bind, "leads", "channel"))
-        | set(repo.distinct_values(bind, "deals", "channel"))
+        set(queries.distinct_values(bind, "leads", "channel"))
+        | set(queries.distinct_values(bind, "deals", "channel"))
     )
 
 
 @st.cache_data(ttl=300, show_spinner=False)
 def agreement_names(url: str) -> list[str]:
     """Names of the stored agreements, alphabetically."""
-    return sorted(repo.read_agreement_versions(_engine_for(url))["agreement"].unique().tolist())
+    return sorted(journal.read_agreement_versions(_engine_for(url))["agreement"].unique().tolist())
 
 
 @st.cache_data(ttl=300, show_spinner=False)
 def agreement_versions(url: str, name: str) -> list[AgreementVersion]:
     """Every saved version of agreement ``name``, oldest first."""
-    return versions_from_rows(repo.read_agreement_versions(_engine_for(url), name))
+    return versions_from_rows(journal.read_agreement_versions(_engine_for(url), name))
 
 
 # A window up to a period plus the Overview's weeks is read as asked (the Overview opens fast); a longer one
@@ -208,13 +208,13 @@ def clear() -> None:
 @st.cache_data(ttl=30, show_spinner=False)
 def rejected_rows(url: str, source: str | None = None, limit: int | None = 5_000) -> pd.DataFrame:
     """Rows kept aside by syncs and imports (of ``source``, or all), newest first, at most ``limit``."""
-    return repo.read_rejected_rows(_engine_for(url), source=source, limit=limit)
+    return journal.read_rejected_rows(_engine_for(url), source=source, limit=limit)
 
 
 @st.cache_data(ttl=30, show_spinner=False)
 def audit(url: str, limit: int | None = 500) -> pd.DataFrame:
     """The audit trail, newest first, at most ``limit`` entries."""
-    return repo.read_audit(_engine_for(url), limit)
+    return journal.read_audit(_engine_for(url), limit)
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner="Reading the funnel of the last periods…")
@@ -274,7 +274,7 @@ def sales_view(
     """views.sales.sales_view of the period [start, end) as of ``as_of``, for the chosen slice."""
     from views.sales import sales_view as view_of
 
-    queue_start, queue_end = breakdowns.queue_window(pd.Timestamp(as_of))
+    queue_start, queue_end = queue_window(pd.Timestamp(as_of))
     return _laid_out(view_of(
         agreement_versions(url, agreement), frames(url, start, end),
         frames(url, queue_start.isoformat(), queue_end.isoformat()),
@@ -315,8 +315,8 @@ def funnel_view(
 
 @st.cache_data(ttl=60, show_spinner=False)
 def snapshots(url: str, agreement: str) -> pd.DataFrame:
-    """The frozen weeks of ``agreement`` (data.repository.read_snapshots), oldest first."""
-    return repo.read_snapshots(_engine_for(url), agreement)
+    """The frozen weeks of ``agreement`` (data.journal.read_snapshots), oldest first."""
+    return journal.read_snapshots(_engine_for(url), agreement)
 
 
 @st.cache_resource(ttl=600, max_entries=16, show_spinner="Computing the week's figures…")

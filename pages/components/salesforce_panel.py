@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 import settings
-from data import repository as repo
+from data import journal, syncs
 from pages.components import auth, jobs, loaders
 
 SECRET_SOURCES = {
@@ -79,15 +79,15 @@ def _work(engine, full: bool, actor: str, target: str):
         try:
             summary = sync(engine, full=full, progress=job.progress, config=SalesforceConfig.from_settings())
         except BaseException as exc:
-            status = "refused" if isinstance(exc, repo.RunBusyError) else "failed"
-            repo.add_audit(engine, actor, "sync.salesforce", target, {"full": full, "status": status,
+            status = "refused" if isinstance(exc, syncs.RunBusyError) else "failed"
+            journal.add_audit(engine, actor, "sync.salesforce", target, {"full": full, "status": status,
                            "error": _safe(str(exc))[:500]})  # fmt: skip
             raise
         finally:
             loaders.clear()
         detail = {"kind": summary.kind, "status": summary.status, "run_id": summary.run_id}
         detail["counts"] = describe_run(summary.counts())
-        repo.add_audit(engine, actor, "sync.salesforce", target, detail)
+        journal.add_audit(engine, actor, "sync.salesforce", target, detail)
         return summary
 
     return work
@@ -103,7 +103,7 @@ def _show_outcome(job: jobs.Job) -> None:
         st.warning(_safe(str(job.error)), icon=":material/hourglass_top:")
     elif isinstance(job.error, SalesforceError | settings.SettingError):
         st.error(_safe(str(job.error)))
-    elif isinstance(job.error, repo.RunBusyError):
+    elif isinstance(job.error, syncs.RunBusyError):
         st.warning(str(job.error), icon=":material/sync_lock:")
     else:
         st.session_state.pop("salesforce_job", None)
@@ -144,8 +144,8 @@ def salesforce_panel(url: str) -> None:
     key = _job_key(url)
     running = jobs.current(key)
     busy = running is not None and running.running
-    elsewhere = None if busy else repo.running_run(loaders.engine(), "salesforce")
-    if elsewhere is not None and not repo.run_alive(elsewhere):
+    elsewhere = None if busy else syncs.running_run(loaders.engine(), "salesforce")
+    if elsewhere is not None and not syncs.run_alive(elsewhere):
         elsewhere = None
     if elsewhere is not None:
         st.info(

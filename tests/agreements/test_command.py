@@ -196,9 +196,9 @@ def test_nothing_stored_yet(capsys, db):
 
 
 def test_a_new_agreements_first_version_takes_effect_from_the_start_of_the_data(capsys, db, files):
-    from data import repository
+    from data import upserts
 
-    repository.upsert_leads(
+    upserts.upsert_leads(
         db,
         pd.DataFrame(
             {
@@ -239,13 +239,13 @@ def test_cli_demo_stores_the_default_agreement_so_reports_run(capsys, db, tmp_pa
 
 
 def test_cli_demo_remove_deletes_every_demo_row_in_one_audited_step(capsys, db):
-    from data import repository
+    from data import journal, queries
 
     assert run(capsys, "demo", "--leads", "300")[0] == 0
     code, out, err = run(capsys, "demo", "--remove")
     assert code == 0, err
     assert out.startswith("Demo company removed (") and "300 leads" in out
-    assert repository.source_counts(db).empty
-    assert (repository.read_audit(db)["action"] == "demo.remove").sum() == 1
+    assert queries.source_counts(db).empty
+    assert (journal.read_audit(db)["action"] == "demo.remove").sum() == 1
     code, out, _ = run(capsys, "demo", "--if-empty")
     assert code == 0 and "not loaded" in out  # removed on purpose: not back on the next start

@@ -12,8 +12,8 @@ import settings
 from agreements import store
 from analytics.agreement import AgreementError, parse_agreement, version_in_force
 from analytics.revisions import with_changes
-from data import repository as repo
-from data.repository import StorageError
+from data import journal
+from data.transactions import StorageError
 
 DEFAULT_FILE = settings.ROOT / "agreements" / "sales-marketing.yaml"
 TEXT = DEFAULT_FILE.read_text()
@@ -50,12 +50,12 @@ def test_saving_creates_versions_one_after_another(saved):
 
 
 def test_earlier_versions_are_never_changed_and_there_is_no_update_or_delete_path(saved):
-    before = repo.read_agreement_versions(saved)
+    before = journal.read_agreement_versions(saved)
     store.save(saved, with_changes(parse_agreement(TEXT), targets={"mql-volume": 800}), dt.date(2026, 12, 1),
                "ana", "more budget", as_of=AS_OF)  # fmt: skip
-    after = repo.read_agreement_versions(saved)
+    after = journal.read_agreement_versions(saved)
     pd.testing.assert_frame_equal(after.iloc[:1], before)
-    writers = [name for name, _ in inspect.getmembers(repo, inspect.isfunction) if "agreement" in name]
+    writers = [name for name, _ in inspect.getmembers(journal, inspect.isfunction) if "agreement" in name]
     assert sorted(writers) == ["add_agreement_version", "read_agreement_versions"]
     assert [name for name, _ in inspect.getmembers(store, inspect.isfunction)
             if name.startswith(("update", "delete", "remove", "edit"))] == []  # fmt: skip
@@ -68,7 +68,7 @@ def test_saving_the_same_document_twice_still_makes_a_new_version(saved):
 
 def test_every_save_records_an_audit_entry(saved):
     store.save(saved, TEXT, "2026-12-01", "ben", "quarterly review", as_of=AS_OF)
-    audit = repo.read_audit(saved)
+    audit = journal.read_audit(saved)
     entries = audit[audit["action"] == "agreement.save"]
     assert entries["actor"].tolist() == ["ben", "ana@example.com"]  # newest first
     assert entries["target"].tolist() == [NAME, NAME]
@@ -155,7 +155,7 @@ def assert_unchanged(engine) -> None:
     versions = store.versions(engine, NAME)
     assert [v.version for v in versions] == [1]
     assert version_in_force(versions, AS_OF).document == parse_agreement(TEXT)
-    assert (repo.read_audit(engine)["action"] == "agreement.save").sum() == 1
+    assert (journal.read_audit(engine)["action"] == "agreement.save").sum() == 1
 
 
 def test_a_failed_write_saves_neither_version_nor_audit(saved, monkeypatch):
@@ -164,7 +164,7 @@ def test_a_failed_write_saves_neither_version_nor_audit(saved, monkeypatch):
             "Nothing was saved: the disk holding the database is full; free space and run it again."
         )
 
-    monkeypatch.setattr(repo, "add_audit", broken)
+    monkeypatch.setattr(journal, "add_audit", broken)
     with pytest.raises(StorageError, match="disk holding the database is full"):
         store.save(saved, TEXT, "2026-12-01", "ana", "x", as_of=AS_OF)
     assert_unchanged(saved)

@@ -16,7 +16,7 @@ import datetime as dt
 
 import pandas as pd
 
-from data import repository as repo
+from data import journal, upserts
 
 AGREEMENT = {
     "name": "SLA",
@@ -40,7 +40,7 @@ def _at(text: str, tz: str = "Europe/Berlin") -> pd.Timestamp:
 
 def seed_company(engine, extra_leads: int = 0) -> None:
     """Write the agreement, owners and leads described above (``extra_leads`` more due-soon leads of Ann's)."""
-    repo.add_agreement_version(
+    journal.add_agreement_version(
         engine, "SLA", AGREEMENT, dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "test", "seed"
     )
     owners = pd.DataFrame({
@@ -51,7 +51,7 @@ def seed_company(engine, extra_leads: int = 0) -> None:
         "team": ["EMEA", "US", "EMEA", "EMEA"],
         "active": True,
     })  # fmt: skip
-    repo.upsert_owners(engine, owners)
+    upserts.upsert_owners(engine, owners)
     rows = [
         ("hubspot", "L1", "o-ann", _at("2026-12-07 09:00")),
         ("hubspot", "L2", "o-ann", _at("2026-12-04 14:00")),
@@ -66,7 +66,7 @@ def seed_company(engine, extra_leads: int = 0) -> None:
     leads = pd.DataFrame(rows, columns=["source", "external_id", "owner_external_id", "mql_at"])
     leads["created_at"] = leads["mql_at"]
     leads["channel"] = "Events"
-    repo.upsert_leads(engine, leads)
+    upserts.upsert_leads(engine, leads)
 
 
 def routing_toml(emea_webhook: str, default_webhook: str | None = None) -> str:

@@ -10,7 +10,7 @@ from alerts import ledger
 from alerts.dispatch import AlertSettings, run_alerts
 from alerts.email import SmtpConfig
 from alerts.routing import parse_routing
-from data import repository as repo
+from data import journal, syncs
 from tests.alerts.seed import AT_1230, AT_1600, routing_toml, seed_company
 
 PASSWORD = "smtp-secret-password-77"
@@ -75,7 +75,7 @@ def test_a_run_sends_each_due_alert_once_to_the_right_people(engine, mail_server
     assert not any("D1" in m["Subject"] for m in mail_server.received)
     rows = ledger.read_ledger(engine)
     assert len(rows) == 8 and set(rows["status"]) == {"sent"}
-    audit = repo.read_audit(engine)
+    audit = journal.read_audit(engine)
     assert (audit["action"] == "alert.send").sum() == 8
     assert len([line for line in said if line.startswith("sent: ")]) == 8
 
@@ -169,7 +169,7 @@ def test_a_dry_run_says_what_would_go_and_sends_and_records_nothing(engine, mail
     report = _run(engine, config, routing, AT_1230, said, dry_run=True)
     assert len(said) == 8 and all(line.startswith("would send: ") for line in said)
     assert report.sent == 0 and mail_server.received == [] and slack.posts == []
-    assert ledger.read_ledger(engine).empty and repo.read_sync_runs(engine).empty
+    assert ledger.read_ledger(engine).empty and syncs.read_sync_runs(engine).empty
 
 
 def test_secrets_never_reach_output_ledger_runs_or_audit(engine, mail_server, slack):
@@ -196,12 +196,12 @@ def test_secrets_never_reach_output_ledger_runs_or_audit(engine, mail_server, sl
 
 def test_a_run_takes_the_alerts_lock(engine, mail_server, slack):
     routing, config = _setup(engine, mail_server, slack)
-    run = repo.start_run(engine, "alerts", "send")
-    with pytest.raises(repo.RunBusyError, match="alerts run"):
+    run = syncs.start_run(engine, "alerts", "send")
+    with pytest.raises(syncs.RunBusyError, match="alerts run"):
         _run(engine, config, routing, AT_1230)
-    repo.finish_run(engine, run, "ok")
+    syncs.finish_run(engine, run, "ok")
     assert _run(engine, config, routing, AT_1230).sent == 8
-    assert repo.read_sync_runs(engine)["status"].tolist() == ["ok", "ok"]
+    assert syncs.read_sync_runs(engine)["status"].tolist() == ["ok", "ok"]
 
 
 def test_a_meeting_pack_that_cannot_be_made_leaves_the_digest_without_it(engine, mail_server, slack):

@@ -9,7 +9,7 @@ import pandas as pd
 
 from alerts import ledger
 from alerts.ledger import Delivery
-from data import repository as repo
+from data import queries, syncs, upserts
 from data.engine import current_revision, head_revision, make_engine, upgrade
 from tests.conftest import empty_postgres
 
@@ -102,11 +102,11 @@ def test_last_alerted_gives_the_latest_sent_alert_per_lead(engine):
 
 def _upgrade_from_0003_keeps_rows(engine):
     upgrade(engine, "0003")
-    repo.upsert_leads(engine, pd.DataFrame({"source": "crm", "external_id": ["L1", "L2"]}))
-    run = repo.start_run(engine, "hubspot", "sync")
+    upserts.upsert_leads(engine, pd.DataFrame({"source": "crm", "external_id": ["L1", "L2"]}))
+    run = syncs.start_run(engine, "hubspot", "sync")
     upgrade(engine)
     assert current_revision(engine) == head_revision()
-    assert len(repo.read_leads(engine)) == 2 and repo.running_run(engine, "hubspot")["id"] == run
+    assert len(queries.read_leads(engine)) == 2 and syncs.running_run(engine, "hubspot")["id"] == run
     assert ledger.claim(engine, _delivery(), 1, NOW) is not None
 
 

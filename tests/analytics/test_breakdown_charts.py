@@ -6,22 +6,24 @@ import plotly.graph_objects as go
 import pytest
 
 from analytics import breakdown_charts as bc
-from analytics import breakdowns as bd
 from analytics.charts import tidy
+from analytics.followup import delays_by
 from analytics.funnel import funnel
+from analytics.groups import NO_REASON
 from tests.analytics.conftest import agreement
 from tests.analytics.test_breakdowns import ACCEPT, AS_OF, MARCH, detail_frame, march_frames
+from views.marketing import acceptance_by, rejection_reasons, volume_by
 
 
 def test_charts_have_titles_axes_and_targets():
     doc = agreement(commitments=[ACCEPT])
     frames = march_frames()
-    volume = bd.volume_by(doc, frames, *MARCH, AS_OF)
+    volume = volume_by(doc, frames, *MARCH, AS_OF)
     fig = bc.volume_chart(volume, by="channel", title="MQLs")
     assert fig.layout.title.text == "MQLs" and fig.layout.xaxis.title.text == "Leads (count)"
     assert list(fig.data[0].y) == volume["channel"].tolist()
 
-    acceptance = bd.acceptance_by(doc, frames, *MARCH, AS_OF)
+    acceptance = acceptance_by(doc, frames, *MARCH, AS_OF)
     fig = bc.acceptance_chart(acceptance, by="channel", title="Acceptance", target=0.5)
     names = [t.name for t in fig.data]
     assert names[:3] == ["Accepted", "Rejected", "Open (not decided)"]
@@ -29,12 +31,12 @@ def test_charts_have_titles_axes_and_targets():
     assert list(fig.data[0].y)[0] == "Paid Search"  # lowest acceptance on top
     assert fig.data[0].marker.color == "#1a9850" and fig.data[1].marker.color == "#d73027"
 
-    reasons = bd.rejection_reasons(doc, frames, *MARCH, AS_OF)
+    reasons = rejection_reasons(doc, frames, *MARCH, AS_OF)
     fig = bc.rejection_reasons_chart(reasons, by="channel", title="Why")
-    assert {t.name for t in fig.data} == {"not icp", bd.NO_REASON}
+    assert {t.name for t in fig.data} == {"not icp", NO_REASON}
     assert fig.layout.barmode == "stack"
 
-    fig = bc.delay_chart(bd.delays_by(detail_frame()), by="team", title="Delays", limit_hours=4)
+    fig = bc.delay_chart(delays_by(detail_frame()), by="team", title="Delays", limit_hours=4)
     assert [t.name for t in fig.data] == [
         "Routing (created → assigned)",
         "Rep (assigned → first touch)",

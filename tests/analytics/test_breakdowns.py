@@ -9,12 +9,22 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from analytics import breakdowns as bd
 from analytics.agreement import AgreementVersion, parse_document
-from analytics.commitments import evaluate
-from analytics.followup import followup_detail, followup_queue
+from analytics.commitments import (
+    UnknownMetricError,
+    evaluate,
+    row_for,
+    rows_for,
+    stage_targets,
+    tracked_id,
+    with_tracked,
+)
+from analytics.followup import delays_by, followup_by, followup_detail, followup_queue
+from analytics.groups import ALL, NO_REASON, NO_VALUE, UNASSIGNED, BreakdownError
 from analytics.periods import period_of
 from tests.analytics.conftest import agreement, commitment, make_frames, scenarios, ts
+from views.marketing import acceptance_by, rejection_reasons, volume_by
+from views.sales import QUEUE_COLUMNS, queue_table, queue_window
 
 AS_OF = ts("2026-03-20 12:00")  # Friday; UTC, Mon-Fri 09:00-17:00
 MARCH = ("2026-03-01", "2026-04-01")
@@ -54,12 +64,12 @@ def march_frames():
 
 def test_volume_by_channel_by_hand():
     doc = agreement(commitments=[MQLS])
-    table = bd.volume_by(doc, march_frames(), *MARCH, AS_OF).set_index("channel")
-    assert table["mqls"].to_dict() == {"Events": 2, "Paid Search": 2, bd.NO_VALUE: 1}
-    assert table["sqls"].to_dict() == {"Events": 1, "Paid Search": 0, bd.NO_VALUE: 1}
+    table = volume_by(doc, march_frames(), *MARCH, AS_OF).set_index("channel")
+    assert table["mqls"].to_dict() == {"Events": 2, "Paid Search": 2, NO_VALUE: 1}
+    assert table["sqls"].to_dict() == {"Events": 1, "Paid Search": 0, NO_VALUE: 1}
     # the deal without a lead is not marketing-sourced; the one created after as_of does not exist yet;
     # lead 6's deal (own channel "Partners") takes its lead's channel, Events
-    assert table["sourced_pipeline"].to_dict() == {"Events": 1500.0, "Paid Search": 0.0, bd.NO_VALUE: 0.0}
+    assert table["sourced_pipeline"].to_dict() == {"Events": 1500.0, "Paid Search": 0.0, NO_VALUE: 0.0}
     assert table.loc["Events", "mql_to_sql"] == 0.5
     assert table["share_of_mqls"].sum() == pytest.approx(1.0)
     assert table.index.tolist()[:2] == ["Events", "Paid Search"]  # most MQLs first
@@ -67,43 +77,41 @@ def test_volume_by_channel_by_hand():
 
 def test_volume_by_campaign_follows_the_deals_lead():
     doc = agreement(commitments=[MQLS])
-    table = bd.volume_by(doc, march_frames(), *MARCH, AS_OF, by="campaign").set_index("campaign")
-    assert table["mqls"].to_dict() == {"Brand": 2, "Roadshow": 1, "Summit": 1, bd.NO_VALUE: 1}
+    table = volume_by(doc, march_frames(), *MARCH, AS_OF, by="campaign").set_index("campaign")
+    assert table["mqls"].to_dict() == {"Brand": 2, "Roadshow": 1, "Summit": 1, NO_VALUE: 1}
     # lead 1's deal counts for its campaign; lead 6 (February, no campaign) for "(none)"
     assert table.loc["Roadshow", "sourced_pipeline"] == 1000.0
-    assert table.loc[bd.NO_VALUE, "sourced_pipeline"] == 500.0
+    assert table.loc[NO_VALUE, "sourced_pipeline"] == 500.0
 
 
 def test_volume_by_campaign_without_any_lead():
     """An owner with deals only (e.g. a sales manager): no lead, so no campaign and no sourced deal."""
     doc = agreement(commitments=[MQLS])
     frames = make_frames(deals=[{"created_at": ts("2026-03-05 10:00"), "amount": 1000.0, "lead_id": 7}])
-    table = bd.volume_by(doc, frames, *MARCH, AS_OF, by="campaign")
+    table = volume_by(doc, frames, *MARCH, AS_OF, by="campaign")
     assert table.empty
 
 
 def test_acceptance_and_rejection_reasons_by_hand():
     doc = agreement(commitments=[ACCEPT])
-    table = bd.acceptance_by(doc, march_frames(), *MARCH, AS_OF).set_index("channel")
+    table = acceptance_by(doc, march_frames(), *MARCH, AS_OF).set_index("channel")
     assert table.loc["Events"].to_dict() | {} == {
         "leads": 2, "accepted": 1, "rejected": 1, "open": 0, "acceptance_rate": 0.5, "top_reason": "not_icp"
     }  # fmt: skip
     assert table.loc["Paid Search", ["accepted", "rejected", "open"]].tolist() == [0, 1, 1]
-    assert table.loc["Paid Search", "top_reason"] == bd.NO_REASON
-    assert math.isnan(table.loc[bd.NO_VALUE, "acceptance_rate"]) and pd.isna(
-        table.loc[bd.NO_VALUE, "top_reason"]
-    )
+    assert table.loc["Paid Search", "top_reason"] == NO_REASON
+    assert math.isnan(table.loc[NO_VALUE, "acceptance_rate"]) and pd.isna(table.loc[NO_VALUE, "top_reason"])
 
-    reasons = bd.rejection_reasons(doc, march_frames(), *MARCH, AS_OF)
+    reasons = rejection_reasons(doc, march_frames(), *MARCH, AS_OF)
     assert reasons.to_dict("list") == {
-        "channel": ["Events", "Paid Search"], "reason": ["not_icp", bd.NO_REASON], "rejected": [1, 1],
+        "channel": ["Events", "Paid Search"], "reason": ["not_icp", NO_REASON], "rejected": [1, 1],
         "share": [1.0, 1.0],
     }  # fmt: skip
-    overall = bd.rejection_reasons(doc, march_frames(), *MARCH, ts("2026-03-31 12:00"), by=None)
+    overall = rejection_reasons(doc, march_frames(), *MARCH, ts("2026-03-31 12:00"), by=None)
     assert overall.set_index("reason")["rejected"].to_dict() == {
         "duplicate": 1,
         "not_icp": 1,
-        bd.NO_REASON: 1,
+        NO_REASON: 1,
     }
     assert list(overall.columns) == ["reason", "rejected", "share"]
 
@@ -114,7 +122,7 @@ def test_rejection_shares_add_up_per_group():
          "disposition_at": ts("2026-03-10 10:00"), "rejection_reason": r}
         for i, (c, r) in enumerate([("A", "x"), ("A", "x"), ("A", "y"), ("B", "y"), ("B", None)])
     ]  # fmt: skip
-    reasons = bd.rejection_reasons(agreement(), make_frames(leads=leads), *MARCH, AS_OF)
+    reasons = rejection_reasons(agreement(), make_frames(leads=leads), *MARCH, AS_OF)
     assert reasons.groupby("channel")["share"].sum().tolist() == pytest.approx([1.0, 1.0])
     assert reasons[reasons["channel"] == "A"]["reason"].tolist() == ["x", "y"]  # most frequent first
     assert reasons["channel"].tolist()[0] == "A"  # the channel with most rejections first
@@ -122,17 +130,17 @@ def test_rejection_shares_add_up_per_group():
 
 def test_breakdowns_refuse_unknown_fields_and_empty_windows():
     doc = agreement()
-    with pytest.raises(bd.BreakdownError, match="unknown breakdown by='owner'; use one of: channel"):
-        bd.volume_by(doc, march_frames(), *MARCH, AS_OF, by="owner")
-    with pytest.raises(bd.BreakdownError, match="the window is empty"):
-        bd.acceptance_by(doc, march_frames(), "2026-04-01", "2026-03-01", AS_OF)
+    with pytest.raises(BreakdownError, match="unknown breakdown by='owner'; use one of: channel"):
+        volume_by(doc, march_frames(), *MARCH, AS_OF, by="owner")
+    with pytest.raises(BreakdownError, match="the window is empty"):
+        acceptance_by(doc, march_frames(), "2026-04-01", "2026-03-01", AS_OF)
 
 
 def test_breakdowns_of_a_window_without_leads_are_empty_frames():
     doc = agreement()
-    for build in (bd.volume_by, bd.acceptance_by, bd.rejection_reasons):
+    for build in (volume_by, acceptance_by, rejection_reasons):
         assert build(doc, march_frames(), "2025-01-01", "2025-02-01", AS_OF).empty
-    assert bd.volume_by(doc, make_frames(), *MARCH, AS_OF).empty
+    assert volume_by(doc, make_frames(), *MARCH, AS_OF).empty
 
 
 ORACLE_COMMITMENTS = [
@@ -151,8 +159,8 @@ def test_channel_breakdowns_agree_with_evaluate(scenario):
     month = period_of(as_of, "month", doc.timezone)
     start, end = month["period_start"], month["period_end"]
     result = evaluate(doc, frames, start, end, as_of, by="channel").set_index(["commitment", "channel"])
-    volume = bd.volume_by(doc, frames, start, end, as_of).set_index("channel")
-    acceptance = bd.acceptance_by(doc, frames, start, end, as_of).set_index("channel")
+    volume = volume_by(doc, frames, start, end, as_of).set_index("channel")
+    acceptance = acceptance_by(doc, frames, start, end, as_of).set_index("channel")
 
     def per_channel(cid: str, column: str = "actual") -> dict:
         rows = result.loc[cid] if cid in result.index.get_level_values(0) else pd.DataFrame(columns=[column])
@@ -165,7 +173,7 @@ def test_channel_breakdowns_agree_with_evaluate(scenario):
     )
     for column, outcome in (("accepted", "met"), ("rejected", "breached"), ("open", "pending")):
         assert {k: v for k, v in acceptance[column].items() if v} == per_channel("accept", outcome)
-    reasons = bd.rejection_reasons(doc, frames, start, end, as_of)
+    reasons = rejection_reasons(doc, frames, start, end, as_of)
     assert reasons.groupby("channel")["rejected"].sum().to_dict() == {
         k: v for k, v in acceptance["rejected"].items() if v
     }
@@ -176,20 +184,18 @@ def test_channel_breakdowns_agree_with_evaluate(scenario):
 
 def test_with_tracked_adds_what_is_missing_and_changes_nothing():
     doc = agreement(commitments=[MQLS, commitment("sql_count", "acceptance_rate", 0.4)])
-    versions = bd.with_tracked(doc, ["mql_count", "sql_count", "won_revenue", "sql_count"])
+    versions = with_tracked(doc, ["mql_count", "sql_count", "won_revenue", "sql_count"])
     added = versions[0].document.commitments[2:]
     assert [c.id for c in added] == ["sql_count-tracked", "won_revenue"]  # the id sql_count is taken
     assert all(c.target is None and c.owner == "marketing" for c in added)
     assert len(doc.commitments) == 2  # the input is not changed
-    assert (
-        bd.tracked_id(doc, "mql_count") == "mqls" and bd.tracked_id(doc, "sql_count") == "sql_count-tracked"
-    )
+    assert tracked_id(doc, "mql_count") == "mqls" and tracked_id(doc, "sql_count") == "sql_count-tracked"
     result = evaluate(versions, march_frames(), *MARCH, AS_OF)
     sqls = result.set_index("commitment").loc["sql_count-tracked"]
     assert sqls["actual"] == 2 and sqls["status"] == "no target"
-    with pytest.raises(bd.BreakdownError, match="unknown metric 'leads'"):
-        bd.with_tracked(doc, ["leads"])
-    assert bd.with_tracked(doc, [], party="sales")[0].document == doc
+    with pytest.raises(UnknownMetricError, match="unknown metric 'leads'"):
+        with_tracked(doc, ["leads"])
+    assert with_tracked(doc, [], party="sales")[0].document == doc
 
 
 def test_rows_for_follows_a_metric_across_versions():
@@ -202,17 +208,17 @@ def test_rows_for_follows_a_metric_across_versions():
                          created_at=ts("2026-03-01")),
     ]  # fmt: skip
     result = evaluate(versions, march_frames(), "2026-02-01", "2026-04-01", AS_OF)
-    rows = bd.rows_for(result, v2, "mql_count")
+    rows = rows_for(result, v2, "mql_count")
     assert rows["period"].tolist() == ["2026-02", "2026-03"]
     assert rows["target"].tolist() == [10.0, 20.0]
-    assert bd.row_for(result, v2, "mql_count", "2026-03")["actual"] == 5
-    assert bd.row_for(result, v2, "mql_count", "2026-05") is None
+    assert row_for(result, v2, "mql_count", "2026-03")["actual"] == 5
+    assert row_for(result, v2, "mql_count", "2026-05") is None
 
 
 def test_stage_targets_come_from_unfiltered_count_commitments():
     doc = agreement(commitments=[MQLS, commitment("sqls", "sql_count", 4, filters={"channel": ["Events"]})])
-    assert bd.stage_targets(doc) == {"MQL": 10.0}
-    assert bd.stage_targets(agreement(commitments=[commitment("sqls", "sql_count", None)])) == {}
+    assert stage_targets(doc) == {"MQL": 10.0}
+    assert stage_targets(agreement(commitments=[commitment("sqls", "sql_count", None)])) == {}
 
 
 # --- sales -------------------------------------------------------------------------------------------------
@@ -237,41 +243,41 @@ def detail_frame():
 
 
 def test_followup_by_owner_team_and_overall_by_hand():
-    per_owner = bd.followup_by(detail_frame(), by="owner")
-    assert per_owner["owner"].tolist() == [bd.UNASSIGNED, "Ann", "Bo"]  # worst rate first, no rate last
+    per_owner = followup_by(detail_frame(), by="owner")
+    assert per_owner["owner"].tolist() == [UNASSIGNED, "Ann", "Bo"]  # worst rate first, no rate last
     ann = per_owner.set_index("owner").loc["Ann"]
     assert (ann["leads"], ann["met"], ann["breached"], ann["pending"]) == (3, 2, 1, 0)
     assert ann["rate"] == pytest.approx(2 / 3) and ann["median_hours"] == 2.0
     assert ann["p90_hours"] == pytest.approx(2.8) and ann["overdue_untouched"] == 1
     assert ann["team"] == "A"  # the team of most of Ann's leads
     assert math.isnan(per_owner.set_index("owner").loc["Bo", "rate"])
-    assert pd.isna(per_owner.set_index("owner").loc[bd.UNASSIGNED, "owner_id"])
+    assert pd.isna(per_owner.set_index("owner").loc[UNASSIGNED, "owner_id"])
 
-    per_team = bd.followup_by(detail_frame(), by="team").set_index("team")
-    assert per_team["leads"].to_dict() == {"A": 2, "B": 2, bd.NO_VALUE: 1}
+    per_team = followup_by(detail_frame(), by="team").set_index("team")
+    assert per_team["leads"].to_dict() == {"A": 2, "B": 2, NO_VALUE: 1}
     assert per_team.loc["B", "breached"] == 1 and per_team.loc["A", "rate"] == 1.0
 
-    overall = bd.followup_by(detail_frame(), by=None)
+    overall = followup_by(detail_frame(), by=None)
     assert len(overall) == 1 and overall.loc[0, "rate"] == 0.5 and overall.loc[0, "median_hours"] == 3.0
-    empty = bd.followup_by(detail_frame().iloc[:0], by=None)
+    empty = followup_by(detail_frame().iloc[:0], by=None)
     assert empty.loc[0, "leads"] == 0 and math.isnan(empty.loc[0, "rate"])
-    assert bd.followup_by(detail_frame().iloc[:0], by="owner").empty
+    assert followup_by(detail_frame().iloc[:0], by="owner").empty
 
 
 def test_delays_by_team_by_hand():
-    delays = bd.delays_by(detail_frame(), by="team")
-    assert delays["team"].tolist() == [bd.ALL, bd.NO_VALUE, "A", "B"]
+    delays = delays_by(detail_frame(), by="team")
+    assert delays["team"].tolist() == [ALL, NO_VALUE, "A", "B"]
     everyone = delays.iloc[0]
     assert (everyone["leads"], everyone["routed"]) == (5, 4)
     assert everyone["routing_median"] == 1.75 and everyone["rep_median"] == 1.5
     assert everyone["taken_median"] == 3.0
     team_a = delays.set_index("team").loc["A"]
     assert team_a["routing_p90"] == pytest.approx(1.4) and team_a["rep_p90"] == pytest.approx(1.4)
-    empty = bd.delays_by(detail_frame().iloc[:0])
-    assert empty["team"].tolist() == [bd.ALL] and empty.loc[0, "leads"] == 0
+    empty = delays_by(detail_frame().iloc[:0])
+    assert empty["team"].tolist() == [ALL] and empty.loc[0, "leads"] == 0
     assert math.isnan(empty.loc[0, "routing_median"])
-    by_owner = bd.delays_by(detail_frame(), by="owner")
-    assert by_owner["owner"].tolist() == [bd.ALL, bd.UNASSIGNED, "Ann", "Bo"]
+    by_owner = delays_by(detail_frame(), by="owner")
+    assert by_owner["owner"].tolist() == [ALL, UNASSIGNED, "Ann", "Bo"]
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -283,7 +289,7 @@ def test_followup_by_agrees_with_evaluate(scenario):
     month = period_of(as_of, "month", doc.timezone)
     start, end = month["period_start"], month["period_end"]
     detail = followup_detail(doc, frames, as_of, start=start, end=end)
-    per_owner = bd.followup_by(detail, by="owner")
+    per_owner = followup_by(detail, by="owner")
     result = evaluate(doc, frames, start, end, as_of, by="owner")
     speed = result[result["commitment"] == "speed"]
     expected = {
@@ -295,7 +301,7 @@ def test_followup_by_agrees_with_evaluate(scenario):
         for r in per_owner.itertuples()
     }
     assert got == expected
-    overall = bd.followup_by(detail, by=None).iloc[0]
+    overall = followup_by(detail, by=None).iloc[0]
     whole = evaluate(doc, frames, start, end, as_of).set_index("commitment")
     for column, cid in (("median_hours", "median"), ("p90_hours", "p90"), ("rate", "speed")):
         want = whole.loc[cid, "actual"] if len(whole) else np.nan
@@ -303,10 +309,10 @@ def test_followup_by_agrees_with_evaluate(scenario):
 
 
 def test_queue_window_and_table():
-    start, end = bd.queue_window(ts("2026-03-20 12:00"), days=7)
+    start, end = queue_window(ts("2026-03-20 12:00"), days=7)
     assert (start, end) == (ts("2026-03-13"), ts("2026-03-21"))
-    with pytest.raises(bd.BreakdownError, match="at least 1 day"):
-        bd.queue_window(ts("2026-03-20 12:00"), days=0)
+    with pytest.raises(BreakdownError, match="at least 1 day"):
+        queue_window(ts("2026-03-20 12:00"), days=0)
 
     doc = agreement(commitments=[SPEED])
     frames = make_frames(
@@ -322,10 +328,10 @@ def test_queue_window_and_table():
         ],
     )
     queue = followup_queue(followup_detail(doc, frames, AS_OF), within_hours=4)
-    table = bd.queue_table(queue, frames["leads"], "Europe/Berlin")
-    assert list(table.columns) == bd.QUEUE_COLUMNS
+    table = queue_table(queue, frames["leads"], "Europe/Berlin")
+    assert list(table.columns) == QUEUE_COLUMNS
     assert table["lead"].tolist() == ["leads-1", "leads-2"]
-    assert table["owner"].tolist() == ["Ann", bd.UNASSIGNED]
+    assert table["owner"].tolist() == ["Ann", UNASSIGNED]
     assert table["state"].tolist() == ["overdue by 6.0 business hours", "due in 2.0 business hours"]
     assert str(table["due"].dt.tz) == "Europe/Berlin" and table["due"].iloc[1] == ts("2026-03-20 14:00")
-    assert bd.queue_table(queue.iloc[:0], frames["leads"], "UTC").empty
+    assert queue_table(queue.iloc[:0], frames["leads"], "UTC").empty

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analytics import breakdowns as bd
 from analytics.agreement import parse_agreement
 from analytics.calendar import BusinessCalendar, end_of_nth_working_day
 from analytics.commitments import evaluate
 from analytics.funnel import funnel
 from analytics.revisions import plain_language
 from tests.analytics.conftest import agreement, commitment, make_frames, ts
+from views.marketing import volume_by
 
 AS_OF = ts("2026-04-02 12:00")
 MARCH = ("2026-03-01", "2026-04-01")
@@ -29,7 +29,7 @@ def test_marketing_and_the_funnel_count_the_same_sqls():
     )
     rows = evaluate(doc, frames, *MARCH, AS_OF).set_index("commitment")
     cohort = funnel(doc, frames, *MARCH, AS_OF).iloc[0]
-    marketing = bd.volume_by(doc, frames, *MARCH, AS_OF).set_index("channel")
+    marketing = volume_by(doc, frames, *MARCH, AS_OF).set_index("channel")
     assert rows.loc["sqls", "actual"] == cohort["sql"] == marketing.loc["Events", "sqls"] == 2
     assert rows.loc["rate", "actual"] == cohort["mql_to_sql"] == 2 / 3
 

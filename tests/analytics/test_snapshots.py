@@ -22,19 +22,18 @@ from analytics.snapshots import (
     compare_figures,
     evaluate_weeks,
     figures_frame,
-    format_change,
-    gap_sentence,
     overview_window,
-    scoreboard,
     to_records,
     week_figures,
     week_over_week,
     week_overview,
     week_share,
     week_version,
-    window_frames,
 )
+from analytics.windows import cut_window
+from analytics.wording import format_change, gap_sentence
 from tests.analytics.conftest import agreement, commitment, make_frames, scenarios, ts
+from views.overview import scoreboard
 
 # UTC, Mon-Fri 09:00-17:00 (8 business hours a day). November 2026 has 21 working days, December 23.
 MONTHLY = [
@@ -218,13 +217,13 @@ EVERY_METRIC = [
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario=scenarios(commitments=EVERY_METRIC, period="week"), offset=st.integers(0, 20))
 def test_a_window_of_the_frames_evaluates_like_all_of_them(scenario, offset):
-    """Oracle: evaluating window_frames(...) of a week gives the rows of evaluating every frame."""
+    """Oracle: evaluating cut_window(...) of a week gives the rows of evaluating every frame."""
     document, frames, as_of = scenario
     start = pd.Timestamp("2026-01-05", tz=document["timezone"]).tz_convert("UTC") + pd.Timedelta(weeks=offset)
     end = start + pd.Timedelta(weeks=1)
     agreement_doc = parse_document(document)
     everything = evaluate(agreement_doc, frames, start, end, as_of)
-    windowed = evaluate(agreement_doc, window_frames(frames, start, end), start, end, as_of)
+    windowed = evaluate(agreement_doc, cut_window(frames, start, end), start, end, as_of)
     pd.testing.assert_frame_equal(windowed, everything)
 
 

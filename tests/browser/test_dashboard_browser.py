@@ -8,13 +8,13 @@ import re
 import pandas as pd
 from playwright.sync_api import Page, expect
 
-from analytics.breakdowns import queue_window
 from analytics.followup import followup_detail, followup_queue
 from analytics.periods import period_of
-from data import repository as repo
+from data import queries
 from data.engine import make_engine
 from tests.browser.conftest import screenshot, wait_for_app
 from tests.pages.dashboard_oracle import pinned_as_of, versions
+from views.sales import queue_window
 
 AS_OF = pinned_as_of()
 
@@ -65,8 +65,8 @@ def test_sales_page_queue_is_the_analytics_queue(app_page, app_server, demo_db_u
     start, end = queue_window(as_of)
     engine = make_engine(demo_db_url)
     frames = {
-        "owners": repo.read_owners(engine),
-        "leads": repo.read_leads(engine, start, end, with_deal_leads=True),
+        "owners": queries.read_owners(engine),
+        "leads": queries.read_leads(engine, start, end, with_deal_leads=True),
     }
     expected = followup_queue(followup_detail(versions(demo_db_url), frames, as_of, start=start), 4.0)
     assert len(expected) and queue["lead_id"].tolist() == expected["lead_id"].tolist()

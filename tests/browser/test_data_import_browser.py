@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from data import repository as repo
+from data import queries
 from data.engine import make_engine
 from tests.browser.conftest import demo_copy, screenshot, serving, wait_for_app, watched
 
@@ -56,7 +56,7 @@ def show_everything(page: Page) -> None:
 def test_import_a_csv_then_download_its_rejected_rows(browser_page: Page, writable_server, tmp_path):
     page = browser_page
     engine = make_engine(writable_server.database_url)
-    leads_before = repo.table_counts(engine)["leads"]
+    leads_before = queries.table_counts(engine)["leads"]
     csv_path = tmp_path / "web-leads.csv"
     csv_path.write_text(LEADS_CSV, encoding="utf-8")
 
@@ -85,7 +85,7 @@ def test_import_a_csv_then_download_its_rejected_rows(browser_page: Page, writab
     expect(page.get_by_role("tab", name="Import a file")).to_have_attribute(
         "aria-selected", "true", timeout=SLOW
     )
-    assert repo.table_counts(engine)["leads"] == leads_before + 3
+    assert queries.table_counts(engine)["leads"] == leads_before + 3
     show_everything(page)
     screenshot(page, "data-import-done")
 

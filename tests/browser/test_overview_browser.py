@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from playwright.sync_api import Page, expect
 
-from data import repository as repo
+from data import journal
 from data.engine import make_engine
 from tests.browser.conftest import demo_copy, screenshot, serving, wait_for_app, watched
 
@@ -52,7 +52,7 @@ def test_overview_shows_every_commitment_and_exports_csv_and_pdf(
         expect(page.locator(f".st-key-overview_card_{title.lower().replace(' ', '-')}")).to_be_visible()
     expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
     # Opening the page froze last week for good.
-    assert repo.read_snapshots(make_engine(overview_db), AGREEMENT)["final"].any()
+    assert journal.read_snapshots(make_engine(overview_db), AGREEMENT)["final"].any()
     page.set_viewport_size(
         {"width": 1400, "height": 3000}
     )  # Streamlit scrolls inside: a tall window shows it all

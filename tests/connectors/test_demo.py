@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from analytics.schema import COLUMNS, validate_frame
 from bootstrap import load_demo_if_empty
 from connectors import demo
-from data import repository as repo
+from data import queries, syncs
 from data.engine import make_engine, upgrade
 from tests.conftest import pretend_run
 
@@ -449,14 +449,13 @@ def test_holidays_are_the_known_dates():
 
 
 def test_load_demo_twice_gives_the_same_rows(tmp_path):
-    from data import repository
     from data.engine import make_engine, upgrade
 
     engine = make_engine(f"sqlite:///{tmp_path / 'demo.db'}")
     upgrade(engine)
     seen = []
     first = demo.load_demo(engine, leads=500, seed=5, today=TODAY, progress=lambda *a: seen.append(a))
-    stored = {**repository.table_counts(engine), "handovers": repository.count_handovers(engine)}
+    stored = {**queries.table_counts(engine), "handovers": queries.count_handovers(engine)}
     assert {t: stored[t] for t in first} == first
     generated = demo.generate(leads=500, seed=5, today=TODAY)
     written = 500 + len(demo.lifecycle_cases(generated, 5).merges)  # the duplicates, merged away after
@@ -465,19 +464,19 @@ def test_load_demo_twice_gives_the_same_rows(tmp_path):
 
     again = demo.load_demo(engine, leads=500, seed=5, today=TODAY)
     assert again == first
-    assert {t: repository.table_counts(engine)[t] for t in first if t != "handovers"} == {
+    assert {t: queries.table_counts(engine)[t] for t in first if t != "handovers"} == {
         t: n for t, n in first.items() if t != "handovers"
     }
-    assert repository.count_handovers(engine) == first["handovers"]
+    assert queries.count_handovers(engine) == first["handovers"]
 
     expected = generated["leads"]
-    read = repository.read_leads(engine, per_handover=False)  # the lead rows as written
+    read = queries.read_leads(engine, per_handover=False)  # the lead rows as written
     pd.testing.assert_series_equal(read["external_id"], expected["external_id"], check_names=False)
     pd.testing.assert_series_equal(read["first_touch_at"], expected["first_touch_at"], check_names=False)
     pd.testing.assert_series_equal(read["team"], expected["team"], check_names=False)
 
     # Each recycled lead reads as its two handovers, the second one in the period of its own MQL.
-    handed = repository.read_leads(engine)
+    handed = queries.read_leads(engine)
     assert len(handed) == len(read) + first["handovers"] // 2
     repeat = handed[handed["id"] < 0]
     assert len(repeat) == first["handovers"] // 2 and repeat["external_id"].isin(read["external_id"]).all()
@@ -489,12 +488,12 @@ def test_load_demo_twice_gives_the_same_rows(tmp_path):
     assert (
         cases.frames["activities"]["lead_external_id"].str.endswith("-dup").any()
     )  # written on the duplicates
-    stored = repository.read_activities(engine, per_handover=False).set_index("external_id")[
+    stored = queries.read_activities(engine, per_handover=False).set_index("external_id")[
         "lead_external_id"
     ]
     wanted = generated["activities"].set_index("external_id")["lead_external_id"]
     assert stored.sort_index().tolist() == wanted.sort_index().tolist()  # every one back on its survivor
-    deals = repository.read_deals(engine, per_handover=False).set_index("external_id")
+    deals = queries.read_deals(engine, per_handover=False).set_index("external_id")
     moved = cases.moves.set_index("external_id")
     channel = generated["leads"].set_index("external_id")["channel"]
     for deal, row in generated["deals"].set_index("external_id").iterrows():
@@ -508,21 +507,21 @@ def test_load_demo_twice_gives_the_same_rows(tmp_path):
     assert deals["archived"].sort_index().tolist() == archived.sort_index().tolist()
 
     smaller = demo.load_demo(engine, leads=200, seed=5, today=TODAY, reset=True)
-    assert {t: repository.table_counts(engine)[t] for t in smaller if t != "handovers"} == {
+    assert {t: queries.table_counts(engine)[t] for t in smaller if t != "handovers"} == {
         t: n for t, n in smaller.items() if t != "handovers"
     }
-    assert repository.count_handovers(engine) == smaller["handovers"]
+    assert queries.count_handovers(engine) == smaller["handovers"]
 
 
 def test_two_servers_starting_on_one_empty_database_load_the_demo_once(tmp_path, other_process):
     """A second server finds the first one loading the demo: it waits for that load instead of loading again."""
     engine = make_engine(f"sqlite:///{tmp_path / 'shared.db'}")
     upgrade(engine)
-    loading = repo.start_run(engine, "demo", "demo")
+    loading = syncs.start_run(engine, "demo", "demo")
     pretend_run(engine, loading, pid=other_process)  # the first server, mid-load
-    ended = threading.Timer(1.0, lambda: repo.finish_run(engine, loading, "ok"))
+    ended = threading.Timer(1.0, lambda: syncs.finish_run(engine, loading, "ok"))
     ended.start()
     started = time.monotonic()
     assert load_demo_if_empty(engine, leads=500) is False
     assert time.monotonic() - started >= 0.9  # it waited for the other load to end
-    assert repo.read_sync_runs(engine)["id"].tolist() == [loading]  # and loaded nothing itself
+    assert syncs.read_sync_runs(engine)["id"].tolist() == [loading]  # and loaded nothing itself

@@ -13,7 +13,7 @@ import pytest
 import cli
 import settings
 from connectors.files import FileImportError, Mapping, MappingError, dry_run, import_file
-from data import repository
+from data import journal, queries, syncs, upserts
 from data.engine import make_engine, upgrade
 from tests.conftest import pretend_run
 
@@ -91,7 +91,7 @@ def test_good_rows_are_imported_and_every_bad_row_is_kept_with_line_column_and_r
         6,
         1,
     )
-    leads = repository.read_leads(engine).set_index("external_id")
+    leads = queries.read_leads(engine).set_index("external_id")
     assert sorted(leads.index) == ["L1", "L2"]
     l1 = leads.loc["L1"]
     assert l1["created_at"] == pd.Timestamp("2024-01-31 08:30", tz="UTC")  # Berlin local time, day first
@@ -99,7 +99,7 @@ def test_good_rows_are_imported_and_every_bad_row_is_kept_with_line_column_and_r
     assert l1["touches"] == 4 and l1["disposition"] == "accepted"
     assert leads.loc["L2", "disposition"] == "rejected" and pd.isna(leads.loc["L2", "touches"])
 
-    rejected = repository.read_rejected_rows(engine, source="crm").sort_values("row_number")
+    rejected = journal.read_rejected_rows(engine, source="crm").sort_values("row_number")
     assert rejected["row_number"].tolist() == [4, 5, 6, 7, 8, 9]
     assert rejected["column_name"].tolist() == ["Created", "Id", "Created", "Created", "Touches", "Touches"]
     reasons = rejected["reasons"].tolist()
@@ -119,13 +119,13 @@ def test_good_rows_are_imported_and_every_bad_row_is_kept_with_line_column_and_r
 def test_reimporting_the_same_file_changes_nothing_and_adds_no_rejected_rows(engine, tmp_path):
     path = write(tmp_path, GOOD_AND_BAD)
     first = import_file(engine, path, "leads", LEADS, as_of=AS_OF)
-    before = (repository.read_leads(engine), repository.read_owners(engine), repository.table_counts(engine))
+    before = (queries.read_leads(engine), queries.read_owners(engine), queries.table_counts(engine))
     again = import_file(engine, path, "leads", LEADS, as_of=AS_OF)
-    after = (repository.read_leads(engine), repository.read_owners(engine), repository.table_counts(engine))
+    after = (queries.read_leads(engine), queries.read_owners(engine), queries.table_counts(engine))
 
     assert (again.imported, again.updated, again.rejected, again.owners_created) == (0, 2, 6, 0)
     assert first.rejected_new == 6 and again.rejected_new == 0
-    assert len(repository.read_rejected_rows(engine)) == 6
+    assert len(journal.read_rejected_rows(engine)) == 6
     pd.testing.assert_frame_equal(before[0], after[0])
     pd.testing.assert_frame_equal(before[1], after[1])
     assert before[2] == after[2]
@@ -163,7 +163,7 @@ def test_chunk_boundaries_do_not_change_the_result(sqlite_engine, tmp_path, chun
     )
     counts = ("read", "imported", "updated", "rejected", "duplicates", "owners_created", "duplicate_examples")
     assert [getattr(report, c) for c in counts] == [getattr(reference, c) for c in counts]
-    leads = repository.read_leads(sqlite_engine).drop(columns=["id", "owner_id"])
+    leads = queries.read_leads(sqlite_engine).drop(columns=["id", "owner_id"])
     one = (
         leads[leads.source == "one"].drop(columns="source").sort_values("external_id").reset_index(drop=True)
     )
@@ -171,22 +171,22 @@ def test_chunk_boundaries_do_not_change_the_result(sqlite_engine, tmp_path, chun
         leads[leads.source == "many"].drop(columns="source").sort_values("external_id").reset_index(drop=True)
     )
     pd.testing.assert_frame_equal(one, many)
-    rejected = repository.read_rejected_rows(sqlite_engine)
+    rejected = journal.read_rejected_rows(sqlite_engine)
     lines = rejected.groupby("source")["row_number"].apply(sorted)
     assert lines["one"] == lines["many"] == [6, 18, 32]  # rows after the two-line row sit a line lower
 
 
 def test_a_dry_run_writes_nothing_but_its_run_and_counts_new_against_stored(sqlite_engine, tmp_path):
     import_file(sqlite_engine, write(tmp_path, GOOD_AND_BAD[:3]), "leads", LEADS, as_of=AS_OF)
-    counts_before = repository.table_counts(sqlite_engine)
+    counts_before = queries.table_counts(sqlite_engine)
     report = dry_run(
         sqlite_engine, write(tmp_path, GOOD_AND_BAD, name="all.csv"), "leads", LEADS, as_of=AS_OF
     )
 
     assert report.dry_run and (report.imported, report.updated, report.rejected) == (0, 2, 6)
-    assert repository.table_counts(sqlite_engine) == counts_before
-    assert len(repository.read_rejected_rows(sqlite_engine)) == 0
-    runs = repository.read_sync_runs(sqlite_engine)
+    assert queries.table_counts(sqlite_engine) == counts_before
+    assert len(journal.read_rejected_rows(sqlite_engine)) == 0
+    runs = syncs.read_sync_runs(sqlite_engine)
     assert runs["kind"].tolist() == ["dry-run", "import"]
     assert runs["connector"].tolist() == ["file:crm", "file:crm"]
     assert runs["counts"].iloc[0]["rejected"] == 6
@@ -196,7 +196,7 @@ def test_a_dry_run_writes_nothing_but_its_run_and_counts_new_against_stored(sqli
 def test_a_dry_run_counts_rows_new_to_an_empty_database(sqlite_engine, tmp_path):
     report = dry_run(sqlite_engine, write(tmp_path, GOOD_AND_BAD), "leads", LEADS, as_of=AS_OF)
     assert (report.imported, report.updated, report.owners_created) == (2, 0, 2)
-    assert repository.table_counts(sqlite_engine)["owners"] == 0
+    assert queries.table_counts(sqlite_engine)["owners"] == 0
 
 
 # ----------------------------------------------------------------------------- files that cannot be imported
@@ -209,7 +209,7 @@ def test_missing_required_columns_name_what_is_missing_and_what_was_found(sqlite
     message = str(error.value)
     assert message.startswith("contacts.csv: the file lacks what the mapping 'test leads' needs")
     assert "'Id' (for external_id)" in message and "The file's columns: 'Name', 'Created'" in message
-    run = repository.read_sync_runs(sqlite_engine).iloc[0]
+    run = syncs.read_sync_runs(sqlite_engine).iloc[0]
     assert (run["connector"], run["status"]) == ("file:crm", "failed")
     assert "'Id' (for external_id)" in run["error"]
 
@@ -222,14 +222,14 @@ def test_empty_and_binary_files_are_refused_and_the_run_recorded(sqlite_engine, 
     path.write_bytes(data)
     with pytest.raises(FileImportError, match=f"upload.csv: {says}"):
         import_file(sqlite_engine, path, "leads")
-    assert repository.read_sync_runs(sqlite_engine)["status"].tolist() == ["failed"]
+    assert syncs.read_sync_runs(sqlite_engine)["status"].tolist() == ["failed"]
 
 
 def test_a_header_only_file_imports_nothing_and_says_so(sqlite_engine, tmp_path):
     report = import_file(sqlite_engine, write(tmp_path, [HEADER]), "leads", LEADS, as_of=AS_OF)
     assert report.read == 0 and report.accepted == 0
     assert report.warnings == ["the file has a header row but no data rows"]
-    run = repository.read_sync_runs(sqlite_engine).iloc[0]
+    run = syncs.read_sync_runs(sqlite_engine).iloc[0]
     assert (run["status"], run["error"]) == ("failed", "no row could be imported")
 
 
@@ -249,7 +249,7 @@ def test_lines_with_extra_fields_are_rejected_with_their_line(sqlite_engine, tmp
     )
     report = import_file(sqlite_engine, path, "deals", mapping, as_of=AS_OF)
     assert (report.imported, report.rejected) == (2, 2)
-    rejected = repository.read_rejected_rows(sqlite_engine).sort_values("row_number")
+    rejected = journal.read_rejected_rows(sqlite_engine).sort_values("row_number")
     assert rejected["row_number"].tolist() == [3, 4]
     assert rejected["reasons"].tolist() == [
         "the line has 4 fields, the header 3",
@@ -281,12 +281,12 @@ def test_deal_stages_set_won_and_closed_and_implausible_values_are_rejected(sqli
     ]
     report = import_file(sqlite_engine, write(tmp_path, rows, name="d.csv"), "deals", DEALS, as_of=AS_OF)
     assert (report.imported, report.rejected) == (3, 3)
-    deals = repository.read_deals(sqlite_engine).set_index("external_id")
+    deals = queries.read_deals(sqlite_engine).set_index("external_id")
     assert deals["is_won"].tolist() == [True, False, False]
     assert deals["is_closed"].tolist() == [True, True, False]
     assert deals["amount"].tolist()[:2] == [1200.5, 0.0] and pd.isna(deals.loc["D3", "amount"])
     assert set(deals["currency"]) == {"EUR"}
-    reasons = repository.read_rejected_rows(sqlite_engine).sort_values("row_number")["reasons"].tolist()
+    reasons = journal.read_rejected_rows(sqlite_engine).sort_values("row_number")["reasons"].tolist()
     assert reasons == [
         "Closed: '2024-12-01' is in the future (after 2024-06-30)",
         "Amount: '-50' is negative",
@@ -302,7 +302,7 @@ def test_explicit_won_columns_win_over_the_stage(sqlite_engine, tmp_path):
         ["D2", "2024-01-05", "", "", "Won", ""],
     ]
     import_file(sqlite_engine, write(tmp_path, rows), "deals", mapping, as_of=AS_OF)
-    assert repository.read_deals(sqlite_engine)["is_won"].tolist() == [True, True]
+    assert queries.read_deals(sqlite_engine)["is_won"].tolist() == [True, True]
 
 
 def test_a_partial_reimport_leaves_unmapped_columns_as_they_were(sqlite_engine, tmp_path):
@@ -320,7 +320,7 @@ def test_a_partial_reimport_leaves_unmapped_columns_as_they_were(sqlite_engine, 
         narrow,
         as_of=AS_OF,
     )
-    l1 = repository.read_leads(sqlite_engine).set_index("external_id").loc["L1"]
+    l1 = queries.read_leads(sqlite_engine).set_index("external_id").loc["L1"]
     assert l1["created_at"] == pd.Timestamp("2024-01-31 09:30", tz="UTC")
     assert l1["channel"] == "Organic" and l1["touches"] == 3
 
@@ -331,7 +331,7 @@ def test_a_partial_reimport_leaves_unmapped_columns_as_they_were(sqlite_engine, 
 def test_owner_names_resolve_to_stored_owners_by_name_or_email_and_unknown_names_become_owners(
     sqlite_engine, tmp_path
 ):
-    repository.upsert_owners(
+    upserts.upsert_owners(
         sqlite_engine,
         pd.DataFrame({"source": ["crm"], "external_id": ["u-1"], "name": ["Ann Lee"], "email": ["bob@x.io"]}),
     )
@@ -344,10 +344,10 @@ def test_owner_names_resolve_to_stored_owners_by_name_or_email_and_unknown_names
     ]
     report = import_file(sqlite_engine, write(tmp_path, rows), "leads", LEADS, as_of=AS_OF)
     assert report.owners_created == 1
-    leads = repository.read_leads(sqlite_engine).set_index("external_id")
+    leads = queries.read_leads(sqlite_engine).set_index("external_id")
     assert leads["owner_external_id"].tolist() == ["u-1", "u-1", "Cy Doe", "Cy Doe"]
     assert leads["owner_id"].notna().all()
-    owners = repository.read_owners(sqlite_engine)
+    owners = queries.read_owners(sqlite_engine)
     assert owners.set_index("external_id").loc["Cy Doe", "name"] == "Cy Doe"
 
 
@@ -366,8 +366,8 @@ def test_activities_accept_kind_synonyms_and_reject_unknown_kinds(sqlite_engine,
     ]
     report = import_file(sqlite_engine, write(tmp_path, rows), "activities", mapping, as_of=AS_OF)
     assert report.imported == 2
-    assert repository.read_activities(sqlite_engine)["kind"].tolist() == ["call", "email"]
-    reasons = repository.read_rejected_rows(sqlite_engine).sort_values("row_number")["reasons"].tolist()
+    assert queries.read_activities(sqlite_engine)["kind"].tolist() == ["call", "email"]
+    reasons = journal.read_rejected_rows(sqlite_engine).sort_values("row_number")["reasons"].tolist()
     assert reasons[0].startswith("Type: 'Fax' is not a kind (call, email, meeting, task, note)")
     assert reasons[1] == "When: occurred_at is blank, and activities need it"
 
@@ -384,7 +384,7 @@ def test_an_excel_export_imports_like_a_csv(sqlite_engine, tmp_path):
     book.save(tmp_path / "deals.xlsx")
     report = import_file(sqlite_engine, tmp_path / "deals.xlsx", "deals", DEALS, as_of=AS_OF)
     assert (report.imported, report.rejected) == (1, 1)
-    assert repository.read_rejected_rows(sqlite_engine)["row_number"].tolist() == [3]
+    assert journal.read_rejected_rows(sqlite_engine)["row_number"].tolist() == [3]
 
 
 def test_without_a_mapping_the_preset_is_found_and_rows_are_keyed_on_its_source(sqlite_engine, tmp_path):
@@ -394,7 +394,7 @@ def test_without_a_mapping_the_preset_is_found_and_rows_are_keyed_on_its_source(
     ]
     report = import_file(sqlite_engine, write(tmp_path, rows), "leads", as_of=AS_OF)
     assert (report.preset, report.source, report.imported) == ("hubspot-contacts", "hubspot-export", 1)
-    lead = repository.read_leads(sqlite_engine).iloc[0]
+    lead = queries.read_leads(sqlite_engine).iloc[0]
     assert (lead["disposition"], lead["lead_status"], lead["source"]) == (
         "rejected",
         "Unqualified",
@@ -408,8 +408,8 @@ def test_the_source_argument_overrides_the_mappings(sqlite_engine, tmp_path):
         sqlite_engine, write(tmp_path, GOOD_AND_BAD[:2]), "leads", LEADS, source="other", as_of=AS_OF
     )
     assert report.source == "other"
-    assert repository.read_leads(sqlite_engine)["source"].tolist() == ["other"]
-    assert repository.read_sync_runs(sqlite_engine)["connector"].tolist() == ["file:other"]
+    assert queries.read_leads(sqlite_engine)["source"].tolist() == ["other"]
+    assert syncs.read_sync_runs(sqlite_engine)["connector"].tolist() == ["file:other"]
 
 
 def test_decimal_commas_are_detected_and_noted(sqlite_engine, tmp_path):
@@ -419,7 +419,7 @@ def test_decimal_commas_are_detected_and_noted(sqlite_engine, tmp_path):
         ["D2", "06.01.2024", "", "99,9", "Won"],
     ]
     report = import_file(sqlite_engine, write(tmp_path, rows, delimiter=";"), "deals", DEALS, as_of=AS_OF)
-    assert repository.read_deals(sqlite_engine)["amount"].tolist() == [1234.5, 99.9]
+    assert queries.read_deals(sqlite_engine)["amount"].tolist() == [1234.5, 99.9]
     assert any("decimal comma" in note for note in report.notes)
     assert any("day first (DD.MM.YYYY)" in note for note in report.notes)
 
@@ -483,7 +483,7 @@ def test_cli_dry_run_writes_nothing(cli_database, capsys):
     assert "Checked (dry run, nothing written)" in capsys.readouterr().out
     from data.engine import make_engine
 
-    assert repository.table_counts(make_engine(settings.database_url()))["leads"] == 0
+    assert queries.table_counts(make_engine(settings.database_url()))["leads"] == 0
 
 
 def test_text_longer_than_its_database_column_is_rejected_not_crashed_on(engine, tmp_path):
@@ -491,7 +491,7 @@ def test_text_longer_than_its_database_column_is_rejected_not_crashed_on(engine,
     path = write(tmp_path, [["Id", "Name"], ["u1", "Ann"], ["u2", "x" * 300]], name="owners.csv")
     report = import_file(engine, path, "owners", mapping, as_of=AS_OF)
     assert (report.imported, report.rejected) == (1, 1)
-    assert repository.read_rejected_rows(engine)["reasons"].iloc[0].endswith("is longer than 255 characters")
+    assert journal.read_rejected_rows(engine)["reasons"].iloc[0].endswith("is longer than 255 characters")
 
 
 # ----------------------------------------------------------------------------- hostile values (issue 8)
@@ -510,10 +510,10 @@ def test_text_longer_than_its_database_column_is_rejected_not_crashed_on(engine,
 def test_a_whole_number_too_large_for_its_column_rejects_the_row(engine, tmp_path, touches, reason):
     rows = [HEADER, ["L1", "2024-02-01", "", "", "", touches, ""], ["L2", "2024-02-01", "", "", "", "1", ""]]
     report = import_file(engine, write(tmp_path, rows), "leads", LEADS, as_of=AS_OF)
-    rejected = repository.read_rejected_rows(engine, source="crm")
+    rejected = journal.read_rejected_rows(engine, source="crm")
     if reason is None:
         assert (report.imported, report.rejected) == (2, 0)
-        leads = repository.read_leads(engine).set_index("external_id")
+        leads = queries.read_leads(engine).set_index("external_id")
         assert leads.loc["L1", "touches"] == 2**31 - 1
     else:
         assert (report.imported, report.rejected) == (1, 1)
@@ -526,10 +526,8 @@ def test_an_amount_that_is_not_finite_rejects_the_row(engine, tmp_path, amount):
             ["D2", "2024-01-05", "", "1e308", "Demo"]]  # fmt: skip
     report = import_file(engine, write(tmp_path, rows, name="d.csv"), "deals", DEALS, as_of=AS_OF)
     assert (report.imported, report.rejected) == (1, 1)
-    assert repository.read_deals(engine)["amount"].tolist() == [1e308]  # the largest double is fine
-    assert repository.read_rejected_rows(engine)["reasons"].tolist() == [
-        f"Amount: {amount!r} is not a number"
-    ]
+    assert queries.read_deals(engine)["amount"].tolist() == [1e308]  # the largest double is fine
+    assert journal.read_rejected_rows(engine)["reasons"].tolist() == [f"Amount: {amount!r} is not a number"]
 
 
 @pytest.mark.parametrize("cell", ["Id", "Channel", "Owner"])
@@ -540,9 +538,9 @@ def test_a_nul_character_in_a_utf16_file_rejects_the_row_and_the_reject_is_store
     rows = [HEADER, list(row.values()), ["L2", "2024-02-01", "", "Bob Yu", "Paid", "1", ""]]
     report = import_file(engine, write(tmp_path, rows, encoding="utf-16"), "leads", LEADS, as_of=AS_OF)
     assert (report.imported, report.rejected) == (1, 1)
-    assert repository.read_leads(engine)["external_id"].tolist() == ["L2"]
-    assert set(repository.read_owners(engine, source="crm")["name"]) == {"Bob Yu"}  # no owner made from it
-    rejected = repository.read_rejected_rows(engine, source="crm").iloc[0]
+    assert queries.read_leads(engine)["external_id"].tolist() == ["L2"]
+    assert set(queries.read_owners(engine, source="crm")["name"]) == {"Bob Yu"}  # no owner made from it
+    rejected = journal.read_rejected_rows(engine, source="crm").iloc[0]
     assert rejected["reasons"] == f"{cell}: contains a NUL character (\\x00), which cannot be stored"
     assert rejected["external_id"] == (
         "L\ufffd1" if cell == "Id" else "L1"
@@ -553,12 +551,12 @@ def test_a_nul_character_in_a_utf16_file_rejects_the_row_and_the_reject_is_store
 def test_a_run_left_running_is_marked_interrupted_when_the_next_run_of_its_source_starts(
     engine, tmp_path, dead_pid, other_process
 ):
-    dead = repository.start_run(engine, "file:crm", "import")
+    dead = syncs.start_run(engine, "file:crm", "import")
     pretend_run(engine, dead, pid=dead_pid)  # a process killed before it could finish
-    other = repository.start_run(engine, "file:elsewhere", "import")
+    other = syncs.start_run(engine, "file:elsewhere", "import")
     pretend_run(engine, other, pid=other_process)
     report = import_file(engine, write(tmp_path, GOOD_AND_BAD), "leads", LEADS, as_of=AS_OF)
-    runs = repository.read_sync_runs(engine).set_index("id")
+    runs = syncs.read_sync_runs(engine).set_index("id")
     assert runs.loc[dead, "status"] == "interrupted" and pd.isna(runs.loc[dead, "finished_at"])
     assert runs.loc[dead, "error"].endswith(f"noticed when run {report.run_id} of the same source started")
     assert runs.loc[other, "status"] == "running"  # another source's run is not this import's business
@@ -566,18 +564,18 @@ def test_a_run_left_running_is_marked_interrupted_when_the_next_run_of_its_sourc
 
 
 def test_an_import_while_another_import_of_the_same_source_runs_is_refused(engine, tmp_path, other_process):
-    going = repository.start_run(engine, "file:crm", "import")
+    going = syncs.start_run(engine, "file:crm", "import")
     pretend_run(engine, going, pid=other_process)  # another server or a cron job, mid-import
-    with pytest.raises(repository.RunBusyError, match=f"run {going}"):
+    with pytest.raises(syncs.RunBusyError, match=f"run {going}"):
         import_file(engine, write(tmp_path, GOOD_AND_BAD), "leads", LEADS, as_of=AS_OF)
-    assert repository.table_counts(engine)["leads"] == 0  # nothing written
-    assert repository.read_sync_runs(engine)["id"].tolist() == [going]  # nothing recorded
+    assert queries.table_counts(engine)["leads"] == 0  # nothing written
+    assert syncs.read_sync_runs(engine)["id"].tolist() == [going]  # nothing recorded
 
 
 def test_cli_exits_75_when_the_source_is_being_imported_elsewhere(cli_database, capsys, other_process):
     engine = make_engine(settings.database_url())
     upgrade(engine)
-    going = repository.start_run(engine, "file:upload", "import")
+    going = syncs.start_run(engine, "file:upload", "import")
     pretend_run(engine, going, pid=other_process)
     path = write(cli_database, [["Record ID", "Create Date"], ["1", "2024-05-01"]])
     assert cli.main(["import", "leads", str(path), "--source", "upload"]) == cli.BUSY_EXIT == 75
@@ -586,7 +584,7 @@ def test_cli_exits_75_when_the_source_is_being_imported_elsewhere(cli_database, 
         error.startswith("error: Another import into source 'upload' is already going: run")
         and "Traceback" not in error
     )
-    assert repository.table_counts(engine)["leads"] == 0
+    assert queries.table_counts(engine)["leads"] == 0
 
 
 # ----------------------------------------------------------------------------- handovers
@@ -604,17 +602,17 @@ def test_repeated_rows_with_other_mql_days_are_handovers_each_counted_in_its_per
     path = write(tmp_path, HANDOVER_ROWS)
     report = import_file(engine, path, "leads", LEADS, as_of=AS_OF)
     assert any("1 leads have rows with different MQL dates: 2 handovers were kept" in n for n in report.notes)
-    stored = repository.read_handovers(engine, source="crm")
+    stored = queries.read_handovers(engine, source="crm")
     assert stored["lead_external_id"].tolist() == ["R1", "R1"] and stored["seq"].tolist() == [1, 2]
-    leads = repository.read_leads(engine, source="crm").sort_values("mql_at")
+    leads = queries.read_leads(engine, source="crm").sort_values("mql_at")
     assert leads["external_id"].tolist() == ["R1", "R2", "R1"]
     assert leads["mql_at"].dt.month.tolist() == [1, 1, 3]  # each handover in its own month
     assert leads["disposition"].tolist() == ["rejected", "accepted", "open"]  # each row's own decision
     assert leads.loc[leads["external_id"] == "R2", "mql_at"].item() == pd.Timestamp("2024-01-14 14:00Z")
 
     again = import_file(engine, path, "leads", LEADS, as_of=AS_OF)  # re-running duplicates nothing
-    assert len(repository.read_handovers(engine, source="crm")) == 2 and again.imported == 0
+    assert len(queries.read_handovers(engine, source="crm")) == 2 and again.imported == 0
     single = write(tmp_path, HANDOVER_ROWS[:1] + HANDOVER_ROWS[3:4], name="later.csv")
     import_file(engine, single, "leads", LEADS, as_of=AS_OF)  # a later file with one MQL date for R1
-    assert repository.read_handovers(engine, source="crm").empty
-    assert repository.read_leads(engine, source="crm")["external_id"].tolist() == ["R1", "R2"]
+    assert queries.read_handovers(engine, source="crm").empty
+    assert queries.read_leads(engine, source="crm")["external_id"].tolist() == ["R1", "R2"]

@@ -10,7 +10,7 @@ import pandas as pd
 from bootstrap import ensure_default_agreement
 from connectors.files import Mapping, import_file
 from connectors.files.mapping import load_mapping
-from data import repository
+from data import queries
 from tests.connectors.test_file_import import csv_bytes
 
 AS_OF = dt.datetime(2026, 11, 18, 10, tzinfo=dt.UTC)
@@ -31,7 +31,7 @@ def test_a_date_is_a_day_of_the_mappings_timezone(sqlite_engine, tmp_path):
         columns={"external_id": "Id", "created_at": "Created", "mql_at": "MQL"},
     )
     report = import_file(sqlite_engine, leads_file(tmp_path), "leads", mapping, as_of=AS_OF)
-    mql = repository.read_leads(sqlite_engine).set_index("external_id")["mql_at"]
+    mql = queries.read_leads(sqlite_engine).set_index("external_id")["mql_at"]
     # 1 March in New York starts at 05:00 UTC: the lead stays in March on a New York agreement
     assert mql["L1"] == pd.Timestamp("2026-03-01T05:00Z")
     assert not report.warnings
@@ -92,6 +92,6 @@ def test_a_deals_export_without_a_created_date_names_its_stand_in(sqlite_engine,
         stages={"won": ["Won"], "lost": ["Lost"]},
     )  # fmt: skip
     report = import_file(sqlite_engine, path, "deals", mapping, as_of=AS_OF)
-    deals = repository.read_deals(sqlite_engine).set_index("external_id")
+    deals = queries.read_deals(sqlite_engine).set_index("external_id")
     assert deals.loc["D1", "created_at"] == deals.loc["D1", "closed_at"] == pd.Timestamp("2026-03-04T23:00Z")
     assert report.imported + report.rejected == 2

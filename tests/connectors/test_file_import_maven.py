@@ -10,7 +10,7 @@ import pytest
 
 from connectors.files import import_file, load_preset, propose_mapping, read_preview
 from connectors.files.reading import iter_chunks, sniff
-from data import repository
+from data import journal, queries
 from tests.conftest import dataset_folder, require_dataset
 
 MAVEN = dataset_folder("maven-crm")
@@ -39,11 +39,11 @@ def test_every_row_imports_and_nothing_is_rejected(maven):
     assert (owners.read, owners.imported, owners.rejected) == (35, 35, 0)
     assert (deals.read, deals.imported, deals.rejected, deals.duplicates) == (8_800, 8_800, 0, 0)
     assert deals.owners_created == 0  # every agent of the pipeline is in sales_teams.csv
-    assert repository.read_rejected_rows(engine).empty
+    assert journal.read_rejected_rows(engine).empty
 
 
 def test_stages_and_won_lost_match_the_readme(maven):
-    deals = repository.read_deals(maven[0])
+    deals = queries.read_deals(maven[0])
     assert deals["stage"].value_counts().to_dict() == {
         "Won": 4_238,
         "Lost": 2_473,
@@ -56,7 +56,7 @@ def test_stages_and_won_lost_match_the_readme(maven):
 
 
 def test_dates_and_values_match_the_readme(maven):
-    deals = repository.read_deals(maven[0])
+    deals = queries.read_deals(maven[0])
     created, closed = deals["created_at"], deals["closed_at"]
     assert (created.min(), created.max()) == (
         pd.Timestamp("2016-10-20", tz="UTC"),
@@ -77,7 +77,7 @@ def test_dates_and_values_match_the_readme(maven):
 
 def test_agents_managers_and_offices_match_the_readme(maven):
     engine = maven[0]
-    deals, owners = repository.read_deals(engine), repository.read_owners(engine)
+    deals, owners = queries.read_deals(engine), queries.read_owners(engine)
     assert deals["owner_external_id"].nunique() == 30
     assert deals["owner_id"].notna().all() and deals["team"].notna().all()
     assert len(owners) == 35 and owners["team"].nunique() == 3
@@ -89,13 +89,13 @@ def test_agents_managers_and_offices_match_the_readme(maven):
 
 def test_reimporting_the_sample_changes_nothing(maven):
     engine = maven[0]
-    before = repository.read_deals(engine)
+    before = queries.read_deals(engine)
     again = import_file(
         engine, MAVEN / "sales_pipeline.csv", "deals", load_preset("maven-crm-deals"), as_of=AS_OF
     )
     assert (again.imported, again.updated, again.rejected) == (0, 8_800, 0)
-    pd.testing.assert_frame_equal(before, repository.read_deals(engine))
-    assert repository.table_counts(engine)["deals"] == 8_800
+    pd.testing.assert_frame_equal(before, queries.read_deals(engine))
+    assert queries.table_counts(engine)["deals"] == 8_800
 
 
 def test_the_committed_mappings_are_proposed_for_the_files():

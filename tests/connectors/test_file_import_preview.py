@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from connectors.files import Mapping, check_first_rows, import_file
-from data import repository
+from data import journal
 from tests.connectors.test_file_import import csv_bytes
 
 AS_OF = dt.datetime(2026, 11, 18, 10, tzinfo=dt.UTC)
@@ -29,11 +29,11 @@ def test_the_first_rows_are_judged_as_a_dry_run_judges_them(engine, tmp_path, ro
     path = tmp_path / "leads.csv"
     path.write_bytes(csv_bytes(ROWS))
     checked = check_first_rows(path, MAPPING, rows, as_of=AS_OF)
-    assert repository.read_rejected_rows(engine).empty
+    assert journal.read_rejected_rows(engine).empty
     # the slow, obvious answer: import the whole file and keep the rejected rows of the lines shown
     report = import_file(engine, path, "leads", MAPPING, as_of=AS_OF)
     assert report.rejected == 4 and report.imported == 2
-    kept = repository.read_rejected_rows(engine)
+    kept = journal.read_rejected_rows(engine)
     kept = kept[kept["row_number"] <= rows + 1]  # line 1 is the header
     assert dict(zip(checked["line"], checked["reasons"], strict=True)) == dict(
         zip(kept["row_number"], kept["reasons"], strict=True)

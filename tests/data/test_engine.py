@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 import settings
-from data import repository as repo
+from data import queries, upserts
 from data.engine import DatabaseConfigError, current_revision, head_revision, make_engine, upgrade
 from tests.conftest import empty_postgres
 
@@ -60,10 +60,10 @@ def test_migrations_build_every_canonical_table_from_empty(engine):
 def _upgrade_from_first_revision_keeps_rows(engine):
     upgrade(engine, "0001")
     frame = pd.DataFrame({"source": "crm", "external_id": ["L1", "L2"], "channel": ["Events", "Partners"]})
-    repo.upsert_leads(engine, frame)
+    upserts.upsert_leads(engine, frame)
     upgrade(engine)
     assert current_revision(engine) == head_revision()
-    assert sorted(repo.read_leads(engine)["channel"]) == ["Events", "Partners"]
+    assert sorted(queries.read_leads(engine)["channel"]) == ["Events", "Partners"]
 
 
 def test_an_older_sqlite_database_upgrades_in_place(tmp_path):
@@ -77,7 +77,7 @@ def test_an_older_postgres_database_upgrades_in_place():
 
 def test_timestamps_are_integers_in_sqlite(sqlite_engine):
     """SQLite has no timestamp type: Accord stores UTC epoch microseconds (documented in data/models.py)."""
-    repo.upsert_leads(
+    upserts.upsert_leads(
         sqlite_engine,
         pd.DataFrame(
             {"source": ["s"], "external_id": ["x"], "created_at": [pd.Timestamp("1970-01-01T00:00:01Z")]}

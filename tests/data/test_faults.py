@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import event
 
-from data import repository as repo
+from data import queries, syncs, upserts
 from data.engine import make_engine, upgrade
-from data.repository import StorageError
+from data.transactions import StorageError
 
 MONTHS = [dt.datetime(2026, m, 1, tzinfo=dt.UTC) for m in range(1, 8)]
 
@@ -34,7 +34,7 @@ def test_eight_readers_while_a_sync_writes_see_whole_batches_and_no_lock_errors(
     def reader() -> None:
         try:
             while not stop.is_set():
-                frames = repo.read_leads(engine, MONTHS[0], MONTHS[6])
+                frames = queries.read_leads(engine, MONTHS[0], MONTHS[6])
                 seen.append(len(frames))
                 assert len(frames) % batch == 0, f"read a half-written batch: {len(frames)} rows"
         except BaseException as exc:  # noqa: BLE001 - reported below, with the thread's failure
@@ -46,16 +46,16 @@ def test_eight_readers_while_a_sync_writes_see_whole_batches_and_no_lock_errors(
     try:
         for number in range(batches):
             with engine.begin() as conn:  # one sync page: rows and cursor commit together
-                repo.upsert_leads(conn, _batch(number * batch, batch))
-                repo.set_sync_state(conn, "test", "leads", cursor=str(number))
+                upserts.upsert_leads(conn, _batch(number * batch, batch))
+                syncs.set_sync_state(conn, "test", "leads", cursor=str(number))
     finally:
         stop.set()
         for thread in readers:
             thread.join(timeout=60)
     assert not errors, errors[0]
     assert len(seen) >= 8 and max(seen) <= batch * batches
-    assert repo.table_counts(engine)["leads"] == batch * batches
-    assert repo.get_sync_state(engine, "test", "leads")[0] == str(batches - 1)
+    assert queries.table_counts(engine)["leads"] == batch * batches
+    assert syncs.get_sync_state(engine, "test", "leads")[0] == str(batches - 1)
 
 
 def test_a_read_only_database_is_a_clear_error_and_nothing_is_written(tmp_path):
@@ -63,12 +63,12 @@ def test_a_read_only_database_is_a_clear_error_and_nothing_is_written(tmp_path):
     upgrade(make_engine(f"sqlite:///{path}"))
     read_only = make_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
     with pytest.raises(StorageError, match="read-only"):
-        repo.upsert_leads(read_only, _batch(0, 10))
-    assert repo.table_counts(make_engine(f"sqlite:///{path}"))["leads"] == 0
+        upserts.upsert_leads(read_only, _batch(0, 10))
+    assert queries.table_counts(make_engine(f"sqlite:///{path}"))["leads"] == 0
 
 
 def test_a_full_disk_is_a_clear_error_and_nothing_is_half_written(sqlite_engine):
-    repo.upsert_leads(sqlite_engine, _batch(0, 100))
+    upserts.upsert_leads(sqlite_engine, _batch(0, 100))
     full = make_engine(str(sqlite_engine.url), check=False)  # no pooled connection before the cap
 
     @event.listens_for(full, "connect")
@@ -76,5 +76,5 @@ def test_a_full_disk_is_a_clear_error_and_nothing_is_half_written(sqlite_engine)
         dbapi_connection.execute("PRAGMA max_page_count = 1")
 
     with pytest.raises(StorageError, match="full"):
-        repo.upsert(full, "leads", _batch(100, 20_000), batch_rows=5_000)
-    assert repo.table_counts(sqlite_engine)["leads"] == 100  # no batch of the failed write survived
+        upserts.upsert(full, "leads", _batch(100, 20_000), batch_rows=5_000)
+    assert queries.table_counts(sqlite_engine)["leads"] == 100  # no batch of the failed write survived

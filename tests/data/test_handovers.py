@@ -11,7 +11,7 @@ from analytics.commitments import evaluate
 from analytics.funnel import funnel, handover_split
 from analytics.schema import is_repeat_handover
 from data import handovers as rows_of
-from data import repository as repo
+from data import queries, upserts
 from data.engine import current_revision, head_revision, make_engine, upgrade
 from tests.analytics.conftest import agreement, commitment, ts
 from tests.conftest import empty_postgres
@@ -28,10 +28,10 @@ DOC = agreement(
 
 def frames(engine) -> dict[str, pd.DataFrame]:
     return {
-        "owners": repo.read_owners(engine),
-        "leads": repo.read_leads(engine),
-        "deals": repo.read_deals(engine),
-        "activities": repo.read_activities(engine),
+        "owners": queries.read_owners(engine),
+        "leads": queries.read_leads(engine),
+        "deals": queries.read_deals(engine),
+        "activities": queries.read_activities(engine),
     }
 
 
@@ -40,7 +40,7 @@ def write_recycled_lead(engine) -> None:
 
     L2: an ordinary lead, handed over once in January.
     """
-    repo.upsert_leads(
+    upserts.upsert_leads(
         engine,
         pd.DataFrame(
             {
@@ -54,7 +54,7 @@ def write_recycled_lead(engine) -> None:
             }
         ),
     )
-    repo.upsert_activities(
+    upserts.upsert_activities(
         engine,
         pd.DataFrame(
             {
@@ -66,7 +66,7 @@ def write_recycled_lead(engine) -> None:
             }
         ),
     )
-    repo.upsert_deals(
+    upserts.upsert_deals(
         engine,
         pd.DataFrame(
             {
@@ -82,7 +82,7 @@ def write_recycled_lead(engine) -> None:
 
 
 def write_history(engine) -> None:
-    repo.replace_handovers(
+    upserts.replace_handovers(
         engine,
         pd.DataFrame(
             {
@@ -119,7 +119,7 @@ def test_a_recycled_lead_counts_twice_in_two_periods_each_with_its_own_clock(eng
 
 def test_a_later_handover_does_not_change_how_an_earlier_one_was_judged(engine):
     write_recycled_lead(engine)
-    repo.replace_handovers(  # as known in February: one handover only
+    upserts.replace_handovers(  # as known in February: one handover only
         engine,
         pd.DataFrame(
             {
@@ -131,7 +131,7 @@ def test_a_later_handover_does_not_change_how_an_earlier_one_was_judged(engine):
             }
         ),
     )
-    repo.upsert_leads(
+    upserts.upsert_leads(
         engine,
         pd.DataFrame(
             {
@@ -161,7 +161,7 @@ def test_the_funnel_counts_handovers_and_a_deal_goes_to_the_handover_it_followed
         "period"
     )
     assert cohorts["mql"].to_dict() == {"2026-01": 2, "2026-02": 0, "2026-03": 1}
-    leads = repo.read_leads(engine)
+    leads = queries.read_leads(engine)
     march = handover_split(leads, ts("2026-03-01"), ts("2026-04-01"), ts("2026-03-31 18:00"))
     january = handover_split(leads, ts("2026-01-01"), ts("2026-02-01"), ts("2026-03-31 18:00"))
     assert (march, january) == ({"first_time": 0, "recycled": 1}, {"first_time": 2, "recycled": 0})
@@ -172,11 +172,11 @@ def test_the_funnel_counts_handovers_and_a_deal_goes_to_the_handover_it_followed
 def test_reads_key_activities_and_deals_to_the_handover_whose_window_holds_them(engine):
     write_recycled_lead(engine)
     write_history(engine)
-    leads = repo.read_leads(engine).set_index("id")
+    leads = queries.read_leads(engine).set_index("id")
     first, second = leads[leads["external_id"] == "L1"].sort_values("mql_at").index
     assert (
         first
-        == repo.read_leads(engine, columns=["id", "external_id"]).query("external_id == 'L1'")["id"].max()
+        == queries.read_leads(engine, columns=["id", "external_id"]).query("external_id == 'L1'")["id"].max()
     )
     assert second < 0 and is_repeat_handover(pd.Series([first, second], dtype="Int64")).tolist() == [
         False,
@@ -185,13 +185,13 @@ def test_reads_key_activities_and_deals_to_the_handover_whose_window_holds_them(
     assert leads.loc[first, "disposition"] == "rejected" and leads.loc[first, "rejection_reason"] == "Timing"
     assert leads.loc[second, "disposition"] == "open" and pd.isna(leads.loc[second, "first_touch_at"])
     assert (leads.loc[first, "touches"], leads.loc[second, "touches"]) == (2, 0)
-    acts = repo.read_activities(engine, columns=["external_id", "lead_id"]).set_index("external_id")
+    acts = queries.read_activities(engine, columns=["external_id", "lead_id"]).set_index("external_id")
     assert acts.loc["A1", "lead_id"] == first and acts.loc["A2", "lead_id"] == first
-    assert repo.read_deals(engine, columns=["lead_id"])["lead_id"].tolist() == [second]
+    assert queries.read_deals(engine, columns=["lead_id"])["lead_id"].tolist() == [second]
     # A window on mql_at holds each handover by its own instant.
-    march = repo.read_leads(engine, ts("2026-03-01"), ts("2026-04-01"), columns=["id", "mql_at"])
+    march = queries.read_leads(engine, ts("2026-03-01"), ts("2026-04-01"), columns=["id", "mql_at"])
     assert march["id"].tolist() == [second]
-    january = repo.read_leads(engine, ts("2026-01-01"), ts("2026-02-01"), columns=["id", "external_id"])
+    january = queries.read_leads(engine, ts("2026-01-01"), ts("2026-02-01"), columns=["id", "external_id"])
     assert sorted(january["external_id"]) == ["L1", "L2"] and second not in january["id"].tolist()
 
 
@@ -199,18 +199,18 @@ def test_replacing_a_history_is_idempotent_and_one_handover_reads_as_the_lead_ro
     write_recycled_lead(engine)
     write_history(engine)
     write_history(engine)
-    assert len(repo.read_handovers(engine)) == 2
-    assert repo.read_handovers(engine)["seq"].tolist() == [1, 2]
-    plain = repo.read_leads(engine)
-    repo.replace_handovers(
+    assert len(queries.read_handovers(engine)) == 2
+    assert queries.read_handovers(engine)["seq"].tolist() == [1, 2]
+    plain = queries.read_leads(engine)
+    upserts.replace_handovers(
         engine,
         pd.DataFrame({"source": "crm", "lead_external_id": ["L1"], "mql_at": [ts("2026-03-02 10:00")]}),
     )
-    assert len(repo.read_handovers(engine)) == 1
-    one = repo.read_leads(engine)
+    assert len(queries.read_handovers(engine)) == 1
+    one = queries.read_leads(engine)
     assert len(plain) == 3 and len(one) == 2
     assert one.set_index("external_id").loc["L1", "mql_at"] == ts("2026-03-02 10:00")
-    assert repo.delete_source(engine, "crm")["handovers"] == 1
+    assert upserts.delete_source(engine, "crm")["handovers"] == 1
 
 
 # --- the expansion against a slow, obvious one -------------------------------------------------------
@@ -315,17 +315,17 @@ def _upgrade_keeps_every_row(engine) -> None:
     every_row = "SELECT * FROM leads ORDER BY id"
     with engine.connect() as conn:
         before = conn.exec_driver_sql(every_row).all()
-    counts = repo.table_counts(engine)
+    counts = queries.table_counts(engine)
     upgrade(engine)
     assert current_revision(engine) == head_revision()
     assert "handovers" in inspect(engine).get_table_names()
-    assert repo.table_counts(engine) == counts
+    assert queries.table_counts(engine) == counts
     with engine.connect() as conn:
         assert conn.exec_driver_sql(every_row).all() == before
-    assert repo.read_leads(engine)["external_id"].tolist() == ["L1", "L2"]
-    assert repo.read_handovers(engine).empty
+    assert queries.read_leads(engine)["external_id"].tolist() == ["L1", "L2"]
+    assert queries.read_handovers(engine).empty
     write_history(engine)  # the new table works on the upgraded database
-    assert len(repo.read_leads(engine)) == 3
+    assert len(queries.read_leads(engine)) == 3
 
 
 def test_an_older_sqlite_database_gains_handovers_without_losing_a_row(tmp_path):

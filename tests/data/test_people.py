@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from analytics.slicing import slice_frames
 from connectors.files import Mapping, import_file
-from data import repository
+from data import queries, upserts
 from data.people import people, person_ids
 from tests.connectors.test_file_import import csv_bytes
 
@@ -33,8 +33,8 @@ FILE_LEADS = Mapping(
 
 
 def test_an_imported_name_is_the_synced_person_in_filters_tables_and_figures(engine, tmp_path):
-    repository.upsert_owners(engine, SYNCED)
-    repository.upsert_leads(
+    upserts.upsert_owners(engine, SYNCED)
+    upserts.upsert_leads(
         engine,
         pd.DataFrame(
             {
@@ -59,22 +59,22 @@ def test_an_imported_name_is_the_synced_person_in_filters_tables_and_figures(eng
     report = import_file(engine, path, "leads", FILE_LEADS, as_of=AS_OF)
     assert report.owners_created == 1  # the file's own record of the name is kept, not merged away
 
-    owners = repository.read_owners(engine)
+    owners = queries.read_owners(engine)
     assert sorted(owners["name"]) == ["Chris Taylor", "Dana Wu"]  # the filter lists each person once
     chris = owners.loc[owners["name"] == "Chris Taylor"].iloc[0]
     assert chris["team"] == "EMEA" and chris["email"] == "chris.taylor@acme.example"
-    assert len(repository.read_owners(engine, source="sheet")) == 1  # per source: the records as stored
+    assert len(queries.read_owners(engine, source="sheet")) == 1  # per source: the records as stored
 
-    leads = repository.read_leads(engine).set_index("external_id")
+    leads = queries.read_leads(engine).set_index("external_id")
     assert leads.loc[["h1", "f1", "f2"], "owner_id"].tolist() == [chris["id"]] * 3
     assert leads.loc[["f1", "f2"], "team"].tolist() == ["EMEA", "EMEA"]  # the person's team
 
     # The owner filter and the by-owner breakdown see one person with three leads.
     frames = {
         "owners": owners,
-        "leads": repository.read_leads(engine),
-        "deals": repository.read_deals(engine),
-        "activities": repository.read_activities(engine),
+        "leads": queries.read_leads(engine),
+        "deals": queries.read_deals(engine),
+        "activities": queries.read_activities(engine),
     }
     chosen = slice_frames(frames, owners=(int(chris["id"]),))
     assert sorted(chosen["leads"]["external_id"]) == ["f1", "f2", "h1"]

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from analytics.schema import COLUMNS, SchemaError, coerce_frame, validate_frame
-from data import repository as repo
+from data import journal, queries, syncs, upserts
+from data.models import CANONICAL_MODELS
 
 UTC = dt.UTC
 
@@ -55,12 +56,12 @@ def _leads():
 
 
 def test_round_trip_keeps_every_value_and_resolves_owner(engine):
-    repo.upsert_owners(engine, _owners())
-    result = repo.upsert_leads(engine, _leads())
+    upserts.upsert_owners(engine, _owners())
+    result = upserts.upsert_leads(engine, _leads())
     assert (result.rows, result.inserted, result.updated) == (4, 4, 0)
 
-    leads = validate_frame(repo.read_leads(engine), "leads").set_index("external_id")
-    owners = repo.read_owners(engine).set_index(["source", "external_id"])
+    leads = validate_frame(queries.read_leads(engine), "leads").set_index("external_id")
+    owners = queries.read_owners(engine).set_index(["source", "external_id"])
     assert leads.loc["L1", "owner_id"] == owners.loc[("crm", "o1"), "id"]
     assert leads.loc["L1", "team"] == "EMEA"
     assert leads.loc["L2", "team"] == "Americas"
@@ -76,20 +77,20 @@ def test_round_trip_keeps_every_value_and_resolves_owner(engine):
 
 
 def test_upsert_twice_leaves_the_same_rows(engine):
-    repo.upsert_owners(engine, _owners())
-    repo.upsert_leads(engine, _leads())
-    first = repo.read_leads(engine)
-    again = repo.upsert_leads(engine, _leads())
+    upserts.upsert_owners(engine, _owners())
+    upserts.upsert_leads(engine, _leads())
+    first = queries.read_leads(engine)
+    again = upserts.upsert_leads(engine, _leads())
     assert (again.inserted, again.updated) == (0, 4)
-    pd.testing.assert_frame_equal(repo.read_leads(engine), first)
-    assert repo.table_counts(engine)["leads"] == 4
+    pd.testing.assert_frame_equal(queries.read_leads(engine), first)
+    assert queries.table_counts(engine)["leads"] == 4
 
 
 def test_upsert_updates_only_the_columns_given(engine):
-    repo.upsert_leads(engine, _leads())
+    upserts.upsert_leads(engine, _leads())
     change = pd.DataFrame({"source": ["crm"], "external_id": ["L1"], "disposition": ["rejected"]})
-    assert repo.upsert_leads(engine, change).updated == 1
-    lead = repo.read_leads(engine).set_index("external_id").loc["L1"]
+    assert upserts.upsert_leads(engine, change).updated == 1
+    lead = queries.read_leads(engine).set_index("external_id").loc["L1"]
     assert lead["disposition"] == "rejected"
     assert lead["channel"] == "Paid Search" and lead["touches"] == 3  # untouched columns kept
 
@@ -98,16 +99,16 @@ def test_repeated_key_in_one_frame_last_wins_and_is_counted(engine):
     frame = pd.DataFrame(
         {"source": ["crm", "crm"], "external_id": ["L1", "L1"], "channel": ["first", "last"]}
     )
-    result = repo.upsert_leads(engine, frame)
+    result = upserts.upsert_leads(engine, frame)
     assert (result.rows, result.duplicates_in_input) == (1, 1)
-    assert repo.read_leads(engine)["channel"].tolist() == ["last"]
+    assert queries.read_leads(engine)["channel"].tolist() == ["last"]
 
 
 def test_blank_key_is_refused_with_the_row(engine):
     frame = pd.DataFrame({"source": ["crm", "crm"], "external_id": ["L1", None]})
     with pytest.raises(SchemaError, match="row 1"):
-        repo.upsert_leads(engine, frame)
-    assert repo.table_counts(engine)["leads"] == 0
+        upserts.upsert_leads(engine, frame)
+    assert queries.table_counts(engine)["leads"] == 0
 
 
 def test_timestamps_are_stored_in_utc_whatever_zone_they_arrive_in(engine):
@@ -115,8 +116,8 @@ def test_timestamps_are_stored_in_utc_whatever_zone_they_arrive_in(engine):
         pd.to_datetime(["2026-03-29 01:30", "2026-03-29 03:30", "2026-10-25 02:30"])
     ).dt.tz_localize("Europe/Berlin", ambiguous=[True, True, False])
     frame = pd.DataFrame({"source": "crm", "external_id": ["a", "b", "c"], "created_at": berlin})
-    repo.upsert_leads(engine, frame)
-    stored = repo.read_leads(engine).set_index("external_id")["created_at"]
+    upserts.upsert_leads(engine, frame)
+    stored = queries.read_leads(engine).set_index("external_id")["created_at"]
     assert str(stored.dtype) == "datetime64[us, UTC]"
     assert stored["a"] == pd.Timestamp("2026-03-29T00:30:00Z")  # CET, before the jump
     assert stored["b"] == pd.Timestamp("2026-03-29T01:30:00Z")  # CEST, after the jump
@@ -124,35 +125,37 @@ def test_timestamps_are_stored_in_utc_whatever_zone_they_arrive_in(engine):
     naive = pd.DataFrame(
         {"source": "crm", "external_id": ["n"], "created_at": [pd.Timestamp("2026-01-01 12:00")]}
     )
-    repo.upsert_leads(engine, naive)
-    assert repo.read_leads(engine).set_index("external_id").loc["n", "created_at"] == pd.Timestamp(
+    upserts.upsert_leads(engine, naive)
+    assert queries.read_leads(engine).set_index("external_id").loc["n", "created_at"] == pd.Timestamp(
         "2026-01-01T12:00Z"
     )
 
 
 def test_period_filter_is_half_open_and_runs_in_sql(engine):
-    repo.upsert_leads(engine, _leads())
-    march = repo.read_leads(engine, dt.datetime(2026, 3, 1, tzinfo=UTC), dt.datetime(2026, 4, 1, tzinfo=UTC))
+    upserts.upsert_leads(engine, _leads())
+    march = queries.read_leads(
+        engine, dt.datetime(2026, 3, 1, tzinfo=UTC), dt.datetime(2026, 4, 1, tzinfo=UTC)
+    )
     assert sorted(march["external_id"]) == ["L1", "L2"]  # L3's mql_at is the end bound; L4 has none
-    april = repo.read_leads(engine, start=dt.datetime(2026, 4, 1, tzinfo=UTC))
+    april = queries.read_leads(engine, start=dt.datetime(2026, 4, 1, tzinfo=UTC))
     assert april["external_id"].tolist() == ["L3"]
-    by_created = repo.read_leads(engine, end=dt.datetime(2026, 4, 1, tzinfo=UTC), by="created_at")
+    by_created = queries.read_leads(engine, end=dt.datetime(2026, 4, 1, tzinfo=UTC), by="created_at")
     assert sorted(by_created["external_id"]) == ["L1", "L2", "L4"]
     with pytest.raises(SchemaError, match="cannot filter by 'owner_id'"):
-        repo.read_leads(engine, start=dt.datetime(2026, 1, 1, tzinfo=UTC), by="owner_id")
+        queries.read_leads(engine, start=dt.datetime(2026, 1, 1, tzinfo=UTC), by="owner_id")
 
 
 def test_reads_inside_a_transaction_see_its_writes(engine):
     with engine.begin() as conn:
-        repo.upsert_leads(conn, _leads())
-        assert len(repo.read_leads(conn)) == 4
+        upserts.upsert_leads(conn, _leads())
+        assert len(queries.read_leads(conn)) == 4
     with engine.connect() as conn:
-        pd.testing.assert_frame_equal(repo.read_leads(conn), repo.read_leads(engine))
+        pd.testing.assert_frame_equal(queries.read_leads(conn), queries.read_leads(engine))
 
 
 def test_deals_and_activities_resolve_their_lead(engine):
-    repo.upsert_owners(engine, _owners())
-    repo.upsert_leads(engine, _leads())
+    upserts.upsert_owners(engine, _owners())
+    upserts.upsert_leads(engine, _leads())
     deals = pd.DataFrame(
         {
             "source": "crm",
@@ -165,7 +168,7 @@ def test_deals_and_activities_resolve_their_lead(engine):
             "owner_external_id": ["o2", "o1"],
         }
     )
-    repo.upsert_deals(engine, deals)
+    upserts.upsert_deals(engine, deals)
     activities = pd.DataFrame(
         {
             "source": "crm",
@@ -176,38 +179,40 @@ def test_deals_and_activities_resolve_their_lead(engine):
             "occurred_at": pd.to_datetime(["2026-03-01T10:00Z", "2026-03-30T10:00Z"]),
         }
     )
-    repo.upsert_activities(engine, activities)
-    leads = repo.read_leads(engine).set_index("external_id")["id"]
-    read = validate_frame(repo.read_deals(engine), "deals").set_index("external_id")
+    upserts.upsert_activities(engine, activities)
+    leads = queries.read_leads(engine).set_index("external_id")["id"]
+    read = validate_frame(queries.read_deals(engine), "deals").set_index("external_id")
     assert read.loc["D1", "lead_id"] == leads["L1"] and pd.isna(read.loc["D2", "lead_id"])
     assert read.loc["D1", "amount"] == 12500.5 and read.loc["D1", "team"] == "Americas"
-    june = repo.read_deals(engine, dt.datetime(2026, 6, 1, tzinfo=UTC), dt.datetime(2026, 7, 1, tzinfo=UTC))
+    june = queries.read_deals(
+        engine, dt.datetime(2026, 6, 1, tzinfo=UTC), dt.datetime(2026, 7, 1, tzinfo=UTC)
+    )
     assert june["external_id"].tolist() == ["D2"]  # closed in June, created in May
-    created_in_june = repo.read_deals(
+    created_in_june = queries.read_deals(
         engine, dt.datetime(2026, 6, 1, tzinfo=UTC), dt.datetime(2026, 7, 1, tzinfo=UTC), by="created_at"
     )
     assert created_in_june.empty
     validate_frame(created_in_june, "deals")  # an empty result still has the canonical shape
-    acts = validate_frame(repo.read_activities(engine), "activities").set_index("external_id")
+    acts = validate_frame(queries.read_activities(engine), "activities").set_index("external_id")
     assert acts.loc["A2", "lead_id"] == leads["L2"]
 
 
 def test_delete_source_removes_only_that_source(engine):
-    repo.upsert_owners(engine, _owners())
-    repo.upsert_leads(engine, _leads())
-    deleted = repo.delete_source(engine, "crm")
+    upserts.upsert_owners(engine, _owners())
+    upserts.upsert_leads(engine, _leads())
+    deleted = upserts.delete_source(engine, "crm")
     assert deleted["owners"] == 2 and deleted["leads"] == 4
-    assert repo.read_owners(engine)["source"].tolist() == ["other"]
+    assert queries.read_owners(engine)["source"].tolist() == ["other"]
 
 
 def test_sync_state_and_runs(engine):
-    assert repo.get_sync_state(engine, "hubspot", "contacts") == (None, None)
-    repo.set_sync_state(engine, "hubspot", "contacts", cursor="1700000000000", checkpoint={"after": "200"})
-    repo.set_sync_state(engine, "hubspot", "contacts", checkpoint=None)
-    assert repo.get_sync_state(engine, "hubspot", "contacts") == ("1700000000000", None)
-    run = repo.start_run(engine, "hubspot", "full")
-    repo.finish_run(engine, run, "failed", {"contacts": 10}, "token invalid")
-    runs = repo.read_sync_runs(engine)
+    assert syncs.get_sync_state(engine, "hubspot", "contacts") == (None, None)
+    syncs.set_sync_state(engine, "hubspot", "contacts", cursor="1700000000000", checkpoint={"after": "200"})
+    syncs.set_sync_state(engine, "hubspot", "contacts", checkpoint=None)
+    assert syncs.get_sync_state(engine, "hubspot", "contacts") == ("1700000000000", None)
+    run = syncs.start_run(engine, "hubspot", "full")
+    syncs.finish_run(engine, run, "failed", {"contacts": 10}, "token invalid")
+    runs = syncs.read_sync_runs(engine)
     assert runs.loc[0, "status"] == "failed" and runs.loc[0, "counts"] == {"contacts": 10}
     assert runs.loc[0, "finished_at"] >= runs.loc[0, "started_at"]
 
@@ -218,9 +223,9 @@ def test_rejected_rows_are_kept_once(engine):
          "raw": {"Create Date": "yesterday"}, "reasons": ["Create Date: 'yesterday' is not a date"]},
         {"source": "file:a.csv", "object": "leads", "row_number": 9, "raw": "x", "reasons": "no id"},
     ]  # fmt: skip
-    assert repo.add_rejected_rows(engine, bad) == 2
-    assert repo.add_rejected_rows(engine, bad) == 0  # re-import: nothing new, nothing doubled
-    kept = repo.read_rejected_rows(engine, source="file:a.csv")
+    assert journal.add_rejected_rows(engine, bad) == 2
+    assert journal.add_rejected_rows(engine, bad) == 0  # re-import: nothing new, nothing doubled
+    kept = journal.read_rejected_rows(engine, source="file:a.csv")
     assert len(kept) == 2
     row = kept.set_index("row_number").loc[7]
     assert (
@@ -230,12 +235,13 @@ def test_rejected_rows_are_kept_once(engine):
 
 def test_agreement_versions_only_grow(engine):
     start = dt.datetime(2026, 1, 1, tzinfo=UTC)
-    assert repo.add_agreement_version(engine, "SLA", {"target": 1}, start, "ada", "first") == 1
+    assert journal.add_agreement_version(engine, "SLA", {"target": 1}, start, "ada", "first") == 1
     assert (
-        repo.add_agreement_version(engine, "SLA", {"target": 2}, start.replace(month=3), "bo", "raise") == 2
+        journal.add_agreement_version(engine, "SLA", {"target": 2}, start.replace(month=3), "bo", "raise")
+        == 2
     )
-    assert repo.add_agreement_version(engine, "Other", {"target": 9}, start, "bo", "first") == 1
-    versions = repo.read_agreement_versions(engine, "SLA")
+    assert journal.add_agreement_version(engine, "Other", {"target": 9}, start, "bo", "first") == 1
+    versions = journal.read_agreement_versions(engine, "SLA")
     assert versions["version"].tolist() == [1, 2]
     assert versions.loc[1, "document"] == {"target": 2} and versions.loc[1, "reason"] == "raise"
     assert versions.loc[1, "effective_from"] == pd.Timestamp("2026-03-01T00:00Z")
@@ -243,38 +249,38 @@ def test_agreement_versions_only_grow(engine):
 
 def test_a_final_weekly_snapshot_is_never_replaced(engine):
     figures = [{"commitment": "mql-volume", "actual": 120, "target": 100, "status": "met"}]
-    assert repo.save_snapshot(engine, "SLA", "2026-W47", figures, final=False)
-    assert repo.save_snapshot(engine, "SLA", "2026-W47", [{**figures[0], "actual": 130}], final=True)
-    assert not repo.save_snapshot(engine, "SLA", "2026-W47", [{**figures[0], "actual": 999}], final=True)
-    frozen = repo.read_snapshots(engine, "SLA")
+    assert journal.save_snapshot(engine, "SLA", "2026-W47", figures, final=False)
+    assert journal.save_snapshot(engine, "SLA", "2026-W47", [{**figures[0], "actual": 130}], final=True)
+    assert not journal.save_snapshot(engine, "SLA", "2026-W47", [{**figures[0], "actual": 999}], final=True)
+    frozen = journal.read_snapshots(engine, "SLA")
     assert frozen["week"].tolist() == ["2026-W47"] and bool(frozen.loc[0, "final"])
     assert frozen.loc[0, "figures"][0]["actual"] == 130
-    assert repo.read_snapshots(engine, "Other").empty
+    assert journal.read_snapshots(engine, "Other").empty
 
 
 def test_audit_trail_lists_newest_first(engine):
-    repo.add_audit(engine, "ada@example.com", "agreement.save", "SLA", {"version": 2, "reason": "raise"})
-    repo.add_audit(engine, "cron", "sync.hubspot", None, {"contacts": 10})
-    trail = repo.read_audit(engine)
+    journal.add_audit(engine, "ada@example.com", "agreement.save", "SLA", {"version": 2, "reason": "raise"})
+    journal.add_audit(engine, "cron", "sync.hubspot", None, {"contacts": 10})
+    trail = journal.read_audit(engine)
     assert trail["action"].tolist() == ["sync.hubspot", "agreement.save"]
     assert trail.loc[1, "detail"] == {"version": 2, "reason": "raise"}
 
 
 def test_leads_of_deals_in_the_window_come_along_when_asked(engine):
-    repo.upsert_leads(engine, _leads())  # L1 handed over 2026-03-01
+    upserts.upsert_leads(engine, _leads())  # L1 handed over 2026-03-01
     deal = pd.DataFrame({"source": ["crm"], "external_id": ["D9"], "lead_external_id": ["L1"],
                          "created_at": pd.to_datetime(["2026-06-10T10:00Z"])})  # fmt: skip
-    repo.upsert_deals(engine, deal)
+    upserts.upsert_deals(engine, deal)
     june = (dt.datetime(2026, 6, 1, tzinfo=UTC), dt.datetime(2026, 7, 1, tzinfo=UTC))
-    assert repo.read_leads(engine, *june).empty
-    assert repo.read_leads(engine, *june, with_deal_leads=True)["external_id"].tolist() == ["L1"]
+    assert queries.read_leads(engine, *june).empty
+    assert queries.read_leads(engine, *june, with_deal_leads=True)["external_id"].tolist() == ["L1"]
 
 
 def test_distinct_values_for_pickers(engine):
-    repo.upsert_leads(engine, _leads())
-    assert repo.distinct_values(engine, "leads", "channel") == ["Paid Search", "Partners", "Événements"]
+    upserts.upsert_leads(engine, _leads())
+    assert queries.distinct_values(engine, "leads", "channel") == ["Paid Search", "Partners", "Événements"]
     with pytest.raises(SchemaError):
-        repo.distinct_values(engine, "leads", "password")
+        queries.distinct_values(engine, "leads", "password")
 
 
 # ----------------------------------------------------------------------------- fast paths against slow ones
@@ -346,12 +352,12 @@ def _company(rows: int = 240, seed: int = 3) -> dict[str, pd.DataFrame]:
 
 def _store(engine, frames: dict[str, pd.DataFrame]) -> None:
     for table in ("owners", "leads", "deals", "activities"):
-        repo.upsert(engine, table, frames[table], batch_rows=50)  # several batches per table
+        upserts.upsert(engine, table, frames[table], batch_rows=50)  # several batches per table
 
 
 def _slow_read(engine, table: str) -> pd.DataFrame:
     """The obvious read: every row through SQLAlchemy's typed columns, ids resolved in Python dicts."""
-    models = repo.CANONICAL_MODELS
+    models = CANONICAL_MODELS
     with engine.connect() as conn:
         rows = {name: [dict(r) for r in conn.execute(select(m).order_by(m.id)).mappings()]
                 for name, m in models.items() if name in ("owners", "leads", table)}  # fmt: skip
@@ -372,12 +378,12 @@ def _slow_read(engine, table: str) -> pd.DataFrame:
 
 def test_reads_equal_a_slow_row_by_row_read(engine):
     _store(engine, _company())
-    readers = {"owners": repo.read_owners, "leads": repo.read_leads, "deals": repo.read_deals,
-               "activities": repo.read_activities}  # fmt: skip
+    readers = {"owners": queries.read_owners, "leads": queries.read_leads, "deals": queries.read_deals,
+               "activities": queries.read_activities}  # fmt: skip
     for table, read in readers.items():
         fast = validate_frame(read(engine), table)
         pd.testing.assert_frame_equal(fast, _slow_read(engine, table), check_exact=True, obj=table)
-    assert repo.read_deals(engine)["amount"].map(float.hex).tolist() == [
+    assert queries.read_deals(engine)["amount"].map(float.hex).tolist() == [
         float.hex(a) for a in _slow_read(engine, "deals")["amount"]
     ]  # floats bit for bit, not to 15 digits
 
@@ -385,14 +391,14 @@ def test_reads_equal_a_slow_row_by_row_read(engine):
 @pytest.mark.parametrize("days", [3, 40, 400, 4000])
 def test_a_window_of_any_width_equals_filtering_everything(engine, days):
     _store(engine, _company())
-    everything = repo.read_leads(engine)
+    everything = queries.read_leads(engine)
     start = dt.datetime(2025, 2, 1, tzinfo=UTC)
     end = start + dt.timedelta(days=days)
-    window = repo.read_leads(engine, start, end)
+    window = queries.read_leads(engine, start, end)
     inside = everything["mql_at"].between(pd.Timestamp(start), pd.Timestamp(end), inclusive="left")
     pd.testing.assert_frame_equal(window, everything[inside.fillna(False)].reset_index(drop=True))
-    acts = repo.read_activities(engine, start, end)
-    all_acts = repo.read_activities(engine)
+    acts = queries.read_activities(engine, start, end)
+    all_acts = queries.read_activities(engine)
     kept = all_acts["occurred_at"].between(pd.Timestamp(start), pd.Timestamp(end), inclusive="left")
     pd.testing.assert_frame_equal(acts, all_acts[kept.fillna(False)].reset_index(drop=True))
 
@@ -401,21 +407,21 @@ def test_sqlite_scans_the_table_for_a_wide_window_and_uses_the_index_for_a_narro
     _store(sqlite_engine, _company())
     microseconds = [int(pd.Timestamp(t).value // 1000) for t in ("2025-02-01", "2025-02-04", "2027-02-01")]
     with sqlite_engine.connect() as conn:
-        assert not repo._plain_scan(conn, "leads", ("mql_at",), microseconds[0], microseconds[1])
-        assert repo._plain_scan(conn, "leads", ("mql_at",), microseconds[0], microseconds[2])
-        assert repo._plain_scan(conn, "leads", ("mql_at",), None, None)
+        assert not queries._plain_scan(conn, "leads", ("mql_at",), microseconds[0], microseconds[1])
+        assert queries._plain_scan(conn, "leads", ("mql_at",), microseconds[0], microseconds[2])
+        assert queries._plain_scan(conn, "leads", ("mql_at",), None, None)
 
 
 def test_columns_reads_only_those_with_the_same_values(engine):
     _store(engine, _company())
-    everything = repo.read_leads(engine)
-    some = repo.read_leads(engine, columns=["team", "mql_at", "owner_id", "external_id"])
+    everything = queries.read_leads(engine)
+    some = queries.read_leads(engine, columns=["team", "mql_at", "owner_id", "external_id"])
     assert list(some.columns) == ["external_id", "mql_at", "owner_id", "team"]  # canonical order
     pd.testing.assert_frame_equal(some, everything[list(some.columns)])
-    lead_ids = repo.read_activities(engine, columns=["lead_id"])
-    pd.testing.assert_frame_equal(lead_ids, repo.read_activities(engine)[["lead_id"]])
+    lead_ids = queries.read_activities(engine, columns=["lead_id"])
+    pd.testing.assert_frame_equal(lead_ids, queries.read_activities(engine)[["lead_id"]])
     with pytest.raises(SchemaError, match="no column 'password'"):
-        repo.read_leads(engine, columns=["mql_at", "password"])
+        queries.read_leads(engine, columns=["mql_at", "password"])
 
 
 def test_batched_upsert_counts_new_and_old_rows_and_numbers_new_ones_in_frame_order(engine):
@@ -428,25 +434,28 @@ def test_batched_upsert_counts_new_and_old_rows_and_numbers_new_ones_in_frame_or
             "archived": True,
         }
     )
-    first = repo.upsert(engine, "leads", frame.iloc[:10], batch_rows=7)
+    first = upserts.upsert(engine, "leads", frame.iloc[:10], batch_rows=7)
     assert (first.inserted, first.updated) == (10, 0)
-    second = repo.upsert(engine, "leads", frame.iloc[::-1], batch_rows=7)
+    second = upserts.upsert(engine, "leads", frame.iloc[::-1], batch_rows=7)
     assert (second.rows, second.inserted, second.updated) == (30, 20, 10)
-    stored = repo.read_leads(engine)
+    stored = queries.read_leads(engine)
     assert stored["external_id"].tolist() == [f"L{i:02d}" for i in range(10)] + [
         f"L{i:02d}" for i in range(29, 9, -1)
     ]
     assert stored["campaign"].isna().all() and stored["archived"].all()
-    repo.upsert(engine, "leads", pd.DataFrame({"source": "crm", "external_id": ["L03"], "archived": False}))
-    after = repo.read_leads(engine).set_index("external_id")
+    upserts.upsert(
+        engine, "leads", pd.DataFrame({"source": "crm", "external_id": ["L03"], "archived": False})
+    )
+    after = queries.read_leads(engine).set_index("external_id")
     assert not after.loc["L03", "archived"] and after.loc["L03", "channel"] == "c3"  # only archived changed
 
 
 def test_a_failed_batch_leaves_nothing_of_the_frame(engine):
-    repo.upsert_leads(engine, _leads())
+    upserts.upsert_leads(engine, _leads())
     frame = pd.DataFrame({"source": "crm", "external_id": [f"N{i}" for i in range(20)], "touches": 1})
     with pytest.raises(RuntimeError, match="stop"), engine.begin() as conn:
-        repo.upsert(conn, "leads", frame, batch_rows=5)
+        upserts.upsert(conn, "leads", frame, batch_rows=5)
         raise RuntimeError("stop")
-    assert repo.table_counts(engine)["leads"] == 4
-    assert repo.upsert(engine, "leads", frame, batch_rows=5).inserted == 20  # no stage table left in the way
+    assert queries.table_counts(engine)["leads"] == 4
+    # No stage table left in the way.
+    assert upserts.upsert(engine, "leads", frame, batch_rows=5).inserted == 20

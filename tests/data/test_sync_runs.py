@@ -17,35 +17,35 @@ import pytest
 from sqlalchemy import insert, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from data import repository as repo
+from data import syncs
 from data.engine import make_engine, upgrade
 from data.models import SyncRun
 from tests.conftest import empty_postgres, pretend_run
 
 
 def _run(engine, run_id: int) -> pd.Series:
-    return repo.read_sync_runs(engine).set_index("id").loc[run_id]
+    return syncs.read_sync_runs(engine).set_index("id").loc[run_id]
 
 
 def test_a_live_run_in_another_process_refuses_a_second_one(engine, other_process):
-    first = repo.start_run(engine, "hubspot", "incremental")
+    first = syncs.start_run(engine, "hubspot", "incremental")
     pretend_run(engine, first, pid=other_process)
-    with pytest.raises(repo.RunBusyError) as refused:
-        repo.start_run(engine, "hubspot", "full")
+    with pytest.raises(syncs.RunBusyError) as refused:
+        syncs.start_run(engine, "hubspot", "full")
     message = str(refused.value)
     assert (
         f"run {first}" in message and f"process {other_process}" in message and "last heard from" in message
     )
-    assert repo.read_sync_runs(engine)["id"].tolist() == [first]  # the refused one left no trace
-    repo.finish_run(engine, first, "ok")
-    second = repo.start_run(engine, "hubspot", "full")  # once it has ended, the next one may start
+    assert syncs.read_sync_runs(engine)["id"].tolist() == [first]  # the refused one left no trace
+    syncs.finish_run(engine, first, "ok")
+    second = syncs.start_run(engine, "hubspot", "full")  # once it has ended, the next one may start
     assert _run(engine, second)["status"] == "running" and _run(engine, first)["status"] == "ok"
 
 
 def test_a_run_whose_process_died_is_taken_over_at_once(engine, dead_pid):
-    dead = repo.start_run(engine, "hubspot", "incremental")
+    dead = syncs.start_run(engine, "hubspot", "incremental")
     pretend_run(engine, dead, pid=dead_pid)  # heartbeat fresh, but the process is gone (kill -9)
-    new = repo.start_run(engine, "hubspot", "incremental")
+    new = syncs.start_run(engine, "hubspot", "incremental")
     left = _run(engine, dead)
     assert left["status"] == "interrupted" and pd.isna(left["finished_at"])
     assert "killed or crashed" in left["error"] and left["error"].endswith(
@@ -54,25 +54,25 @@ def test_a_run_whose_process_died_is_taken_over_at_once(engine, dead_pid):
 
 
 def test_a_run_on_another_machine_counts_as_alive_until_its_heartbeat_is_stale(engine):
-    far = repo.start_run(engine, "hubspot", "incremental")
+    far = syncs.start_run(engine, "hubspot", "incremental")
     pretend_run(engine, far, host="another-machine", pid=1)
-    with pytest.raises(repo.RunBusyError, match="on another-machine"):
-        repo.start_run(engine, "hubspot", "incremental")
-    quiet_since = dt.datetime.now(dt.UTC) - repo.STALE_AFTER - dt.timedelta(seconds=5)
+    with pytest.raises(syncs.RunBusyError, match="on another-machine"):
+        syncs.start_run(engine, "hubspot", "incremental")
+    quiet_since = dt.datetime.now(dt.UTC) - syncs.STALE_AFTER - dt.timedelta(seconds=5)
     pretend_run(engine, far, heartbeat_at=quiet_since)
-    new = repo.start_run(engine, "hubspot", "incremental")
+    new = syncs.start_run(engine, "hubspot", "incremental")
     assert _run(engine, far)["status"] == "interrupted" and _run(engine, new)["status"] == "running"
 
 
 def test_runs_of_other_connectors_are_not_in_the_way(engine, other_process):
-    import_run = repo.start_run(engine, "file:crm", "import")
+    import_run = syncs.start_run(engine, "file:crm", "import")
     pretend_run(engine, import_run, pid=other_process)
-    sync_run = repo.start_run(engine, "hubspot", "incremental")
+    sync_run = syncs.start_run(engine, "hubspot", "incremental")
     assert _run(engine, import_run)["status"] == "running" and _run(engine, sync_run)["status"] == "running"
 
 
 def test_the_database_itself_refuses_a_second_running_run_of_a_connector(engine):
-    repo.start_run(engine, "hubspot", "incremental")
+    syncs.start_run(engine, "hubspot", "incremental")
     now = dt.datetime.now(dt.UTC)
     with pytest.raises(IntegrityError), engine.begin() as conn:
         conn.execute(insert(SyncRun).values(connector="hubspot", kind="x", started_at=now, status="running"))
@@ -90,8 +90,8 @@ def test_simultaneous_claims_let_exactly_one_run_start(engine):
     def claim() -> None:
         barrier.wait()
         try:
-            started.append(repo.start_run(engine, "hubspot", "incremental"))
-        except repo.RunBusyError as exc:
+            started.append(syncs.start_run(engine, "hubspot", "incremental"))
+        except syncs.RunBusyError as exc:
             refused.append(str(exc))
         except Exception as exc:  # a lock error or a constraint error would reach the user
             other.append(repr(exc))
@@ -103,21 +103,21 @@ def test_simultaneous_claims_let_exactly_one_run_start(engine):
         thread.join()
     assert other == [] and len(started) == 1 and len(refused) == claimers - 1
     assert all(f"run {started[0]}" in message for message in refused)
-    runs = repo.read_sync_runs(engine)
+    runs = syncs.read_sync_runs(engine)
     assert runs["id"].tolist() == started and runs["status"].tolist() == ["running"]
 
 
 def test_keep_alive_beats_the_heartbeat_until_the_block_ends(engine):
-    run = repo.start_run(engine, "hubspot", "incremental")
+    run = syncs.start_run(engine, "hubspot", "incremental")
     first = _run(engine, run)["heartbeat_at"]
-    with repo.keep_alive(engine, run, every=0.05):
+    with syncs.keep_alive(engine, run, every=0.05):
         deadline = time.monotonic() + 10
         while _run(engine, run)["heartbeat_at"] == first and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _run(engine, run)["heartbeat_at"] > first
-    repo.finish_run(engine, run, "ok")
+    syncs.finish_run(engine, run, "ok")
     ended = _run(engine, run)
-    repo.beat_run(engine, run)  # a late beat does not revive an ended run
+    syncs.beat_run(engine, run)  # a late beat does not revive an ended run
     assert _run(engine, run)["status"] == "ok" and _run(engine, run)["heartbeat_at"] == ended["heartbeat_at"]
 
 
@@ -134,11 +134,11 @@ def _upgrade_with_runs_left_running(engine) -> None:
                  dt.datetime(2026, 11, 1, tzinfo=dt.UTC)},
             )  # fmt: skip
     upgrade(engine)
-    runs = repo.read_sync_runs(engine)
+    runs = syncs.read_sync_runs(engine)
     assert runs["status"].tolist() == ["ok", "interrupted", "interrupted"]
     assert runs["error"].iloc[1].endswith("found still running when the database was upgraded")
     assert "uq_sync_runs_one_running" in {index["name"] for index in inspect(engine).get_indexes("sync_runs")}
-    repo.start_run(engine, "hubspot", "incremental")  # and the next sync starts
+    syncs.start_run(engine, "hubspot", "incremental")  # and the next sync starts
 
 
 def test_an_older_sqlite_database_with_runs_left_running_upgrades(tmp_path):

@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 
 import settings
-from data import repository as repo
+from data import journal, queries, syncs
 from data.engine import make_engine, upgrade
 
 ROWS = 24_000
@@ -86,15 +86,17 @@ def finish(process: subprocess.Popen, timeout: float = 300) -> str:
 
 def stored(engine) -> dict[str, pd.DataFrame]:
     """Leads (owners by external id, not surrogate id), owners and rejected rows, in a comparable order."""
-    owners = repo.read_owners(engine)
+    owners = queries.read_owners(engine)
     names = dict(zip(owners["id"], owners["external_id"], strict=True))
-    leads = repo.read_leads(engine, per_handover=False)  # the stored rows (repeated ids become handovers)
+    leads = queries.read_leads(engine, per_handover=False)  # the stored rows (repeated ids become handovers)
     leads["owner_external_id"] = leads["owner_id"].map(names).astype("str")
     leads = leads.drop(columns=["id", "owner_id"]).sort_values("external_id").reset_index(drop=True)
-    handovers = repo.read_leads(engine)[["external_id", "mql_at"]]  # one row per handover, as figures count
+    handovers = queries.read_leads(engine)[
+        ["external_id", "mql_at"]
+    ]  # one row per handover, as figures count
     handovers = handovers.sort_values(["external_id", "mql_at"]).reset_index(drop=True)
     owners = owners.drop(columns=["id"]).sort_values("external_id").reset_index(drop=True)
-    rejected = repo.read_rejected_rows(engine)[["source", "object", "row_number", "reasons", "raw"]]
+    rejected = journal.read_rejected_rows(engine)[["source", "object", "row_number", "reasons", "raw"]]
     rejected = rejected.sort_values("row_number").reset_index(drop=True)
     return {"leads": leads, "owners": owners, "rejected": rejected, "handovers": handovers}
 
@@ -110,7 +112,7 @@ def test_an_import_killed_mid_file_and_run_again_equals_a_clean_import(tmp_path)
     deadline = time.monotonic() + 240
     committed = 0
     while time.monotonic() < deadline and process.poll() is None:
-        committed = repo.table_counts(killed)["leads"]
+        committed = queries.table_counts(killed)["leads"]
         if committed >= 3 * CHUNK_ROWS:
             break
         time.sleep(0.05)
@@ -119,9 +121,9 @@ def test_an_import_killed_mid_file_and_run_again_equals_a_clean_import(tmp_path)
     process.communicate(timeout=30)
     assert process.returncode == -signal.SIGKILL
 
-    partial = repo.table_counts(killed)["leads"]
+    partial = queries.table_counts(killed)["leads"]
     assert 3 * CHUNK_ROWS <= partial < ROWS * 0.9, partial  # whole chunks made it, far from all
-    runs = repo.read_sync_runs(killed)
+    runs = syncs.read_sync_runs(killed)
     assert runs["status"].tolist() == ["running"] and runs["finished_at"].isna().all()
 
     finish(run_import(killed_url, big))  # the same import again, to the end
@@ -139,7 +141,7 @@ def test_an_import_killed_mid_file_and_run_again_equals_a_clean_import(tmp_path)
         lead_id(i) for i in range(ROWS) if not rejected(i)
     }  # no loss
     assert len(after["rejected"]) == sum(rejected(i) for i in range(ROWS))
-    runs = repo.read_sync_runs(killed).sort_values("id")
+    runs = syncs.read_sync_runs(killed).sort_values("id")
     assert runs["status"].tolist() == ["interrupted", "ok"]  # the rerun noticed that the killed run died
     assert pd.isna(runs["finished_at"].iloc[0]) and f"run {runs['id'].iloc[1]} " in runs["error"].iloc[0]
     assert runs["counts"].iloc[-1]["read"] == ROWS

@@ -19,7 +19,7 @@ import time
 import pytest
 import trustme
 
-from data import repository as repo
+from data import queries, syncs
 from data.engine import make_engine, upgrade
 from tests.connectors.salesforce.conftest import CLIENT_ID, CLIENT_SECRET, assert_matches
 from tests.connectors.salesforce.fake_salesforce import FakeSalesforce
@@ -48,16 +48,16 @@ def test_a_sync_killed_mid_object_and_run_again_equals_the_org(tmp_path):
         deadline = time.monotonic() + 120
         checkpoint = None
         while time.monotonic() < deadline and process.poll() is None:
-            _, checkpoint = repo.get_sync_state(engine, "salesforce", "Lead")
+            _, checkpoint = syncs.get_sync_state(engine, "salesforce", "Lead")
             if checkpoint and checkpoint.get("locator") and int(checkpoint["locator"]) >= 600:
                 break
             time.sleep(0.05)
         assert process.poll() is None, "the sync ended before it could be killed: seed more leads"
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
-        partial = repo.table_counts(engine)["leads"]
+        partial = queries.table_counts(engine)["leads"]
         assert 600 <= partial < 3_000
-        assert repo.read_sync_runs(engine).iloc[0]["status"] == "running"  # died without a word
+        assert syncs.read_sync_runs(engine).iloc[0]["status"] == "running"  # died without a word
 
         fake.delay = 0.0
         rerun = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
@@ -65,7 +65,7 @@ def test_a_sync_killed_mid_object_and_run_again_equals_the_org(tmp_path):
         assert rerun.returncode == 0, rerun.stderr
         assert "resumed full" in rerun.stdout or "leads (resumed full)" in rerun.stdout
         assert_matches(engine, fake)  # nothing lost, nothing doubled
-        runs = repo.read_sync_runs(engine).sort_values("id")
+        runs = syncs.read_sync_runs(engine).sort_values("id")
         assert runs["status"].tolist() == ["interrupted", "ok"]
         jobs = [path for method, path in fake.log if method == "POST" and path.endswith("/jobs/query")]
         assert len(jobs) == 4  # the Lead job was continued from its locator, not started again

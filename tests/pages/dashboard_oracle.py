@@ -21,7 +21,7 @@ import settings
 from analytics.agreement import versions_from_rows
 from analytics.slicing import slice_frames
 from bootstrap import ensure_default_agreement
-from data import repository as repo
+from data import journal, queries, upserts
 from data.engine import make_engine, upgrade
 from data.frames import ACTIVITY_TAIL
 from pages.components.filters import Filters
@@ -67,7 +67,7 @@ def empty_crm(folder: Path) -> str:
     engine = make_engine(url)
     upgrade(engine)
     ensure_default_agreement(engine)
-    repo.upsert_owners(engine, pd.DataFrame({"source": ["crm"], "external_id": ["o-1"], "name": ["Kim"]}))
+    upserts.upsert_owners(engine, pd.DataFrame({"source": ["crm"], "external_id": ["o-1"], "name": ["Kim"]}))
     engine.dispose()
     return url
 
@@ -78,7 +78,7 @@ def shown_filters(at: AppTest) -> Filters:
 
 
 def versions(url: str):
-    return versions_from_rows(repo.read_agreement_versions(make_engine(url), AGREEMENT))
+    return versions_from_rows(journal.read_agreement_versions(make_engine(url), AGREEMENT))
 
 
 def repository_frames(
@@ -91,10 +91,10 @@ def repository_frames(
     """
     engine = make_engine(url)
     frames = {
-        "owners": repo.read_owners(engine),
-        "leads": repo.read_leads(engine, start, end, with_deal_leads=True),
-        "deals": repo.read_deals(engine, start, end),
-        "activities": repo.read_activities(engine, start, end + ACTIVITY_TAIL),
+        "owners": queries.read_owners(engine),
+        "leads": queries.read_leads(engine, start, end, with_deal_leads=True),
+        "deals": queries.read_deals(engine, start, end),
+        "activities": queries.read_activities(engine, start, end + ACTIVITY_TAIL),
     }
     engine.dispose()
     return slice_frames(frames, teams=f.teams, owners=f.owners, channels=f.channels)

@@ -14,7 +14,7 @@ from agreements import store
 from analytics.agreement import version_in_force
 from analytics.periods import period_of
 from analytics.revisions import plain_language, with_changes
-from data import repository as repo
+from data import journal
 from data.engine import make_engine
 from pages.components import loaders
 from pages.components.agreement_view import (
@@ -182,7 +182,7 @@ def test_editing_a_target_saves_a_new_version_and_history_shows_it(writable_url)
     assert (second.author, second.reason) == ("local user", "Two reps on leave until January")
     start = period_of(pd.Timestamp.now(tz="UTC"), "month", "Europe/Berlin")["period_end"]
     assert pd.Timestamp(second.effective_from) == start  # default: the start of the next period
-    audit = repo.read_audit(make_engine(writable_url))
+    audit = journal.read_audit(make_engine(writable_url))
     assert audit.iloc[0]["action"] == "agreement.save" and audit.iloc[0]["detail"]["version"] == 2
     # the form now starts from version 2
     assert at.number_input(key=target_key(form_prefix(NAME, 2), "speed-to-lead")).value == 85.0

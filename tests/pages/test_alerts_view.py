@@ -8,7 +8,7 @@ import pandas as pd
 
 from alerts import ledger
 from alerts.ledger import Delivery
-from data import repository as repo
+from data import journal
 from data.engine import make_engine
 from pages.components import alerts_view
 from tests.alerts import conftest as alert_fixtures
@@ -78,7 +78,7 @@ def test_send_a_test_alert_by_email_reaches_the_server_and_the_audit(
     assert "Test alert sent to ops@example.com." in [s.value for s in at.success]
     [mail] = mail_server.received
     assert mail["Subject"] == "Accord test alert" and mail["To"] == "ops@example.com"
-    audit = repo.read_audit(make_engine(app_env))
+    audit = journal.read_audit(make_engine(app_env))
     assert audit.iloc[0]["action"] == "alert.test" and audit.iloc[0]["target"] == "ops@example.com"
 
 

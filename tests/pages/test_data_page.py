@@ -16,7 +16,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest, app_test
 
 import settings
-from data import repository as repo
+from data import journal, queries, syncs, upserts
 from data.engine import head_revision, make_engine
 from pages.components import auth, data_view, jobs
 from pages.components.data_view import OPEN_MODE_NOTICE
@@ -200,7 +200,7 @@ def test_database_is_shown_masked_with_its_schema_revision(app_env):
 
 
 def test_without_admin_rights_no_sync_import_or_rejected_rows(app_env, monkeypatch):
-    repo.add_rejected_rows(
+    journal.add_rejected_rows(
         engine_of(app_env), [{"source": "file", "object": "leads", "reasons": "secret reason"}]
     )
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", HUBSPOT_TOKEN)
@@ -234,7 +234,7 @@ def test_without_admin_rights_no_sync_import_or_rejected_rows(app_env, monkeypat
 
 def test_upload_dry_run_import_and_reimport(app_env):
     engine = engine_of(app_env)
-    before = repo.table_counts(engine)
+    before = queries.table_counts(engine)
     at = upload(open_data_page(), "contacts.csv", CONTACTS_CSV)
 
     assert any("hubspot-contacts" in s.value for s in at.success)  # the preset found is named
@@ -247,22 +247,22 @@ def test_upload_dry_run_import_and_reimport(app_env):
     text = report(at)
     assert text.startswith("**Dry run of contacts.csv** into leads")
     assert "**4** rows read" in text and "**4** would be added (new)" in text and "**0** rejected" in text
-    assert repo.table_counts(engine) == before  # a dry run writes nothing
-    assert not repo.read_audit(engine)["action"].str.startswith("import.").any()
+    assert queries.table_counts(engine) == before  # a dry run writes nothing
+    assert not journal.read_audit(engine)["action"].str.startswith("import.").any()
 
     click(at, "import_run")
     text = report(at)
     assert text.startswith("**Imported contacts.csv** into leads") and "**4** added (new)" in text
-    after = repo.table_counts(engine)
+    after = queries.table_counts(engine)
     assert after["leads"] == before["leads"] + 4
     assert metrics(at)["Leads"] == f"{after['leads']:,}"  # the counts on the page moved with it
-    assert sorted(repo.read_leads(engine, source="hubspot-export")["external_id"]) == [
+    assert sorted(queries.read_leads(engine, source="hubspot-export")["external_id"]) == [
         "9001",
         "9002",
         "9003",
         "9004",
     ]
-    audit = repo.read_audit(engine)
+    audit = journal.read_audit(engine)
     audit = audit[audit["action"].str.startswith("import.")]
     assert audit[["actor", "action", "target"]].values.tolist() == [
         [auth.current_user().email, "import.leads", "contacts.csv"]
@@ -272,7 +272,7 @@ def test_upload_dry_run_import_and_reimport(app_env):
     click(at, "import_run")  # the same file again
     text = report(at)
     assert "**0** added (new)" in text and "**4** updated (already imported before)" in text
-    assert repo.table_counts(engine) == after
+    assert queries.table_counts(engine) == after
     assert metrics(at)["Leads"] == f"{after['leads']:,}"
 
 
@@ -287,7 +287,7 @@ def test_bad_rows_are_rejected_with_reasons_and_downloadable(app_env, media):
     first = [m.value for m in at.markdown if m.value.startswith("**First rejected rows**")]
     assert len(first) == 1 and "line 3" in first[0] and "line 4" in first[0] and "line 5" in first[0]
 
-    stored = repo.read_rejected_rows(engine, source="file")
+    stored = journal.read_rejected_rows(engine, source="file")
     assert sorted(stored["row_number"]) == [3, 4, 5]
     table = dataframe_with(at, "Reasons")
     assert sorted(table["Line"].tolist()) == [3, 4, 5]
@@ -356,7 +356,7 @@ def test_edit_the_mapping_then_save_it_and_start_from_it_next_time(app_env, tmp_
 
     click(at, "import_run")
     assert "**2** added (new)" in report(at)
-    assert len(repo.read_leads(engine, source="kanal-crm")) == 2
+    assert len(queries.read_leads(engine, source="kanal-crm")) == 2
 
     again = upload(open_data_page(), "people-2.csv", b"Ident,Born,Kanal\nA-3,2026-10-03,Web\n")
     assert "Saved: Kanal CRM" in again.selectbox(key="import_base").options
@@ -387,16 +387,16 @@ def test_sync_against_a_local_hubspot_shows_the_summary(app_env, monkeypatch, fa
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", HUBSPOT_TOKEN)
     monkeypatch.setenv("HUBSPOT_BASE_URL", fake_hubspot.base_url)
     engine = engine_of(app_env)
-    before = repo.table_counts(engine)
+    before = queries.table_counts(engine)
     at = click(open_data_page(), "hubspot_sync")
 
     summaries = [s.value for s in at.success if s.value.startswith("HubSpot")]
     assert len(summaries) == 1 and summaries[0].startswith("HubSpot full sync ok"), summaries
     assert not at.error
-    leads = len(repo.read_leads(engine, source="hubspot"))
+    leads = len(queries.read_leads(engine, source="hubspot"))
     assert leads > 0 and f"{leads:,} contacts" in summaries[0]
     assert metrics(at)["Leads"] == f"{before['leads'] + leads:,}"
-    audit = repo.read_audit(engine).iloc[0]
+    audit = journal.read_audit(engine).iloc[0]
     assert (audit["action"], audit["detail"]["status"]) == ("sync.hubspot", "ok")
     history = dataframe_with(at, "Counts")
     assert history.iloc[0][["Source", "Status"]].tolist() == ["hubspot", "ok"]
@@ -411,7 +411,7 @@ def test_a_wrong_token_is_one_clear_error(app_env, monkeypatch, fake_hubspot):
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and errors[0].startswith("HubSpot rejected the access token (401 Unauthorized)")
     assert wrong.encode() not in rendered_bytes(at)
-    audit = repo.read_audit(engine_of(app_env)).iloc[0]
+    audit = journal.read_audit(engine_of(app_env)).iloc[0]
     assert (audit["action"], audit["detail"]["status"]) == ("sync.hubspot", "failed")
 
 
@@ -422,9 +422,9 @@ def test_sync_now_while_a_sync_runs_elsewhere_says_so_and_changes_nothing(
     monkeypatch.setenv("HUBSPOT_BASE_URL", fake_hubspot.base_url)
     engine = engine_of(app_env)
     at = open_data_page()
-    going = repo.start_run(engine, "hubspot", "incremental")  # cron's sync starts after the page was drawn
+    going = syncs.start_run(engine, "hubspot", "incremental")  # cron's sync starts after the page was drawn
     pretend_run(engine, going, pid=other_process)
-    before = repo.table_counts(engine)
+    before = queries.table_counts(engine)
     at = click(at, "hubspot_sync")  # the click's run sees it first: nothing starts, the page says why
     key = f"hubspot-sync:{app_env}"
     assert jobs.current(key) is None
@@ -432,15 +432,15 @@ def test_sync_now_while_a_sync_runs_elsewhere_says_so_and_changes_nothing(
 
     # Should cron start in the instant between the page's look and the job's start, the job is refused.
     job = jobs.start(key, "HubSpot sync", data_view._sync_work(engine, False, "ops@example.com", "local"))
-    assert job.wait(60) and isinstance(job.error, repo.RunBusyError)
+    assert job.wait(60) and isinstance(job.error, syncs.RunBusyError)
     at.session_state["hubspot_job"] = job
     at.run()
     warnings = [w.value for w in at.warning if "HubSpot sync" in w.value]
     assert len(warnings) == 1
     assert warnings[0].startswith(f"Another HubSpot sync is already going: run {going}")
     assert not at.error and not at.exception
-    assert repo.table_counts(engine) == before and fake_hubspot.log == []  # HubSpot was not even asked
-    audit = repo.read_audit(engine).iloc[0]
+    assert queries.table_counts(engine) == before and fake_hubspot.log == []  # HubSpot was not even asked
+    audit = journal.read_audit(engine).iloc[0]
     assert (audit["action"], audit["detail"]["status"]) == ("sync.hubspot", "refused")
 
 
@@ -449,7 +449,7 @@ def test_a_sync_running_elsewhere_is_shown_and_sync_now_waits_for_it(
 ):
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", HUBSPOT_TOKEN)
     engine = engine_of(app_env)
-    going = repo.start_run(engine, "hubspot", "incremental")
+    going = syncs.start_run(engine, "hubspot", "incremental")
     pretend_run(engine, going, pid=other_process, host=socket.gethostname())
     at = open_data_page()
     shown = [i.value for i in at.info if "HubSpot sync started elsewhere" in i.value]
@@ -477,7 +477,7 @@ def test_a_missing_scope_is_named(app_env, monkeypatch, fake_hubspot, scope):
 
 def test_audit_trail_lists_who_did_what_and_downloads(app_env, media):
     engine = engine_of(app_env)
-    repo.add_audit(engine, "ops@example.com", "agreement.save", "Sales and Marketing SLA", {"version": 3})
+    journal.add_audit(engine, "ops@example.com", "agreement.save", "Sales and Marketing SLA", {"version": 3})
     at = open_data_page()
     table = dataframe_with(at, "Who")
     assert table.iloc[0][["Who", "Action", "Target", "Detail"]].tolist() == [
@@ -516,7 +516,7 @@ def test_the_import_proposes_the_agreements_timezone_for_the_files_dates(app_env
 
 def test_the_demo_banner_stays_while_demo_rows_remain_beside_imported_ones(app_env):
     engine = engine_of(app_env)
-    repo.upsert_leads(
+    upserts.upsert_leads(
         engine,
         pd.DataFrame(
             {
@@ -537,8 +537,8 @@ def test_an_admin_removes_the_demo_company_in_one_audited_step(app_env):
     at.checkbox(key="demo_remove_sure").check().run()
     at = click(at, "demo_remove")
     assert "Demo company removed" in texts(at)
-    assert set(repo.source_counts(engine)["source"]) == set()
-    audit = repo.read_audit(engine)
+    assert set(queries.source_counts(engine)["source"]) == set()
+    audit = journal.read_audit(engine)
     removal = audit[audit["action"] == "demo.remove"]
     assert len(removal) == 1 and removal["detail"].iloc[0]["deleted"]["leads"] > 0
     assert "You are looking at demo data" not in texts(at)
@@ -592,12 +592,12 @@ def test_times_are_shown_in_the_agreements_timezone(app_env):
     engine = engine_of(app_env)
     zone = "Europe/Berlin"  # the demo agreement's
     started = dt.datetime(2026, 7, 3, 22, 30, tzinfo=dt.UTC)  # summer time: 00:30 the next day in Berlin
-    run = repo.start_run(engine, "file:crm", "import")
+    run = syncs.start_run(engine, "file:crm", "import")
     pretend_run(engine, run, started_at=started)
-    repo.finish_run(engine, run, "ok", counts={"read": 1, "imported": 1, "updated": 0, "rejected": 0})
-    repo.add_rejected_rows(engine, [{"source": "crm", "object": "leads", "row_number": 2,
+    syncs.finish_run(engine, run, "ok", counts={"read": 1, "imported": 1, "updated": 0, "rejected": 0})
+    journal.add_rejected_rows(engine, [{"source": "crm", "object": "leads", "row_number": 2,
                                      "reasons": "Created: 'soon' is not a date"}])  # fmt: skip
-    repo.add_audit(engine, "ops@example.com", "agreement.save", "Sales and Marketing SLA", {"version": 3})
+    journal.add_audit(engine, "ops@example.com", "agreement.save", "Sales and Marketing SLA", {"version": 3})
     at = open_data_page()
 
     runs = dataframe_with(at, f"Started ({zone})")
@@ -605,10 +605,10 @@ def test_times_are_shown_in_the_agreements_timezone(app_env):
     assert any(f"times in {zone}" in c.value for c in at.caption)
     rejected = dataframe_with(at, f"Seen at ({zone})")
     row = rejected[rejected["Source"] == "crm"].iloc[0]
-    seen = pd.Timestamp(repo.read_rejected_rows(engine, source="crm").iloc[0]["seen_at"])
+    seen = pd.Timestamp(journal.read_rejected_rows(engine, source="crm").iloc[0]["seen_at"])
     assert row[f"Seen at ({zone})"] == seen.tz_convert(zone).strftime("%Y-%m-%d %H:%M:%S")
     assert seen.tz_convert(zone).hour == seen.tz_convert("UTC").hour + 1  # winter: an hour ahead of UTC
     audit = dataframe_with(at, f"At ({zone})")
-    stored = pd.Timestamp(repo.read_audit(engine).iloc[0]["at"])
+    stored = pd.Timestamp(journal.read_audit(engine).iloc[0]["at"])
     assert audit.iloc[0][f"At ({zone})"] == stored.tz_convert(zone).strftime("%Y-%m-%d %H:%M:%S")
     assert not any("(UTC)" in column for d in at.dataframe for column in d.value.columns)

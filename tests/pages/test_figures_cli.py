@@ -9,7 +9,8 @@ import pytest
 
 import cli
 from analytics import wording
-from analytics.snapshots import commitment_title, period_title
+from analytics.wording import commitment_title
+from analytics.wording import period_name as period_title
 from tests.pages.dashboard_oracle import copy_database, metrics, open_page, shown_filters, table
 
 

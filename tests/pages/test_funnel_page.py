@@ -5,9 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analytics import breakdowns as bd
 from analytics import wording
-from analytics.commitments import evaluate
+from analytics.commitments import evaluate, row_for, tracked_commitment, with_tracked
 from analytics.funnel import funnel, funnel_totals
 from tests.pages.dashboard_oracle import (
     charts,
@@ -83,11 +82,11 @@ def test_the_cohort_table_and_charts_cover_the_offered_periods(funnel_page, demo
 def test_pipeline_and_won_revenue_against_target(funnel_page, demo_db_url):
     f = shown_filters(funnel_page)
     frames = repository_frames(demo_db_url, f.period_start, f.period_end, f)
-    tracked = bd.with_tracked(versions(demo_db_url), TRACKED_METRICS)
+    tracked = with_tracked(versions(demo_db_url), TRACKED_METRICS)
     result = evaluate(tracked, frames, f.period_start, f.period_end, f.as_of)
     for metric in ("sourced_pipeline", "won_revenue"):
-        row = bd.row_for(result, f.document, metric, f.period)
-        noun = wording.metric_noun(bd.tracked_commitment(f.document, metric))
+        row = row_for(result, f.document, metric, f.period)
+        noun = wording.metric_noun(tracked_commitment(f.document, metric))
         assert wording.result_sentence(row, noun=noun, currency="EUR") in texts(funnel_page)
     shown = charts(funnel_page)
     pipeline = next(spec for title, spec in shown.items() if title.startswith("Sourced pipeline by period"))
@@ -157,7 +156,7 @@ def test_won_deals_without_an_amount_are_counted_and_said(monkeypatch, tmp_path,
     assert f"{len(blank):,} of {len(won):,} won deals closed in" in " ".join(said), said
     # still counted as won deals: the period's won revenue counts every one of them
     frames = repository_frames(url, f.period_start, f.period_end, f)
-    tracked = bd.with_tracked(versions(url), TRACKED_METRICS)
-    row = bd.row_for(evaluate(tracked, frames, f.period_start, f.period_end, f.as_of), f.document, "won_revenue",
+    tracked = with_tracked(versions(url), TRACKED_METRICS)
+    row = row_for(evaluate(tracked, frames, f.period_start, f.period_end, f.as_of), f.document, "won_revenue",
                      f.period)  # fmt: skip
     assert int(row["n"]) == len(won)

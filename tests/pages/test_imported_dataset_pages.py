@@ -11,8 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analytics import breakdowns as bd
-from analytics.commitments import evaluate
+from analytics.commitments import evaluate, with_tracked
 from bootstrap import ensure_default_agreement
 from connectors.files import import_file
 from connectors.files.mapping import load_preset
@@ -78,7 +77,7 @@ def test_funnel_shows_won_revenue_as_the_analytics_compute_it(monkeypatch, tmp_p
     at = open_page(monkeypatch, tmp_path, maven_url, "pages/funnel.py", **WHEN)
     f = shown_filters(at)
     frames = repository_frames(maven_url, f.history_start, f.period_end, f)
-    tracked = bd.with_tracked(versions(maven_url), TRACKED_METRICS)
+    tracked = with_tracked(versions(maven_url), TRACKED_METRICS)
     expected = evaluate(tracked, frames, f.history_start, f.period_end, f.as_of)
     won = expected[expected["metric"] == "won_revenue"].set_index("period")["actual"]
     assert won["2017-11"] > 0  # the sample's won deals close in 2017

@@ -13,7 +13,7 @@ import settings
 from analytics.commitments import document_in_force
 from analytics.periods import period_of
 from data import frames as windows
-from data import repository as repo
+from data import queries, upserts
 from data.engine import make_engine
 from pages.components import loaders, navigation
 
@@ -43,7 +43,7 @@ def reads(monkeypatch) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
 
 
 def newest(url: str) -> pd.Timestamp:
-    leads = repo.read_leads(make_engine(url), columns=["mql_at"])
+    leads = queries.read_leads(make_engine(url), columns=["mql_at"])
     return leads["mql_at"].max()
 
 
@@ -71,7 +71,7 @@ def ids(frame: pd.DataFrame) -> list[int]:
 
 def test_every_page_window_is_cut_from_one_read_exactly_as_reading_it(url, reads):
     engine = make_engine(url)
-    everything = len(repo.read_leads(engine, columns=["id"]))
+    everything = len(queries.read_leads(engine, columns=["id"]))
     for name, (start, end) in windows_of_the_pages(url).items():
         got = loaders.frames(url, start.isoformat(), end.isoformat())
         expected = windows.read_window(engine, start, end)
@@ -123,7 +123,7 @@ def test_clear_forgets_the_frames_read(url):
     before = len(loaders.frames(url, start, end)["leads"])
     late = pd.DataFrame({"source": "late", "external_id": ["x", "y"], "created_at": pd.Timestamp("2026-10-10", tz="UTC"),
                          "mql_at": pd.Timestamp("2026-10-10T01:00Z")})  # fmt: skip
-    repo.upsert_leads(make_engine(url), late)
+    upserts.upsert_leads(make_engine(url), late)
     assert len(loaders.frames(url, start, end)["leads"]) == before  # cached
     loaders.clear()
     assert len(loaders.frames(url, start, end)["leads"]) == before + 2

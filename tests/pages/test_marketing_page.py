@@ -7,11 +7,17 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from analytics import breakdowns as bd
 from analytics import wording
-from analytics.commitments import daily_progress, evaluate
+from analytics.commitments import (
+    daily_progress,
+    evaluate,
+    row_for,
+    rows_for,
+    tracked_commitment,
+    with_tracked,
+)
 from analytics.metrics import METRICS
-from data import repository as repo
+from data import journal, queries
 from data.engine import make_engine
 from tests.pages.dashboard_oracle import (
     charts,
@@ -28,6 +34,7 @@ from tests.pages.dashboard_oracle import (
     trace_values,
     versions,
 )
+from views.marketing import acceptance_by, reasons_table, rejection_reasons, volume_by
 from views.sales import TRACKED_METRICS
 
 PAGE = "pages/marketing.py"
@@ -45,7 +52,7 @@ def marketing(demo_db_url, tmp_path_factory):
 
 def expected_evaluation(url, f):
     frames = repository_frames(url, f.period_start, f.period_end, f)
-    tracked = bd.with_tracked(versions(url), TRACKED_METRICS)
+    tracked = with_tracked(versions(url), TRACKED_METRICS)
     return frames, tracked, evaluate(tracked, frames, f.period_start, f.period_end, f.as_of)
 
 
@@ -54,9 +61,9 @@ def assert_headline(at, url):
     _, _, result = expected_evaluation(url, f)
     shown = metrics(at)
     for metric, label in HEADLINE.items():
-        row = bd.row_for(result, f.document, metric, f.period)
+        row = row_for(result, f.document, metric, f.period)
         assert shown[label] == wording.format_value(row["actual"], METRICS[metric].kind, currency="EUR")
-        noun = wording.metric_noun(bd.tracked_commitment(f.document, metric))
+        noun = wording.metric_noun(tracked_commitment(f.document, metric))
         assert wording.result_sentence(row, noun=noun, currency="EUR") in texts(at)
     return result
 
@@ -64,11 +71,11 @@ def assert_headline(at, url):
 def test_the_headline_is_the_evaluation_of_the_period(marketing, demo_db_url):
     result = assert_headline(marketing, demo_db_url)
     f = shown_filters(marketing)
-    mqls = bd.row_for(result, f.document, "mql_count", f.period)
+    mqls = row_for(result, f.document, "mql_count", f.period)
     assert mqls["actual"] > 0 and mqls["target"] == 750
     # SQLs have no commitment in the default agreement: shown, with a sentence saying so
     assert "SQLs in" in wording.result_sentence(
-        bd.row_for(result, f.document, "sql_count", f.period), noun="SQLs"
+        row_for(result, f.document, "sql_count", f.period), noun="SQLs"
     )
     assert any("the agreement sets no target for it" in t for t in texts(marketing))
 
@@ -83,7 +90,7 @@ def test_pacing_charts_draw_the_target_and_end_at_the_actual(marketing, demo_db_
     actual = next(t for t in mql_chart["data"] if t["name"] == "Actual (cumulative)")
     drawn = trace_values(actual["y"])
     assert drawn.tolist() == progress["cumulative"].dropna().tolist()
-    assert drawn[-1] == bd.row_for(result, f.document, "mql_count", f.period)["actual"]
+    assert drawn[-1] == row_for(result, f.document, "mql_count", f.period)["actual"]
     assert mql_chart["layout"]["xaxis"]["title"]["text"] == "Day"
 
 
@@ -92,13 +99,13 @@ def test_channel_acceptance_and_reason_tables_are_the_breakdowns(marketing, demo
     frames = repository_frames(demo_db_url, f.period_start, f.period_end, f)
     window = (frames, f.period_start, f.period_end, f.as_of)
     agreement = versions(demo_db_url)
-    volume = bd.volume_by(agreement, *window)
+    volume = volume_by(agreement, *window)
     pd.testing.assert_frame_equal(table(marketing, "channel", "mqls"), volume, check_dtype=False)
-    acceptance = bd.acceptance_by(agreement, *window)
+    acceptance = acceptance_by(agreement, *window)
     pd.testing.assert_frame_equal(
         table(marketing, "channel", "leads", "accepted"), acceptance, check_dtype=False
     )
-    reasons = bd.reasons_table(bd.rejection_reasons(agreement, *window), "channel")
+    reasons = reasons_table(rejection_reasons(agreement, *window), "channel")
     pd.testing.assert_frame_equal(table(marketing, "channel", "rejected"), reasons, check_dtype=False)
     assert {"marketing_volume_csv_channel", "marketing_acceptance_csv", "marketing_reasons_csv",
             "marketing_trend_csv"} <= download_keys(marketing)  # fmt: skip
@@ -110,8 +117,8 @@ def test_channel_acceptance_and_reason_tables_are_the_breakdowns(marketing, demo
 def test_the_conversion_trend_covers_the_offered_periods(marketing, demo_db_url):
     f = shown_filters(marketing)
     frames = repository_frames(demo_db_url, f.history_start, f.period_end, f)
-    tracked = bd.with_tracked(versions(demo_db_url), TRACKED_METRICS)
-    rows = bd.rows_for(evaluate(tracked, frames, f.history_start, f.period_end, f.as_of), f.document,
+    tracked = with_tracked(versions(demo_db_url), TRACKED_METRICS)
+    rows = rows_for(evaluate(tracked, frames, f.history_start, f.period_end, f.as_of), f.document,
                        "mql_to_sql_rate")  # fmt: skip
     shown = table(marketing, "period", "mqls", "sqls", "mql_to_sql")
     assert shown["period"].tolist() == rows["period"].tolist() and len(shown) == 15
@@ -124,9 +131,7 @@ def test_the_campaign_breakdown(marketing, demo_db_url):
     assert not marketing.exception
     f = shown_filters(marketing)
     frames = repository_frames(demo_db_url, f.period_start, f.period_end, f)
-    expected = bd.volume_by(
-        versions(demo_db_url), frames, f.period_start, f.period_end, f.as_of, by="campaign"
-    )
+    expected = volume_by(versions(demo_db_url), frames, f.period_start, f.period_end, f.as_of, by="campaign")
     pd.testing.assert_frame_equal(table(marketing, "campaign", "mqls"), expected, check_dtype=False)
     marketing.segmented_control(key="marketing_by").set_value("channel").run()
 
@@ -140,8 +145,8 @@ def test_a_team_filter_changes_the_numbers(monkeypatch, tmp_path, demo_db_url, m
 
 
 def test_an_owner_without_leads_gets_sentences_not_charts(monkeypatch, tmp_path, demo_db_url):
-    owners = repo.read_owners(make_engine(demo_db_url))
-    leads = repo.read_leads(make_engine(demo_db_url))
+    owners = queries.read_owners(make_engine(demo_db_url))
+    leads = queries.read_leads(make_engine(demo_db_url))
     idle = owners[~owners["id"].isin(leads["owner_id"].dropna())]["name"].iloc[0]  # the sales manager
     at = open_page(monkeypatch, tmp_path, demo_db_url, PAGE, owner=[idle])
     assert metrics(at)["MQLs"] == "0"
@@ -167,7 +172,7 @@ def test_a_commitment_without_target(monkeypatch, tmp_path, demo_db_url):
     for item in document["commitments"]:
         if item["id"] == "mql-volume":
             item["target"] = None  # explicitly null: to_document() leaves None out, which parsing refuses
-    repo.add_agreement_version(engine, current.name, document, dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+    journal.add_agreement_version(engine, current.name, document, dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
                                author="test", reason="no MQL target")  # fmt: skip
     # As of just after the save: a version saved after the as-of instant is not used as of it.
     saved = (versions(demo_copy_url)[-1].created_at + pd.Timedelta(seconds=1)).isoformat()
@@ -190,8 +195,8 @@ def test_handovers_are_split_into_first_time_and_recycled(marketing, demo_db_url
     engine = make_engine(demo_db_url)
     # Slow and obvious, from the stored tables: every lead row's MQL, except leads with a stored history,
     # whose handovers count instead (seq 1 first-time, later ones recycled).
-    leads = repo.read_leads(engine, per_handover=False)
-    history = repo.read_handovers(engine)
+    leads = queries.read_leads(engine, per_handover=False)
+    history = queries.read_handovers(engine)
     several = history.groupby("lead_external_id")["seq"].transform("size") > 1
     history = history[several]
     live = set(leads.loc[~leads["archived"].fillna(False).astype(bool), "external_id"])

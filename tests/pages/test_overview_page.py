@@ -15,9 +15,11 @@ from analytics.agreement import parse_agreement, versions_from_rows
 from analytics.commitments import document_in_force, evaluate
 from analytics.periods import last_closed_week, period_of, week_of
 from analytics.slicing import slice_frames
-from analytics.snapshots import commitment_title, evaluate_weeks, overview_window, period_title
+from analytics.snapshots import evaluate_weeks, overview_window
+from analytics.wording import commitment_title
+from analytics.wording import period_name as period_title
 from bootstrap import DEFAULT_AGREEMENT
-from data import repository as repo
+from data import journal, upserts
 from data.engine import make_engine
 from data.frames import read_window
 from pages.components import loaders
@@ -54,7 +56,7 @@ def shown(at: AppTest) -> dict[str, str]:
 def expected(url: str, as_of: pd.Timestamp, teams: tuple = ()) -> dict[str, str]:
     """The cards' numbers straight from the analytics layer: this week (at its close) and this period."""
     engine = make_engine(url)
-    versions = versions_from_rows(repo.read_agreement_versions(engine, AGREEMENT))
+    versions = versions_from_rows(journal.read_agreement_versions(engine, AGREEMENT))
     doc = document_in_force(versions, as_of)
     week = week_of(as_of, doc.timezone)
     period = period_of(as_of, doc.period, doc.timezone)
@@ -103,11 +105,11 @@ def test_the_cards_show_the_analytics_numbers_and_filters_change_them(monkeypatc
 def test_a_frozen_week_stays_as_frozen_and_the_correction_is_flagged(monkeypatch, demo_copy):
     engine = make_engine(demo_copy)
     tz = document_in_force(
-        versions_from_rows(repo.read_agreement_versions(engine)), pd.Timestamp.now(tz="UTC")
+        versions_from_rows(journal.read_agreement_versions(engine)), pd.Timestamp.now(tz="UTC")
     ).timezone
     open_overview(monkeypatch, demo_copy)  # live: opening it freezes the last closed week
     last = last_closed_week(pd.Timestamp.now(tz="UTC"), tz)
-    snapshot = repo.read_snapshots(engine, AGREEMENT)
+    snapshot = journal.read_snapshots(engine, AGREEMENT)
     assert snapshot["week"].tolist() == [last] and snapshot["final"].all()
     frozen = {r["commitment"]: r["actual"] for r in snapshot["figures"].iloc[0] if r["scope"] == "week"}
 
@@ -115,7 +117,7 @@ def test_a_frozen_week_stays_as_frozen_and_the_correction_is_flagged(monkeypatch
     start = pd.Timestamp(snapshot["figures"].iloc[0][0]["period_start"])
     late = pd.DataFrame({"source": "late", "external_id": ["x", "y"], "created_at": start + pd.Timedelta(hours=33),
                          "mql_at": start + pd.Timedelta(hours=34)})  # fmt: skip
-    repo.upsert_leads(engine, late)
+    upserts.upsert_leads(engine, late)
     loaders.clear()  # as a sync does
 
     period = period_of(start + pd.Timedelta(days=3), "month", tz)["period"]
@@ -125,7 +127,7 @@ def test_a_frozen_week_stays_as_frozen_and_the_correction_is_flagged(monkeypatch
     corrected = f"{last} MQL volume was {frozen['mql-volume']:,.0f} leads when frozen, {frozen['mql-volume'] + 2:,.0f} leads now."
     assert any(corrected in w.value for w in again.warning)
     assert any(f"{last} shows the figures frozen on" in c.value for c in again.caption)
-    assert len(repo.read_snapshots(engine, AGREEMENT)) == 1  # nothing frozen twice
+    assert len(journal.read_snapshots(engine, AGREEMENT)) == 1  # nothing frozen twice
 
 
 def test_freeze_this_week_now_takes_a_provisional_snapshot(monkeypatch, demo_copy):
@@ -133,7 +135,7 @@ def test_freeze_this_week_now_takes_a_provisional_snapshot(monkeypatch, demo_cop
     week = at.selectbox(key="week").value
     at.button(key="overview_freeze").click().run()
     assert not at.exception, at.exception
-    stored = repo.read_snapshots(make_engine(demo_copy), AGREEMENT).set_index("week")
+    stored = journal.read_snapshots(make_engine(demo_copy), AGREEMENT).set_index("week")
     assert not stored.loc[week, "final"]
     assert any("frozen (provisional)" in s.value for s in at.success)
 
@@ -146,10 +148,10 @@ def test_no_data_and_no_target_are_sentences(monkeypatch, tmp_path):
     upgrade(engine)
     document = parse_agreement(DEFAULT_AGREEMENT.read_text()).to_document()
     document["commitments"][0]["target"] = None  # MQL volume tracked without a target
-    repo.add_agreement_version(
+    journal.add_agreement_version(
         engine, AGREEMENT, document, pd.Timestamp("1970-01-01", tz="UTC"), "test", "test"
     )
-    repo.upsert_owners(engine, pd.DataFrame({"source": ["crm"], "external_id": ["o1"], "name": ["Ann"]}))
+    upserts.upsert_owners(engine, pd.DataFrame({"source": ["crm"], "external_id": ["o1"], "name": ["Ann"]}))
     at = open_overview(monkeypatch, url)
     assert any("No leads or deals in" in i.value for i in at.info)
     assert any(b.proto.label == "No target" for b in at.get("badge")) or any(

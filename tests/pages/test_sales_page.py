@@ -10,9 +10,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from analytics import breakdowns as bd
 from analytics import wording
-from data import repository as repo
+from analytics.groups import ALL
+from data import journal, queries
 from data.engine import make_engine
 from data.frames import ACTIVITY_TAIL
 from tests.pages.dashboard_oracle import (
@@ -29,7 +29,7 @@ from tests.pages.dashboard_oracle import (
     trace_values,
     versions,
 )
-from views.sales import sales_view
+from views.sales import queue_window, sales_view
 
 PAGE = "pages/sales.py"
 RATES = {
@@ -52,10 +52,10 @@ def window(url: str, start, end) -> dict[str, pd.DataFrame]:
     """The canonical frames of [start, end) straight from the repository, unsliced (the view slices them)."""
     engine = make_engine(url)
     frames = {
-        "owners": repo.read_owners(engine),
-        "leads": repo.read_leads(engine, start, end, with_deal_leads=True),
-        "deals": repo.read_deals(engine, start, end),
-        "activities": repo.read_activities(engine, start, end + ACTIVITY_TAIL),
+        "owners": queries.read_owners(engine),
+        "leads": queries.read_leads(engine, start, end, with_deal_leads=True),
+        "deals": queries.read_deals(engine, start, end),
+        "activities": queries.read_activities(engine, start, end + ACTIVITY_TAIL),
     }
     engine.dispose()
     return frames
@@ -65,7 +65,7 @@ def view_of(at, url):
     """The Sales view of the filters the page ran with, computed outside the page (no cached loader)."""
     f = shown_filters(at)
     return sales_view(versions(url), window(url, f.period_start, f.period_end),
-                      window(url, *bd.queue_window(f.as_of)), f.view())  # fmt: skip
+                      window(url, *queue_window(f.as_of)), f.view())  # fmt: skip
 
 
 def assert_tiles(at, url):
@@ -127,7 +127,7 @@ def test_response_times_and_delays(sales, demo_db_url):
     delays = table(sales, "team", "leads", "routed")
     pd.testing.assert_frame_equal(delays, view.delays, check_dtype=False)
     unrouted = ["(none)"] if view.delays["team"].isna().any() or "(none)" in set(view.delays["team"]) else []
-    assert delays["team"].tolist() == [bd.ALL, *unrouted, "Americas", "EMEA"]  # (none): leads not yet routed
+    assert delays["team"].tolist() == [ALL, *unrouted, "Americas", "EMEA"]  # (none): leads not yet routed
     titles = list(charts(sales))
     assert any(t.startswith("Leads with 3+ touches within 5 business days") for t in titles)
     assert any(t.startswith("Leads accepted or rejected within 2 business days") for t in titles)
@@ -147,7 +147,7 @@ def test_a_team_filter_changes_the_numbers(monkeypatch, tmp_path, demo_db_url, s
 
 def test_an_owner_without_leads_gets_sentences(monkeypatch, tmp_path, demo_db_url):
     engine = make_engine(demo_db_url)
-    owners, leads = repo.read_owners(engine), repo.read_leads(engine)
+    owners, leads = queries.read_owners(engine), queries.read_leads(engine)
     idle = owners[~owners["id"].isin(leads["owner_id"].dropna())]["name"].iloc[0]
     at = open_page(monkeypatch, tmp_path, demo_db_url, PAGE, owner=[idle])
     assert metrics(at)["Follow-up"] == "–" and metrics(at)["Median first touch"] == "–"
@@ -172,7 +172,7 @@ def test_an_agreement_without_a_follow_up_limit(monkeypatch, tmp_path, demo_db_u
     document = current.to_document()
     document["commitments"] = [c for c in document["commitments"] if c["metric"] != "followed_up_within"]
     document["consequences"] = [q for q in document["consequences"] if q["commitment"] != "speed-to-lead"]
-    repo.add_agreement_version(make_engine(url), current.name, document, dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+    journal.add_agreement_version(make_engine(url), current.name, document, dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
                                author="test", reason="no follow-up limit")  # fmt: skip
     # As of just after the save: a version saved after the as-of instant is not used as of it.
     saved = (versions(url)[-1].created_at + pd.Timedelta(seconds=1)).isoformat()

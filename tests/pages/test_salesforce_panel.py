@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from data import repository as repo
+from data import journal
 from pages.components import jobs
 from tests.connectors.salesforce.conftest import CLIENT_ID, CLIENT_SECRET, assert_matches, ca, trusted  # noqa: F401
 from tests.connectors.salesforce.fake_salesforce import FakeSalesforce
@@ -66,7 +66,7 @@ def test_sync_now_loads_the_org_with_credentials_masked(app_env, monkeypatch, sm
     assert len(summaries) == 1 and summaries[0].startswith("Salesforce full sync ok"), summaries
     engine = engine_of(app_env)
     assert_matches(engine, small_sf)
-    audit = repo.read_audit(engine).iloc[0]
+    audit = journal.read_audit(engine).iloc[0]
     assert (audit["action"], audit["detail"]["status"]) == ("sync.salesforce", "ok")
     assert "Last sync: full, ok" in texts(at)
     page = rendered_bytes(at)
@@ -80,5 +80,5 @@ def test_a_wrong_secret_is_one_clear_error(app_env, monkeypatch, small_sf):  # n
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "SALESFORCE_CLIENT_SECRET" in errors[0]
     assert b"not-the-right-secret-0000" not in rendered_bytes(at)
-    audit = repo.read_audit(engine_of(app_env)).iloc[0]
+    audit = journal.read_audit(engine_of(app_env)).iloc[0]
     assert (audit["action"], audit["detail"]["status"]) == ("sync.salesforce", "failed")

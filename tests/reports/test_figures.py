@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bootstrap import load_demo_if_empty
-from data import repository as repo
+from data import queries
 from reports.figures import PAGES, history_start_of, page_figures
 from reports.weeks import agreement_to_use, versions_of
 from views.filters import filters_for
@@ -18,10 +18,10 @@ from views.sales import sales_view
 def everything(engine) -> dict[str, pd.DataFrame]:
     """Every row of every canonical table: no window at all."""
     return {
-        "owners": repo.read_owners(engine),
-        "leads": repo.read_leads(engine),
-        "deals": repo.read_deals(engine),
-        "activities": repo.read_activities(engine),
+        "owners": queries.read_owners(engine),
+        "leads": queries.read_leads(engine),
+        "deals": queries.read_deals(engine),
+        "activities": queries.read_activities(engine),
     }
 
 
@@ -29,7 +29,7 @@ def test_each_page_reads_the_figures_of_all_the_data(engine):
     load_demo_if_empty(engine, leads=600)
     agreement = agreement_to_use(engine, None)
     versions = versions_of(engine, agreement)
-    as_of = repo.read_leads(engine, columns=["mql_at"])["mql_at"].max() + pd.Timedelta(hours=1)
+    as_of = queries.read_leads(engine, columns=["mql_at"])["mql_at"].max() + pd.Timedelta(hours=1)
     f = filters_for(versions, as_of, teams=("EMEA",))
     frames, start = everything(engine), history_start_of(versions, as_of)
     week = week_choices(versions, f)[0]

@@ -13,7 +13,7 @@ import cli
 from analytics.agreement import versions_from_rows
 from analytics.commitments import document_in_force
 from analytics.periods import last_closed_week, shift_week, week_of, week_row
-from data import repository as repo
+from data import journal, upserts
 from data.engine import make_engine
 from reports import meeting_pack as pack
 from reports.weeks import freeze_last_closed_week, freeze_week, load_overview
@@ -120,7 +120,7 @@ def test_one_session_draws_every_figure_in_order():
 
 
 def test_a_frozen_week_stays_as_frozen_after_new_data_arrives(engine, now, tmp_path):
-    versions = versions_from_rows(repo.read_agreement_versions(engine, AGREEMENT))
+    versions = versions_from_rows(journal.read_agreement_versions(engine, AGREEMENT))
     last = last_closed_week(now, TZ)
     frozen = freeze_last_closed_week(engine, AGREEMENT, now)
     assert (frozen.week, frozen.final, frozen.written) == (last, True, True)
@@ -132,7 +132,7 @@ def test_a_frozen_week_stays_as_frozen_after_new_data_arrives(engine, now, tmp_p
     start = week_row(last, document_in_force(versions, now).timezone)["period_start"]
     late = pd.DataFrame({"source": "late", "external_id": ["a", "b", "c"], "created_at": start + pd.Timedelta(hours=30),
                          "mql_at": start + pd.Timedelta(hours=32)})  # fmt: skip
-    repo.upsert_leads(engine, late)
+    upserts.upsert_leads(engine, late)
 
     after = load_overview(engine, AGREEMENT, week_of(now, TZ), now)
     assert after.previous.set_index("commitment").loc["mql-volume", "actual"] == was  # as frozen
@@ -152,10 +152,10 @@ def test_the_current_week_is_frozen_provisionally_and_replaced(engine, now):
     first = freeze_week(engine, AGREEMENT, week, now)
     second = freeze_week(engine, AGREEMENT, week, now + pd.Timedelta(hours=1))
     assert (first.final, first.written, second.written) == (False, True, True)
-    stored = repo.read_snapshots(engine, AGREEMENT, [week])
+    stored = journal.read_snapshots(engine, AGREEMENT, [week])
     assert len(stored) == 1 and not stored["final"].iloc[0]
     assert stored["figures"].iloc[0][0]["as_of"] == (now + pd.Timedelta(hours=1)).isoformat()
-    assert "snapshot.freeze" in repo.read_audit(engine)["action"].tolist()
+    assert "snapshot.freeze" in journal.read_audit(engine)["action"].tolist()
 
 
 # ----------------------------------------------------------------------------- the command line
@@ -183,7 +183,7 @@ def test_cli_snapshot_freezes_last_week_once_for_cron(monkeypatch, demo_copy, no
     last = last_closed_week(now, TZ)
     assert out == [f"{AGREEMENT}: {last} frozen (final).",
                    f"{AGREEMENT}: {last} was already frozen for good; the final snapshot is kept as it was."]  # fmt: skip
-    assert repo.read_snapshots(make_engine(demo_copy), AGREEMENT)["week"].tolist() == [last]
+    assert journal.read_snapshots(make_engine(demo_copy), AGREEMENT)["week"].tolist() == [last]
 
 
 @pytest.mark.parametrize(

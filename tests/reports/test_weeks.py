@@ -5,15 +5,19 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analytics import breakdowns, commitments, followup, funnel
+from analytics import commitments, followup, funnel
 from analytics.agreement import versions_from_rows
 from analytics.baseline import trailing_assumptions
+from analytics.commitments import with_tracked
+from analytics.followup import delays_by, followup_by
 from analytics.periods import period_of, week_of
 from analytics.schema import COLUMNS, validate_frame
 from analytics.snapshots import week_overview
-from data import repository as repo
+from data import journal, queries
 from data.engine import make_engine
 from data.frames import ACTIVITY_TAIL, ANALYTICS_COLUMNS, all_columns, read_window
+from views.marketing import acceptance_by, rejection_reasons, volume_by
+from views.sales import queue_table
 
 AGREEMENT = "Sales and Marketing SLA"
 
@@ -22,8 +26,8 @@ AGREEMENT = "Sales and Marketing SLA"
 def demo(demo_db_url):
     """The demo's agreement, its last day, the window of the last 15 months: read both ways."""
     engine = make_engine(demo_db_url)
-    versions = versions_from_rows(repo.read_agreement_versions(engine, AGREEMENT))
-    as_of = repo.read_leads(engine, columns=["mql_at"])["mql_at"].max() + pd.Timedelta(hours=1)
+    versions = versions_from_rows(journal.read_agreement_versions(engine, AGREEMENT))
+    as_of = queries.read_leads(engine, columns=["mql_at"])["mql_at"].max() + pd.Timedelta(hours=1)
     doc = commitments.document_in_force(versions, as_of)
     period = period_of(as_of, doc.period, doc.timezone)
     start, end = (
@@ -31,10 +35,10 @@ def demo(demo_db_url):
         period["period_end"],
     )
     complete = {
-        "owners": repo.read_owners(engine),
-        "leads": repo.read_leads(engine, start, end, with_deal_leads=True),
-        "deals": repo.read_deals(engine, start, end),
-        "activities": repo.read_activities(engine, start, end + ACTIVITY_TAIL),
+        "owners": queries.read_owners(engine),
+        "leads": queries.read_leads(engine, start, end, with_deal_leads=True),
+        "deals": queries.read_deals(engine, start, end),
+        "activities": queries.read_activities(engine, start, end + ACTIVITY_TAIL),
     }
     yield (
         versions,
@@ -61,20 +65,20 @@ def test_the_window_has_the_same_rows_and_every_canonical_column(demo):
 def test_every_figure_is_as_on_complete_frames(demo):
     versions, as_of, (p_start, p_end), (start, end), complete, read = demo
     doc = commitments.document_in_force(versions, as_of)
-    tracked = breakdowns.with_tracked(versions, ("mql_count", "sql_count", "sourced_pipeline", "won_revenue"))
+    tracked = with_tracked(versions, ("mql_count", "sql_count", "sourced_pipeline", "won_revenue"))
 
     def figures(frames) -> list:
         out = [commitments.evaluate(versions, frames, start, end, as_of, by=by)
                for by in (None, "owner", "team", "channel")]  # fmt: skip
         out.append(commitments.evaluate(tracked, frames, p_start, p_end, as_of))
         detail = followup.followup_detail(versions, frames, as_of, start=p_start, end=p_end)
-        out += [detail, breakdowns.followup_by(detail, by="owner"), breakdowns.delays_by(detail, by="team")]
+        out += [detail, followup_by(detail, by="owner"), delays_by(detail, by="team")]
         queue = followup.followup_queue(followup.followup_detail(versions, frames, as_of, start=p_start), 8.0)
-        out.append(breakdowns.queue_table(queue, frames["leads"], doc.timezone))
+        out.append(queue_table(queue, frames["leads"], doc.timezone))
         for by in ("channel", "campaign", "segment"):
-            out.append(breakdowns.volume_by(versions, frames, p_start, p_end, as_of, by=by))
-            out.append(breakdowns.acceptance_by(versions, frames, p_start, p_end, as_of, by=by))
-            out.append(breakdowns.rejection_reasons(versions, frames, p_start, p_end, as_of, by=by))
+            out.append(volume_by(versions, frames, p_start, p_end, as_of, by=by))
+            out.append(acceptance_by(versions, frames, p_start, p_end, as_of, by=by))
+            out.append(rejection_reasons(versions, frames, p_start, p_end, as_of, by=by))
         out.append(funnel.funnel(versions, frames, start, end, as_of))
         out.append(funnel.funnel(versions, frames, start, end, as_of, by="owner"))
         out.append(commitments.daily_progress(tracked, frames, "mql-volume", p_start, as_of))

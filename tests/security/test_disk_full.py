@@ -15,7 +15,7 @@ from sqlalchemy import event, text
 import cli
 import data.engine
 from connectors.files import import_file
-from data import repository
+from data import syncs, transactions
 from data.engine import make_engine, upgrade
 
 
@@ -60,7 +60,7 @@ def test_a_full_disk_during_an_import_is_one_line_and_no_run_stays_running(
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert "disk holding the database is full" in err
 
-    runs = repository.read_sync_runs(make_engine(url))  # read without the cap
+    runs = syncs.read_sync_runs(make_engine(url))  # read without the cap
     assert "running" not in runs["status"].tolist()
     assert len(runs) <= 1  # recording the failure started no second run
     if len(runs):
@@ -77,10 +77,10 @@ def test_when_not_even_the_run_can_be_started_recording_it_is_not_tried_again(
 
     def refused(*args, **kwargs):
         calls.append(args)
-        raise repository.StorageError("Nothing was saved: the disk holding the database is full.")
+        raise transactions.StorageError("Nothing was saved: the disk holding the database is full.")
 
-    monkeypatch.setattr(repository, "start_run", refused)
-    with pytest.raises(repository.StorageError, match="leads.csv: Nothing was saved"):
+    monkeypatch.setattr(syncs, "start_run", refused)
+    with pytest.raises(transactions.StorageError, match="leads.csv: Nothing was saved"):
         import_file(engine, leads_csv, "leads", "hubspot-contacts")
     assert len(calls) == 1
-    assert repository.read_sync_runs(engine).empty
+    assert syncs.read_sync_runs(engine).empty

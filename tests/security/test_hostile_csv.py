@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from sqlalchemy import inspect
 
 from connectors.files import FileImportError, Mapping, import_file
-from data import repository as repo
+from data import journal, queries
 
 AS_OF = dt.datetime(2026, 6, 30, 12, tzinfo=dt.UTC)
 HEADERS = ["Id", "Created", "MQL", "Owner", "Channel", "Campaign", "Reason", "Segment", "Touches"]
@@ -143,7 +143,7 @@ def encode(table: list[list[str]], encoding: str, delimiter: str, newline: str) 
 
 
 def state(engine) -> tuple[list[str], dict[str, int]]:
-    return sorted(inspect(engine).get_table_names()), repo.table_counts(engine)
+    return sorted(inspect(engine).get_table_names()), queries.table_counts(engine)
 
 
 def normalised(value: str) -> str:
@@ -182,7 +182,7 @@ def test_hostile_cells_are_stored_verbatim_or_rejected(fuzz_engine, rows, encodi
     assert report.read == len(rows)
     assert report.imported + report.updated + report.rejected + report.duplicates == report.read
 
-    stored = repo.read_leads(fuzz_engine)
+    stored = queries.read_leads(fuzz_engine)
     stored = stored[stored["source"] == source].set_index("external_id")
     assert len(stored) == report.imported
     if used == "cp1252":
@@ -225,7 +225,7 @@ def test_random_bytes_are_a_clear_error_or_rejected_rows(fuzz_engine, blob, with
         assert str(exc)
     else:
         assert report.imported + report.updated + report.rejected + report.duplicates == report.read
-        stored = repo.read_leads(fuzz_engine)
+        stored = queries.read_leads(fuzz_engine)
         assert (stored["source"] == source).sum() == report.imported
     tables_after, counts_after = state(fuzz_engine)
     assert tables_after == tables_before
@@ -266,14 +266,14 @@ def test_known_hostile_values(fuzz_engine, cell, value, encoding):
     report = import_file(fuzz_engine, data, "leads", MAPPING, source=source, as_of=AS_OF)
     assert report.read == 1 and report.imported + report.rejected == 1
     assert state(fuzz_engine)[0] == tables_before
-    stored = repo.read_leads(fuzz_engine)
+    stored = queries.read_leads(fuzz_engine)
     stored = stored[stored["source"] == source]
     if report.imported:
         lead = stored.iloc[0]
         column = {**TEXT_COLUMNS, "Id": "external_id", "Touches": "touches"}[cell]
         assert str(lead[column]) == value.strip()
     else:
-        kept = repo.read_rejected_rows(fuzz_engine, source=source)
+        kept = journal.read_rejected_rows(fuzz_engine, source=source)
         assert len(kept) == 1 and cell in kept["reasons"].iloc[0]
 
 
@@ -303,7 +303,7 @@ def test_a_mostly_utf8_file_with_a_cp1252_line_is_read_per_line_and_says_which(f
     report = import_file(
         fuzz_engine, b"\r\n".join(lines) + b"\r\n", "leads", MAPPING, source=source, as_of=AS_OF
     )
-    stored = repo.read_leads(fuzz_engine)
+    stored = queries.read_leads(fuzz_engine)
     stored = stored[stored["source"] == source]
     assert report.imported == 8 and set(stored["channel"]) == {"Jürgen Müller"}
     assert set(stored["campaign"]) == {f"Köln {i}" for i in range(2, 10)}

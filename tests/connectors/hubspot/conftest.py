@@ -9,7 +9,7 @@ import pytest
 
 from analytics.schema import COLUMNS
 from connectors.hubspot.settings import HubSpotConfig
-from data import repository
+from data import queries
 from tests.connectors.hubspot.fake_hubspot import FakeHubSpot, expected_canonical, seeded_frames
 
 TOKEN = "pat-na1-5e1f0c2a-7d3b-4c88-9a61-0f2e4b6d8c10"
@@ -57,10 +57,10 @@ def expected(demo_frames, fake_hubspot) -> dict[str, pd.DataFrame]:
 def stored(engine) -> dict[str, pd.DataFrame]:
     """The hubspot rows in the database, shaped like :func:`expected_canonical`."""
     reads = {
-        "owners": repository.read_owners(engine, source="hubspot"),
-        "leads": repository.read_leads(engine, source="hubspot"),
-        "deals": repository.read_deals(engine, source="hubspot"),
-        "activities": repository.read_activities(engine, source="hubspot"),
+        "owners": queries.read_owners(engine, source="hubspot"),
+        "leads": queries.read_leads(engine, source="hubspot"),
+        "deals": queries.read_deals(engine, source="hubspot"),
+        "activities": queries.read_activities(engine, source="hubspot"),
     }
     out = {}
     for table, frame in reads.items():

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data import repository
+from data import queries, syncs
 from data.engine import make_engine
 from tests.conftest import clock_env
 from tests.connectors.hubspot.conftest import TODAY, TOKEN, assert_same_rows, stored
@@ -69,7 +69,7 @@ def test_a_wrong_token_exits_1_with_one_clear_line(tmp_path, fake_hubspot):
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: HubSpot rejected the access token (401 Unauthorized)")
     assert wrong not in result.stdout + result.stderr and TOKEN not in result.stdout + result.stderr
-    run = repository.read_sync_runs(make_engine(f"sqlite:///{database}")).iloc[0]
+    run = syncs.read_sync_runs(make_engine(f"sqlite:///{database}")).iloc[0]
     assert (run["status"], run["error"]) == ("failed", last.removeprefix("error: "))
 
 
@@ -127,7 +127,7 @@ def test_kill_9_in_the_middle_then_rerun_gives_the_same_rows(slow_hubspot):
     assert process.returncode == -signal.SIGKILL
     committed = _contacts_checkpoint(database)
     engine = make_engine(f"sqlite:///{database}")
-    before = repository.table_counts(engine)["leads"]
+    before = queries.table_counts(engine)["leads"]
     assert 0 < before < 1_500
 
     fake.delay = 0.0
@@ -147,7 +147,7 @@ def test_kill_9_in_the_middle_then_rerun_gives_the_same_rows(slow_hubspot):
     ]
     assert contact_pages and all("after" in r.query for r in contact_pages)
     assert int(contact_pages[0].query["after"][0]) >= int(committed["after"])
-    runs = repository.read_sync_runs(engine)
+    runs = syncs.read_sync_runs(engine)
     # the killed run never got to say how it ended; the rerun marked it interrupted
     assert runs["status"].tolist() == ["ok", "interrupted"]
     assert pd.isna(runs["finished_at"].iloc[1]) and "killed or crashed" in runs["error"].iloc[1]
@@ -182,7 +182,7 @@ def test_a_second_sync_while_one_runs_exits_75_and_leaves_it_alone(slow_hubspot)
     assert "HubSpot full sync ok" in out
     engine = make_engine(f"sqlite:///{database}")
     assert_same_rows(stored(engine), expected_canonical(frames, ids))  # complete, nothing twice
-    runs = repository.read_sync_runs(engine)
+    runs = syncs.read_sync_runs(engine)
     assert runs["status"].tolist() == ["ok"] and runs["kind"].tolist() == [
         "full"
     ]  # no row for the refused one

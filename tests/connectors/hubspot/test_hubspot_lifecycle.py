@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from analytics.commitments import evaluate
 from connectors.hubspot.settings import HubSpotConfig
 from connectors.hubspot.sync import sync
-from data import repository
+from data import queries, syncs
 from tests.analytics.conftest import agreement, commitment, ts
 from tests.connectors.hubspot.fake_hubspot import FakeHubSpot
 
@@ -69,10 +69,10 @@ def deal(fake, lead: str, created: str, amount: str = "1000", source: str = "PAI
 
 def figures(engine, by: str | None = None) -> pd.DataFrame:
     frames = {
-        "owners": repository.read_owners(engine),
-        "leads": repository.read_leads(engine),
-        "deals": repository.read_deals(engine),
-        "activities": repository.read_activities(engine),
+        "owners": queries.read_owners(engine),
+        "leads": queries.read_leads(engine),
+        "deals": queries.read_deals(engine),
+        "activities": queries.read_activities(engine),
     }
     return evaluate(DOC, frames, "2026-01-01", "2026-04-01", AS_OF, by=by)
 
@@ -95,11 +95,11 @@ def test_a_merge_leaves_one_lead_with_both_histories_and_no_double_mql(engine, f
     summary = sync(engine, config=config, full=second == "full")
 
     assert summary.objects["contacts"].merged == 1
-    leads = repository.read_leads(engine, source="hubspot")
+    leads = queries.read_leads(engine, source="hubspot")
     assert leads["external_id"].tolist() == [survivor]
     assert actual(figures(engine), "mql-volume", "2026-01") == 1  # no double MQL
-    activities = repository.read_activities(engine, source="hubspot").set_index("external_id")
-    deals = repository.read_deals(engine, source="hubspot").set_index("external_id")
+    activities = queries.read_activities(engine, source="hubspot").set_index("external_id")
+    deals = queries.read_deals(engine, source="hubspot").set_index("external_id")
     assert activities.loc[call, "lead_external_id"] == survivor
     assert deals.loc[sold, "lead_external_id"] == survivor
     assert actual(figures(engine), "pipeline", "2026-01") == 1000  # still marketing-sourced, once
@@ -133,7 +133,7 @@ def test_a_recycled_contact_is_two_handovers_each_with_its_own_clock(engine, fak
     summary = sync(engine, config=config)
 
     assert summary.objects["contacts"].handovers == 2
-    stored = repository.read_handovers(engine, source="hubspot")
+    stored = queries.read_handovers(engine, source="hubspot")
     assert stored["mql_at"].tolist() == [ts("2026-01-05 10:00"), ts("2026-03-02 10:00")]
     assert stored["recycled"].tolist() == [False, True]
     assert (stored["disposition"].iloc[0], stored["rejection_reason"].iloc[0]) == ("rejected", "Recycled")
@@ -179,7 +179,7 @@ def test_associations_flag_rereads_closed_old_deals_too(engine, fake, config):
     fake.link("deals", old, [second])
     assert sync(engine, config=config).objects["deals"].relinked == 0  # closed and old: not re-read each run
     assert sync(engine, config=config, associations=True).objects["deals"].relinked == 1
-    assert repository.read_deals(engine, source="hubspot")["lead_external_id"].tolist() == [second]
+    assert queries.read_deals(engine, source="hubspot")["lead_external_id"].tolist() == [second]
 
 
 def test_an_archived_deal_and_contact_leave_the_figures_and_return_on_restore(engine, fake, config):
@@ -224,7 +224,7 @@ def test_a_full_resync_reads_the_history_of_changed_contacts_only(engine, fake, 
     quiet = [contact(fake, f"2026-01-{1 + i % 28:02d}T10:00:00Z") for i in range(149)]  # pages of 50: three
     moving = contact(fake, "2026-01-08T10:00:00Z")
     sync(engine, config=config)
-    assert repository.get_sync_state(engine, "hubspot", "contact_history")[0] is not None
+    assert syncs.get_sync_state(engine, "hubspot", "contact_history")[0] is not None
 
     fake.update("contacts", moving, {"hs_lead_status": "RECYCLED", "lifecyclestage": "lead"}, at=LATER[0])
     fake.update(
@@ -240,9 +240,9 @@ def test_a_full_resync_reads_the_history_of_changed_contacts_only(engine, fake, 
     reads = [r for r in fake.requests()[before:] if r.path == "/crm/v3/objects/contacts/batch/read"]
     assert len(reads) == 1  # the three pages' changed contacts in one batch read
     assert summary.objects["contacts"].handovers == 2
-    stored = repository.read_handovers(engine, source="hubspot")
+    stored = queries.read_handovers(engine, source="hubspot")
     assert stored["lead_external_id"].tolist() == [moving, moving]
-    assert set(repository.read_leads(engine, source="hubspot")["external_id"]) == {*quiet, moving}
+    assert set(queries.read_leads(engine, source="hubspot")["external_id"]) == {*quiet, moving}
 
 
 def test_a_database_synced_before_handovers_reads_every_history_on_its_next_full_sync(engine, fake, config):
@@ -264,10 +264,10 @@ def test_a_database_synced_before_handovers_reads_every_history_on_its_next_full
         conn.execute(sa.text("DELETE FROM handovers"))
         conn.execute(sa.text("DELETE FROM sync_state WHERE object = 'contact_history'"))
     sync(engine, config=config)  # incremental: nothing changed, and it does not claim the histories
-    assert repository.get_sync_state(engine, "hubspot", "contact_history")[0] is None
+    assert syncs.get_sync_state(engine, "hubspot", "contact_history")[0] is None
 
     before = len(fake.requests())
     summary = sync(engine, config=config, full=True)
     assert history_read(fake, before) == {recycled}
     assert summary.objects["contacts"].handovers == 2
-    assert repository.get_sync_state(engine, "hubspot", "contact_history")[0] is not None
+    assert syncs.get_sync_state(engine, "hubspot", "contact_history")[0] is not None

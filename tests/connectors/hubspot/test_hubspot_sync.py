@@ -13,7 +13,7 @@ import settings as accord_settings
 from connectors.hubspot.client import HubSpotAuthError, HubSpotUnavailableError
 from connectors.hubspot.settings import CRM_OBJECTS, HubSpotConfig
 from connectors.hubspot.sync import sync
-from data import repository
+from data import journal, queries, syncs
 from tests.connectors.hubspot.conftest import TOKEN, assert_same_rows, stored
 
 NOW = pd.Timestamp.now(tz="UTC").floor("ms")
@@ -35,14 +35,14 @@ def test_full_load_stores_exactly_the_seeded_company(engine, fake_hubspot, hubsp
 
     assert summary.status == "ok" and summary.kind == "full"
     assert_same_rows(stored(engine), expected)
-    leads = repository.read_leads(engine, source="hubspot")
+    leads = queries.read_leads(engine, source="hubspot")
     assert leads["owner_id"].notna().sum() == leads["owner_external_id"].notna().sum()
-    deals = repository.read_deals(engine, source="hubspot")
+    deals = queries.read_deals(engine, source="hubspot")
     assert deals["lead_id"].notna().sum() == deals["lead_external_id"].notna().sum() > 0
-    run = repository.read_sync_runs(engine).iloc[0]
+    run = syncs.read_sync_runs(engine).iloc[0]
     assert (run["connector"], run["kind"], run["status"]) == ("hubspot", "full", "ok")
     assert run["counts"]["objects"]["contacts"]["inserted"] == len(expected["leads"])
-    state = repository.read_sync_state(engine).set_index("object")
+    state = syncs.read_sync_state(engine).set_index("object")
     assert sorted(state.index) == sorted([*CRM_OBJECTS, "lead_touches", "contact_history"])
     assert state.loc[list(CRM_OBJECTS), "cursor"].notna().all() and state["checkpoint"].isna().all()
     # A full load lists, it does not search; its only POSTs read the lifecycle history of handed-over contacts.
@@ -101,7 +101,7 @@ def test_incremental_sync_picks_up_changes_archives_and_new_records(
     summary = sync(engine, config=hubspot_config)
 
     assert summary.kind == "incremental" and summary.status == "ok"
-    leads = repository.read_leads(engine, source="hubspot").set_index("external_id")
+    leads = queries.read_leads(engine, source="hubspot").set_index("external_id")
     assert leads.loc[rejected_now, "disposition"] == "rejected"
     assert leads.loc[rejected_now, "rejection_reason"] == "no_budget"
     assert bool(leads.loc[gone_contact, "archived"])
@@ -109,12 +109,12 @@ def test_incremental_sync_picks_up_changes_archives_and_new_records(
     assert leads.loc[new_contact, "channel"] == "Paid Social"
     assert leads.loc[new_contact, "touches"] == 1
     assert leads.loc[new_contact, "first_touch_at"] == pd.Timestamp("2026-11-02T09:30:00Z")
-    deals = repository.read_deals(engine, source="hubspot").set_index("external_id")
+    deals = queries.read_deals(engine, source="hubspot").set_index("external_id")
     assert bool(deals.loc[deal_ids[0], "archived"])
     assert deals.loc[deal_ids[1], "amount"] == 4321.5
     assert (deals.loc[new_deal, "stage"], deals.loc[new_deal, "pipeline"]) == ("Renewal due", "Renewals")
     assert deals.loc[new_deal, "lead_external_id"] == new_contact
-    activities = repository.read_activities(engine, source="hubspot").set_index("external_id")
+    activities = queries.read_activities(engine, source="hubspot").set_index("external_id")
     assert activities.loc[call, "lead_external_id"] == new_contact
     # Nothing else moved.
     touched = {rejected_now, gone_contact, new_contact}
@@ -142,7 +142,7 @@ def test_incremental_reads_past_the_search_result_cap(sqlite_engine, fake_hubspo
 
     sync(sqlite_engine, config=hubspot_config.with_(search_page_size=20))
 
-    leads = repository.read_leads(sqlite_engine, source="hubspot").set_index("external_id")
+    leads = queries.read_leads(sqlite_engine, source="hubspot").set_index("external_id")
     assert (leads.loc[changed, "lead_status"] == "BAD_TIMING").all()
     assert (leads["lead_status"] == "BAD_TIMING").sum() == 130
     searches = fake.requests("POST", "/crm/v3/objects/contacts/search")
@@ -171,7 +171,7 @@ def test_rate_limit_storms_and_server_errors_lose_nothing(
     fake.fail_next(2, status=429, method="POST")  # search answers 429 too
     fake.fail_next(1, status=503, path="/crm/v4/associations")
     sync(sqlite_engine, config=hubspot_config)
-    leads = repository.read_leads(sqlite_engine, source="hubspot").set_index("external_id")
+    leads = queries.read_leads(sqlite_engine, source="hubspot").set_index("external_id")
     assert leads.loc[contact, "lifecycle_stage"] == "customer"
     assert sum(r.status == 429 for r in fake.requests("POST", "/crm/v3/objects")) == 2
 
@@ -201,7 +201,7 @@ def test_malformed_records_are_kept_aside_and_the_rest_loads(
     summary = sync(sqlite_engine, config=hubspot_config)
 
     assert summary.status == "ok" and summary.rejected == 3
-    rejected = repository.read_rejected_rows(sqlite_engine, source="hubspot").set_index("external_id")
+    rejected = journal.read_rejected_rows(sqlite_engine, source="hubspot").set_index("external_id")
     assert rejected.loc[bad_contact, "object"] == "contacts"
     assert rejected.loc[bad_contact, "reasons"] == "createdate: 'not-a-date' is not a date"
     assert rejected.loc[bad_deal, "reasons"] == "amount: '12,5x' is not a number"
@@ -215,24 +215,24 @@ def test_malformed_records_are_kept_aside_and_the_rest_loads(
     assert_same_rows(stored(sqlite_engine), wanted)
 
     sync(sqlite_engine, full=True, config=hubspot_config)
-    assert len(repository.read_rejected_rows(sqlite_engine, source="hubspot")) == 3  # seen again, kept once
+    assert len(journal.read_rejected_rows(sqlite_engine, source="hubspot")) == 3  # seen again, kept once
 
 
 def test_an_interrupted_sync_resumes_without_rereading_or_duplicating(
     sqlite_engine, fake_hubspot, hubspot_config, expected
 ):
     def interrupt_once_contacts_are_committed(stage, done, total, detail=""):
-        _, checkpoint = repository.get_sync_state(sqlite_engine, "hubspot", "contacts")
+        _, checkpoint = syncs.get_sync_state(sqlite_engine, "hubspot", "contacts")
         if stage == "fetching" and checkpoint and checkpoint["after"]:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         sync(sqlite_engine, progress=interrupt_once_contacts_are_committed, config=hubspot_config)
-    run = repository.read_sync_runs(sqlite_engine).iloc[0]
+    run = syncs.read_sync_runs(sqlite_engine).iloc[0]
     assert run["status"] == "interrupted" and "continues" in run["error"]
-    _, checkpoint = repository.get_sync_state(sqlite_engine, "hubspot", "contacts")
+    _, checkpoint = syncs.get_sync_state(sqlite_engine, "hubspot", "contacts")
     read_before = int(checkpoint["after"])
-    assert repository.get_sync_state(sqlite_engine, "hubspot", "lead_touches")[1] == {"pending": True}
+    assert syncs.get_sync_state(sqlite_engine, "hubspot", "lead_touches")[1] == {"pending": True}
     fake_hubspot.log.clear()
 
     summary = sync(sqlite_engine, config=hubspot_config)
@@ -241,7 +241,7 @@ def test_an_interrupted_sync_resumes_without_rereading_or_duplicating(
     assert_same_rows(
         stored(sqlite_engine), expected
     )  # touches recounted although the first run never got there
-    assert repository.get_sync_state(sqlite_engine, "hubspot", "lead_touches")[1] is None
+    assert syncs.get_sync_state(sqlite_engine, "hubspot", "lead_touches")[1] is None
     pages = fake_hubspot.requests("GET", "/crm/v3/objects/contacts")
     firsts = [r for r in pages if r.query.get("archived") == ["false"] and "after" not in r.query]
     assert firsts == []  # the contacts list was not started over
@@ -255,9 +255,9 @@ def test_a_wrong_token_fails_with_one_message_recorded_in_sync_runs(
     with pytest.raises(HubSpotAuthError, match="rejected the access token") as caught:
         sync(sqlite_engine, config=hubspot_config.with_(token=wrong))
 
-    run = repository.read_sync_runs(sqlite_engine).iloc[0]
+    run = syncs.read_sync_runs(sqlite_engine).iloc[0]
     assert run["status"] == "failed" and run["error"] == str(caught.value)
-    assert repository.table_counts(sqlite_engine)["leads"] == 0
+    assert queries.table_counts(sqlite_engine)["leads"] == 0
     assert len(fake_hubspot.requests()) == 1  # the first answer said it all
 
 
@@ -265,15 +265,15 @@ def test_a_missing_scope_fails_naming_the_scope(sqlite_engine, fake_hubspot, hub
     fake_hubspot.missing_scopes = {"crm.objects.owners.read"}
     with pytest.raises(HubSpotAuthError, match="crm.objects.owners.read"):
         sync(sqlite_engine, config=hubspot_config)
-    assert "crm.objects.owners.read" in repository.read_sync_runs(sqlite_engine).iloc[0]["error"]
+    assert "crm.objects.owners.read" in syncs.read_sync_runs(sqlite_engine).iloc[0]["error"]
 
 
 def test_hubspot_down_fails_cleanly_and_keeps_what_was_committed(sqlite_engine, fake_hubspot, hubspot_config):
     fake_hubspot.fail_next(50, status=502, path="/crm/v3/objects/deals")
     with pytest.raises(HubSpotUnavailableError, match="run the sync again later"):
         sync(sqlite_engine, config=hubspot_config.with_(max_attempts=2))
-    assert repository.read_sync_runs(sqlite_engine).iloc[0]["status"] == "failed"
-    assert repository.table_counts(sqlite_engine)["owners"] > 0
+    assert syncs.read_sync_runs(sqlite_engine).iloc[0]["status"] == "failed"
+    assert queries.table_counts(sqlite_engine)["owners"] > 0
 
 
 def test_progress_reports_objects_pages_rows_and_waits(sqlite_engine, fake_hubspot, hubspot_config):
@@ -322,7 +322,7 @@ def test_a_config_from_the_settings_syncs_with_their_token_and_base_url(
     config = HubSpotConfig.from_settings()  # what cli.py sync hubspot and the Data page pass in
     summary = sync(sqlite_engine, config=config, now=lambda: dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC))
     assert summary.status == "ok" and summary.owners > 0
-    cursor, _ = repository.get_sync_state(sqlite_engine, "hubspot", "contacts")
+    cursor, _ = syncs.get_sync_state(sqlite_engine, "hubspot", "contacts")
     assert cursor == str(int(dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC).timestamp() * 1000))
 
 

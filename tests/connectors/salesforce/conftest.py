@@ -10,7 +10,7 @@ import trustme
 
 from connectors.salesforce.settings import SalesforceConfig
 from connectors.salesforce.sync import sync
-from data import repository
+from data import queries
 from tests.connectors.salesforce.fake_salesforce import FakeSalesforce
 
 CLIENT_ID = "3MVG9fake.consumer.key.for.accord.tests"
@@ -156,10 +156,10 @@ def expected(fake, mql_from_history: bool = False, with_campaigns: bool = True) 
 def stored(engine) -> dict[str, pd.DataFrame]:
     """The salesforce rows in the database."""
     return {
-        "owners": repository.read_owners(engine, source="salesforce"),
-        "leads": repository.read_leads(engine, source="salesforce"),
-        "deals": repository.read_deals(engine, source="salesforce"),
-        "activities": repository.read_activities(engine, source="salesforce"),
+        "owners": queries.read_owners(engine, source="salesforce"),
+        "leads": queries.read_leads(engine, source="salesforce"),
+        "deals": queries.read_deals(engine, source="salesforce"),
+        "activities": queries.read_activities(engine, source="salesforce"),
     }
 
 

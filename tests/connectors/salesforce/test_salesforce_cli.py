@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from data import repository
+from data import journal, syncs
 from data.engine import make_engine
 from tests.conftest import clock_env
 from tests.connectors.salesforce.conftest import CLIENT_ID, CLIENT_SECRET, assert_matches
@@ -52,7 +52,7 @@ def test_the_command_syncs_with_a_progress_bar_and_an_audit_entry(tmp_path, fake
     assert "Lead" in done.stderr and "login" in done.stderr  # the progress bar
     engine = make_engine(f"sqlite:///{database}")
     assert_matches(engine, fake_sf)
-    audit = repository.read_audit(engine)
+    audit = journal.read_audit(engine)
     assert audit.iloc[0]["action"] == "sync.salesforce" and audit.iloc[0]["detail"]["status"] == "ok"
 
     again = run_cli(cli_env(database, fake_sf, trusted))
@@ -75,7 +75,7 @@ def test_a_sync_while_another_runs_exits_75(tmp_path, fake_sf, trusted):
     from data.engine import upgrade
 
     upgrade(engine)
-    repository.start_run(engine, "salesforce", "sync")  # this process: alive
+    syncs.start_run(engine, "salesforce", "sync")  # this process: alive
 
     done = run_cli(env)
 
@@ -114,9 +114,9 @@ def test_the_secret_and_the_access_token_are_never_printed_or_stored(tmp_path, f
     engine = make_engine(f"sqlite:///{database}")
     tables = json.dumps(
         {
-            "runs": repository.read_sync_runs(engine).astype(str).to_dict("records"),
-            "audit": repository.read_audit(engine).astype(str).to_dict("records"),
-            "state": repository.read_sync_state(engine).astype(str).to_dict("records"),
+            "runs": syncs.read_sync_runs(engine).astype(str).to_dict("records"),
+            "audit": journal.read_audit(engine).astype(str).to_dict("records"),
+            "state": syncs.read_sync_state(engine).astype(str).to_dict("records"),
         }
     )
     for secret in secrets:

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from connectors.salesforce.client import SalesforceConfigError, SalesforceError, SalesforceLimitError
-from data import repository
+from data import queries, syncs
 from tests.connectors.salesforce.conftest import assert_matches, run, stored
 
 SECOND = dt.timedelta(seconds=1)
@@ -26,10 +26,10 @@ def test_full_load_equals_the_org(engine, fake_sf, sf_config):
     assert _requests(fake_sf, "/jobs/query") >= 4 * 3
     assert summary.objects["Lead"].pages == 3  # 150 leads, 60 a page
     assert summary.rejected == 0
-    runs = repository.read_sync_runs(engine)
+    runs = syncs.read_sync_runs(engine)
     assert runs.iloc[0]["status"] == "ok" and runs.iloc[0]["connector"] == "salesforce"
     assert runs.iloc[0]["counts"]["daily_api_max"] == fake_sf.daily_max
-    cursors = repository.read_sync_state(engine)
+    cursors = syncs.read_sync_state(engine)
     objects = cursors[cursors["connector"] == "salesforce"].set_index("object")
     assert (
         objects.loc[["User", "Lead", "Opportunity", "Task", "Event"], "cursor"] == "2026-06-01T09:00:00Z"
@@ -100,7 +100,7 @@ def test_a_resumed_incremental_never_loses_records_sharing_the_cursor_second(eng
     fake_sf._api = failing
     with pytest.raises(SalesforceConfigError, match="API Enabled"):
         run(engine, fake_sf, sf_config)
-    _, checkpoint = repository.get_sync_state(engine, "salesforce", "Lead")
+    _, checkpoint = syncs.get_sync_state(engine, "salesforce", "Lead")
     assert checkpoint["window_start"] == stamp.strftime("%Y-%m-%dT%H:%M:%SZ")  # the second of the last record
 
     fake_sf.api_enabled = True
@@ -168,7 +168,7 @@ def test_the_sync_stops_before_exhausting_the_daily_limit_and_continues_later(en
     message = str(caught.value)
     assert "run it again after 2026-06-02 09:00 UTC" in message and "\n" not in message
     assert fake_sf.used <= 125 - 100 + 1  # the reserve was never touched
-    runs = repository.read_sync_runs(engine)
+    runs = syncs.read_sync_runs(engine)
     assert runs.iloc[0]["status"] == "stopped" and "daily API limit" in runs.iloc[0]["error"]
     partial = {t: len(f) for t, f in stored(engine).items()}
     assert sum(partial.values()) > 0
@@ -197,7 +197,7 @@ def test_request_limit_exceeded_from_salesforce_stops_cleanly(sqlite_engine, fak
 
     with pytest.raises(SalesforceLimitError, match="REQUEST_LIMIT_EXCEEDED"):
         run(sqlite_engine, fake_sf, config)
-    assert repository.read_sync_runs(sqlite_engine).iloc[0]["status"] == "stopped"
+    assert syncs.read_sync_runs(sqlite_engine).iloc[0]["status"] == "stopped"
 
 
 def test_reruns_never_duplicate(engine, fake_sf, sf_config):
@@ -208,7 +208,7 @@ def test_reruns_never_duplicate(engine, fake_sf, sf_config):
     run(engine, fake_sf, sf_config)
 
     assert_matches(engine, fake_sf)
-    counts = repository.table_counts(engine)
+    counts = queries.table_counts(engine)
     assert counts["leads"] == len(fake_sf.records["Lead"])
     assert counts["deals"] == len(fake_sf.records["Opportunity"])
 
@@ -254,13 +254,13 @@ def test_bad_configuration_is_one_line_naming_what_to_fix(sqlite_engine, fake_sf
     message = str(caught.value)
     assert named in message and "\n" not in message
     assert sf_config.client_secret not in message
-    run_row = repository.read_sync_runs(sqlite_engine).iloc[0]
+    run_row = syncs.read_sync_runs(sqlite_engine).iloc[0]
     assert run_row["status"] == "failed" and run_row["error"] == message
 
 
 def test_another_running_sync_is_refused(sqlite_engine, fake_sf, sf_config):
-    repository.start_run(sqlite_engine, "salesforce", "sync")
-    with pytest.raises(repository.RunBusyError):
+    syncs.start_run(sqlite_engine, "salesforce", "sync")
+    with pytest.raises(syncs.RunBusyError):
         run(sqlite_engine, fake_sf, sf_config)
     assert not fake_sf.log  # refused before talking to Salesforce
 
@@ -281,7 +281,7 @@ def test_an_interrupted_full_load_continues_its_bulk_job_or_starts_it_again_when
     fake_sf._api = fail_after_two_lead_pages
     with pytest.raises(SalesforceConfigError):
         run(sqlite_engine, fake_sf, sf_config)
-    _, checkpoint = repository.get_sync_state(sqlite_engine, "salesforce", "Lead")
+    _, checkpoint = syncs.get_sync_state(sqlite_engine, "salesforce", "Lead")
     assert checkpoint["job"] and checkpoint["locator"] == "120"  # two pages of 60 committed
     fake_sf.api_enabled = True
     fake_sf._api = original
