@@ -43,7 +43,7 @@ def add_figures_command(subparsers) -> None:
     )
     parser.add_argument("--period", help="the agreement's period, e.g. 2026-11 (default: the current one)")
     parser.add_argument("--week", type=_week, help=WEEK_HELP.replace("the last week that has ended",
-                                                                     "the period's latest week, as the Overview"))  # fmt: skip
+                                                                     "the week the Overview opens on"))  # fmt: skip
     parser.add_argument("--team", action="append", default=[], help="a team (repeat for several)")
     parser.add_argument(
         "--owner", action="append", default=[], help="an owner's id or name (repeat for several)"
@@ -86,12 +86,14 @@ def page_figures(
 
     versions = versions_of(engine, agreement)
     if page == "overview":
-        from views.overview import data_window, overview_view, week_choices
+        from views.overview import data_window, opening_week, overview_view, week_choices
 
         weeks = week_choices(versions, f)
-        chosen = week or weeks[0]
+        chosen = week or opening_week(versions, f)
         if chosen not in weeks:
-            raise SnapshotError(f"{chosen} is not a week of {f.period} so far; weeks: {', '.join(weeks)}")
+            raise SnapshotError(
+                f"{chosen} is not one of the last {len(weeks)} weeks; weeks: {', '.join(weeks)}"
+            )
         frames = read_window(engine, *data_window(versions, f, chosen))
         snapshots = None if f.sliced else repo.read_snapshots(engine, agreement)
         return overview_view(versions, frames, snapshots, f, chosen).figures()
