@@ -18,7 +18,7 @@ from analytics import wording
 from analytics.agreement import Agreement
 from analytics.commitments import document_in_force
 from analytics.periods import period_grid
-from pages.components import loaders
+from pages.components import history, loaders
 from views import filters as view_filters
 
 HISTORY_PERIODS = 15  # how many periods back the period picker offers
@@ -199,6 +199,7 @@ def sidebar(url: str) -> Filters | None:
             "Channel", channels, key="channel", bind="query-params", placeholder="All channels"
         )
         st.caption(f"As of {as_of.tz_convert(document.timezone):%Y-%m-%d %H:%M} ({document.timezone})")
+        history.record()  # a filter change becomes a browser history entry: Back restores the view before it
     notices = [
         *unknown_values(f"No {document.period} {{value}} among the last {len(labels)}", asked["period"][-1:],
                         labels, period),
