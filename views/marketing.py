@@ -16,11 +16,13 @@ import plotly.graph_objects as go
 from analytics import breakdown_charts as bc
 from analytics import breakdowns as bd
 from analytics import commitments as core
-from analytics import wording
+from analytics import mix, wording
 from analytics.charts import STATUS_LABELS, pacing_chart, trend_chart
 from analytics.commitments import as_versions, document_in_force, evaluate
 from analytics.funnel import handover_split
 from analytics.metrics import METRICS
+from analytics.periods import period_of
+from analytics.snapshots import format_change
 from views.figures import figure_rows
 from views.filters import Filters
 from views.sales import TRACKED_METRICS
@@ -49,11 +51,17 @@ class Headline:
 
 @dataclass(frozen=True)
 class Breakdown:
-    """MQLs, SQLs and pipeline per channel or campaign: table and chart."""
+    """MQLs, SQLs and pipeline per channel or campaign against the previous period and the usual share.
+
+    ``table`` holds the numbers (the CSV: :func:`analytics.mix.compare_volume`), ``cells`` the same rows as
+    the page shows them (:func:`volume_cells`), ``chart`` the period's volume; ``compared`` names the periods.
+    """
 
     by: str
     table: pd.DataFrame
     chart: go.Figure | None
+    cells: pd.DataFrame | None = None
+    compared: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,54 @@ class MarketingView:
         return pd.concat(parts, ignore_index=True).drop_duplicates(
             ["commitment", "period"], ignore_index=True
         )
+
+
+def earlier_windows(doc: Any, period_start: pd.Timestamp) -> tuple[tuple, tuple]:
+    """Return (label, start, end) of the period before the one starting at ``period_start``, and (first label,
+    start, last label) of the :data:`analytics.mix.USUAL_PERIODS` before it, in ``doc``'s periods."""
+    rows = []
+    start = period_start
+    for _ in range(mix.USUAL_PERIODS):
+        row = period_of(start - pd.Timedelta(microseconds=1), doc.period, doc.timezone)
+        rows.append((str(row["period"]), row["period_start"], row["period_end"]))
+        start = row["period_start"]
+    return rows[0], (rows[-1][0], rows[-1][1], rows[0][0])
+
+
+def _rate(value: Any, mqls: Any) -> str:
+    return "— (no MQLs)" if not mqls else wording.format_value(value, "rate")
+
+
+def volume_cells(table: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Return the breakdown's rows as the page shows them: counts and pipeline as numbers, rates and shares
+    written by :func:`analytics.wording.format_value`, changes by :func:`analytics.snapshots.format_change`;
+    a rate over zero MQLs reads "— (no MQLs)", a change without a previous figure "—".
+
+    Columns: ``by``, mqls, mqls_change, sqls, mql_to_sql, mql_to_sql_change, sourced_deals, sourced_pipeline,
+    share_of_mqls, usual_share, share_change.
+    """
+    if table.empty:
+        return table
+    rows = table.to_dict("records")
+
+    def change(value: Any, kind: str) -> str:
+        return format_change(value, kind) or "—"
+
+    return pd.DataFrame(
+        {
+            by: table[by],
+            "mqls": table["mqls"],
+            "mqls_change": [change(r["mqls_change"], "count") for r in rows],
+            "sqls": table["sqls"],
+            "mql_to_sql": [_rate(r["mql_to_sql"], r["mqls"]) for r in rows],
+            "mql_to_sql_change": [change(r["mql_to_sql_change"], "rate") for r in rows],
+            "sourced_deals": table["sourced_deals"],
+            "sourced_pipeline": table["sourced_pipeline"],
+            "share_of_mqls": [wording.format_value(r["share_of_mqls"], "rate", missing="—") for r in rows],
+            "usual_share": [wording.format_value(r["usual_share"], "rate", missing="—") for r in rows],
+            "share_change": [change(r["share_change"], "rate") for r in rows],
+        }
+    )
 
 
 def marketing_view(
@@ -149,6 +205,12 @@ def marketing_view(
         "(each counted in the period of its own MQL)."
     )
     breakdowns = {}
+    previous, usual = earlier_windows(doc, f.period_start)
+    compared = (
+        f"Change: against {wording.period_name(previous[0])}. Usual share: the share of MQLs over "
+        f"{wording.period_name(usual[0])} to {wording.period_name(usual[-1])} (the {mix.USUAL_PERIODS} "
+        "periods before), pooled."
+    )
     for by in BREAKDOWNS:
         volume = bd.volume_by(*window, by=by)
         chart = None
@@ -156,7 +218,10 @@ def marketing_view(
             chart = bc.volume_chart(
                 volume, by=by, title=f"MQLs and SQLs by {by} (top 15)<br><sup>{subtitle}</sup>"
             )
-        breakdowns[by] = Breakdown(by, volume, chart)
+        before = bd.volume_by(versions, past, previous[1], previous[2], f.as_of, by=by)
+        pooled = bd.volume_by(versions, past, usual[1], f.period_start, f.as_of, by=by)
+        table = mix.compare_volume(volume, before, pooled, by) if not volume.empty else volume
+        breakdowns[by] = Breakdown(by, table, chart, volume_cells(table, by), compared)
 
     acceptance_commitment = bd.tracked_commitment(doc, "acceptance_rate")
     acceptance_row = bd.row_for(results, doc, "acceptance_rate", f.period)
