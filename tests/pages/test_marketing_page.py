@@ -95,7 +95,7 @@ def assert_volume_shown(shown: pd.DataFrame, volume: pd.DataFrame, by: str) -> N
     pd.testing.assert_frame_equal(head[numbers], volume[numbers], check_dtype=False)
     assert head["mql_to_sql"].tolist() == [
         wording.format_value(r, "rate") if n else "— (no MQLs)"
-        for r, n in zip(volume["mql_to_sql"], volume["mqls"])
+        for r, n in zip(volume["mql_to_sql"], volume["mqls"], strict=True)
     ]
     assert head["share_of_mqls"].tolist() == [
         wording.format_value(r, "rate") for r in volume["share_of_mqls"]
@@ -137,7 +137,7 @@ def test_the_conversion_trend_covers_the_offered_periods(marketing, demo_db_url)
     shown = table(marketing, "period", "mqls", "sqls", "mql_to_sql")
     assert shown["period"].tolist() == rows["period"].tolist() and len(shown) == 15
     assert shown["mql_to_sql"].tolist() == [  # beside the target: never rounded onto it
-        wording.format_value(a, "rate", beside=t) for a, t in zip(rows["actual"], rows["target"])
+        wording.format_value(a, "rate", beside=t) for a, t in zip(rows["actual"], rows["target"], strict=True)
     ]
     assert shown["sqls"].tolist() == rows["met"].tolist()
 
