@@ -7,16 +7,38 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analytics.snapshots import week_dates
 from pages.components import exports, loaders, page
 from pages.components.alerts_view import mark_alerted
-from views.sales import QUEUE_HOURS, SALES_METRICS
+from views.overview import opening_week, week_choices
+from views.sales import QUEUE_HOURS, SALES_METRICS, week_filters
 
 HOURS = {"format": "%.1f"}
 
 
 head = page.header("Sales", "sales' commitments")
 f = head.f
-view = loaders.sales_view(**f.view_key())
+versions = loaders.agreement_versions(f.url, f.agreement)
+# A week instead of the period: the Monday meeting's weeks, judged as the Overview judges them.
+span_column, week_column, week_about = st.columns([1, 1, 2], vertical_alignment="bottom")
+spans = [f.document.period.capitalize(), "Week"]  # the link holds e.g. span=Week
+span = span_column.segmented_control("Show", spans, default=spans[0], required=True, key="span",
+                                     bind="query-params")  # fmt: skip
+key = f.view_key()
+if span == "Week" and f.document.period != "week":
+    weeks = week_choices(versions, f.view())
+    week = week_column.selectbox("Week", weeks, index=weeks.index(opening_week(versions, f.view())), key="week",
+                                 bind="query-params", help="ISO weeks, Monday to Sunday, the first the current one.")  # fmt: skip
+    shown = week_filters(versions, f.view(), week)
+    state = "in progress" if shown.is_current_period else "closed"
+    week_about.caption(f"{week}: {week_dates(week)}, {state}")
+    key = {
+        **key,
+        "period": week,
+        "start": shown.period_start.isoformat(),
+        "end": shown.period_end.isoformat(),
+    }
+view = loaders.sales_view(**key)
 
 # --- the commitments --------------------------------------------------------------------------------------
 st.subheader(f"Sales' commitments — {view.period_name}")

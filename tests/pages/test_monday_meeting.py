@@ -4,9 +4,19 @@ chosen, and the link carries the week."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
+from analytics import wording
+from analytics.agreement import versions_from_rows
+from analytics.snapshots import evaluate_weeks
+from data import repository as repo
+from data.engine import make_engine
+from data.frames import read_window
 from tests.conftest import plain
+from tests.pages.dashboard_oracle import metrics, open_page, table
+from tests.pages.test_figures_cli import figures
 from tests.pages.test_overview_page import demo_copy, open_overview, shown  # noqa: F401 (a fixture)
+from tests.views.oracle import follow_up_by_rep
 
 MONDAY_MIDNIGHT_BERLIN = "2026-11-15T23:00Z"  # Monday 16 November 2026, 00:00 in Europe/Berlin
 
@@ -52,3 +62,49 @@ def test_a_week_outside_the_last_thirteen_says_so(monkeypatch, demo_copy):  # no
         "No week '2026-W30' among the last 14; showing 2026-W46." in w
         for w in map(plain, (w.value for w in at.warning))
     )
+
+
+def test_the_sales_page_shows_a_week_with_the_overviews_definitions(monkeypatch, tmp_path, demo_db_url):
+    as_of = pd.Timestamp("2026-11-16 10:00", tz="Europe/Berlin").tz_convert("UTC")
+    at = open_page(monkeypatch, tmp_path, demo_db_url, "pages/sales.py", as_of=f"{as_of:%Y-%m-%dT%H:%MZ}",
+                   span="Week")  # fmt: skip
+    assert at.selectbox(key="week").value == "2026-W46"  # Monday morning: the week just closed
+    assert any("2026-W46: 9–15 November 2026, closed" in c.value for c in at.caption)
+    assert any(h.value.startswith("Sales' commitments — week 46 of 2026") for h in at.subheader)
+    engine = make_engine(demo_db_url)
+    versions = versions_from_rows(repo.read_agreement_versions(engine, "Sales and Marketing SLA"))
+    frames = read_window(engine, as_of - pd.Timedelta(days=40), as_of + pd.Timedelta(days=1))
+    week = evaluate_weeks(versions, frames, ["2026-W46"], as_of).set_index("metric")
+    speed = week.loc["followed_up_within"]
+    assert metrics(at)["Follow-up"] == wording.format_value(speed["actual"], "rate", beside=speed["target"])
+    row = pd.Timestamp("2026-11-09", tz="Europe/Berlin").tz_convert("UTC")
+    by_rep = follow_up_by_rep(versions, frames, row, row + pd.Timedelta(days=7), as_of)
+    reps = table(at, "owner_id", "owner", "team").set_index("owner")  # the per-rep table of the week
+    assert sorted(reps.index) == sorted(by_rep)
+    for rep, counts in by_rep.items():
+        assert tuple(reps.loc[rep, ["met", "breached", "pending"]]) == tuple(counts.values()), rep
+
+    at.segmented_control(key="span").set_value("Month").run()  # back to the month
+    assert any(h.value.startswith("Sales' commitments — November 2026") for h in at.subheader)
+
+
+def test_cli_figures_of_a_sales_week_are_the_page(monkeypatch, tmp_path, capsys, demo_db_url):
+    as_of = "2026-11-16T09:00Z"  # Monday 10:00 in Berlin: the week just closed
+    at = open_page(monkeypatch, tmp_path, demo_db_url, "pages/sales.py", as_of=as_of, span="Week")
+    rows = figures(capsys, monkeypatch, demo_db_url, "--page", "sales", "--sales-week", "--as-of", as_of)
+    assert set(rows["period"]) == {"2026-W46"}
+    whole = rows[~rows["slice"].str.startswith("rep: ")].set_index("commitment")
+    for cid, label in {
+        "speed-to-lead": "Follow-up",
+        "touches": "Touches",
+        "disposition": "Disposition",
+    }.items():
+        assert metrics(at)[label] == wording.format_value(
+            whole.loc[cid, "actual"], "rate", beside=whole.loc[cid, "target"]
+        )
+    reps = rows[rows["slice"].str.startswith("rep: ")]
+    printed = dict(zip(reps["slice"].str.removeprefix("rep: "), reps["actual"], strict=True))
+    page_reps = table(at, "owner_id", "owner", "team")
+    assert len(printed) == len(page_reps) > 0
+    for rep, rate in zip(page_reps["owner"], page_reps["rate"], strict=True):
+        assert printed[rep] == pytest.approx(rate, nan_ok=True)
