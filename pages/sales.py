@@ -10,10 +10,12 @@ import streamlit as st
 from analytics.snapshots import week_dates
 from pages.components import exports, loaders, page
 from pages.components.alerts_view import mark_alerted
+from views.cells import rate_cells
 from views.overview import opening_week, week_choices
 from views.sales import QUEUE_HOURS, SALES_METRICS, week_filters
 
 HOURS = {"format": "%.1f"}
+DECIDED = "— (none decided)"  # a rate over no met or breached lead
 
 
 head = page.header("Sales", "sales' commitments")
@@ -76,10 +78,10 @@ else:
         page.show_chart(view.rep_chart, key="sales_rep_followup")
     with right:
         st.dataframe(
-            view.per_team, key="sales_team_table", hide_index=True,
+            rate_cells(view.per_team, {"rate": DECIDED}), key="sales_team_table", hide_index=True,
             column_order=["team", "leads", "rate", "median_hours", "p90_hours"],
             column_config={
-                "team": "Team", "leads": "Leads", "rate": st.column_config.NumberColumn("Within limit", format="percent"),
+                "team": "Team", "leads": "Leads", "rate": "Within limit",
                 "median_hours": st.column_config.NumberColumn("Median h", **HOURS),
                 "p90_hours": st.column_config.NumberColumn("p90 h", **HOURS), "overdue_untouched": "Overdue now",
             },
@@ -90,12 +92,12 @@ else:
         )
         exports.download_csv(view.per_team, f"followup-by-team-{f.period}.csv", key="sales_team_csv")
     st.dataframe(
-        view.per_rep, key="sales_rep_table", hide_index=True,
+        rate_cells(view.per_rep, {"rate": DECIDED}), key="sales_rep_table", hide_index=True,
         column_order=["owner", "team", "leads", "met", "breached", "pending", "rate", "median_hours", "p90_hours",
                       "overdue_untouched"],
         column_config={
             "owner": "Rep", "team": "Team", "leads": "Leads", "met": "Met", "breached": "Breached",
-            "pending": "Pending", "rate": st.column_config.NumberColumn("Within limit", format="percent"),
+            "pending": "Pending", "rate": "Within limit",
             "median_hours": st.column_config.NumberColumn("Median (business h)", **HOURS),
             "p90_hours": st.column_config.NumberColumn("p90 (business h)", **HOURS),
             "overdue_untouched": "Overdue now",
