@@ -71,3 +71,22 @@ def test_back_after_a_filter_change_restores_the_filters_and_the_figures(app_pag
     expect(page.get_by_role("heading", name=before)).to_be_visible()
     wait_for_app(page)
     assert mqls(page) == emea_mqls
+
+
+def test_back_after_choosing_a_week_restores_the_week_on_the_overview(app_page, app_server):
+    page = app_page
+    page.goto(f"{app_server.url}/?as_of={pinned_as_of()}")  # as of a past instant: nothing is frozen
+    wait_for_app(page)
+    card = page.locator(".st-key-overview_card_mql-volume")
+    expect(card).to_be_visible()
+    first = re.search(r"\d{4}-W\d{2}", card.inner_text()).group()  # the card's label names its week
+    earlier = f"{pd.Timestamp(pinned_as_of()) - pd.Timedelta(weeks=3):%G-W%V}"
+
+    choose(page, "week", earlier)
+    expect(page).to_have_url(re.compile(rf"week={earlier}"))
+    expect(card).to_contain_text(re.compile(rf"^\W*MQL volume\W+{earlier}"))
+    wait_for_app(page)
+
+    page.go_back()
+    expect(page).not_to_have_url(re.compile(r"week="))
+    expect(card).to_contain_text(re.compile(rf"^\W*MQL volume\W+{first}"))
