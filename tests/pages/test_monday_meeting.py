@@ -4,7 +4,9 @@ chosen, and the link carries the week."""
 from __future__ import annotations
 
 import pandas as pd
+from streamlit.testing.v1 import AppTest
 
+import settings
 from analytics import wording
 from analytics.agreement import versions_from_rows
 from analytics.snapshots import evaluate_weeks
@@ -107,3 +109,15 @@ def test_cli_figures_of_a_sales_week_are_the_page(monkeypatch, tmp_path, capsys,
     assert len(printed) == len(page_reps) > 0
     for rep, rate in zip(page_reps["owner"], page_reps["rate"], strict=True):
         assert wording.format_value(printed[rep], "rate", missing="— (none decided)") == rate
+
+
+def test_a_sales_week_outside_the_last_thirteen_says_so(monkeypatch, tmp_path, demo_db_url):
+    # Straight to /sales, as the link opens it (a first run at / would show the Overview's own week notice).
+    monkeypatch.setenv("ACCORD_DATABASE_URL", demo_db_url)
+    at = AppTest.from_file(str(settings.ROOT / "app.py"), default_timeout=120)
+    for name, value in {"as_of": MONDAY_MIDNIGHT_BERLIN, "span": "Week", "week": "2025-W01"}.items():
+        at.query_params[name] = value
+    at.switch_page("pages/sales.py").run()
+    assert not at.exception
+    assert at.selectbox(key="week").value == "2026-W46"
+    assert "No week '2025-W01' among the last 14; showing 2026-W46." in [plain(w.value) for w in at.warning]
