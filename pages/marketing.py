@@ -52,7 +52,8 @@ else:
             "SQLs: leads handed over in the period and qualified by now. Pipeline: deals opened in the period "
             "from marketing's leads."
         )
-        st.caption(volume.compared)
+        if volume.compared:
+            st.caption(volume.compared)
         st.caption(view.handovers_sentence)
         exports.download_csv(
             volume.table, f"marketing-by-{by}-{f.period}.csv", key=f"marketing_volume_csv_{by}"

@@ -22,7 +22,7 @@ from analytics.commitments import as_versions, document_in_force, evaluate
 from analytics.funnel import handover_split
 from analytics.metrics import METRICS
 from analytics.periods import period_of
-from analytics.snapshots import format_change
+from analytics.snapshots import format_change, window_frames
 from views.figures import figure_rows
 from views.filters import Filters
 from views.sales import TRACKED_METRICS
@@ -30,6 +30,7 @@ from views.sales import TRACKED_METRICS
 PAGE = "marketing"
 HEADLINE = {"mql_count": "MQLs", "sql_count": "SQLs", "sourced_pipeline": "Sourced pipeline"}
 BREAKDOWNS = {"channel": "Channel", "campaign": "Campaign"}
+COMPARED_BY = "channel"  # the breakdown shown against the previous period and its usual share
 
 
 @dataclass(frozen=True)
@@ -129,16 +130,19 @@ def volume_cells(table: pd.DataFrame, by: str) -> pd.DataFrame:
     a rate over zero MQLs reads "— (no MQLs)", a change without a previous figure "—".
 
     Columns: ``by``, mqls, mqls_change, sqls, mql_to_sql, mql_to_sql_change, sourced_deals, sourced_pipeline,
-    share_of_mqls, usual_share, share_change.
+    share_of_mqls, usual_share, share_change (the four of the comparison only when ``table`` has them).
     """
     if table.empty:
         return table
+    compared = "mqls_change" in table
+    if not compared:  # not compared (campaigns): the period's own columns
+        table = table.assign(**{c: float("nan") for c in mix.COMPARED})
     rows = table.to_dict("records")
 
     def change(value: Any, kind: str) -> str:
         return format_change(value, kind) or "—"
 
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             by: table[by],
             "mqls": table["mqls"],
@@ -152,6 +156,11 @@ def volume_cells(table: pd.DataFrame, by: str) -> pd.DataFrame:
             "usual_share": [wording.format_value(r["usual_share"], "rate", missing="—") for r in rows],
             "share_change": [change(r["share_change"], "rate") for r in rows],
         }
+    )
+    return (
+        out
+        if compared
+        else out.drop(columns=["mqls_change", "mql_to_sql_change", "usual_share", "share_change"])
     )
 
 
@@ -211,6 +220,8 @@ def marketing_view(
         f"{wording.period_name(usual[0])} to {wording.period_name(usual[-1])} (the {mix.USUAL_PERIODS} "
         "periods before), pooled."
     )
+    # Only the rows of each earlier window: the history's months would be prepared again for each of them.
+    earlier = [window_frames(past, previous[1], previous[2]), window_frames(past, usual[1], f.period_start)]
     for by in BREAKDOWNS:
         volume = bd.volume_by(*window, by=by)
         chart = None
@@ -218,10 +229,14 @@ def marketing_view(
             chart = bc.volume_chart(
                 volume, by=by, title=f"MQLs and SQLs by {by} (top 15)<br><sup>{subtitle}</sup>"
             )
-        before = bd.volume_by(versions, past, previous[1], previous[2], f.as_of, by=by)
-        pooled = bd.volume_by(versions, past, usual[1], f.period_start, f.as_of, by=by)
-        table = mix.compare_volume(volume, before, pooled, by) if not volume.empty else volume
-        breakdowns[by] = Breakdown(by, table, chart, volume_cells(table, by), compared)
+        table = volume
+        if by == COMPARED_BY and not volume.empty:  # the channel mix; campaigns come and go too fast for it
+            before = bd.volume_by(versions, earlier[0], previous[1], previous[2], f.as_of, by=by)
+            pooled = bd.volume_by(versions, earlier[1], usual[1], f.period_start, f.as_of, by=by)
+            table = mix.compare_volume(volume, before, pooled, by)
+        breakdowns[by] = Breakdown(
+            by, table, chart, volume_cells(table, by), compared if by == COMPARED_BY else ""
+        )
 
     acceptance_commitment = bd.tracked_commitment(doc, "acceptance_rate")
     acceptance_row = bd.row_for(results, doc, "acceptance_rate", f.period)
