@@ -856,8 +856,8 @@ GLOSSARY: dict[str, str] = {
     # The Monday meeting and Marketing's channel table (issue 16)
     "meeting week": "The ISO week the Overview (and the Sales page's week choice) opens on: the week just closed while the current week has barely started, i.e. until the close of its first working day in the agreement's calendar (Monday 17:30 in Berlin for the default agreement; Tuesday's close when Monday is a holiday), then the week in progress. The week picker offers the current week and the 13 before it.",
     "week view": "A week on the Sales page is judged as the Overview judges it: by the agreement version in force at the week's start, rate targets as they are; a closed week whose windows still run is provisional.",
-    "change against the previous period": "Marketing's channel and campaign table: this period's MQLs and MQL -> SQL rate minus those of the period before (rates in points), both as known at as-of. A channel without MQLs in the period before changes from 0; a rate over no MQLs reads — (no MQLs).",
-    "usual share": "A channel's (or campaign's) MQLs over the 3 agreement periods before the one shown, divided by all MQLs of those periods (pooled, so a quiet period weighs less). Share vs usual is this period's share of MQLs minus the usual share, in points. A channel quiet this period but active in those periods is listed with 0 MQLs.",
+    "change against the previous period": "Marketing's channel table: this period's MQLs and MQL -> SQL rate minus those of the period before (rates in points), both as known at as-of. A channel without MQLs in the period before changes from 0; a rate over no MQLs reads — (no MQLs).",
+    "usual share": "A channel's MQLs over the 3 agreement periods before the one shown, divided by all MQLs of those periods (pooled, so a quiet period weighs less). Share vs usual is this period's share of MQLs minus the usual share, in points. A channel quiet this period but active in those periods is listed with 0 MQLs.",
 }
 # Each metric's definition is its docstring, as Markdown-ready text.
 GLOSSARY.update({name: " ".join(m.description.split()).replace("``", "`") for name, m in METRICS.items()})
