@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from analytics.charts import GREY, STATUS_COLORS, TARGET_COLOR, layout, tidy
+from analytics.wording import format_value
 
 BLUE, DARK_BLUE = "#3b82f6", "#1e3a8a"
 
@@ -74,7 +75,7 @@ def acceptance_chart(table: pd.DataFrame, *, by: str, title: str, target: float 
     if target is not None and not pd.isna(target):
         fig.add_trace(
             go.Scatter(y=names, x=float(target) * (rows["accepted"] + rows["rejected"]), mode="markers",
-                       name=f"Accepted needed for the {float(target):.0%} target",
+                       name=f"Accepted needed for the {format_value(target, 'rate', exact=True)} target",
                        marker={"symbol": "line-ns-open", "size": 18, "color": TARGET_COLOR, "line": {"width": 3}})
         )  # fmt: skip
     labels = [f"{r:.0%} accepted" if not pd.isna(r) else "none decided" for r in rows["acceptance_rate"]]
@@ -161,7 +162,7 @@ def conversion_chart(cohorts: pd.DataFrame, *, title: str, target: float | None 
                                  hovertemplate=f"%{{x}}: %{{y:.0f}}% {label}<extra></extra>"))  # fmt: skip
     if target is not None and not pd.isna(target):
         fig.add_hline(y=float(target) * 100, line={"color": TARGET_COLOR, "width": 2, "dash": "dash"},
-                      annotation_text=f"MQL → SQL target {float(target):.0%}", annotation_position="top left")  # fmt: skip
+                      annotation_text=f"MQL → SQL target {format_value(target, 'rate', exact=True)}", annotation_position="top left")  # fmt: skip
     fig.update_yaxes(rangemode="tozero")
     return _layout(fig, title, "Handover cohort (period)", "Conversion of the previous stage (%)")
 

@@ -9,6 +9,7 @@ import streamlit as st
 
 from analytics import breakdown_charts as bc
 from pages.components import exports, loaders, page
+from views.cells import rate_cells
 
 head = page.header("Funnel", "the funnel")
 f = head.f
@@ -48,12 +49,12 @@ else:
         page.show_chart(view.conversion_chart, key="funnel_conversion")
     with right:
         page.show_chart(view.days_chart, key="funnel_days")
+    rates = {c: "— (none)" for c in [*bc.CONVERSIONS, "mql_to_won"]}  # written the one way (views.cells)
     st.dataframe(
-        view.cohort_table, key="funnel_cohort_table", hide_index=True,
+        rate_cells(view.cohort_table, rates), key="funnel_cohort_table", hide_index=True,
         column_config={
             "period": "Handed over in", "mql": "MQL", "sql": "SQL", "opportunity": "Opportunity", "won": "Won",
-            **{c: st.column_config.NumberColumn(label, format="percent")
-               for c, label in {**bc.CONVERSIONS, "mql_to_won": "MQL → won"}.items()},
+            **{**bc.CONVERSIONS, "mql_to_won": "MQL → won"},
             **{c: st.column_config.NumberColumn(f"Days {label}", format="%.1f") for c, label in bc.STAGE_DAYS.items()},
         },
     )  # fmt: skip

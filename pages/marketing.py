@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analytics import wording
 from pages.components import exports, loaders, page
+from views.cells import rate_cells
 from views.marketing import BREAKDOWNS, HEADLINE
 
 head = page.header("Marketing", "marketing's commitments")
@@ -42,29 +44,36 @@ volume = view.breakdowns[by]
 if volume.table.empty:
     st.info(view.no_volume)
 else:
-    left, right = st.columns([2, 3])
+    left, right = st.columns([3, 2])
     with left:
         page.show_chart(volume.chart, key=f"marketing_volume_{by}")
     with right:
-        st.dataframe(
-            volume.table, key=f"marketing_volume_table_{by}", hide_index=True,
-            column_config={
-                by: BREAKDOWNS[by], "mqls": "MQLs", "sqls": "SQLs",
-                "mql_to_sql": st.column_config.NumberColumn("MQL → SQL", format="percent"),
-                "sourced_deals": "Sourced deals",
-                "sourced_pipeline": st.column_config.NumberColumn(f"Pipeline ({doc.currency or 'amount'})",
-                                                                  format="localized"),
-                "share_of_mqls": st.column_config.NumberColumn("Share of MQLs", format="percent"),
-            },
-        )  # fmt: skip
         st.caption(
             "SQLs: leads handed over in the period and qualified by now. Pipeline: deals opened in the period "
             "from marketing's leads."
         )
+        if volume.compared:
+            st.caption(volume.compared)
         st.caption(view.handovers_sentence)
         exports.download_csv(
             volume.table, f"marketing-by-{by}-{f.period}.csv", key=f"marketing_volume_csv_{by}"
         )
+    # Full width, so every column shows at 1440 px; the changes' meaning is in each header's help.
+    change = "Against the previous period"
+    st.dataframe(
+        volume.cells, key=f"marketing_volume_table_{by}", hide_index=True, width="stretch",
+        column_config={
+            by: BREAKDOWNS[by], "mqls": "MQLs", "mqls_change": st.column_config.TextColumn("± MQLs", help=change),
+            "sqls": "SQLs", "mql_to_sql": "MQL → SQL",
+            "mql_to_sql_change": st.column_config.TextColumn("± MQL → SQL", help=f"{change}, in points"),
+            "sourced_deals": "Sourced deals",
+            "sourced_pipeline": st.column_config.NumberColumn(f"Pipeline ({doc.currency or 'amount'})",
+                                                              format="localized"),
+            "share_of_mqls": "Share of MQLs",
+            "usual_share": st.column_config.TextColumn("Usual share", help=volume.compared),
+            "share_change": st.column_config.TextColumn("± usual", help="Share of MQLs minus usual share, in points"),
+        },
+    )  # fmt: skip
 
 # --- acceptance and rejection reasons ---------------------------------------------------------------------
 st.subheader(f"Acceptance and rejection reasons by channel — {view.period_name}")
@@ -78,11 +87,12 @@ else:
     with left:
         page.show_chart(view.acceptance_chart, key="marketing_acceptance")
         st.dataframe(
-            view.acceptance, key="marketing_acceptance_table", hide_index=True,
+            rate_cells(view.acceptance, {"acceptance_rate": "— (none decided)"}), key="marketing_acceptance_table",
+            hide_index=True,
             column_order=["channel", "leads", "accepted", "rejected", "open", "acceptance_rate"],
             column_config={
                 "channel": "Channel", "leads": "Leads", "accepted": "Accepted", "rejected": "Rejected",
-                "open": "Open", "acceptance_rate": st.column_config.NumberColumn("Acceptance", format="percent"),
+                "open": "Open", "acceptance_rate": "Acceptance",
             },
         )  # fmt: skip
         exports.download_csv(
@@ -109,10 +119,15 @@ if view.trend_table is None:
 else:
     page.show_chart(view.trend_chart, key="marketing_conversion_trend")
     st.caption(view.trend_caption)
+    beside = "target" if "target" in view.trend_table else None  # a rate beside its target keeps its decimals
+    trend_cells = rate_cells(view.trend_table, {"mql_to_sql": "— (no MQLs)"}, beside)
+    if beside:
+        trend_cells["target"] = [
+            wording.format_value(t, "rate", exact=True) for t in view.trend_table["target"]
+        ]
     st.dataframe(
-        view.trend_table, key="marketing_trend_table", hide_index=True,
-        column_config={"period": "Period", "mqls": "MQLs", "sqls": "SQLs",
-                       "mql_to_sql": st.column_config.NumberColumn("MQL → SQL", format="percent"),
-                       "target": st.column_config.NumberColumn("Target", format="percent"), "status": "Status"},
+        trend_cells, key="marketing_trend_table", hide_index=True,
+        column_config={"period": "Period", "mqls": "MQLs", "sqls": "SQLs", "mql_to_sql": "MQL → SQL",
+                       "target": "Target", "status": "Status"},
     )  # fmt: skip
     exports.download_csv(view.trend_table, f"mql-to-sql-{f.period}.csv", key="marketing_trend_csv")

@@ -11,12 +11,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analytics import wording
 from analytics.periods import last_closed_week
 from analytics.snapshots import overview_window
-from analytics.wording import period_name as period_title
 from data.transactions import StorageError
 from pages.components import auth, exports, loaders, page
-from views.overview import data_window, week_choices
+from views.overview import data_window, opening_week, week_choices
 
 
 def show_chart(fig, key: str, week: str) -> None:
@@ -33,14 +33,19 @@ versions = loaders.agreement_versions(f.url, f.agreement)
 live = "as_of" not in st.query_params  # looking at now, not at the past
 
 weeks = week_choices(versions, f.view())
+opening = opening_week(versions, f.view())
+asked = st.query_params.get("week")  # before the picker: it drops a value that is not one of its options
 picker, about = st.columns([1, 2], vertical_alignment="bottom")
 week = picker.selectbox(
-    "Week", weeks, key="week", bind="query-params",  # plain labels: the URL holds e.g. week=2026-W47
-    help=f"ISO weeks (Monday to Sunday, {tz}) of {period_title(f.period)}; the first is the latest.",
+    "Week", weeks, index=weeks.index(opening), key="week", bind="query-params",  # the URL holds e.g. 2026-W47
+    help=f"ISO weeks (Monday to Sunday, {tz}), the first the current one. Until the close of a week's first "
+    "working day the page opens on the week just closed.",
 )  # fmt: skip
-if week not in weeks:  # a deep link to a week outside the period (or not a week at all)
-    picker.caption(f"{week!r} is not a week of {period_title(f.period)} so far; showing {weeks[0]}.")
-    week = weeks[0]
+# A deep link to a week that cannot be chosen (or not a week at all) says so.
+if asked is not None and asked not in weeks:
+    picker.warning(
+        f"No week {wording.literal(repr(asked[:40]))} among the last {len(weeks)}; showing {week}."
+    )
 # One window of data for everything on this page: the week, its trend and the period chosen.
 lo, hi = data_window(versions, f.view(), week)
 start, end = lo.isoformat(), hi.isoformat()

@@ -7,16 +7,47 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analytics import wording
+from analytics.wording import week_dates
 from pages.components import exports, loaders, page
 from pages.components.alerts_view import mark_alerted
-from views.sales import QUEUE_HOURS, SALES_METRICS
+from views.cells import rate_cells
+from views.overview import opening_week, week_choices
+from views.sales import QUEUE_HOURS, SALES_METRICS, week_filters
 
 HOURS = {"format": "%.1f"}
+DECIDED = "— (none decided)"  # a rate over no met or breached lead
 
 
 head = page.header("Sales", "sales' commitments")
 f = head.f
-view = loaders.sales_view(**f.view_key())
+versions = loaders.agreement_versions(f.url, f.agreement)
+# A week instead of the period: the Monday meeting's weeks, judged as the Overview judges them.
+span_column, week_column, week_about = st.columns([1, 1, 2], vertical_alignment="bottom")
+spans = [f.document.period.capitalize(), "Week"]  # the link holds e.g. span=Week
+span = span_column.segmented_control("Show", spans, default=spans[0], required=True, key="span",
+                                     bind="query-params")  # fmt: skip
+key = f.view_key()
+if span == "Week" and f.document.period != "week":
+    weeks = week_choices(versions, f.view())
+    asked = st.query_params.get("week")  # before the picker: it drops a week that is not one of its options
+    week = week_column.selectbox("Week", weeks, index=weeks.index(opening_week(versions, f.view())), key="week",
+                                 bind="query-params", help="ISO weeks, Monday to Sunday, the first the current one.")  # fmt: skip
+    shown = week_filters(versions, f.view(), week)
+    state = "in progress" if shown.is_current_period else "closed"
+    week_about.caption(f"{week}: {week_dates(week)}, {state}")
+    key = {
+        **key,
+        "period": week,
+        "start": shown.period_start.isoformat(),
+        "end": shown.period_end.isoformat(),
+    }
+    if asked is not None and asked not in weeks:  # a linked week that cannot be chosen says so
+        st.warning(
+            f"No week {wording.literal(repr(asked[:40]))} among the last {len(weeks)}; showing {week}."
+        )
+view = loaders.sales_view(**key)
+shown_period = key["period"]  # the month, or the week shown: the CSV files are named after it
 
 # --- the commitments --------------------------------------------------------------------------------------
 st.subheader(f"Sales' commitments — {view.period_name}")
@@ -54,10 +85,10 @@ else:
         page.show_chart(view.rep_chart, key="sales_rep_followup")
     with right:
         st.dataframe(
-            view.per_team, key="sales_team_table", hide_index=True,
+            rate_cells(view.per_team, {"rate": DECIDED}), key="sales_team_table", hide_index=True,
             column_order=["team", "leads", "rate", "median_hours", "p90_hours"],
             column_config={
-                "team": "Team", "leads": "Leads", "rate": st.column_config.NumberColumn("Within limit", format="percent"),
+                "team": "Team", "leads": "Leads", "rate": "Within limit",
                 "median_hours": st.column_config.NumberColumn("Median h", **HOURS),
                 "p90_hours": st.column_config.NumberColumn("p90 h", **HOURS), "overdue_untouched": "Overdue now",
             },
@@ -66,20 +97,20 @@ else:
             "Within limit: met / (met + breached); pending leads are not counted yet. Median and p90: business "
             "hours from handover to first touch."
         )
-        exports.download_csv(view.per_team, f"followup-by-team-{f.period}.csv", key="sales_team_csv")
+        exports.download_csv(view.per_team, f"followup-by-team-{shown_period}.csv", key="sales_team_csv")
     st.dataframe(
-        view.per_rep, key="sales_rep_table", hide_index=True,
+        rate_cells(view.per_rep, {"rate": DECIDED}), key="sales_rep_table", hide_index=True,
         column_order=["owner", "team", "leads", "met", "breached", "pending", "rate", "median_hours", "p90_hours",
                       "overdue_untouched"],
         column_config={
             "owner": "Rep", "team": "Team", "leads": "Leads", "met": "Met", "breached": "Breached",
-            "pending": "Pending", "rate": st.column_config.NumberColumn("Within limit", format="percent"),
+            "pending": "Pending", "rate": "Within limit",
             "median_hours": st.column_config.NumberColumn("Median (business h)", **HOURS),
             "p90_hours": st.column_config.NumberColumn("p90 (business h)", **HOURS),
             "overdue_untouched": "Overdue now",
         },
     )  # fmt: skip
-    exports.download_csv(view.per_rep, f"followup-by-rep-{f.period}.csv", key="sales_rep_csv")
+    exports.download_csv(view.per_rep, f"followup-by-rep-{shown_period}.csv", key="sales_rep_csv")
 
 # --- the queue --------------------------------------------------------------------------------------------
 st.subheader("Overdue now or due soon")
@@ -134,7 +165,7 @@ else:
         "Business hours. Routing: lead created → owner assigned (it includes any time before the handover). "
         "Rep: owner assigned → first touch. The CSV adds handover → first touch, the agreement's clock."
     )
-    exports.download_csv(view.delays, f"routing-vs-rep-delay-{f.period}.csv", key="sales_delays_csv")
+    exports.download_csv(view.delays, f"routing-vs-rep-delay-{shown_period}.csv", key="sales_delays_csv")
 
 # --- touches and disposition ------------------------------------------------------------------------------
 st.subheader(view.reps_title)
@@ -144,5 +175,5 @@ for column, reps in zip(st.columns(2), view.rep_rows, strict=True):
             st.info(reps.message)
             continue
         page.show_chart(reps.chart, key=f"sales_{reps.metric}")
-        exports.download_csv(reps.table, f"{reps.commitment}-by-rep-{f.period}.csv", key=f"sales_{reps.metric}_csv",
+        exports.download_csv(reps.table, f"{reps.commitment}-by-rep-{shown_period}.csv", key=f"sales_{reps.metric}_csv",
                              label="Download CSV (per rep)")  # fmt: skip

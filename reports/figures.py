@@ -43,7 +43,9 @@ def add_figures_command(subparsers) -> None:
     )
     parser.add_argument("--period", help="the agreement's period, e.g. 2026-11 (default: the current one)")
     parser.add_argument("--week", type=_week, help=WEEK_HELP.replace("the last week that has ended",
-                                                                     "the period's latest week, as the Overview"))  # fmt: skip
+                                                                     "the week the Overview opens on"))  # fmt: skip
+    parser.add_argument("--sales-week", action="store_true",
+                        help="the Sales page's figures of --week (as the page's 'Week' choice), not of the period")  # fmt: skip
     parser.add_argument("--team", action="append", default=[], help="a team (repeat for several)")
     parser.add_argument(
         "--owner", action="append", default=[], help="an owner's id or name (repeat for several)"
@@ -79,24 +81,30 @@ def owner_ids(engine: Engine, owners: Sequence[str]) -> tuple[int, ...]:
 
 
 def page_figures(
-    engine: Engine, agreement: str, page: str, f: Filters, week: str | None = None
+    engine: Engine, agreement: str, page: str, f: Filters, week: str | None = None, sales_week: bool = False
 ) -> pd.DataFrame:
     """Return the figure rows of ``page`` for ``f`` (its view's ``figures()``), read from the database."""
     from reports.weeks import versions_of
 
     versions = versions_of(engine, agreement)
     if page == "overview":
-        from views.overview import data_window, overview_view, week_choices
+        from views.overview import data_window, opening_week, overview_view, week_choices
 
         weeks = week_choices(versions, f)
-        chosen = week or weeks[0]
+        chosen = week or opening_week(versions, f)
         if chosen not in weeks:
-            raise SnapshotError(f"{chosen} is not a week of {f.period} so far; weeks: {', '.join(weeks)}")
+            raise SnapshotError(
+                f"{chosen} is not one of the last {len(weeks)} weeks; weeks: {', '.join(weeks)}"
+            )
         frames = read_window(engine, *data_window(versions, f, chosen))
         snapshots = None if f.sliced else journal.read_snapshots(engine, agreement)
         return overview_view(versions, frames, snapshots, f, chosen).figures()
     if page == "sales":
-        from views.sales import sales_view
+        from views.overview import opening_week
+        from views.sales import sales_view, week_filters
+
+        if sales_week:  # the page's week choice: the week the Overview opens on unless --week names one
+            f = week_filters(versions, f, week or opening_week(versions, f))
 
         frames = read_window(engine, f.period_start, f.period_end)
         queue = read_window(engine, *queue_window(f.as_of))
@@ -151,7 +159,10 @@ def run_figures(args) -> int:
         versions = versions_of(engine, agreement)
         f = filters_for(versions, as_of, args.period, teams=tuple(args.team),
                         owners=owner_ids(engine, args.owner), channels=tuple(args.channel))  # fmt: skip
-        parts = [page_figures(engine, agreement, page, f, args.week) for page in (args.page or PAGES)]
+        parts = [
+            page_figures(engine, agreement, page, f, args.week, args.sales_week)
+            for page in (args.page or PAGES)
+        ]
     except (SnapshotError, WeekError, AgreementError, EvaluationError, StorageError, FilterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

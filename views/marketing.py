@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 
 from analytics import breakdown_charts as bc
 from analytics import commitments as core
-from analytics import wording
+from analytics import mix, wording
 from analytics.agreement import Agreement, AgreementVersion
 from analytics.charts import STATUS_LABELS, pacing_chart, trend_chart
 from analytics.commitments import (
@@ -35,8 +35,10 @@ from analytics.commitments import (
 from analytics.funnel import handover_split
 from analytics.groups import ALL, BREAKDOWN_FIELDS, NO_REASON, BreakdownError, check_by, labels
 from analytics.metrics import METRICS, Frames, as_instant, positions, prepare_frames, reached_sql
-from analytics.periods import to_instant
+from analytics.periods import period_of, to_instant
 from analytics.schema import validate_frame
+from analytics.windows import cut_window
+from analytics.wording import format_change
 from views.figures import figure_rows
 from views.filters import Filters
 from views.sales import TRACKED_METRICS
@@ -44,6 +46,7 @@ from views.sales import TRACKED_METRICS
 PAGE = "marketing"
 HEADLINE = {"mql_count": "MQLs", "sql_count": "SQLs", "sourced_pipeline": "Sourced pipeline"}
 BREAKDOWNS = {"channel": "Channel", "campaign": "Campaign"}
+COMPARED_BY = "channel"  # the breakdown shown against the previous period and its usual share
 
 
 @dataclass(frozen=True)
@@ -65,11 +68,17 @@ class Headline:
 
 @dataclass(frozen=True)
 class Breakdown:
-    """MQLs, SQLs and pipeline per channel or campaign: table and chart."""
+    """MQLs, SQLs and pipeline per channel or campaign against the previous period and the usual share.
+
+    ``table`` holds the numbers (the CSV: :func:`analytics.mix.compare_volume`), ``cells`` the same rows as
+    the page shows them (:func:`volume_cells`), ``chart`` the period's volume; ``compared`` names the periods.
+    """
 
     by: str
     table: pd.DataFrame
     chart: go.Figure | None
+    cells: pd.DataFrame | None = None
+    compared: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,62 @@ class MarketingView:
         return pd.concat(parts, ignore_index=True).drop_duplicates(
             ["commitment", "period"], ignore_index=True
         )
+
+
+def earlier_windows(doc: Any, period_start: pd.Timestamp) -> tuple[tuple, tuple]:
+    """Return (label, start, end) of the period before the one starting at ``period_start``, and (first label,
+    start, last label) of the :data:`analytics.mix.USUAL_PERIODS` before it, in ``doc``'s periods."""
+    rows = []
+    start = period_start
+    for _ in range(mix.USUAL_PERIODS):
+        row = period_of(start - pd.Timedelta(microseconds=1), doc.period, doc.timezone)
+        rows.append((str(row["period"]), row["period_start"], row["period_end"]))
+        start = row["period_start"]
+    return rows[0], (rows[-1][0], rows[-1][1], rows[0][0])
+
+
+def _rate(value: Any, mqls: Any) -> str:
+    return "— (no MQLs)" if not mqls else wording.format_value(value, "rate")
+
+
+def volume_cells(table: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Return the breakdown's rows as the page shows them: counts and pipeline as numbers, rates and shares
+    written by :func:`analytics.wording.format_value`, changes by :func:`analytics.wording.format_change`;
+    a rate over zero MQLs reads "— (no MQLs)", a change without a previous figure "—".
+
+    Columns: ``by``, mqls, mqls_change, sqls, mql_to_sql, mql_to_sql_change, sourced_deals, sourced_pipeline,
+    share_of_mqls, usual_share, share_change (the four of the comparison only when ``table`` has them).
+    """
+    if table.empty:
+        return table
+    compared = "mqls_change" in table
+    if not compared:  # not compared (campaigns): the period's own columns
+        table = table.assign(**{c: float("nan") for c in mix.COMPARED})
+    rows = table.to_dict("records")
+
+    def change(value: Any, kind: str) -> str:
+        return format_change(value, kind) or "—"
+
+    out = pd.DataFrame(
+        {
+            by: table[by],
+            "mqls": table["mqls"],
+            "mqls_change": [change(r["mqls_change"], "count") for r in rows],
+            "sqls": table["sqls"],
+            "mql_to_sql": [_rate(r["mql_to_sql"], r["mqls"]) for r in rows],
+            "mql_to_sql_change": [change(r["mql_to_sql_change"], "rate") for r in rows],
+            "sourced_deals": table["sourced_deals"],
+            "sourced_pipeline": table["sourced_pipeline"],
+            "share_of_mqls": [wording.format_value(r["share_of_mqls"], "rate", missing="—") for r in rows],
+            "usual_share": [wording.format_value(r["usual_share"], "rate", missing="—") for r in rows],
+            "share_change": [change(r["share_change"], "rate") for r in rows],
+        }
+    )
+    return (
+        out
+        if compared
+        else out.drop(columns=["mqls_change", "mql_to_sql_change", "usual_share", "share_change"])
+    )
 
 
 def marketing_view(
@@ -165,6 +230,14 @@ def marketing_view(
         "(each counted in the period of its own MQL)."
     )
     breakdowns = {}
+    previous, usual = earlier_windows(doc, f.period_start)
+    compared = (
+        f"Change: against {wording.period_name(previous[0])}. Usual share: the share of MQLs over "
+        f"{wording.period_name(usual[0])} to {wording.period_name(usual[-1])} (the {mix.USUAL_PERIODS} "
+        "periods before), pooled."
+    )
+    # Only the rows of each earlier window: the history's months would be prepared again for each of them.
+    earlier = [cut_window(past, previous[1], previous[2]), cut_window(past, usual[1], f.period_start)]
     for by in BREAKDOWNS:
         volume = volume_by(*window, by=by)
         chart = None
@@ -172,7 +245,14 @@ def marketing_view(
             chart = bc.volume_chart(
                 volume, by=by, title=f"MQLs and SQLs by {by} (top 15)<br><sup>{subtitle}</sup>"
             )
-        breakdowns[by] = Breakdown(by, volume, chart)
+        table = volume
+        if by == COMPARED_BY and not volume.empty:  # the channel mix; campaigns come and go too fast for it
+            before = volume_by(versions, earlier[0], previous[1], previous[2], f.as_of, by=by)
+            pooled = volume_by(versions, earlier[1], usual[1], f.period_start, f.as_of, by=by)
+            table = mix.compare_volume(volume, before, pooled, by)
+        breakdowns[by] = Breakdown(
+            by, table, chart, volume_cells(table, by), compared if by == COMPARED_BY else ""
+        )
 
     acceptance_commitment = tracked_commitment(doc, "acceptance_rate")
     acceptance_row = row_for(results, doc, "acceptance_rate", f.period)

@@ -15,10 +15,10 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from analytics import wording
+from analytics import meeting, wording
 from analytics.charts import STATUS_COLORS, STATUS_LABELS, trend_chart
 from analytics.commitments import as_versions, document_in_force, evaluate
-from analytics.periods import weeks_between
+from analytics.meeting import meeting_weeks
 from analytics.snapshots import (
     TREND_WEEKS,
     WeekOverview,
@@ -108,9 +108,15 @@ class OverviewView:
 
 
 def week_choices(versions: Any, f: Filters) -> list[str]:
-    """Return the ISO weeks of ``f``'s period so far, latest first (the week picker's options)."""
-    tz = document_in_force(as_versions(versions), f.as_of).timezone
-    return weeks_between(f.period_start, min(f.period_end, f.as_of + pd.Timedelta(microseconds=1)), tz)[::-1]
+    """Return the ISO weeks the week picker offers at ``f.as_of``: the current one and the
+    :data:`analytics.meeting.MEETING_WEEKS` before it, latest first (any period's weeks)."""
+    return meeting_weeks(f.as_of, document_in_force(as_versions(versions), f.as_of))
+
+
+def opening_week(versions: Any, f: Filters) -> str:
+    """Return the week the Overview opens on at ``f.as_of`` (the week just closed while the current one has
+    barely started: :func:`analytics.meeting.opening_week`)."""
+    return meeting.opening_week(f.as_of, document_in_force(as_versions(versions), f.as_of))
 
 
 def data_window(

@@ -9,8 +9,9 @@ the table are drawn from that one frame. The overdue queue's window and table
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -33,11 +34,14 @@ from analytics.commitments import (
 from analytics.followup import FollowupError, delays_by, followup_by, followup_detail, followup_queue
 from analytics.groups import UNASSIGNED, BreakdownError, labels
 from analytics.metrics import as_instant, positions
+from analytics.periods import week_row
 from analytics.schema import validate_frame
+from analytics.snapshots import week_version
 from views.figures import figure_rows
 from views.filters import Filters
 
 PAGE = "sales"
+_WEEK_LABEL = re.compile(r"\d{4}-W\d{2}")
 SALES_METRICS = {
     "followed_up_within": "Follow-up",
     "touches_within": "Touches",
@@ -179,6 +183,23 @@ def per_rep_figures(per_rep: pd.DataFrame, row: Mapping[str, Any] | None, f: Fil
     return figure_rows(out, PAGE, None)
 
 
+def week_filters(versions: Any, f: Filters, week: str) -> Filters:
+    """Return ``f`` for ISO ``week`` instead of its period (the Sales page's week choice); same slice, as of."""
+    row = week_row(week, document_in_force(as_versions(versions), f.as_of).timezone)
+    return replace(f, period=week, period_start=row["period_start"], period_end=row["period_end"])
+
+
+def judging_versions(versions: Any, f: Filters) -> list:
+    """Return the versions that judge ``f``'s period: ``versions`` themselves, or for an ISO week of an agreement
+    whose period is longer, the one in force at the week's start as a weekly agreement
+    (:func:`analytics.snapshots.week_version`, as the Overview judges weeks). Rates keep their targets."""
+    versions = as_versions(versions)
+    is_week = bool(_WEEK_LABEL.fullmatch(f.period))
+    if not is_week or document_in_force(versions, f.as_of).period == "week":
+        return versions
+    return [week_version(versions, f.period_start, f.period_end)]
+
+
 def sales_view(
     versions: Any,
     frames: Mapping[str, pd.DataFrame],
@@ -192,6 +213,8 @@ def sales_view(
     the view slices them by ``f``.
     """
     versions = as_versions(versions)
+    now_versions = versions  # the queue is about now, whichever period is shown
+    versions = judging_versions(versions, f)
     doc = document_in_force(versions, f.as_of)
     period = f.period_name
     selection = f.selection(frames.get("owners", pd.DataFrame()))
@@ -278,7 +301,7 @@ def sales_view(
     zone = doc.timezone
     queue_data = f.slice(queue_frames)
     start, _ = queue_window(f.as_of)
-    queue_detail = followup_detail(versions, queue_data, f.as_of, start=start)
+    queue_detail = followup_detail(now_versions, queue_data, f.as_of, start=start)
     queues = {}
     for hours in QUEUE_HOURS:
         table = queue_table(followup_queue(queue_detail, float(hours)), queue_data["leads"], zone)

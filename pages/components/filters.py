@@ -18,7 +18,7 @@ from analytics import wording
 from analytics.agreement import Agreement
 from analytics.commitments import document_in_force
 from analytics.periods import period_grid
-from pages.components import loaders
+from pages.components import history, loaders
 from views import filters as view_filters
 
 HISTORY_PERIODS = 15  # how many periods back the period picker offers
@@ -39,6 +39,7 @@ class Filters:
     teams: tuple[str, ...]
     owners: tuple[int, ...]
     channels: tuple[str, ...]
+    notices: tuple[str, ...] = ()  # what a link asked for that does not exist, and what is shown instead
 
     @property
     def is_current_period(self) -> bool:
@@ -119,12 +120,54 @@ def as_of_from_url() -> pd.Timestamp:
     return pd.Timestamp(clock.now()).ceil("min")  # to the minute, and never before what was just saved
 
 
+def unknown_values(missing: str, asked: list[str], known: list[str], showing: str) -> list[str]:
+    r"""One sentence per value a link asked for that is not among ``known``, saying what is shown instead.
+
+    ``missing`` says it with ``{value}``, e.g. "No team called {value}"; values are escaped for Markdown.
+
+    >>> print(*unknown_values("No team called {value}", ["EMEA", "Mars"], ["EMEA", "US"], "EMEA"))
+    No team called \'Mars\'; showing EMEA.
+    """
+    return [
+        missing.format(value=wording.literal(repr(value[:80]))) + f"; showing {wording.literal(showing)}."
+        for value in asked
+        if value not in known
+    ]
+
+
+def _asked() -> dict[str, list[str]]:
+    """The filter values the URL holds, read before the widgets drop the ones that are not options."""
+    return {name: st.query_params.get_all(name) for name in ("period", "team", "owner", "channel")}
+
+
+_NOTICES_KEY = "_accord_link_notices"
+
+
+def _kept_notices(notices: list[str]) -> list[str]:
+    """This run's notices, or the last ones while the filters in the URL are still those they led to.
+
+    The widgets drop an unknown value from the URL in the run that reads it; the sentence stays until the
+    user changes a filter (or opens another page with the same filters)."""
+    shown = tuple(
+        (name, tuple(st.query_params.get_all(name))) for name in ("period", "team", "owner", "channel")
+    )
+    if notices:
+        st.session_state[_NOTICES_KEY] = (shown, notices)
+        return notices
+    kept = st.session_state.get(_NOTICES_KEY)
+    if kept and kept[0] == shown:
+        return list(kept[1])
+    st.session_state.pop(_NOTICES_KEY, None)
+    return []
+
+
 def sidebar(url: str) -> Filters | None:
     """Draw the filters in the sidebar and return them; None when no agreement exists yet."""
     names = loaders.agreement_names(url)
     if not names:
         return None
     as_of = as_of_from_url()
+    asked = _asked()
     with st.sidebar:
         st.header("Filters")
         agreement = st.selectbox("Agreement", names, key="agreement", bind="query-params")
@@ -156,6 +199,17 @@ def sidebar(url: str) -> Filters | None:
             "Channel", channels, key="channel", bind="query-params", placeholder="All channels"
         )
         st.caption(f"As of {as_of.tz_convert(document.timezone):%Y-%m-%d %H:%M} ({document.timezone})")
+        history.record()  # a filter change becomes a browser history entry: Back restores the view before it
+    notices = [
+        *unknown_values(f"No {document.period} {{value}} among the last {len(labels)}", asked["period"][-1:],
+                        labels, period),
+        *unknown_values("No team called {value}", asked["team"], teams, ", ".join(chosen_teams) or "all teams"),
+        *unknown_values("No owner called {value}", asked["owner"], list(names_by_id.values()),
+                        ", ".join(names_by_id[o] for o in chosen_owners) or "all owners"),
+        *unknown_values("No channel called {value}", asked["channel"], channels,
+                        ", ".join(chosen_channels) or "all channels"),
+    ]  # fmt: skip
+    notices = _kept_notices(notices)
     return Filters(
         url=url,
         agreement=agreement,
@@ -168,6 +222,7 @@ def sidebar(url: str) -> Filters | None:
         teams=tuple(chosen_teams),
         owners=tuple(int(o) for o in chosen_owners),
         channels=tuple(chosen_channels),
+        notices=tuple(notices),
     )
 
 

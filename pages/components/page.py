@@ -43,6 +43,8 @@ def header(
     if f is None:
         st.info(f"No agreement yet: save one on the **Agreement** page to see {without_agreement}.")
         st.stop()
+    for notice in f.notices:  # a link asked for a period, team, owner or channel that does not exist
+        st.warning(notice, icon=":material/link_off:")
     doc = f.document
     names = loaders.owners(f.url).set_index("id")["name"]
     chosen = (f.teams, [names.get(o, f"owner {o}") for o in f.owners], f.channels)

@@ -51,7 +51,7 @@ def test_sales_figures_are_the_page(monkeypatch, tmp_path, capsys, demo_db_url, 
     assert len(reps) == len(page_reps) > 0
     printed = dict(zip(reps["slice"].str.removeprefix("rep: "), reps["actual"], strict=True))
     for rep, rate in zip(page_reps["owner"], page_reps["rate"], strict=True):
-        assert printed[rep] == pytest.approx(rate, nan_ok=True)
+        assert wording.format_value(printed[rep], "rate", missing="— (none decided)") == rate
     assert (
         whole["slice"]
         == ("EMEA · all owners · all channels" if params else "all teams · all owners · all channels")
@@ -106,7 +106,10 @@ def test_marketing_figures_are_the_page(monkeypatch, tmp_path, capsys, demo_db_u
     trend = table(at, "period", "mqls", "sqls")
     printed = rows[rows["commitment"] == "mql_to_sql_rate"].set_index("period")
     assert trend["period"].tolist() == printed.index.tolist()
-    assert trend["mql_to_sql"].tolist() == pytest.approx(printed["actual"].tolist(), nan_ok=True)
+    assert trend["mql_to_sql"].tolist() == [  # written the one way, beside the printed target
+        wording.format_value(a, "rate", missing="— (no MQLs)", beside=t)
+        for a, t in zip(printed["actual"], printed["target"], strict=True)
+    ]
 
 
 def test_funnel_figures_are_the_page(monkeypatch, tmp_path, capsys, demo_db_url):

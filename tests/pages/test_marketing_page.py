@@ -94,17 +94,38 @@ def test_pacing_charts_draw_the_target_and_end_at_the_actual(marketing, demo_db_
     assert mql_chart["layout"]["xaxis"]["title"]["text"] == "Day"
 
 
+def assert_volume_shown(shown: pd.DataFrame, volume: pd.DataFrame, by: str) -> None:
+    """The page's breakdown starts with ``volume``'s rows (channels of earlier periods follow with 0 MQLs),
+    counts as numbers and rates written the one way (analytics.wording), "— (no MQLs)" over no MQLs."""
+    head = shown.iloc[: len(volume)].reset_index(drop=True)
+    numbers = [by, "mqls", "sqls", "sourced_deals", "sourced_pipeline"]
+    pd.testing.assert_frame_equal(head[numbers], volume[numbers], check_dtype=False)
+    assert head["mql_to_sql"].tolist() == [
+        wording.format_value(r, "rate") if n else "— (no MQLs)"
+        for r, n in zip(volume["mql_to_sql"], volume["mqls"], strict=True)
+    ]
+    assert head["share_of_mqls"].tolist() == [
+        wording.format_value(r, "rate") for r in volume["share_of_mqls"]
+    ]
+    assert (shown.iloc[len(volume) :]["mqls"] == 0).all()
+    assert "None" not in shown.to_string() and "nan" not in shown.to_string()
+
+
 def test_channel_acceptance_and_reason_tables_are_the_breakdowns(marketing, demo_db_url):
     f = shown_filters(marketing)
     frames = repository_frames(demo_db_url, f.period_start, f.period_end, f)
     window = (frames, f.period_start, f.period_end, f.as_of)
     agreement = versions(demo_db_url)
     volume = volume_by(agreement, *window)
-    pd.testing.assert_frame_equal(table(marketing, "channel", "mqls"), volume, check_dtype=False)
+    assert_volume_shown(table(marketing, "channel", "mqls"), volume, "channel")
     acceptance = acceptance_by(agreement, *window)
+    shown = table(marketing, "channel", "leads", "accepted")
     pd.testing.assert_frame_equal(
-        table(marketing, "channel", "leads", "accepted"), acceptance, check_dtype=False
+        shown.drop(columns="acceptance_rate"), acceptance.drop(columns="acceptance_rate"), check_dtype=False
     )
+    assert shown["acceptance_rate"].tolist() == [
+        wording.format_value(r, "rate", missing="— (none decided)") for r in acceptance["acceptance_rate"]
+    ]
     reasons = reasons_table(rejection_reasons(agreement, *window), "channel")
     pd.testing.assert_frame_equal(table(marketing, "channel", "rejected"), reasons, check_dtype=False)
     assert {"marketing_volume_csv_channel", "marketing_acceptance_csv", "marketing_reasons_csv",
@@ -122,7 +143,9 @@ def test_the_conversion_trend_covers_the_offered_periods(marketing, demo_db_url)
                        "mql_to_sql_rate")  # fmt: skip
     shown = table(marketing, "period", "mqls", "sqls", "mql_to_sql")
     assert shown["period"].tolist() == rows["period"].tolist() and len(shown) == 15
-    assert shown["mql_to_sql"].tolist() == pytest.approx(rows["actual"].tolist())
+    assert shown["mql_to_sql"].tolist() == [  # beside the target: never rounded onto it
+        wording.format_value(a, "rate", beside=t) for a, t in zip(rows["actual"], rows["target"], strict=True)
+    ]
     assert shown["sqls"].tolist() == rows["met"].tolist()
 
 
@@ -132,7 +155,7 @@ def test_the_campaign_breakdown(marketing, demo_db_url):
     f = shown_filters(marketing)
     frames = repository_frames(demo_db_url, f.period_start, f.period_end, f)
     expected = volume_by(versions(demo_db_url), frames, f.period_start, f.period_end, f.as_of, by="campaign")
-    pd.testing.assert_frame_equal(table(marketing, "campaign", "mqls"), expected, check_dtype=False)
+    assert_volume_shown(table(marketing, "campaign", "mqls"), expected, "campaign")
     marketing.segmented_control(key="marketing_by").set_value("channel").run()
 
 
