@@ -592,9 +592,11 @@ class FakeHubSpot:
                     "createdate": columns["created_at"][i],
                     "lastmodifieddate": columns["updated_at"][i] or columns["created_at"][i],
                     "hs_object_id": str(rid),
-                    "email": f"{row.external_id}@example.com",
-                    "firstname": "Lead",
-                    "lastname": row.external_id,
+                    # The demo's fictitious person, as HubSpot holds it: first and last name apart.
+                    "email": _text(row.email),
+                    "firstname": _text(row.name).split(" ", 1)[0] if _text(row.name) else None,
+                    "lastname": _text(row.name).split(" ", 1)[1] if _text(row.name) else None,
+                    "company": _text(row.company),
                     "lifecyclestage": _text(row.lifecycle_stage),
                     "hs_lead_status": _text(row.lead_status),
                     "hubspot_owner_id": ids.owners.get(row.owner_external_id)
