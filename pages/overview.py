@@ -14,7 +14,7 @@ import streamlit as st
 from analytics.periods import last_closed_week
 from analytics.snapshots import overview_window, period_title
 from data.repository import StorageError
-from pages.components import auth, exports, loaders, page
+from pages.components import auth, exports, loaders, page, records
 from views.overview import data_window, week_choices
 
 
@@ -142,6 +142,8 @@ with right:
         on_click="ignore", icon=":material/picture_as_pdf:",
         help="The whole agreement (no team, owner or channel filter): an overview page and one page per side.",
     )  # fmt: skip
+
+records.records_behind(view.figures(), f, key="overview")  # the leads or deals behind a period figure
 
 # --- freezing on demand ---------------------------------------------------------------------------------------
 frozen_weeks = loaders.snapshots(f.url, f.agreement)
