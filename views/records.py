@@ -141,7 +141,9 @@ def with_people(table: pd.DataFrame, people: People, bases: Mapping[str, Mapping
     """Return a table of leads (a ``lead_id`` column, e.g. the overdue queue) with ``name``, ``company`` and
     ``link`` (to the record in its CRM; missing for imported and demo leads) added after ``lead``."""
     ids = table["lead_id"].to_numpy(dtype="int64", na_value=0)
-    found = people("leads", ids).drop_duplicates("row_id").set_index("row_id").reindex(ids).reset_index(drop=True)
+    found = (
+        people("leads", ids).drop_duplicates("row_id").set_index("row_id").reindex(ids).reset_index(drop=True)
+    )
     out = table.reset_index(drop=True).copy()
     at = list(out.columns).index("lead") + 1 if "lead" in out.columns else 0
     out.insert(at, "link", record_links(found["source"], found["external_id"], "lead", bases))

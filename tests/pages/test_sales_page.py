@@ -141,7 +141,9 @@ def test_a_team_filter_changes_the_numbers(monkeypatch, tmp_path, demo_db_url, s
     assert set(view.detail["team"]) == {"EMEA"}
     assert metrics(emea)["Follow-up"] != metrics(sales)["Follow-up"]
     expected = view.queues[4].table
-    queues = [d.value["lead_id"].tolist() for d in emea.dataframe if list(d.value.columns[:2]) == ["lead", "name"]]
+    queues = [
+        d.value["lead_id"].tolist() for d in emea.dataframe if list(d.value.columns[:2]) == ["lead", "name"]
+    ]
     assert queues == ([expected["lead_id"].tolist()] if len(expected) else [])
     assert set(table(emea, "team", "leads", "met")["team"]) == {"EMEA"}
 
