@@ -102,8 +102,8 @@ else:
     table = records.queue_with_people(mark_alerted(queue.table), f.url)
     st.dataframe(
         table, key="sales_queue_table", hide_index=True,
-        column_order=["lead", "name", "company", "link", "owner", "team", "channel", "handed_over", "due", "hours_left",
-                      "state"],
+        column_order=["lead", "name", "company", *(["link"] if table["link"].notna().any() else []), "owner", "team",
+                      "channel", "handed_over", "due", "hours_left", "state"],
         column_config={
             "lead": "Lead", "name": "Name", "company": "Company",
             "link": st.column_config.LinkColumn("In the CRM", display_text="Open"), "owner": "Owner", "team": "Team",

@@ -72,8 +72,12 @@ def records_behind(figures: pd.DataFrame, f, key: str) -> None:
     )  # fmt: skip
     st.caption(records.sentence)
     config = LEAD_CONFIG if records.kind == "lead" else DEAL_CONFIG
-    st.dataframe(records.table, key=f"{key}_records_table", hide_index=True, column_config=config)
-    if records.table["link"].isna().all():
+    linked = records.table["link"].notna().any()
+    shown = [c for c in records.table.columns if linked or c != "link"]
+    st.dataframe(
+        records.table, key=f"{key}_records_table", hide_index=True, column_config=config, column_order=shown
+    )
+    if not linked:
         st.caption("These records have no CRM link: imported and demo records have no record in a CRM.")
     exports.download_csv(records.table, records.file_name, key=f"{key}_records_csv")
 
