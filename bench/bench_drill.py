@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     f = filters_for(versions, as_of)
     frames = read_window(engine, f.period_start, f.period_end)
     results["period_leads"] = float(len(frames["leads"]))
+    print(f"period {f.period} read: {len(frames['leads']):,} leads", flush=True)
     results["reference_evaluate_period_s"], _ = best(
         lambda: evaluate(versions, frames, f.period_start, f.period_end, f.as_of)
     )
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 versions, frames, f, c, lambda t, ids: read_people(engine, t, ids), bases
             )
         )
+        print(f"  {commitment}: {records.count:,} rows, {seconds:.3f} s", flush=True)
         results[f"drill_{commitment}_s"] = seconds
         results[f"drill_{commitment}_rows"] = float(records.count)
         worst = max(worst, seconds)
