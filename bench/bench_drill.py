@@ -1,7 +1,8 @@
 """Drill-down benchmark: the records behind each figure of the current period on the demo company.
 
 Run: ``.venv/bin/python bench/bench_drill.py`` (100,000 leads; ``--million`` for 1,000,000; ``--db PATH``
-reuses a SQLite file built earlier, building it there when missing).
+reuses a SQLite file built earlier, building it there when missing; ``--generated`` takes the period's frames
+from the demo regenerated in memory instead of reading them, where reading a window is slow).
 
 For every figure the Sales and Marketing pages offer to open (views.records.drill_choices) it times
 ``views.records.records_view`` end to end as the page calls it on a selection: the counted rows of the
@@ -29,7 +30,7 @@ from analytics.agreement import versions_from_rows  # noqa: E402
 from analytics.commitments import evaluate  # noqa: E402
 from data import repository as repo  # noqa: E402
 from data.engine import make_engine, upgrade  # noqa: E402
-from data.frames import read_window  # noqa: E402
+from data.frames import cut_window, read_window  # noqa: E402
 from data.record_links import read_link_bases  # noqa: E402
 from data.record_people import read_people  # noqa: E402
 from views.filters import filters_for  # noqa: E402
@@ -67,6 +68,10 @@ def best(fn, runs: int = 3) -> tuple[float, object]:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--million", action="store_true", help="1,000,000 demo leads instead of 100,000")
+    parser.add_argument(
+        "--generated", action="store_true",
+        help="take the period's frames from the demo generated in memory, not read from the database",
+    )  # fmt: skip
     parser.add_argument("--db", type=Path, help="SQLite file to use (built there when missing; kept)")
     args = parser.parse_args(argv)
     leads = 1_000_000 if args.million else 100_000
@@ -77,7 +82,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     versions = versions_from_rows(repo.read_agreement_versions(engine, AGREEMENT))
     as_of = pd.Timestamp(repo.read_leads(engine, columns=["mql_at"])["mql_at"].max()).ceil("h")
     f = filters_for(versions, as_of)
-    frames = read_window(engine, f.period_start, f.period_end)
+    if args.generated:  # the same company regenerated in memory: the ids are the ones the load stored
+        from connectors import demo
+
+        made = demo.generate(leads)  # today: the clock's day, as when the database was built
+        frames = cut_window(made, f.period_start, f.period_end)
+    else:
+        frames = read_window(engine, f.period_start, f.period_end)
     results["period_leads"] = float(len(frames["leads"]))
     print(f"period {f.period} read: {len(frames['leads']):,} leads", flush=True)
     results["reference_evaluate_period_s"], _ = best(
