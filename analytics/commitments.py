@@ -39,11 +39,15 @@ import pandas as pd
 from analytics.agreement import Agreement, AgreementVersion, Commitment, version_in_force
 from analytics.calendar import business_seconds_between
 from analytics.metrics import (
+    BREACHED,
+    HOUR,
+    MET,
     METRICS,
     Facts,
     Frames,
     aggregate_arrays,
     as_instant,
+    day_limits,
     filter_mask,
     prepare_frames,
 )
@@ -713,3 +717,80 @@ def with_tracked(
             doc = doc.model_copy(update={"commitments": doc.commitments + extra})
         out.append(version.model_copy(update={"document": doc}))
     return out
+
+
+# Rate metrics with a clock (a limit per lead): their own clock gives a record's due time and hours taken.
+_CLOCKS = ("followed_up_within", "touches_within", "dispositioned_within")
+
+
+def counted_rows(
+    agreement_versions: Agreement | AgreementVersion | Iterable[AgreementVersion],
+    frames: Mapping[str, pd.DataFrame],
+    commitment_id: str,
+    period: Any,
+    as_of: Any,
+) -> pd.DataFrame:
+    """Return the rows (leads or deals, as known at ``as_of``) that commitment ``commitment_id`` counts in the
+    period holding ``period``: the records behind its figure, from the same evaluation as :func:`evaluate`.
+
+    Counts: the rows counted (value 1); amounts: the rows that add to the sum (``value`` their amount);
+    rates: every row judged, ``status`` met / breached / pending; durations: the rows measured. Columns:
+    the table's canonical columns plus ``value``, ``status`` ("met", "breached", "pending", or "counted"),
+    ``hours`` (business hours the commitment's clock took, else to first touch; NaN: not yet) and ``due``
+    (when its clock, else the first follow-up limit, runs out; NaT: none). Order: the metric's ``at``, then id.
+    """
+    versions = as_versions(agreement_versions)
+    moment = as_instant(as_of)
+    grid_doc = document_in_force(versions, moment)
+    row = period_of(period, grid_doc.period, grid_doc.timezone)
+    run = _Run(versions, frames, row["period_start"], row["period_end"], moment, None)
+    if run.grid.empty:
+        raise EvaluationError(f"period {row['period']} starts after as_of {moment}: nothing has happened yet")
+    _, doc = run.version_of(0)
+    commitment = next((c for c in doc.commitments if c.id == commitment_id), None)
+    if commitment is None:
+        raise EvaluationError(
+            f"commitment {commitment_id!r} is not in the agreement in force on {row['period_start']:%Y-%m-%d}; "
+            f"commitments: {', '.join(c.id for c in doc.commitments)}"
+        )
+    metric = METRICS[commitment.metric]
+    facts = run.facts_for(doc)
+    values = np.asarray(run.values(facts, doc, commitment), dtype="float64")
+    inside = (run.period_index(metric.table, metric.at) == 0) & run.filter(facts, metric.table, commitment)
+    if metric.kind == "count":
+        inside &= values > 0
+    elif metric.kind in ("amount", "duration"):
+        inside &= ~np.isnan(values)
+    rows = facts.table(metric.table)
+    status = np.full(len(rows), "counted", dtype=object)
+    if metric.kind == "rate":
+        status = np.select([values == MET, values == BREACHED], ["met", "breached"], "pending").astype(object)
+    hours = np.full(len(rows), np.nan)
+    due = pd.Series(pd.NaT, index=range(len(rows)), dtype="datetime64[us, UTC]")
+    if metric.table == "leads":
+        clock = commitment if commitment.metric in _CLOCKS else _first_followup(doc)
+        taken, limit = _clock(facts, clock)
+        hours = taken / HOUR
+        if limit is not None:
+            due = facts.due_at(limit).reset_index(drop=True)
+    out = rows.reset_index(drop=True).assign(value=values, status=status, hours=hours, due=due)
+    out = out[inside]
+    return out.sort_values([metric.at, "id"], kind="stable").reset_index(drop=True)
+
+
+def _first_followup(doc: Agreement):
+    """The agreement's first ``followed_up_within`` commitment (None without one): the default clock of a lead."""
+    return next((c for c in doc.commitments if c.metric == "followed_up_within"), None)
+
+
+def _clock(facts, commitment) -> tuple[np.ndarray, Any]:
+    """(business seconds taken, limit in seconds or None) of ``commitment``'s clock; first touch without one."""
+    if commitment is None:
+        return facts.seconds_to("first_touch_at"), None
+    params = commitment.metric_params()
+    if commitment.metric == "followed_up_within":
+        return facts.seconds_to("first_touch_at"), params.business_hours * HOUR
+    if commitment.metric == "dispositioned_within":
+        return facts.seconds_to("disposition_at"), day_limits(facts, params)
+    nth = facts.nth_activity_at(params.touches, params.kinds)
+    return facts.lead_seconds_until(nth, key=("nth", params.touches, params.kinds)), day_limits(facts, params)

@@ -57,6 +57,10 @@ COLUMNS: dict[str, dict[str, str]] = {
         "segment": STR,
         "archived": BOOL,
         "updated_at": UTC_TS,
+        # Who the lead is, for the records behind a figure (never logged; fictitious in the demo).
+        "name": STR,
+        "company": STR,
+        "email": STR,
     },
     "deals": {
         "id": INT,
@@ -119,6 +123,9 @@ TEXT_LIMITS: dict[str, dict[str, int]] = {
         "disposition": 16,
         "rejection_reason": 255,
         "segment": 255,
+        "name": 255,
+        "company": 255,
+        "email": 320,
     },
     "deals": {
         **_ID,
@@ -207,6 +214,20 @@ def _cast(series: pd.Series, dtype: str) -> pd.Series:
 def _check_table(table: str) -> None:
     if table not in COLUMNS:
         raise SchemaError(f"unknown table {table!r}; known tables: {', '.join(COLUMNS)}")
+
+
+def full_names(first, last) -> pd.Series:
+    """Return first and last names joined by a space (a "str" Series); a blank part is left out, both: missing.
+
+    >>> full_names(["Ada", None, " ", None], ["Lovelace", "Hopper", "Curie", None]).tolist()
+    ['Ada Lovelace', 'Hopper', 'Curie', nan]
+    """
+    parts = [
+        pd.Series(list(p), dtype=object).where(lambda s: s.notna(), "").astype(str).str.strip()
+        for p in (first, last)
+    ]
+    joined = parts[0].str.cat(parts[1], sep=" ").str.strip()
+    return joined.where(joined.str.len() > 0).astype(STR)
 
 
 def is_repeat_handover(ids: pd.Series) -> np.ndarray:

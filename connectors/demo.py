@@ -222,6 +222,22 @@ COMPANY_STEMS = (
 # fmt: on
 COMPANY_KINDS = ("Logistics", "Health", "Software", "Manufacturing", "Energy", "Retail", "Finance", "Labs")
 COMPANY_FORMS = {"EMEA": ("GmbH", "AG", "B.V.", "Ltd"), "Americas": ("Inc.", "LLC", "Corp.", "Inc.")}
+# The people behind the demo's leads: fictitious names at reserved ".example" domains (RFC 2606), made from
+# each lead's number, not drawn from the random stream (the demo's figures stay what they were).
+# fmt: off
+FIRST_NAMES = (
+    "Anna", "Ben", "Clara", "Daniel", "Elena", "Felix", "Greta", "Hugo", "Ines", "Jonas", "Kira", "Lukas",
+    "Maya", "Noah", "Olivia", "Paul", "Rosa", "Samuel", "Tara", "Victor", "Wanda", "Yusuf", "Zoe", "Aaron",
+    "Bianca", "Carlos", "Diana", "Emil", "Fiona", "Gavin", "Hanna", "Ivan", "Julia", "Karl", "Lena", "Marco",
+    "Nina", "Oscar", "Priya", "Quentin",
+)
+LAST_NAMES = (
+    "Adler", "Baker", "Castillo", "Dorn", "Ellis", "Fischer", "Garcia", "Hartmann", "Ivers", "Jansen",
+    "Keller", "Lindqvist", "Moreau", "Novak", "Ortega", "Peters", "Quinn", "Reyes", "Schulz", "Turner",
+    "Ueda", "Vogel", "Walsh", "Xavier", "Young", "Ziegler", "Brandt", "Carter", "Diaz", "Engel", "Foster",
+    "Graf", "Hughes", "Jung", "Kowalski", "Lang", "Meyer", "Nolan", "Olsen", "Price",
+)
+# fmt: on
 
 
 # ----------------------------------------------------------------------------- holidays
@@ -800,8 +816,43 @@ class _Company:
             "segment": _labels(self.segment, SEGMENTS),
             "archived": pd.array(np.zeros(n, dtype=bool), dtype="boolean"),
             "updated_at": _timestamps(updated),
+            **self._people(n, owner_team),
         }
         return validate_frame(pd.DataFrame(columns), "leads")
+
+    def _people(self, n: int, owner_team: np.ndarray) -> dict[str, pd.Series]:
+        """Fictitious name, company and e-mail of each lead, from its number (no draw from the random stream).
+
+        A lead with a deal works at the deal's company.
+        """
+        number = np.arange(n, dtype=np.int64)
+        first = (number * 7) % len(FIRST_NAMES)
+        last = (number * 13 + number // len(FIRST_NAMES)) % len(LAST_NAMES)
+        stems, kinds = len(COMPANY_STEMS), len(COMPANY_KINDS)
+        company = (number * 31 + number // 97) % (stems * kinds * 4)
+        linked = self.deal["lead"] >= 0
+        company[self.deal["lead"][linked]] = self.deal["company"][linked]
+        team = np.where(owner_team < 0, self.team, owner_team)
+        forms = np.array([COMPANY_FORMS[t.name] for t in TEAMS])  # team x form
+        form = company // (stems * kinds)
+        companies = [
+            f"{COMPANY_STEMS[s]} {COMPANY_KINDS[k]} {forms[t, f]}"
+            for t in range(len(TEAMS)) for f in range(4) for k in range(kinds) for s in range(stems)
+        ]  # fmt: skip
+        code = ((team * 4 + form) * kinds + (company // stems) % kinds) * stems + company % stems
+        people = [f"{a} {b}" for a in FIRST_NAMES for b in LAST_NAMES]
+        mails = [
+            f"{a.lower()}.{b.lower()}@{s.lower()}.example"
+            for s in COMPANY_STEMS
+            for a in FIRST_NAMES
+            for b in LAST_NAMES
+        ]
+        person = first * len(LAST_NAMES) + last
+        return {
+            "name": _labels(person, people),
+            "company": _labels(code, companies),
+            "email": _labels((company % stems) * len(people) + person, mails),
+        }
 
     def _deals_frame(self) -> pd.DataFrame:
         d = self.deal

@@ -128,6 +128,10 @@ class Lead(Base):
     segment: Mapped[str | None] = mapped_column(_text("leads", "segment"))
     archived: Mapped[bool | None] = mapped_column(Boolean)
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Who the lead is (the records behind a figure); shown only to roles that may see the page, never logged.
+    name: Mapped[str | None] = mapped_column(_text("leads", "name"))
+    company: Mapped[str | None] = mapped_column(_text("leads", "company"))
+    email: Mapped[str | None] = mapped_column(_text("leads", "email"))
 
 
 class Deal(Base):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics import breakdown_charts as bc
-from pages.components import exports, loaders, page
+from pages.components import exports, loaders, page, records
 from views.cells import rate_cells
 
 head = page.header("Funnel", "the funnel")
@@ -38,6 +38,8 @@ else:
             "A lead counts as SQL once qualified or once it has a deal; opportunity: a deal exists; won: a deal was "
             "won — all by now. Young cohorts are still moving down the funnel."
         )
+
+records.records_behind(view.figures(), f, key="funnel")  # the leads or deals behind a figure
 
 # --- cohorts over time ------------------------------------------------------------------------------------
 st.subheader(view.cohorts_title)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics import wording
-from pages.components import exports, loaders, page
+from pages.components import exports, loaders, page, records
 from views.cells import rate_cells
 from views.marketing import BREAKDOWNS, HEADLINE
 
@@ -33,6 +33,8 @@ for column, shown in zip(st.columns(len(HEADLINE)), view.headlines, strict=True)
     if shown.pacing is not None:
         with column:
             page.show_chart(shown.pacing, key=f"marketing_pacing_{shown.metric}")
+
+records.records_behind(view.figures(), f, key="marketing")  # the leads or deals behind a figure
 
 # --- by channel and campaign -----------------------------------------------------------------------------
 st.subheader(f"By channel and campaign — {view.period_name}")

@@ -15,7 +15,7 @@ from analytics import wording
 from analytics.periods import last_closed_week
 from analytics.snapshots import overview_window
 from data.transactions import StorageError
-from pages.components import auth, exports, loaders, page
+from pages.components import auth, exports, loaders, page, records
 from views.overview import data_window, opening_week, week_choices
 
 
@@ -148,6 +148,8 @@ with right:
         on_click="ignore", icon=":material/picture_as_pdf:",
         help="The whole agreement (no team, owner or channel filter): an overview page and one page per side.",
     )  # fmt: skip
+
+records.records_behind(view.figures(), f, key="overview")  # the leads or deals behind a period figure
 
 # --- freezing on demand ---------------------------------------------------------------------------------------
 frozen_weeks = loaders.snapshots(f.url, f.agreement)

@@ -9,11 +9,11 @@ import streamlit as st
 
 from analytics import wording
 from analytics.wording import week_dates
-from pages.components import exports, loaders, page
+from pages.components import exports, loaders, page, records
 from pages.components.alerts_view import mark_alerted
 from views.cells import rate_cells
 from views.overview import opening_week, week_choices
-from views.sales import QUEUE_HOURS, SALES_METRICS, week_filters
+from views.sales import SALES_METRICS, default_queue_choice, week_filters
 
 HOURS = {"format": "%.1f"}
 DECIDED = "— (none decided)"  # a rate over no met or breached lead
@@ -71,6 +71,8 @@ with tiles[-1], st.container(border=True):
     else:
         st.caption(view.touch_sentence)
 
+records.records_behind(view.figures(), f, key="sales")  # the leads behind a figure
+
 if view.detail is None:
     st.info(f"{view.no_limit}. The follow-up sections need that limit.")
     st.stop()
@@ -114,28 +116,35 @@ else:
 
 # --- the queue --------------------------------------------------------------------------------------------
 st.subheader("Overdue now or due soon")
+choices = list(view.queues)
+last = choices[-1]
 hours = st.segmented_control(
-    "Due within (business hours)", QUEUE_HOURS, default=4, required=True, format_func=lambda h: f"{h} h",
-    key="sales_queue_hours",
+    "Due within (business hours)", choices, default=default_queue_choice(tuple(choices)), required=True,
+    format_func=lambda h: f"{h:g} h" if h != last else f"{h:g} h (every untouched lead)", key="sales_queue_hours",
+    help="The choices stop at the follow-up limit: no untouched lead is due later than that.",
 )  # fmt: skip
 queue = view.queues[hours]
-st.caption(view.queue_caption.format(hours=hours))
+st.caption(view.queue_caption.format(hours=f"{hours:g}"))
 if queue.table.empty:
     st.success(queue.empty_sentence)
 else:
     st.write(queue.headline)
-    table = mark_alerted(queue.table)  # which leads were already alerted, and when (the alert ledger)
+    # Which leads were already alerted, and when (the alert ledger); who they are and their CRM record.
+    table = records.queue_with_people(mark_alerted(queue.table), f.url)
     st.dataframe(
         table, key="sales_queue_table", hide_index=True,
-        column_order=["lead", "owner", "team", "channel", "handed_over", "due", "hours_left", "state"],
+        column_order=["lead", "name", "company", *(["link"] if table["link"].notna().any() else []), "owner", "team",
+                      "channel", "handed_over", "due", "hours_left", "state"],
         column_config={
-            "lead": "Lead", "owner": "Owner", "team": "Team", "channel": "Channel",
+            "lead": "Lead", "name": "Name", "company": "Company",
+            "link": st.column_config.LinkColumn("In the CRM", display_text="Open"), "owner": "Owner", "team": "Team",
+            "channel": "Channel",
             "handed_over": st.column_config.DatetimeColumn("Handed over", format="YYYY-MM-DD HH:mm"),
             "due": st.column_config.DatetimeColumn("Due", format="YYYY-MM-DD HH:mm"),
             "hours_left": st.column_config.NumberColumn("Business hours left", **HOURS), "state": "State",
         },
     )  # fmt: skip
-    exports.download_csv(table, f"followup-queue-{f.as_of:%Y%m%d-%H%M}.csv", key="sales_queue_csv")
+    exports.download_csv(table, view.queue_file, key="sales_queue_csv")
 
 # --- response time, routing vs rep ------------------------------------------------------------------------
 st.subheader(view.response_title)

@@ -47,7 +47,14 @@ SALES_METRICS = {
     "touches_within": "Touches",
     "dispositioned_within": "Disposition",
 }
-QUEUE_HOURS = (1, 2, 4, 8)
+QUEUE_HOURS = (
+    1,
+    2,
+    4,
+    8,
+    24,
+    48,
+)  # the "due within" choices below the follow-up limit, plus the limit itself
 # Metrics the Marketing, Sales and Funnel pages show even where no commitment measures them.
 TRACKED_METRICS = (
     "mql_count",
@@ -73,6 +80,62 @@ class Tile:
     sentence: str = ""
     help: str | None = None
     row: Mapping[str, Any] | None = None  # the evaluation row the tile shows (None: no such commitment)
+
+
+def queue_choices(limit_hours: float) -> tuple[float, ...]:
+    """Return the "due within" choices (business hours) under a ``limit_hours`` follow-up limit.
+
+    An untouched lead is never due later than the limit, so a choice at or over it lists every untouched
+    lead: the choices are the :data:`QUEUE_HOURS` below the limit, then the limit itself, no two alike.
+
+    >>> queue_choices(4), queue_choices(24), queue_choices(0.5)
+    ((1, 2, 4.0), (1, 2, 4, 8, 24.0), (0.5,))
+    """
+    return (*(h for h in QUEUE_HOURS if h < limit_hours), float(limit_hours))
+
+
+def default_queue_choice(choices: tuple[float, ...]) -> float:
+    """Return the choice the page opens on: 4 business hours, or the largest choice below it, else the first.
+
+    >>> default_queue_choice((1, 2, 4.0)), default_queue_choice((0.5,)), default_queue_choice((1, 2, 3.0))
+    (4.0, 0.5, 3.0)
+    """
+    below = [h for h in choices if h <= 4]
+    return below[-1] if below else choices[0]
+
+
+def overdue_by_rep(queue: pd.DataFrame) -> pd.Series:
+    """Return the overdue leads of a queue (any "due within" choice) per owner id, -1 for unassigned ones.
+
+    The one count behind the rep table's "Overdue now": the leads the queue lists as overdue.
+    """
+    overdue = queue[queue["hours_left"] < 0]
+    return overdue["owner_id"].astype("float64").fillna(-1.0).value_counts()
+
+
+def with_overdue(per_rep: pd.DataFrame, overdue: pd.Series, queue_detail: pd.DataFrame) -> pd.DataFrame:
+    """Return the per-rep table with ``overdue_untouched`` from ``overdue`` (:func:`overdue_by_rep`).
+
+    A rep with overdue leads in the queue but none handed over in the period gets a row of their own
+    (no leads, no rate), so the column adds up to the queue's overdue leads.
+    """
+    keys = per_rep["owner_id"].astype("float64").fillna(-1.0)
+    out = per_rep.assign(
+        overdue_untouched=overdue.reindex(keys.to_numpy()).fillna(0).astype("int64").to_numpy()
+    )
+    missing = overdue.index.difference(keys)
+    if not len(missing):
+        return out
+    detail = queue_detail.assign(_key=queue_detail["owner_id"].astype("float64").fillna(-1.0))
+    first = detail.drop_duplicates("_key").set_index("_key")
+    extra = pd.DataFrame({
+        "owner_id": pd.array([None if k < 0 else int(k) for k in missing], dtype="Int64"),
+        "owner": [UNASSIGNED if k < 0 else first.loc[k, "owner"] for k in missing],
+        "team": pd.Series([first.loc[k, "team"] for k in missing], dtype="str"),
+        "leads": 0, "met": 0, "breached": 0, "pending": 0, "rate": np.nan, "median_hours": np.nan,
+        "p90_hours": np.nan, "overdue_untouched": overdue.reindex(missing).astype("int64").to_numpy(),
+    })  # fmt: skip
+    return pd.concat([out, extra[out.columns]], ignore_index=True)
 
 
 @dataclass(frozen=True)
@@ -125,7 +188,8 @@ class SalesView:
     delay_chart: go.Figure | None
     histogram: go.Figure | None
     queue_caption: str
-    queues: Mapping[int, Queue] = field(default_factory=dict)
+    queues: Mapping[float, Queue] = field(default_factory=dict)
+    queue_file: str = ""  # the queue CSV's name, with the local date (agreement timezone)
     response_title: str = ""
     reps_title: str = ""
     rep_rows: tuple[RepRows, ...] = ()
@@ -302,20 +366,28 @@ def sales_view(
     queue_data = f.slice(queue_frames)
     start, _ = queue_window(f.as_of)
     queue_detail = followup_detail(now_versions, queue_data, f.as_of, start=start)
+    queue_limit = float(queue_detail["limit_hours"].iloc[0]) if len(queue_detail) else limit
     queues = {}
-    for hours in QUEUE_HOURS:
-        table = queue_table(followup_queue(queue_detail, float(hours)), queue_data["leads"], zone)
-        overdue = int((table["hours_left"] < 0).sum())
+    for hours in queue_choices(queue_limit):
+        due = followup_queue(queue_detail, float(hours))
+        table = queue_table(due, queue_data["leads"], zone)
+        overdue = int(due["overdue"].sum())
+        table["hours_left"] = table["hours_left"].round(1)  # as the table and the CSV show them
         queues[hours] = Queue(
             hours, table, overdue,
-            f"**{overdue} overdue** and **{len(table) - overdue} due within {hours} business hours**." if len(table) else "",
-            f"No lead is overdue or due within the next {hours} business hours for {said}.",
+            f"**{overdue} overdue** and **{len(table) - overdue} due within {hours:g} business hours**." if len(table) else "",
+            f"No lead is overdue or due within the next {hours:g} business hours for {said}.",
         )  # fmt: skip
+    # "Overdue now" per rep counts what the queue lists as overdue (handed over in the last 30 days).
+    overdue = overdue_by_rep(followup_queue(queue_detail, 0.0))
+    per_rep = with_overdue(per_rep, overdue, queue_detail)
     queue_caption = (
-        f"Untouched leads handed over in the last {QUEUE_DAYS} days whose {limit:g}-business-hour limit has "
-        f"passed or runs out within {{hours}} business hours, most urgent first; as of "
-        f"{f.as_of.tz_convert(zone):%Y-%m-%d %H:%M}, times in {zone}."
+        f"Untouched leads handed over in the last {QUEUE_DAYS} days whose {queue_limit:g}-business-hour limit "
+        f"has passed or runs out within {{hours}} business hours, most urgent first; as of "
+        f'{f.as_of.tz_convert(zone):%Y-%m-%d %H:%M}, times in {zone}. "Overdue now" in the rep table counts '
+        f"the overdue leads of this queue."
     )
+    queue_file = f"followup-queue-{f.as_of.tz_convert(zone):%Y-%m-%d-%H%M}.csv"  # the local date and time
 
     rep_rows = []
     for metric in ("touches_within", "dispositioned_within"):
@@ -347,6 +419,7 @@ def sales_view(
         histogram=histogram,
         queue_caption=queue_caption,
         queues=queues,
+        queue_file=queue_file,
         response_title=f"How long first touches take — {period}",
         reps_title=f"Touches and disposition per rep — {period}",
         rep_rows=tuple(rep_rows),

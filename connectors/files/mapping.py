@@ -383,6 +383,7 @@ _GUESSES = {
     "external_id": ("external_id", "id", "record_id", "{entity}_id", "{entity}id"),
     "name": ("name", "{entity}_name", "full_name", "title"),
     "email": ("email", "e_mail", "email_address"),
+    "company": ("company", "company_name", "account_name", "organization"),
     "team": ("team", "regional_office", "office", "region", "team_name"),
     "active": ("active", "is_active", "enabled"),
     "created_at": (

@@ -271,6 +271,21 @@ class HubSpotClient:
         )
         return list(body.get("results", []))
 
+    def account_details(self) -> dict:
+        """``GET /account-info/v3/details``: the account's ``portalId`` and ``uiDomain`` (what record links need).
+
+        The SDK has no API class for it; the owners API's client sends it with the same token and transport.
+        """
+        api = self._owners.api_client
+        return self._send(
+            "GET /account-info/v3/details",
+            "account",
+            lambda **kw: api.call_api(
+                "/account-info/v3/details", "GET", header_params={"Accept": "application/json"},
+                auth_settings=["oauth2"], response_types_map={}, _return_http_data_only=False, **kw,
+            ),
+        )  # fmt: skip
+
     def read_history(
         self, obj: str, ids: Sequence[str], properties: Sequence[str], history: Sequence[str]
     ) -> list[dict]:

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analytics.schema import BOOL, FLOAT, STR, TEXT_LIMITS, UTC_TS
+from analytics.schema import BOOL, FLOAT, STR, TEXT_LIMITS, UTC_TS, full_names
 from connectors.files.values import AFTER_LAST_DATE, FIRST_DATE
 from connectors.hubspot.settings import (
     CHANNEL_LABELS,
@@ -448,11 +448,17 @@ def leads_frame(records: Sequence[dict], choices: PropertyChoices | None = None)
             "segment": _text(props[choices.segment]),
             "archived": _archived(records),
             "updated_at": _with_fallback(dates["lastmodifieddate"], records, "updatedAt"),
+            "name": full_names(props["firstname"], props["lastname"]),
+            "company": _text(props["company"]),
+            "email": _text(props["email"]),
         }
     )
     sources = {
         "external_id": "id",
         "owner_external_id": "hubspot_owner_id",
+        "name": "firstname",
+        "company": "company",
+        "email": "email",
         "channel": "hs_analytics_source",
         "campaign": choices.campaign,
         "lifecycle_stage": "lifecyclestage",

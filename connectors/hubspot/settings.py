@@ -137,6 +137,11 @@ def contact_properties(choices: PropertyChoices) -> list[str]:
         choices.rejection_reason,
         choices.disposition_date,
         "hs_merged_object_ids",
+        # Who the contact is, for the records behind a figure.
+        "firstname",
+        "lastname",
+        "company",
+        "email",
     ]
     return list(dict.fromkeys(names))
 

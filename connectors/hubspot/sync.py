@@ -48,7 +48,7 @@ from sqlalchemy import Engine
 
 import settings as accord_settings
 from connectors.hubspot import mapping
-from connectors.hubspot.client import HISTORY_BATCH, HubSpotClient, HubSpotError
+from connectors.hubspot.client import HISTORY_BATCH, HubSpotAuthError, HubSpotClient, HubSpotError
 from connectors.hubspot.settings import (
     ACTIVITY_OBJECTS,
     CONNECTOR,
@@ -59,7 +59,7 @@ from connectors.hubspot.settings import (
     HubSpotConfig,
     properties_for,
 )
-from data import journal, queries, syncs, upserts
+from data import journal, queries, record_links, syncs, upserts
 
 log = logging.getLogger("connectors.hubspot")
 
@@ -264,6 +264,7 @@ def sync(
         try:
             client = HubSpotClient(config, on_wait=report.waiting, stop=stop)
             summary.owners = _sync_owners(engine, client, report, summary)
+            _save_link_base(engine, client)
             report("pipelines", 0, 1)
             stages = mapping.stage_index(client.pipelines("deals"))
             report("pipelines", 1, 1)
@@ -293,6 +294,20 @@ def sync(
             syncs.finish_run(engine, summary.run_id, summary.status, summary.counts(), summary.error)
             log.info("%s", summary.describe())
     return summary
+
+
+def _save_link_base(engine: Engine, client: HubSpotClient) -> None:
+    """Store the account's portal id and UI domain, which links to its records need (a refusal is logged)."""
+    try:
+        details = client.account_details()
+    except HubSpotAuthError as exc:
+        if exc.status != 403:
+            raise
+        log.warning("HubSpot refused the account details (403): records are shown without links to HubSpot")
+        return
+    portal, domain = details.get("portalId"), details.get("uiDomain")
+    if portal and domain:
+        record_links.save_link_base(engine, CONNECTOR, {"portal_id": portal, "ui_domain": domain})
 
 
 def _plan(engine: Engine, obj: str, full: bool, started: dt.datetime, config: HubSpotConfig) -> _Plan:

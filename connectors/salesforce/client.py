@@ -142,8 +142,9 @@ class SalesforceClient:
                 f"{config.token_url} answered without an access token or instance_url; "
                 "check SALESFORCE_LOGIN_URL points at the org's My Domain"
             )
+        self.instance_url = f"https://{instance}"  # the org's address: record links start with it
         self._sf = Salesforce(
-            instance_url=f"https://{instance}",
+            instance_url=self.instance_url,
             session_id=token,
             version=config.api_version,
             session=self._session,

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analytics.schema import BOOL, STR, UTC_TS
+from analytics.schema import BOOL, STR, UTC_TS, full_names
 from connectors.hubspot.mapping import parse_instants, parse_numbers
 from connectors.salesforce.settings import SOURCE, TASK_KINDS, FieldChoices
 from data.models import CANONICAL_MODELS
@@ -343,11 +343,17 @@ def leads_frame(
             "segment": pd.Series([None] * len(records), dtype=object).astype(STR),
             "archived": pd.Series(deleted, dtype=BOOL),
             "updated_at": stamp,
+            "name": full_names(_column(records, "FirstName"), _column(records, "LastName")),
+            "company": _texts(records, "Company"),
+            "email": _texts(records, "Email"),
         }
     )
     sources = {
         "external_id": "Id",
         "owner_external_id": "OwnerId",
+        "name": "FirstName",
+        "company": "Company",
+        "email": "Email",
         "channel": "LeadSource",
         "lead_status": "Status",
         "rejection_reason": choices.rejection_reason or "",

@@ -61,6 +61,11 @@ LEAD_FIELDS = [
     "ConvertedContactId",
     "IsDeleted",
     "SystemModstamp",
+    # Who the lead is, for the records behind a figure (standard fields of every org).
+    "FirstName",
+    "LastName",
+    "Company",
+    "Email",
 ]
 OPPORTUNITY_FIELDS = [
     "Id",

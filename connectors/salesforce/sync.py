@@ -65,7 +65,7 @@ from connectors.salesforce.settings import (
     SalesforceConfig,
     fields_for,
 )
-from data import journal, queries, syncs, upserts
+from data import journal, queries, record_links, syncs, upserts
 from data.models import CANONICAL_MODELS
 
 log = logging.getLogger("connectors.salesforce")
@@ -242,6 +242,7 @@ def sync(
             )
             report("login", 0, 1, config.login_url or "")
             client = SalesforceClient(config, now=now, sleep=sleep)
+            record_links.save_link_base(engine, CONNECTOR, {"instance_url": client.instance_url})
             top, left = client.read_limits()
             report("login", 1, 1, f"daily API requests: {left:,} of {top:,} left")
             lead_fields = _check_fields(client, config, summary)

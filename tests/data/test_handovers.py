@@ -320,8 +320,8 @@ def _upgrade_keeps_every_row(engine) -> None:
     assert current_revision(engine) == head_revision()
     assert "handovers" in inspect(engine).get_table_names()
     assert queries.table_counts(engine) == counts
-    with engine.connect() as conn:
-        assert conn.exec_driver_sql(every_row).all() == before
+    with engine.connect() as conn:  # later migrations may add columns at the end: every old value is kept
+        assert [tuple(row)[: len(before[0])] for row in conn.exec_driver_sql(every_row).all()] == before
     assert queries.read_leads(engine)["external_id"].tolist() == ["L1", "L2"]
     assert queries.read_handovers(engine).empty
     write_history(engine)  # the new table works on the upgraded database

@@ -313,6 +313,8 @@ class FakeHubSpot:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.base_url: str | None = None
+        self.portal_id = 24681357  # GET /account-info/v3/details: what record links need
+        self.ui_domain = "app-eu1.hubspot.com"
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -592,9 +594,11 @@ class FakeHubSpot:
                     "createdate": columns["created_at"][i],
                     "lastmodifieddate": columns["updated_at"][i] or columns["created_at"][i],
                     "hs_object_id": str(rid),
-                    "email": f"{row.external_id}@example.com",
-                    "firstname": "Lead",
-                    "lastname": row.external_id,
+                    # The demo's fictitious person, as HubSpot holds it: first and last name apart.
+                    "email": _text(row.email),
+                    "firstname": _text(row.name).split(" ", 1)[0] if _text(row.name) else None,
+                    "lastname": _text(row.name).split(" ", 1)[1] if _text(row.name) else None,
+                    "company": _text(row.company),
                     "lifecyclestage": _text(row.lifecycle_stage),
                     "hs_lead_status": _text(row.lead_status),
                     "hubspot_owner_id": ids.owners.get(row.owner_external_id)
@@ -882,6 +886,11 @@ class FakeHubSpot:
 
     def _route(self, method, path, query, payload):
         seg = path.strip("/").split("/")
+        if method == "GET" and seg == ["account-info", "v3", "details"]:
+            return 200, {}, {"portalId": self.portal_id, "accountType": "STANDARD", "timeZone": "Europe/Berlin",
+                             "companyCurrency": "EUR", "additionalCurrencies": [], "utcOffset": "+01:00",
+                             "utcOffsetMilliseconds": 3600000, "uiDomain": self.ui_domain,
+                             "dataHostingLocation": "eu1"}  # fmt: skip
         if method == "GET" and seg[:3] == ["crm", "v3", "owners"] and len(seg) == 3:
             return self._owners_page(query)
         if method == "GET" and seg[:3] == ["crm", "v3", "pipelines"] and len(seg) == 4:

@@ -43,7 +43,7 @@ def test_full_load_stores_exactly_the_seeded_company(engine, fake_hubspot, hubsp
     assert (run["connector"], run["kind"], run["status"]) == ("hubspot", "full", "ok")
     assert run["counts"]["objects"]["contacts"]["inserted"] == len(expected["leads"])
     state = syncs.read_sync_state(engine).set_index("object")
-    assert sorted(state.index) == sorted([*CRM_OBJECTS, "lead_touches", "contact_history"])
+    assert sorted(state.index) == sorted([*CRM_OBJECTS, "lead_touches", "contact_history", "record_links"])
     assert state.loc[list(CRM_OBJECTS), "cursor"].notna().all() and state["checkpoint"].isna().all()
     # A full load lists, it does not search; its only POSTs read the lifecycle history of handed-over contacts.
     assert {r.path for r in fake_hubspot.requests("POST")} == {"/crm/v3/objects/contacts/batch/read"}
@@ -334,3 +334,19 @@ def test_the_sync_reads_no_setting_of_its_own(sqlite_engine, fake_hubspot, hubsp
 
     monkeypatch.setattr(accord_settings, "get", no_settings)
     assert sync(sqlite_engine, config=hubspot_config).status == "ok"
+
+
+def test_a_sync_stores_the_portal_id_and_ui_domain_and_links_point_at_the_records(
+    sqlite_engine, fake_hubspot, hubspot_config
+):
+    from analytics.links import record_link
+    from data.record_links import read_link_bases
+
+    sync(sqlite_engine, full=True, config=hubspot_config)
+    bases = read_link_bases(sqlite_engine)
+    assert bases["hubspot"] == {"portal_id": 24681357, "ui_domain": "app-eu1.hubspot.com"}
+    assert fake_hubspot.requests("GET", "/account-info/v3/details")
+    contact = queries.read_leads(sqlite_engine, source="hubspot")["external_id"].iloc[0]
+    assert record_link("hubspot", "lead", contact, bases) == (
+        f"https://app-eu1.hubspot.com/contacts/24681357/record/0-1/{contact}"
+    )

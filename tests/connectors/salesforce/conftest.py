@@ -114,6 +114,9 @@ def expected(fake, mql_from_history: bool = False, with_campaigns: bool = True) 
                 if r["Status"] in ("Unqualified", "Closed - Not Converted")
                 else None,
                 "archived": r["IsDeleted"],
+                "name": " ".join(p for p in (r.get("FirstName"), r.get("LastName")) if p) or None,
+                "company": r.get("Company"),
+                "email": r.get("Email"),
             }
             for i, r in org["Lead"].items()
         ]

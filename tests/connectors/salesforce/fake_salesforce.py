@@ -44,7 +44,7 @@ OBJECT_FIELDS: dict[str, list[str]] = {
     "Lead": [
         "Id", "CreatedDate", "OwnerId", "Status", "LeadSource", "IsConverted", "ConvertedDate",
         "ConvertedOpportunityId", "ConvertedContactId", "IsDeleted", "SystemModstamp", "MQL_Date__c",
-        "Rejection_Reason__c",
+        "Rejection_Reason__c", "FirstName", "LastName", "Company", "Email",
     ],
     "LeadHistory": ["Id", "LeadId", "Field", "OldValue", "NewValue", "CreatedDate", "IsDeleted"],
     "Opportunity": [
@@ -61,6 +61,15 @@ PREFIX = {"User": "005", "Lead": "00Q", "LeadHistory": "017", "Opportunity": "00
 DATE_FIELDS = {"ConvertedDate", "CloseDate"}
 _STATEMENT = re.compile(r"^SELECT (.+?) FROM (\w+)(?: WHERE (.+?))?(?: ORDER BY (.+))?$", re.S)
 _CONDITION = re.compile(r"^(\w+) (>=|<=|=|IN) (.+)$", re.S)
+
+
+def fictitious_person(n: int) -> dict:
+    """The n-th seeded lead's FirstName, LastName, Company and Email (made up, at reserved .example domains).
+
+    Every seventh has no first name (Salesforce requires only LastName and Company)."""
+    first = None if n % 7 == 3 else ["Ada", "Bo", "Cleo", "Dev", "Eli"][n % 5]
+    return {"FirstName": first, "LastName": f"Tester{n}", "Company": f"Company {n % 11}",
+            "Email": f"lead{n}@company{n % 11}.example"}  # fmt: skip
 
 
 def sf_id(obj: str, n: int) -> str:
@@ -274,7 +283,8 @@ class FakeSalesforce:
             lead = self.add(
                 "Lead",
                 {"OwnerId": rng.choice(owners), "Status": "Open - Not Contacted", "LeadSource": rng.choice(sources),
-                 "IsConverted": False, "CreatedDate": created, "SystemModstamp": created},
+                 "IsConverted": False, "CreatedDate": created, "SystemModstamp": created,
+                 **fictitious_person(len(lead_ids))},
             )  # fmt: skip
             lead_ids.append(lead)
             final = rng.choice(statuses)

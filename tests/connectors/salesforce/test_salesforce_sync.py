@@ -306,3 +306,22 @@ def test_leads_get_their_first_campaign_or_none_without_access_to_campaigns(
 
     assert summary.status == "ok"
     assert any("cannot read CampaignMember" in note for note in summary.notes)
+
+
+def test_a_sync_stores_the_instance_url_and_links_open_the_lead_and_the_opportunity(
+    sqlite_engine, fake_sf, sf_config
+):
+    from analytics.links import record_link
+    from data.record_links import read_link_bases
+
+    run(sqlite_engine, fake_sf, sf_config)
+    bases = read_link_bases(sqlite_engine)
+    assert bases["salesforce"] == {"instance_url": fake_sf.base_url}  # the token answer's instance_url
+    lead = stored(sqlite_engine)["leads"]["external_id"].iloc[0]
+    deal = stored(sqlite_engine)["deals"]["external_id"].iloc[0]
+    assert (
+        record_link("salesforce", "lead", lead, bases) == f"{fake_sf.base_url}/lightning/r/Lead/{lead}/view"
+    )
+    assert record_link("salesforce", "deal", deal, bases) == (
+        f"{fake_sf.base_url}/lightning/r/Opportunity/{deal}/view"
+    )

@@ -1,0 +1,87 @@
+"""Records behind a figure: one selector per page that opens the leads (or deals) a count or rate counts.
+
+Drawn inside a page, so only the roles that may see the page see the names and companies; the rows come
+from views.records (the same evaluation as the figure), names and CRM ids read by id when opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from data.record_links import read_link_bases
+from data.record_people import read_people
+from pages.components import exports, loaders
+from views.records import drill_choices, records_view, with_people
+
+HOURS = {"format": "%.1f"}
+TIME = {"format": "YYYY-MM-DD HH:mm"}
+LEAD_CONFIG = {
+    "name": "Name", "company": "Company", "owner": "Owner", "team": "Team", "channel": "Channel",
+    "handed_over": st.column_config.DatetimeColumn("Handed over", **TIME),
+    "due": st.column_config.DatetimeColumn("Due", **TIME),
+    "first_touch": st.column_config.DatetimeColumn("First touch", **TIME),
+    "status": "Status", "hours": st.column_config.NumberColumn("Business hours taken", **HOURS),
+    "link": st.column_config.LinkColumn("In the CRM", display_text="Open"), "record": "CRM id",
+}  # fmt: skip
+DEAL_CONFIG = {
+    "name": "Deal", "owner": "Owner", "team": "Team", "channel": "Channel",
+    "created": st.column_config.DatetimeColumn("Created", **TIME),
+    "closed": st.column_config.DatetimeColumn("Closed", **TIME),
+    "amount": st.column_config.NumberColumn("Amount", format="%.0f"), "status": "Status",
+    "link": st.column_config.LinkColumn("In the CRM", display_text="Open"), "record": "CRM id",
+}  # fmt: skip
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _people(url: str, table: str, ids: tuple[int, ...]) -> pd.DataFrame:
+    return read_people(loaders._engine_for(url), table, np.asarray(ids, dtype="int64"))
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _bases(url: str) -> Mapping:
+    return read_link_bases(loaders._engine_for(url))
+
+
+def records_behind(figures: pd.DataFrame, f, key: str) -> None:
+    """Draw "Records behind a figure" for a page's figures (its view's ``figures()``) and filters ``f``.
+
+    ``f`` is the page's pages.components.filters selection; ``key`` names the page's widgets.
+    """
+    versions = loaders.agreement_versions(f.url, f.agreement)
+    view_f = f.view()
+    choices = drill_choices(figures, versions, view_f)
+    st.subheader("Records behind a figure")
+    if not choices:
+        st.caption("No figure of this period can be opened to its records yet.")
+        return
+    labels = {c.commitment: c.label for c in choices}
+    chosen = st.selectbox(
+        "Open the records behind", list(labels), format_func=labels.get, index=None,
+        placeholder="Choose a figure to list the leads or deals it counts", key=f"{key}_records_figure",
+    )  # fmt: skip
+    if chosen is None:
+        return
+    frames = loaders.frames(f.url, f.period_start.isoformat(), f.period_end.isoformat())
+    records = records_view(
+        versions, frames, view_f, chosen, lambda table, ids: _people(f.url, table, tuple(int(i) for i in ids)),
+        _bases(f.url),
+    )  # fmt: skip
+    st.caption(records.sentence)
+    config = LEAD_CONFIG if records.kind == "lead" else DEAL_CONFIG
+    linked = records.table["link"].notna().any()
+    shown = [c for c in records.table.columns if linked or c != "link"]
+    st.dataframe(
+        records.table, key=f"{key}_records_table", hide_index=True, column_config=config, column_order=shown
+    )
+    if not linked:
+        st.caption("These records have no CRM link: imported and demo records have no record in a CRM.")
+    exports.download_csv(records.table, records.file_name, key=f"{key}_records_csv")
+
+
+def queue_with_people(table: pd.DataFrame, url: str) -> pd.DataFrame:
+    """The overdue queue with each lead's name, company and CRM link (views.records.with_people)."""
+    return with_people(table, lambda t, ids: _people(url, t, tuple(int(i) for i in ids)), _bases(url))

@@ -1,0 +1,45 @@
+"""From a figure to the records behind it in a real headless Chromium at 1440 px: the Sales page's follow-up
+rate opens the leads it counts, as a table and a CSV whose rows are the period's handed-over leads."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+from playwright.sync_api import expect
+
+from data import queries
+from data.engine import make_engine
+from tests.browser.conftest import wait_for_app
+from tests.browser.test_dashboard_browser import download, open_page, whole_page_screenshot
+from tests.pages.dashboard_oracle import pinned_as_of, versions
+from views.filters import filters_for
+
+
+def test_drill_from_the_follow_up_rate_to_its_leads(app_page, app_server, demo_db_url):
+    page = app_page
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    open_page(page, app_server, "sales")
+    expect(page.get_by_role("heading", name="Records behind a figure")).to_be_visible()
+    page.locator(".st-key-sales_records_figure").get_by_role("combobox").click()
+    page.get_by_role("option", name=re.compile(r"^speed-to-lead — ")).click()
+    wait_for_app(page)
+    sentence = page.get_by_text(re.compile(r"^The [\d,]+ leads behind speed-to-lead in "))
+    expect(sentence).to_be_visible()
+    shown = int(re.search(r"The ([\d,]+) leads", sentence.inner_text()).group(1).replace(",", ""))
+    records = download(page, "sales_records_csv")
+    # The slow count: leads handed over in the period by as_of, read plainly from the repository.
+    as_of = pd.Timestamp(pinned_as_of(), tz="UTC") + pd.Timedelta(days=1)
+    f = filters_for(versions(demo_db_url), as_of)
+    leads = queries.read_leads(make_engine(demo_db_url))
+    live = leads[~leads["archived"].fillna(False).astype(bool)]
+    handed = live[
+        (live["mql_at"] >= f.period_start) & (live["mql_at"] < f.period_end) & (live["mql_at"] <= as_of)
+    ]
+    assert shown == len(records) == len(handed) > 0
+    assert sorted(records["record"]) == sorted(handed["external_id"])
+    assert list(records.columns[:3]) == ["name", "company", "owner"] and records["name"].notna().all()
+    assert set(records["status"]) <= {"met", "breached", "pending"}
+    sentence.scroll_into_view_if_needed()
+    expect(page.get_by_test_id("stDataFrame").filter(has_text="Business hours taken")).to_have_count(1)
+    whole_page_screenshot(page, "sales-records-1440")
