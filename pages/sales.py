@@ -132,7 +132,7 @@ else:
     # Which leads were already alerted, and when (the alert ledger); who they are and their CRM record.
     table = records.queue_with_people(mark_alerted(queue.table), f.url)
     st.dataframe(
-        table, key="sales_queue_table", hide_index=True,
+        table, key="sales_queue_table", hide_index=True, width="stretch",
         column_order=["lead", "name", "company", *(["link"] if table["link"].notna().any() else []), "owner", "team",
                       "channel", "handed_over", "due", "hours_left", "state"],
         column_config={

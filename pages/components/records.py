@@ -75,7 +75,12 @@ def records_behind(figures: pd.DataFrame, f, key: str) -> None:
     linked = records.table["link"].notna().any()
     shown = [c for c in records.table.columns if linked or c != "link"]
     st.dataframe(
-        records.table, key=f"{key}_records_table", hide_index=True, column_config=config, column_order=shown
+        records.table,
+        key=f"{key}_records_table",
+        hide_index=True,
+        width="stretch",
+        column_config=config,
+        column_order=shown,
     )
     if not linked:
         st.caption("These records have no CRM link: imported and demo records have no record in a CRM.")
