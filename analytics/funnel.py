@@ -34,7 +34,7 @@ from analytics.metrics import (
     reached_sql,
     timestamps_us,
 )
-from analytics.periods import assign_periods, period_grid
+from analytics.periods import assign_periods, period_grid, period_of
 from analytics.schema import is_repeat_handover
 
 STAGES: tuple[str, ...] = ("mql", "sql", "opportunity", "won")
@@ -103,14 +103,7 @@ def funnel(
     """
     if by not in FUNNEL_BREAKDOWNS:
         raise FunnelError(f"unknown breakdown by={by!r}; use one of: None, owner, team, channel, segment")
-    moment = as_instant(as_of)
-    doc = document_in_force(as_versions(agreement), moment)
-    grid = period_grid(doc.period, doc.timezone, start, end)
-    grid = grid[grid["period_start"] <= moment].reset_index(drop=True)
-    facts = Facts(prepare_frames(frames, moment), doc.calendar_for(None), doc.team_calendars())
-    stages = lead_stages(facts)
-    stages["_pos"] = assign_periods(stages["mql_at"], grid)
-    keep = filter_mask(facts, "leads", (filters or {}).items()) & (stages["_pos"].to_numpy() >= 0)
+    facts, grid, stages, keep = _cohorts(agreement, frames, start, end, as_of, filters)
     group_cols = []
     if by is not None:
         group_cols = ["owner_id"] if by == "owner" else [by]
@@ -156,6 +149,58 @@ def funnel(
     columns = ["period", "period_start", "period_end", *group_cols, *STAGES, *rates]
     columns += ["days_mql_to_sql", "days_sql_to_opportunity", "days_opportunity_to_won"]
     return result[columns]
+
+
+def _cohorts(
+    agreement: Any,
+    frames: Mapping[str, pd.DataFrame],
+    start: Any,
+    end: Any,
+    as_of: Any,
+    filters: Mapping[str, Iterable[str]] | None,
+) -> tuple[Facts, pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The facts, period grid, :func:`lead_stages` (with ``_pos``, the handover period) and the mask of the leads
+    in a cohort of the grid: what :func:`funnel` counts and :func:`cohort_leads` lists."""
+    moment = as_instant(as_of)
+    doc = document_in_force(as_versions(agreement), moment)
+    grid = period_grid(doc.period, doc.timezone, start, end)
+    grid = grid[grid["period_start"] <= moment].reset_index(drop=True)
+    facts = Facts(prepare_frames(frames, moment), doc.calendar_for(None), doc.team_calendars())
+    stages = lead_stages(facts)
+    stages["_pos"] = assign_periods(stages["mql_at"], grid)
+    keep = filter_mask(facts, "leads", (filters or {}).items()) & (stages["_pos"].to_numpy() >= 0)
+    return facts, grid, stages, keep
+
+
+def cohort_leads(
+    agreement: Agreement | AgreementVersion | Iterable[AgreementVersion],
+    frames: Mapping[str, pd.DataFrame],
+    period: Any,
+    as_of: Any,
+    stage: str,
+    *,
+    filters: Mapping[str, Iterable[str]] | None = None,
+) -> pd.DataFrame:
+    """Return the leads of the cohort handed over in the period holding ``period`` that reached ``stage``, as
+    known at ``as_of``: the leads :func:`funnel` counts in that period's ``stage`` column (one definition).
+
+    Columns: the canonical lead columns, ``opportunity_at`` and ``won_at`` (:func:`lead_stages`; ``mql_at``
+    and ``sql_at`` are the lead's own). Order: handover, then id.
+    """
+    if stage not in STAGES:
+        raise FunnelError(f"unknown stage {stage!r}; use one of: {', '.join(STAGES)}")
+    moment = as_instant(as_of)
+    doc = document_in_force(as_versions(agreement), moment)
+    row = period_of(as_instant(period), doc.period, doc.timezone)
+    facts, _, stages, keep = _cohorts(
+        agreement, frames, row["period_start"], row["period_end"], moment, filters
+    )
+    reached = np.asarray(keep, dtype=bool) & (stages["mql_at"].notna() if stage == "mql" else stages[stage]).to_numpy(bool)
+    leads = facts.leads.reset_index(drop=True)
+    out = leads.assign(
+        opportunity_at=stages["opportunity_at"].to_numpy(), won_at=stages["won_at"].to_numpy()
+    )[reached]
+    return out.sort_values(["mql_at", "id"], kind="stable").reset_index(drop=True)
 
 
 def funnel_totals(cohorts: pd.DataFrame) -> pd.DataFrame:

@@ -149,7 +149,8 @@ with right:
         help="The whole agreement (no team, owner or channel filter): an overview page and one page per side.",
     )  # fmt: skip
 
-records.records_behind(view.figures(), f, key="overview")  # the leads or deals behind a period figure
+# the leads or deals behind a figure of the week or of the period
+records.records_behind(view.figures(), f, key="overview", week=week, frozen=week in overview.frozen)
 
 # --- freezing on demand ---------------------------------------------------------------------------------------
 frozen_weeks = loaders.snapshots(f.url, f.agreement)

@@ -15,7 +15,8 @@ import streamlit as st
 from data.record_links import read_link_bases
 from data.record_people import read_people
 from pages.components import exports, loaders
-from views.records import drill_choices, records_view, with_people
+from views.overview import data_window
+from views.records import drill_choices, records_view, stage_records, week_records, with_people
 
 HOURS = {"format": "%.1f"}
 TIME = {"format": "YYYY-MM-DD HH:mm"}
@@ -26,6 +27,12 @@ LEAD_CONFIG = {
     "first_touch": st.column_config.DatetimeColumn("First touch", **TIME),
     "status": "Status", "hours": st.column_config.NumberColumn("Business hours taken", **HOURS),
     "link": st.column_config.LinkColumn("In the CRM", display_text="Open"), "record": "CRM id",
+}  # fmt: skip
+STAGE_CONFIG = {
+    **{k: LEAD_CONFIG[k] for k in ("name", "company", "owner", "team", "channel", "handed_over", "link", "record")},
+    "sql": st.column_config.DatetimeColumn("SQL", **TIME),
+    "opportunity": st.column_config.DatetimeColumn("First deal", **TIME),
+    "won": st.column_config.DatetimeColumn("Won", **TIME),
 }  # fmt: skip
 DEAL_CONFIG = {
     "name": "Deal", "owner": "Owner", "team": "Team", "channel": "Channel",
@@ -46,32 +53,50 @@ def _bases(url: str) -> Mapping:
     return read_link_bases(loaders._engine_for(url))
 
 
-def records_behind(figures: pd.DataFrame, f, key: str) -> None:
+def records_behind(
+    figures: pd.DataFrame, f, key: str, *, week: str | None = None, frozen: bool = False
+) -> None:
     """Draw "Records behind a figure" for a page's figures (its view's ``figures()``) and filters ``f``.
 
-    ``f`` is the page's pages.components.filters selection; ``key`` names the page's widgets.
+    ``f`` is the page's pages.components.filters selection; ``key`` names the page's widgets. ``week``: the
+    Overview's chosen ISO week, whose figures are offered too; ``frozen``: that week shows frozen figures.
     """
     versions = loaders.agreement_versions(f.url, f.agreement)
     view_f = f.view()
-    choices = drill_choices(figures, versions, view_f)
+    choices = drill_choices(figures, versions, view_f, week)
     st.subheader("Records behind a figure")
     if not choices:
         st.caption("No figure of this period can be opened to its records yet.")
         return
-    labels = {c.commitment: c.label for c in choices}
+    labels = {c.key: c.label for c in choices}
     chosen = st.selectbox(
         "Open the records behind", list(labels), format_func=labels.get, index=None,
         placeholder="Choose a figure to list the leads or deals it counts", key=f"{key}_records_figure",
     )  # fmt: skip
     if chosen is None:
         return
-    frames = loaders.frames(f.url, f.period_start.isoformat(), f.period_end.isoformat())
-    records = records_view(
-        versions, frames, view_f, chosen, lambda table, ids: _people(f.url, table, tuple(int(i) for i in ids)),
-        _bases(f.url),
-    )  # fmt: skip
+    people = lambda table, ids: _people(f.url, table, tuple(int(i) for i in ids))  # noqa: E731
+    if chosen.startswith("funnel-"):  # a stage count: the cohort drawn from the Funnel's own frames
+        frames = loaders.frames(f.url, f.history_start.isoformat(), f.period_end.isoformat())
+        records = stage_records(
+            versions, frames, view_f, chosen.removeprefix("funnel-"), people, _bases(f.url)
+        )
+    elif chosen.startswith("week:"):
+        lo, hi = data_window(versions, view_f, week)  # the frames the Overview's week was judged on
+        frames = loaders.frames(f.url, lo.isoformat(), hi.isoformat())
+        records = week_records(
+            versions, frames, view_f, week, chosen.removeprefix("week:"), people, _bases(f.url)
+        )
+    else:
+        frames = loaders.frames(f.url, f.period_start.isoformat(), f.period_end.isoformat())
+        records = records_view(versions, frames, view_f, chosen, people, _bases(f.url))
     st.caption(records.sentence)
-    config = LEAD_CONFIG if records.kind == "lead" else DEAL_CONFIG
+    if frozen and chosen.startswith("week:"):
+        st.caption(
+            f"{week}'s figures are frozen as shown in its meeting; these records are the rows as known now, so a "
+            "count can differ from the frozen figure where the data was corrected since."
+        )
+    config = {"lead": LEAD_CONFIG, "stage": STAGE_CONFIG}.get(records.kind, DEAL_CONFIG)
     linked = records.table["link"].notna().any()
     shown = [c for c in records.table.columns if linked or c != "link"]
     st.dataframe(
