@@ -195,7 +195,8 @@ def cohort_leads(
     facts, _, stages, keep = _cohorts(
         agreement, frames, row["period_start"], row["period_end"], moment, filters
     )
-    reached = np.asarray(keep, dtype=bool) & (stages["mql_at"].notna() if stage == "mql" else stages[stage]).to_numpy(bool)
+    at_stage = stages["mql_at"].notna() if stage == "mql" else stages[stage]
+    reached = np.asarray(keep, dtype=bool) & at_stage.to_numpy(bool)
     leads = facts.leads.reset_index(drop=True)
     out = leads.assign(
         opportunity_at=stages["opportunity_at"].to_numpy(), won_at=stages["won_at"].to_numpy()

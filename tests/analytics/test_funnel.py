@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 
 from analytics.agreement import parse_document
 from analytics.commitments import evaluate
-from analytics.funnel import FunnelError, funnel, funnel_totals
+from analytics.funnel import STAGES, FunnelError, cohort_leads, funnel, funnel_totals
 from tests.analytics.conftest import agreement, commitment, make_frames, scenarios, ts
 
 AS_OF = ts("2026-04-20")
@@ -106,3 +106,35 @@ def test_stages_shrink_and_cohorts_match_the_mql_count(scenario):
         assert ((values >= 0) & (values <= 1)).all()
     mqls = evaluate(doc, frames, "2025-12-01", "2026-08-01", as_of).set_index("period")["actual"]
     assert cohorts.set_index("period")["mql"].astype(float).to_dict() == mqls.to_dict()
+
+
+def test_cohort_leads_lists_the_leads_of_each_stage_by_hand():
+    doc = agreement()
+    frames = frames_by_hand()
+    ids = {
+        stage: cohort_leads(doc, frames, ts("2026-03-15"), AS_OF, stage)["id"].tolist() for stage in STAGES
+    }
+    # Lead 5's SQL comes after as_of; lead 2's deal is won after as_of; lead 3 is SQL by its deal.
+    assert ids == {"mql": [1, 2, 3, 4, 5], "sql": [1, 2, 3], "opportunity": [1, 2, 3], "won": [1]}
+    won = cohort_leads(doc, frames, ts("2026-03-15"), AS_OF, "won").iloc[0]
+    assert (won["opportunity_at"], won["won_at"]) == (
+        ts("2026-03-05"),
+        ts("2026-03-26"),
+    )  # first deal, first won
+    events = cohort_leads(doc, frames, ts("2026-03-15"), AS_OF, "mql", filters={"channel": ["Events"]})
+    assert events["id"].tolist() == [1, 2, 5]
+    with pytest.raises(FunnelError, match="unknown stage 'deal'"):
+        cohort_leads(doc, frames, ts("2026-03-15"), AS_OF, "deal")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(commitments=[commitment("mqls", "mql_count", 1, owner="marketing")], period="month"))
+def test_cohort_leads_are_what_the_funnel_counts(scenario):
+    document, frames, as_of = scenario
+    doc = parse_document(document)
+    cohorts = funnel(doc, frames, "2025-12-01", "2026-08-01", as_of)
+    for row in cohorts.itertuples(index=False):
+        for stage in STAGES:
+            listed = cohort_leads(doc, frames, row.period_start, as_of, stage)
+            assert len(listed) == getattr(row, stage) and listed["id"].is_unique, (row.period, stage)
+            assert listed["mql_at"].between(row.period_start, row.period_end, inclusive="left").all()
