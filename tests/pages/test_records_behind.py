@@ -10,15 +10,25 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from analytics.commitments import document_in_force, with_tracked
 from analytics.funnel import STAGE_LABELS, STAGES
 from analytics.metrics import METRICS
 from analytics.periods import week_row
 from analytics.wording import commitment_title
-from data import queries
+from data import journal, queries, upserts
 from data.engine import make_engine
-from tests.pages.dashboard_oracle import download_keys, open_page, shown_filters, table, versions
+from pages.components import loaders
+from tests.pages.dashboard_oracle import (
+    APP,
+    copy_database,
+    download_keys,
+    open_page,
+    shown_filters,
+    table,
+    versions,
+)
 from views.sales import TRACKED_METRICS
 
 PAGES = {"sales": "pages/sales.py", "marketing": "pages/marketing.py", "funnel": "pages/funnel.py",
@@ -236,3 +246,39 @@ def test_the_overview_opens_the_records_behind_its_week_figures(monkeypatch, tmp
                 continue
             checked.append(metric.kind)
     assert checked.count("count") == 2 and "rate" in checked, checked
+
+
+def test_a_frozen_week_s_records_are_the_rows_as_known_now_and_say_so(monkeypatch, tmp_path, demo_db_url):
+    url = copy_database(demo_db_url, tmp_path)
+    engine = make_engine(url)
+    at = AppTest.from_file(APP, default_timeout=120)
+    monkeypatch.setenv("ACCORD_DATABASE_URL", url)
+    at.switch_page(PAGES["overview"]).run()  # live (no as_of): opening it freezes the last closed week
+    snapshot = journal.read_snapshots(engine, "Sales and Marketing SLA")
+    assert snapshot["final"].all() and len(snapshot) == 1
+    week = snapshot["week"].iloc[0]
+    frozen = {r["commitment"]: r["actual"] for r in snapshot["figures"].iloc[0] if r["scope"] == "week"}
+    # Two late leads of that week arrive after it was frozen; a sync clears the cached figures.
+    start = pd.Timestamp(next(r for r in snapshot["figures"].iloc[0] if r["scope"] == "week")["period_start"])
+    late = pd.DataFrame({"source": "late", "external_id": ["late-1", "late-2"],
+                         "created_at": start + pd.Timedelta(hours=33), "mql_at": start + pd.Timedelta(hours=34)})  # fmt: skip
+    upserts.upsert_leads(engine, late)
+    engine.dispose()
+    loaders.clear()
+
+    again = AppTest.from_file(APP, default_timeout=120)
+    again.query_params["week"] = week
+    again.switch_page(PAGES["overview"]).run()
+    assert not again.exception, [e.message for e in again.exception]
+    label = next(o for o in again.selectbox(key="overview_records_figure").options if o.startswith("mql-volume —")
+                 and o.endswith(f"(this week, {week})"))  # fmt: skip
+    assert (
+        label.split(" — ")[1].split(" ")[0] == f"{frozen['mql-volume']:,.0f}"
+    )  # the frozen figure is offered
+    again.selectbox(key="overview_records_figure").set_value("week:mql-volume").run()
+    shown = table(again, "name", "company", "owner")
+    assert len(shown) == frozen["mql-volume"] + 2 and {"late-1", "late-2"} <= set(shown["record"])
+    assert any("these records are the rows as known now" in c.value for c in again.caption)
+    # A figure of the period is not frozen: no such caption.
+    again.selectbox(key="overview_records_figure").set_value("mql-volume").run()
+    assert not any("these records are the rows as known now" in c.value for c in again.caption)
