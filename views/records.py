@@ -95,7 +95,9 @@ def drill_choices(
         label = STAGE_LABELS[row.commitment.removeprefix("funnel-")]
         out.append(
             DrillChoice(
-                row.commitment, f.period, f"{label} — {row.actual:,.0f} leads handed over in {f.period_name}"
+                row.commitment,
+                f.period,
+                f"{label} — {row.actual:,.0f} of the leads handed over in {f.period_name}",
             )
         )
     if week and "scope" in figures:
