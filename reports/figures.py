@@ -117,10 +117,10 @@ def page_figures(
         history = read_window(engine, history_start, f.period_end)
         return marketing_view(versions, frames, history, f, history_start).figures()
     if page == "funnel":
-        from views.funnel import funnel_view
+        from views.funnel import data_window, funnel_view
 
         return funnel_view(
-            versions, read_window(engine, history_start, f.period_end), f, history_start
+            versions, read_window(engine, *data_window(f, history_start)), f, history_start
         ).figures()
     raise ValueError(f"unknown page {page!r}; pages: {', '.join(PAGES)}")
 

@@ -127,10 +127,16 @@ class FunnelView:
         )
 
 
+def data_window(f: Filters, history_start: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Return the [start, end) of data :func:`funnel_view` needs: from ``history_start`` to the later of the
+    period's end and as_of, so a closed period's cohort counts the deals created since ("all by now")."""
+    return pd.Timestamp(history_start), max(f.period_end, f.as_of + pd.Timedelta(microseconds=1))
+
+
 def funnel_view(
     versions: Any, history: Mapping[str, pd.DataFrame], f: Filters, history_start: pd.Timestamp
 ) -> FunnelView:
-    """Return the :class:`FunnelView` of ``f``; ``history`` (unsliced) covers ``history_start`` to the period's end."""
+    """Return the :class:`FunnelView` of ``f``; ``history`` (unsliced) covers :func:`data_window`."""
     versions = as_versions(versions)
     doc = document_in_force(versions, f.as_of)
     period = f.period_name

@@ -302,11 +302,13 @@ def funnel_view(
     owners: tuple = (), channels: tuple = (), *, history_start: str,
 ):  # fmt: skip
     """views.funnel.funnel_view of the period [start, end) and the cohorts from ``history_start``, as of ``as_of``."""
+    from views.funnel import data_window
     from views.funnel import funnel_view as view_of
 
+    f = _view_filters(period, start, end, as_of, teams, owners, channels)
+    lo, hi = data_window(f, pd.Timestamp(history_start))
     return _laid_out(view_of(
-        agreement_versions(url, agreement), frames(url, history_start, end),
-        _view_filters(period, start, end, as_of, teams, owners, channels), pd.Timestamp(history_start),
+        agreement_versions(url, agreement), frames(url, lo.isoformat(), hi.isoformat()), f, pd.Timestamp(history_start),
     ))  # fmt: skip
 
 

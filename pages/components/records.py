@@ -15,6 +15,7 @@ import streamlit as st
 from data.record_links import read_link_bases
 from data.record_people import read_people
 from pages.components import exports, loaders
+from views.funnel import data_window as funnel_window
 from views.overview import data_window
 from views.records import drill_choices, records_view, stage_records, week_records, with_people
 
@@ -77,7 +78,8 @@ def records_behind(
         return
     people = lambda table, ids: _people(f.url, table, tuple(int(i) for i in ids))  # noqa: E731
     if chosen.startswith("funnel-"):  # a stage count: the cohort drawn from the Funnel's own frames
-        frames = loaders.frames(f.url, f.history_start.isoformat(), f.period_end.isoformat())
+        lo, hi = funnel_window(view_f, f.history_start)  # the Funnel's own frames
+        frames = loaders.frames(f.url, lo.isoformat(), hi.isoformat())
         records = stage_records(
             versions, frames, view_f, chosen.removeprefix("funnel-"), people, _bases(f.url)
         )

@@ -37,7 +37,8 @@ def funnel_page(demo_db_url, tmp_path_factory):
 
 
 def expected_cohorts(url, f):
-    frames = repository_frames(url, f.history_start, f.period_end, f)
+    # Deals up to as_of: a closed period's cohort counts the deals created since (all by now).
+    frames = repository_frames(url, f.history_start, max(f.period_end, f.as_of + pd.Timedelta(1, "us")), f)
     return frames, funnel(versions(url), frames, f.history_start, f.period_end, f.as_of)
 
 
