@@ -7,6 +7,8 @@ from the demo regenerated in memory instead of reading them, where reading a win
 For every figure the Sales and Marketing pages offer to open (views.records.drill_choices) it times
 ``views.records.records_view`` end to end as the page calls it on a selection: the counted rows of the
 evaluation, the names and CRM ids read by id from the database, the table in the agreement's timezone.
+Likewise each Funnel stage of the period (``stage_records``, on the period's frames: its cohort and their
+deals) and each figure of as_of's ISO week as the Overview judges it (``week_records``).
 The page's frames are already read (the pages cache them), so reading them is not part of a drill.
 Reference, measured in the same run on the same frames: ``evaluate`` of the period (what the page pays for
 its tiles). Aim: every drill < 1 s at 1,000,000 leads. Prints ``name: value`` lines (seconds).
@@ -27,7 +29,9 @@ sys.path.insert(0, str(ROOT))
 import pandas as pd  # noqa: E402
 
 from analytics.agreement import versions_from_rows  # noqa: E402
-from analytics.commitments import evaluate  # noqa: E402
+from analytics.commitments import document_in_force, evaluate  # noqa: E402
+from analytics.funnel import STAGES  # noqa: E402
+from analytics.periods import week_of, week_row  # noqa: E402
 from data import journal, queries  # noqa: E402
 from data.engine import make_engine, upgrade  # noqa: E402
 from data.frames import cut_window, read_window  # noqa: E402
@@ -35,7 +39,7 @@ from data.record_links import read_link_bases  # noqa: E402
 from data.record_people import read_people  # noqa: E402
 from views.filters import filters_for  # noqa: E402
 from views.marketing import marketing_view  # noqa: E402
-from views.records import drill_choices, records_view  # noqa: E402
+from views.records import drill_choices, records_view, stage_records, week_records  # noqa: E402
 from views.sales import sales_view  # noqa: E402
 
 AGREEMENT = "Sales and Marketing SLA"
@@ -113,6 +117,25 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         print(f"  {commitment}: {records.count:,} rows, {seconds:.3f} s", flush=True)
         results[f"drill_{commitment}_s"] = seconds
         results[f"drill_{commitment}_rows"] = float(records.count)
+        worst = max(worst, seconds)
+    people = lambda t, ids: read_people(engine, t, ids)  # noqa: E731
+    for stage in STAGES:
+        seconds, records = best(lambda s=stage: stage_records(versions, frames, f, s, people, bases))
+        print(f"  funnel-{stage}: {records.count:,} rows, {seconds:.3f} s", flush=True)
+        results[f"drill_funnel_{stage}_s"] = seconds
+        results[f"drill_funnel_{stage}_rows"] = float(records.count)
+        worst = max(worst, seconds)
+    tz = document_in_force(versions, f.as_of).timezone
+    week = week_of(f.as_of - pd.Timedelta(microseconds=1), tz)
+    row = week_row(week, tz)
+    week_frames = (frames if f.period_start <= row["period_start"]
+                   else read_window(engine, row["period_start"], f.period_end))  # fmt: skip
+    for commitment in (c.id for c in document_in_force(versions, f.as_of).commitments):  # the week's figures
+        seconds, records = best(
+            lambda c=commitment: week_records(versions, week_frames, f, week, c, people, bases)
+        )
+        print(f"  {week} {commitment}: {records.count:,} rows, {seconds:.3f} s", flush=True)
+        results[f"drill_week_{commitment}_s"] = seconds
         worst = max(worst, seconds)
     results["drill_worst_s"] = worst
     results["drill_worst_vs_evaluate"] = worst / results["reference_evaluate_period_s"]
