@@ -141,6 +141,28 @@ def evaluate(
     return _Run(agreement_versions, frames, start, end, as_of, by).result()
 
 
+def _period_run(agreement_versions, frames, commitment_id: str, period: Any, moment: pd.Timestamp):
+    """The evaluation run of the period holding ``period`` as of ``moment``, for one commitment.
+
+    Returns (run, period row, version in force at the period's start, its document, the commitment);
+    EvaluationError when the period starts after ``moment`` or that version has no such commitment.
+    """
+    versions = as_versions(agreement_versions)
+    grid_doc = document_in_force(versions, moment)
+    row = period_of(period, grid_doc.period, grid_doc.timezone)
+    run = _Run(versions, frames, row["period_start"], row["period_end"], moment, None)
+    if run.grid.empty:
+        raise EvaluationError(f"period {row['period']} starts after as_of {moment}: nothing has happened yet")
+    version, doc = run.version_of(0)
+    commitment = next((c for c in doc.commitments if c.id == commitment_id), None)
+    if commitment is None:
+        raise EvaluationError(
+            f"commitment {commitment_id!r} is not in the agreement in force on {row['period_start']:%Y-%m-%d}; "
+            f"commitments: {', '.join(c.id for c in doc.commitments)}"
+        )
+    return run, row, version, doc, commitment
+
+
 def daily_progress(
     agreement_versions: Agreement | AgreementVersion | Iterable[AgreementVersion],
     frames: Mapping[str, pd.DataFrame],
@@ -155,20 +177,10 @@ def daily_progress(
     day), ``expected`` (target x elapsed share at the day's end, or at as_of for
     the as-of day) and ``target``.
     """
-    versions = as_versions(agreement_versions)
     moment = as_instant(as_of)
-    grid_doc = document_in_force(versions, moment)
-    row = period_of(period, grid_doc.period, grid_doc.timezone)
-    run = _Run(versions, frames, row["period_start"], row["period_end"], moment, None)
-    if run.grid.empty:
-        raise EvaluationError(f"period {row['period']} starts after as_of {moment}: nothing has happened yet")
-    version, doc = run.version_of(0)
-    commitment = next((c for c in doc.commitments if c.id == commitment_id), None)
-    if commitment is None:
-        raise EvaluationError(
-            f"commitment {commitment_id!r} is not in the agreement in force on {row['period_start']:%Y-%m-%d}; "
-            f"commitments: {', '.join(c.id for c in doc.commitments)}"
-        )
+    run, row, version, doc, commitment = _period_run(
+        agreement_versions, frames, commitment_id, period, moment
+    )
     metric = METRICS[commitment.metric]
     if metric.kind not in ("count", "amount"):
         raise EvaluationError(
@@ -739,20 +751,8 @@ def counted_rows(
     ``hours`` (business hours the commitment's clock took, else to first touch; NaN: not yet) and ``due``
     (when its clock, else the first follow-up limit, runs out; NaT: none). Order: the metric's ``at``, then id.
     """
-    versions = as_versions(agreement_versions)
     moment = as_instant(as_of)
-    grid_doc = document_in_force(versions, moment)
-    row = period_of(period, grid_doc.period, grid_doc.timezone)
-    run = _Run(versions, frames, row["period_start"], row["period_end"], moment, None)
-    if run.grid.empty:
-        raise EvaluationError(f"period {row['period']} starts after as_of {moment}: nothing has happened yet")
-    _, doc = run.version_of(0)
-    commitment = next((c for c in doc.commitments if c.id == commitment_id), None)
-    if commitment is None:
-        raise EvaluationError(
-            f"commitment {commitment_id!r} is not in the agreement in force on {row['period_start']:%Y-%m-%d}; "
-            f"commitments: {', '.join(c.id for c in doc.commitments)}"
-        )
+    run, row, _, doc, commitment = _period_run(agreement_versions, frames, commitment_id, period, moment)
     metric = METRICS[commitment.metric]
     facts = run.facts_for(doc)
     values = np.asarray(run.values(facts, doc, commitment), dtype="float64")
