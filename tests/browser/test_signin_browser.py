@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 import settings
@@ -120,9 +121,23 @@ def browser_page(page: Page, signin_server, request):
     yield from watched(page, signin_server, request)
 
 
+def open_url(page: Page, url: str) -> None:
+    """Open ``url`` and wait for the app's state, not for the page's load event: under load, loading Streamlit's
+    scripts after a sign-out once took longer than Playwright's 30 s navigation default."""
+    for attempt in range(3):
+        try:
+            page.goto(url, wait_until="commit", timeout=REDIRECT_MS)
+            break
+        except PlaywrightError as error:
+            # A sign-out's redirect to the provider can still be under way: let it land, then go.
+            if "interrupted by another navigation" not in str(error) or attempt == 2:
+                raise
+            page.wait_for_load_state("load", timeout=REDIRECT_MS)
+    wait_for_app(page, timeout=REDIRECT_MS)
+
+
 def sign_in(page: Page, server, sub: str) -> None:
-    page.goto(server.url)
-    wait_for_app(page)
+    open_url(page, server.url)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name=sub, exact=True).click(timeout=REDIRECT_MS)  # a predefined person
     page.wait_for_url(f"{server.url}/**", timeout=REDIRECT_MS)
@@ -142,8 +157,7 @@ def test_a_deep_link_on_a_fresh_server_shows_only_the_sign_in(browser_page, sign
     frames: list[bytes] = []
     browser_page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(
         f if isinstance(f, bytes) else f.encode())))  # fmt: skip
-    browser_page.goto(f"{signin_server.url}/data")
-    wait_for_app(browser_page)
+    open_url(browser_page, f"{signin_server.url}/data")
     expect(browser_page.get_by_role("button", name="Sign in")).to_be_visible()
     expect(browser_page.get_by_test_id("stSidebarNav")).to_have_count(0)
     assert not any(DATA_PAGE_CAPTION.encode() in frame for frame in frames)
@@ -159,13 +173,11 @@ def test_sales_sees_its_pages_and_no_editor_even_by_url(browser_page, signin_ser
     assert "Data" not in shown and "Marketing" not in shown
     screenshot(page, "signin-sales")
 
-    page.goto(f"{signin_server.url}/data")  # not registered for sales: the default page instead
-    wait_for_app(page)
+    open_url(page, f"{signin_server.url}/data")  # not registered for sales: the default page instead
     expect(page.get_by_text(DATA_PAGE_CAPTION)).to_have_count(0)
     expect(page.get_by_role("heading", name="Data", exact=True)).to_have_count(0)
 
-    page.goto(f"{signin_server.url}/agreement?section=Edit")
-    wait_for_app(page)
+    open_url(page, f"{signin_server.url}/agreement?section=Edit")
     expect(page.get_by_role("heading", name="Agreement", exact=True)).to_be_visible()
     expect(page.get_by_text("Only an admin can change the agreement")).to_be_visible()
     expect(page.get_by_role("button", name="Save", exact=False)).to_have_count(0)
@@ -199,25 +211,21 @@ def test_admin_opens_data_then_signs_out(browser_page, signin_server):
     sign_in(page, signin_server, "ops")
     expect(page.get_by_text("Olivia Ops (ops@example.com)")).to_be_visible()
     assert "Data" in menu(page)
-    page.goto(f"{signin_server.url}/data")
-    wait_for_app(page)
+    open_url(page, f"{signin_server.url}/data")
     expect(page.get_by_text(DATA_PAGE_CAPTION)).to_be_visible()
     screenshot(page, "signin-admin-data")
 
     sign_out(page)
     screenshot(page, "signin-after-sign-out")
-    page.goto(signin_server.url)
-    wait_for_app(page)
+    open_url(page, signin_server.url)
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
-    page.goto(f"{signin_server.url}/data")
-    wait_for_app(page)
+    open_url(page, f"{signin_server.url}/data")
     expect(page.get_by_text(DATA_PAGE_CAPTION)).to_have_count(0)
 
 
 def test_someone_without_a_role_is_told_so(browser_page, signin_server):
     page = browser_page
-    page.goto(signin_server.url)
-    wait_for_app(page)
+    open_url(page, signin_server.url)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name="stranger", exact=True).click(timeout=REDIRECT_MS)
     page.wait_for_url(f"{signin_server.url}/**", timeout=REDIRECT_MS)
@@ -226,6 +234,5 @@ def test_someone_without_a_role_is_told_so(browser_page, signin_server):
     expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
     screenshot(page, "signin-no-role")
     sign_out(page)  # to try another account
-    page.goto(signin_server.url)
-    wait_for_app(page)
+    open_url(page, signin_server.url)
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
