@@ -25,15 +25,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import pandas as pd  # noqa: E402
+from bench_pages import build  # noqa: E402  (the demo company in a SQLite file, kept between runs)
 
 from analytics.agreement import versions_from_rows  # noqa: E402
 from analytics.commitments import document_in_force, evaluate  # noqa: E402
 from analytics.funnel import STAGES  # noqa: E402
 from analytics.periods import week_of, week_row  # noqa: E402
 from data import journal, queries  # noqa: E402
-from data.engine import make_engine, upgrade  # noqa: E402
+from data.engine import make_engine  # noqa: E402
 from data.frames import cut_window, read_window  # noqa: E402
 from data.record_links import read_link_bases  # noqa: E402
 from data.record_people import read_people  # noqa: E402
@@ -43,20 +45,6 @@ from views.records import drill_choices, records_view, stage_records, week_recor
 from views.sales import sales_view  # noqa: E402
 
 AGREEMENT = "Sales and Marketing SLA"
-
-
-def build(path: Path, leads: int) -> float:
-    """The demo company with ``leads`` leads in ``path`` (kept if it exists); seconds taken."""
-    if path.exists():
-        return 0.0
-    from bootstrap import load_demo_if_empty
-
-    started = time.perf_counter()
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    load_demo_if_empty(engine, leads=leads, progress=lambda table, done, total: None)
-    engine.dispose()
-    return time.perf_counter() - started
 
 
 def best(fn, runs: int = 3) -> tuple[float, object]:
