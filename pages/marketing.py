@@ -36,46 +36,53 @@ for column, shown in zip(st.columns(len(HEADLINE)), view.headlines, strict=True)
 
 records.records_behind(view.figures(), f, key="marketing")  # the leads or deals behind a figure
 
+
 # --- by channel and campaign -----------------------------------------------------------------------------
-st.subheader(f"By channel and campaign — {view.period_name}")
-by = st.segmented_control(
-    "Break down by", list(BREAKDOWNS), format_func=BREAKDOWNS.get, default="channel", required=True,
-    key="marketing_by",
-)  # fmt: skip
-volume = view.breakdowns[by]
-if volume.table.empty:
-    st.info(view.no_volume)
-else:
-    left, right = st.columns([3, 2])
-    with left:
-        page.show_chart(volume.chart, key=f"marketing_volume_{by}")
-    with right:
-        st.caption(
-            "SQLs: leads handed over in the period and qualified by now. Pipeline: deals opened in the period "
-            "from marketing's leads."
-        )
-        if volume.compared:
-            st.caption(volume.compared)
-        st.caption(view.handovers_sentence)
-        exports.download_csv(
-            volume.table, f"marketing-by-{by}-{f.period}.csv", key=f"marketing_volume_csv_{by}"
-        )
-    # Full width, so every column shows at 1440 px; the changes' meaning is in each header's help.
-    change = "Against the previous period"
-    st.dataframe(
-        volume.cells, key=f"marketing_volume_table_{by}", hide_index=True, width="stretch",
-        column_config={
-            by: BREAKDOWNS[by], "mqls": "MQLs", "mqls_change": st.column_config.TextColumn("± MQLs", help=change),
-            "sqls": "SQLs", "mql_to_sql": "MQL → SQL",
-            "mql_to_sql_change": st.column_config.TextColumn("± MQL → SQL", help=f"{change}, in points"),
-            "sourced_deals": "Sourced deals",
-            "sourced_pipeline": st.column_config.NumberColumn(f"Pipeline ({doc.currency or 'amount'})",
-                                                              format="localized"),
-            "share_of_mqls": "Share of MQLs",
-            "usual_share": st.column_config.TextColumn("Usual share", help=volume.compared),
-            "share_change": st.column_config.TextColumn("± usual", help="Share of MQLs minus usual share, in points"),
-        },
+@st.fragment
+def breakdown_section(view, period: str, currency: str | None) -> None:
+    """MQLs, SQLs and pipeline by channel or campaign: switching the breakdown reruns this section only."""
+    st.subheader(f"By channel and campaign — {view.period_name}")
+    by = st.segmented_control(
+        "Break down by", list(BREAKDOWNS), format_func=BREAKDOWNS.get, default="channel", required=True,
+        key="marketing_by",
     )  # fmt: skip
+    volume = view.breakdowns[by]
+    if volume.table.empty:
+        st.info(view.no_volume)
+    else:
+        left, right = st.columns([3, 2])
+        with left:
+            page.show_chart(volume.chart, key=f"marketing_volume_{by}")
+        with right:
+            st.caption(
+                "SQLs: leads handed over in the period and qualified by now. Pipeline: deals opened in the period "
+                "from marketing's leads."
+            )
+            if volume.compared:
+                st.caption(volume.compared)
+            st.caption(view.handovers_sentence)
+            exports.download_csv(
+                volume.table, f"marketing-by-{by}-{period}.csv", key=f"marketing_volume_csv_{by}"
+            )
+        # Full width, so every column shows at 1440 px; the changes' meaning is in each header's help.
+        change = "Against the previous period"
+        st.dataframe(
+            volume.cells, key=f"marketing_volume_table_{by}", hide_index=True, width="stretch",
+            column_config={
+                by: BREAKDOWNS[by], "mqls": "MQLs", "mqls_change": st.column_config.TextColumn("± MQLs", help=change),
+                "sqls": "SQLs", "mql_to_sql": "MQL → SQL",
+                "mql_to_sql_change": st.column_config.TextColumn("± MQL → SQL", help=f"{change}, in points"),
+                "sourced_deals": "Sourced deals",
+                "sourced_pipeline": st.column_config.NumberColumn(f"Pipeline ({currency or 'amount'})",
+                                                                  format="localized"),
+                "share_of_mqls": "Share of MQLs",
+                "usual_share": st.column_config.TextColumn("Usual share", help=volume.compared),
+                "share_change": st.column_config.TextColumn("± usual", help="Share of MQLs minus usual share, in points"),
+            },
+        )  # fmt: skip
+
+
+breakdown_section(view, f.period, doc.currency)
 
 # --- acceptance and rejection reasons ---------------------------------------------------------------------
 st.subheader(f"Acceptance and rejection reasons by channel — {view.period_name}")

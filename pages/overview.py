@@ -26,6 +26,17 @@ def show_chart(fig, key: str, week: str) -> None:
     )
 
 
+@st.fragment
+def week_chart(view, week: str) -> None:
+    """One commitment's weeks at a time (each plotly chart costs the browser time to draw); choosing another
+    reruns this chart only, not the page."""
+    ids = list(view.chart_ids)
+    chosen = st.selectbox("Chart", ids, index=ids.index(view.default_chart), key="overview_chart",
+                          format_func=view.chart_labels.get,
+                          help="The commitment to draw week by week.")  # fmt: skip
+    show_chart(view.charts[chosen], "overview_trend", week)
+
+
 # The week picker comes first: the view's own caption then says which week and period are shown.
 f = page.header("Overview", "both sides' commitments here", caption=False, stop_when_empty=False).f
 tz = f.document.timezone
@@ -120,12 +131,7 @@ else:
     tints = view.grid_tints
     st.dataframe(view.grid_values.style.apply(lambda _: tints, axis=None), key="overview_weeks", hide_index=True,
                  width="stretch")  # fmt: skip
-    # One chart at a time: each plotly chart costs the browser about a second to draw.
-    ids = list(view.chart_ids)
-    chosen = st.selectbox("Chart", ids, index=ids.index(view.default_chart), key="overview_chart",
-                          format_func=view.chart_labels.get,
-                          help="The commitment to draw week by week.")  # fmt: skip
-    show_chart(view.charts[chosen], "overview_trend", week)
+    week_chart(view, week)
 
 # --- tables and exports -------------------------------------------------------------------------------------
 st.subheader("Every commitment")

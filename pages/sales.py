@@ -114,37 +114,44 @@ else:
     )  # fmt: skip
     exports.download_csv(view.per_rep, f"followup-by-rep-{shown_period}.csv", key="sales_rep_csv")
 
+
 # --- the queue --------------------------------------------------------------------------------------------
-st.subheader("Overdue now or due soon")
-choices = list(view.queues)
-last = choices[-1]
-hours = st.segmented_control(
-    "Due within (business hours)", choices, default=default_queue_choice(tuple(choices)), required=True,
-    format_func=lambda h: f"{h:g} h" if h != last else f"{h:g} h (every untouched lead)", key="sales_queue_hours",
-    help="The choices stop at the follow-up limit: no untouched lead is due later than that.",
-)  # fmt: skip
-queue = view.queues[hours]
-st.caption(view.queue_caption.format(hours=f"{hours:g}"))
-if queue.table.empty:
-    st.success(queue.empty_sentence)
-else:
-    st.write(queue.headline)
-    # Which leads were already alerted, and when (the alert ledger); who they are and their CRM record.
-    table = records.queue_with_people(mark_alerted(queue.table), f.url)
-    st.dataframe(
-        table, key="sales_queue_table", hide_index=True, width="stretch",
-        column_order=["lead", "name", "company", *(["link"] if table["link"].notna().any() else []), "owner", "team",
-                      "channel", "handed_over", "due", "hours_left", "state"],
-        column_config={
-            "lead": "Lead", "name": "Name", "company": "Company",
-            "link": st.column_config.LinkColumn("In the CRM", display_text="Open"), "owner": "Owner", "team": "Team",
-            "channel": "Channel",
-            "handed_over": st.column_config.DatetimeColumn("Handed over", format="YYYY-MM-DD HH:mm"),
-            "due": st.column_config.DatetimeColumn("Due", format="YYYY-MM-DD HH:mm"),
-            "hours_left": st.column_config.NumberColumn("Business hours left", **HOURS), "state": "State",
-        },
+@st.fragment
+def queue_section(view, url: str, shown_period: str) -> None:
+    """The overdue queue: changing "Due within" reruns this section only, not the page and its charts."""
+    st.subheader("Overdue now or due soon")
+    choices = list(view.queues)
+    last = choices[-1]
+    hours = st.segmented_control(
+        "Due within (business hours)", choices, default=default_queue_choice(tuple(choices)), required=True,
+        format_func=lambda h: f"{h:g} h" if h != last else f"{h:g} h (every untouched lead)", key="sales_queue_hours",
+        help="The choices stop at the follow-up limit: no untouched lead is due later than that.",
     )  # fmt: skip
-    exports.download_csv(table, view.queue_file, key="sales_queue_csv")
+    queue = view.queues[hours]
+    st.caption(view.queue_caption.format(hours=f"{hours:g}"))
+    if queue.table.empty:
+        st.success(queue.empty_sentence)
+    else:
+        st.write(queue.headline)
+        # Which leads were already alerted, and when (the alert ledger); who they are and their CRM record.
+        table = records.queue_with_people(mark_alerted(queue.table), url)
+        st.dataframe(
+            records.capped(table, "leads in the queue"), key="sales_queue_table", hide_index=True, width="stretch",
+            column_order=["lead", "name", "company", *(["link"] if table["link"].notna().any() else []), "owner", "team",
+                          "channel", "handed_over", "due", "hours_left", "state"],
+            column_config={
+                "lead": "Lead", "name": "Name", "company": "Company",
+                "link": st.column_config.LinkColumn("In the CRM", display_text="Open"), "owner": "Owner", "team": "Team",
+                "channel": "Channel",
+                "handed_over": st.column_config.DatetimeColumn("Handed over", format="YYYY-MM-DD HH:mm"),
+                "due": st.column_config.DatetimeColumn("Due", format="YYYY-MM-DD HH:mm"),
+                "hours_left": st.column_config.NumberColumn("Business hours left", **HOURS), "state": "State",
+            },
+        )  # fmt: skip
+        exports.download_csv(table, view.queue_file, key="sales_queue_csv")
+
+
+queue_section(view, f.url, shown_period)
 
 # --- response time, routing vs rep ------------------------------------------------------------------------
 st.subheader(view.response_title)

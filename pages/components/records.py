@@ -20,6 +20,8 @@ from views.overview import data_window
 from views.records import drill_choices, records_view, stage_records, week_records, with_people
 
 HOURS = {"format": "%.1f"}
+# A table shows at most this many rows: more than a person reads; the CSV beside it has every row.
+ROW_LIMIT = 1_000
 TIME = {"format": "YYYY-MM-DD HH:mm"}
 LEAD_CONFIG = {
     "name": "Name", "company": "Company", "owner": "Owner", "team": "Team", "channel": "Channel",
@@ -54,6 +56,15 @@ def _bases(url: str) -> Mapping:
     return read_link_bases(loaders._engine_for(url))
 
 
+def capped(table: pd.DataFrame, noun: str) -> pd.DataFrame:
+    """The first :data:`ROW_LIMIT` rows of ``table`` to draw; when it has more, say so under the table."""
+    if len(table) <= ROW_LIMIT:
+        return table
+    st.caption(f"Showing the first {ROW_LIMIT:,} of {len(table):,} {noun}: the CSV below has every one.")
+    return table.head(ROW_LIMIT)
+
+
+@st.fragment
 def records_behind(
     figures: pd.DataFrame, f, key: str, *, week: str | None = None, frozen: bool = False
 ) -> None:
@@ -61,6 +72,7 @@ def records_behind(
 
     ``f`` is the page's pages.components.filters selection; ``key`` names the page's widgets. ``week``: the
     Overview's chosen ISO week, whose figures are offered too; ``frozen``: that week shows frozen figures.
+    A fragment: choosing a figure reruns this section only, not the page and its charts.
     """
     versions = loaders.agreement_versions(f.url, f.agreement)
     view_f = f.view()
@@ -102,7 +114,7 @@ def records_behind(
     linked = records.table["link"].notna().any()
     shown = [c for c in records.table.columns if linked or c != "link"]
     st.dataframe(
-        records.table,
+        capped(records.table, "records"),
         key=f"{key}_records_table",
         hide_index=True,
         width="stretch",

@@ -7,6 +7,9 @@ period, the deals won in it, their amounts, and the figure's own value.
 
 from __future__ import annotations
 
+import io
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,6 +23,7 @@ from analytics.wording import commitment_title
 from data import journal, queries, upserts
 from data.engine import make_engine
 from pages.components import loaders
+from pages.components import records as records_component
 from tests.pages.dashboard_oracle import (
     APP,
     copy_database,
@@ -29,6 +33,7 @@ from tests.pages.dashboard_oracle import (
     table,
     versions,
 )
+from tests.pages.test_data_page import downloaded, media  # noqa: F401 (media: a fixture)
 from views.sales import TRACKED_METRICS
 
 PAGES = {"sales": "pages/sales.py", "marketing": "pages/marketing.py", "funnel": "pages/funnel.py",
@@ -282,3 +287,24 @@ def test_a_frozen_week_s_records_are_the_rows_as_known_now_and_say_so(monkeypatc
     # A figure of the period is not frozen: no such caption.
     again.selectbox(key="overview_records_figure").set_value("mql-volume").run()
     assert not any("these records are the rows as known now" in c.value for c in again.caption)
+
+
+def test_a_long_list_of_records_shows_a_readable_page_of_rows_and_the_csv_keeps_every_one(
+    monkeypatch,
+    tmp_path,
+    demo_db_url,
+    media,  # noqa: F811 (the fixture imported above)
+):
+    monkeypatch.setattr(records_component, "ROW_LIMIT", 25)  # the demo's month has hundreds of leads
+    at = open_page(monkeypatch, tmp_path, demo_db_url, PAGES["sales"])
+    at.selectbox(key="sales_records_figure").set_value("speed-to-lead").run()
+    sentence = next(c.value for c in at.caption if c.value.startswith("The "))
+    behind = int(re.match(r"The ([\d,]+) leads", sentence).group(1).replace(",", ""))
+    assert behind > 25
+    assert len(table(at, "name", "company", "owner")) == 25
+    assert any(
+        c.value == f"Showing the first 25 of {behind:,} records: the CSV below has every one."
+        for c in at.caption
+    )
+    button = next(b for b in at.get("download_button") if b.key == "sales_records_csv")
+    assert len(pd.read_csv(io.BytesIO(downloaded(media, button)))) == behind
