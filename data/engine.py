@@ -36,13 +36,16 @@ class DatabaseConfigError(AccordError, RuntimeError):
     exit_code = 2  # the command cannot start from this input
 
 
-def make_engine(url: str, *, check: bool = True) -> Engine:
-    """An engine for ``url`` (e.g. :func:`settings.database_url`), connected once to check it works."""
+def make_engine(url: str, *, check: bool = True, variable: str = "ACCORD_DATABASE_URL") -> Engine:
+    """An engine for ``url`` (e.g. :func:`settings.database_url`), connected once to check it works.
+
+    ``variable`` is the setting the URL came from, named in the error messages.
+    """
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number, an unclosed "[" (IPv6)
         raise DatabaseConfigError(
-            f"ACCORD_DATABASE_URL is not a database URL: {masked_url(url)} (check its host and "
+            f"{variable} is not a database URL: {masked_url(url)} (check its host and "
             "port); expected e.g. sqlite:///var/accord.db or postgresql+psycopg://user:password@host:5432/accord"
         ) from None
     if (
@@ -61,7 +64,7 @@ def make_engine(url: str, *, check: bool = True) -> Engine:
             engine = create_engine(parsed, pool_pre_ping=True)
     except (NoSuchModuleError, ImportError) as exc:
         raise DatabaseConfigError(
-            f"ACCORD_DATABASE_URL names a database driver that is not installed "
+            f"{variable} names a database driver that is not installed "
             f"({parsed.drivername}): {exc}. Use sqlite:/// or postgresql+psycopg://"
         ) from None
     if check:
@@ -72,9 +75,21 @@ def make_engine(url: str, *, check: bool = True) -> Engine:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise DatabaseConfigError(
                 f"cannot reach the database at {masked_url(url)}: {reason}. "
-                "Check ACCORD_DATABASE_URL (host, port, user, password, database name)."
+                f"Check {variable} (host, port, user, password, database name)."
             ) from None
     return engine
+
+
+def read_engine(url: str | None, writer: Engine) -> Engine:
+    """The engine the dashboard reads through: one on ``url`` (a read replica) when given, else ``writer``.
+
+    ``url`` is ``ACCORD_READ_DATABASE_URL`` as the caller read it. Everything that writes (the first start's
+    demo load, syncs, imports, agreement saves, snapshots, alerts, the audit log) keeps using ``writer``;
+    the replica's schema is the writer's, migrated there and replicated, so nothing migrates it.
+    """
+    if not url:
+        return writer
+    return make_engine(url, variable="ACCORD_READ_DATABASE_URL")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
