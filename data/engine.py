@@ -23,6 +23,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
+from data import locks
 from errors import AccordError
 from settings import masked_url
 
@@ -108,8 +109,13 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` in place (an existing database keeps its rows)."""
-    command.upgrade(_alembic_config(engine), revision)
+    """Bring the schema to ``revision`` in place (an existing database keeps its rows).
+
+    Under the schema lock (:mod:`data.locks`): servers and commands started together migrate one at a time,
+    and the later ones find the schema current.
+    """
+    with locks.held(engine, locks.SCHEMA):
+        command.upgrade(_alembic_config(engine), revision)
 
 
 def current_revision(engine: Engine) -> str | None:
