@@ -373,7 +373,7 @@ def _describe_proposal(proposal: Proposal, headers: list[str]) -> None:
     if proposal.preset:
         st.success(
             f"Recognised: the built-in mapping **{proposal.preset}** fits this file "
-            f"({len(proposal.check.columns)} of its {len(headers)} columns are used).",
+            f"({len(headers) - len(proposal.unused_headers)} of its {len(headers)} columns are used).",
             icon=":material/auto_awesome:",
         )
     else:
