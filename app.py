@@ -27,8 +27,9 @@ if not auth.may_enter(user):
     st.navigation([sign_in], position="hidden").run()
     st.stop()
 
-with errors.shown():  # a wrong ACCORD_DATABASE_URL is one message
+with errors.shown():  # a wrong ACCORD_DATABASE_URL (or ACCORD_READ_DATABASE_URL) is one message
     loaders.engine()
+    loaders.reader()
     loaders.bootstrap()
 
 url = settings.database_url()

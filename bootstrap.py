@@ -11,26 +11,31 @@ import datetime as dt
 import time
 
 import settings
-from data import journal, queries, syncs, transactions, upserts
+from data import journal, locks, queries, syncs, transactions, upserts
 
 DEFAULT_AGREEMENT = settings.ROOT / "agreements" / "sales-marketing.yaml"
 # The default agreement judges all history: it is in force from the start of time.
 DEFAULT_EFFECTIVE_FROM = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+DEFAULT_AGREEMENT_LOCK = "accord.default-agreement"
 
 
 def ensure_default_agreement(engine) -> bool:
-    """Save the shipped default agreement as version 1 when no agreement exists; True if it did."""
-    if not journal.read_agreement_versions(engine).empty:
-        return False
+    """Save the shipped default agreement as version 1 when no agreement exists; True if it did.
+
+    Under a lock (:mod:`data.locks`): of servers starting together, one saves it and the others find it.
+    """
     from agreements import store  # the one path by which an agreement is saved (validated, audited)
 
-    store.save(
-        engine,
-        DEFAULT_AGREEMENT.read_text(),
-        DEFAULT_EFFECTIVE_FROM,
-        author="Accord",
-        reason="The default agreement shipped with Accord; edit it on the Agreement page.",
-    )
+    with locks.held(engine, DEFAULT_AGREEMENT_LOCK):
+        if not journal.read_agreement_versions(engine).empty:
+            return False
+        store.save(
+            engine,
+            DEFAULT_AGREEMENT.read_text(),
+            DEFAULT_EFFECTIVE_FROM,
+            author="Accord",
+            reason="The default agreement shipped with Accord; edit it on the Agreement page.",
+        )
     return True
 
 
@@ -57,17 +62,20 @@ def load_demo_if_empty(engine, leads: int | None = None, progress=None) -> bool:
 
     The default agreement is saved first if there is none. The load is recorded
     in ``sync_runs`` (connector "demo") so the pages can say when the data was
-    loaded; a failure is recorded too, then re-raised.
+    loaded; a failure is recorded too, then re-raised. Under the first-start lock (:mod:`data.locks`):
+    of servers starting together on an empty database, one loads the demo while the others wait, then
+    find it loaded.
     """
-    ensure_default_agreement(engine)
-    if any(queries.table_counts(engine).values()) or demo_removed(engine):
-        return False
-    leads = leads or int(settings.get("ACCORD_DEMO_LEADS"))
-    try:
-        load_demo_recorded(engine, leads=leads, progress=progress)
-    except syncs.RunBusyError:  # another process (a second server, `cli.py demo`) is loading it right now
-        wait_for_run(engine, "demo")
-        return False
+    with locks.held(engine, locks.FIRST_START):
+        ensure_default_agreement(engine)
+        if any(queries.table_counts(engine).values()) or demo_removed(engine):
+            return False
+        leads = leads or int(settings.get("ACCORD_DEMO_LEADS"))
+        try:
+            load_demo_recorded(engine, leads=leads, progress=progress)
+        except syncs.RunBusyError:  # `cli.py demo` (not under this lock) is loading it right now
+            wait_for_run(engine, "demo")
+            return False
     return True
 
 

@@ -183,6 +183,14 @@ SETTINGS: tuple[Setting, ...] = (
         "providers that never send the claim (Microsoft Entra ID work accounts) and that you trust to "
         "own every address they issue.",
     ),
+    # Scaling (issue 15): the dashboard reads through a read replica
+    Setting(
+        "ACCORD_READ_DATABASE_URL",
+        None,
+        "SQLAlchemy URL of a read replica (a PostgreSQL standby) the dashboard's pages read from; every "
+        "write still goes to ACCORD_DATABASE_URL (see docs/scaling.md). Default: read from ACCORD_DATABASE_URL.",
+        secret=True,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

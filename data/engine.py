@@ -23,6 +23,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
+from data import locks
 from errors import AccordError
 from settings import masked_url
 
@@ -36,13 +37,16 @@ class DatabaseConfigError(AccordError, RuntimeError):
     exit_code = 2  # the command cannot start from this input
 
 
-def make_engine(url: str, *, check: bool = True) -> Engine:
-    """An engine for ``url`` (e.g. :func:`settings.database_url`), connected once to check it works."""
+def make_engine(url: str, *, check: bool = True, variable: str = "ACCORD_DATABASE_URL") -> Engine:
+    """An engine for ``url`` (e.g. :func:`settings.database_url`), connected once to check it works.
+
+    ``variable`` is the setting the URL came from, named in the error messages.
+    """
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number, an unclosed "[" (IPv6)
         raise DatabaseConfigError(
-            f"ACCORD_DATABASE_URL is not a database URL: {masked_url(url)} (check its host and "
+            f"{variable} is not a database URL: {masked_url(url)} (check its host and "
             "port); expected e.g. sqlite:///var/accord.db or postgresql+psycopg://user:password@host:5432/accord"
         ) from None
     if (
@@ -61,7 +65,7 @@ def make_engine(url: str, *, check: bool = True) -> Engine:
             engine = create_engine(parsed, pool_pre_ping=True)
     except (NoSuchModuleError, ImportError) as exc:
         raise DatabaseConfigError(
-            f"ACCORD_DATABASE_URL names a database driver that is not installed "
+            f"{variable} names a database driver that is not installed "
             f"({parsed.drivername}): {exc}. Use sqlite:/// or postgresql+psycopg://"
         ) from None
     if check:
@@ -72,9 +76,21 @@ def make_engine(url: str, *, check: bool = True) -> Engine:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise DatabaseConfigError(
                 f"cannot reach the database at {masked_url(url)}: {reason}. "
-                "Check ACCORD_DATABASE_URL (host, port, user, password, database name)."
+                f"Check {variable} (host, port, user, password, database name)."
             ) from None
     return engine
+
+
+def read_engine(url: str | None, writer: Engine) -> Engine:
+    """The engine the dashboard reads through: one on ``url`` (a read replica) when given, else ``writer``.
+
+    ``url`` is ``ACCORD_READ_DATABASE_URL`` as the caller read it. Everything that writes (the first start's
+    demo load, syncs, imports, agreement saves, snapshots, alerts, the audit log) keeps using ``writer``;
+    the replica's schema is the writer's, migrated there and replicated, so nothing migrates it.
+    """
+    if not url:
+        return writer
+    return make_engine(url, variable="ACCORD_READ_DATABASE_URL")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -93,8 +109,13 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` in place (an existing database keeps its rows)."""
-    command.upgrade(_alembic_config(engine), revision)
+    """Bring the schema to ``revision`` in place (an existing database keeps its rows).
+
+    Under the schema lock (:mod:`data.locks`): servers and commands started together migrate one at a time,
+    and the later ones find the schema current.
+    """
+    with locks.held(engine, locks.SCHEMA):
+        command.upgrade(_alembic_config(engine), revision)
 
 
 def current_revision(engine: Engine) -> str | None:

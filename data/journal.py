@@ -162,21 +162,28 @@ def save_snapshot(
 
     A provisional snapshot is replaced by a later one; a final snapshot is
     written once and then kept as it was (saving it again returns False).
+    Safe when several servers freeze the same week at once: the insert yields to
+    one that landed first (the unique key), and a provisional row is replaced
+    only while it is still provisional, so a final snapshot is written once.
     """
     t = WeeklySnapshot.__table__
     payload = json.loads(json.dumps(figures, default=str))
+    this_week = (t.c.agreement == agreement) & (t.c.week == week)
     with transaction(bind) as conn:
-        existing = conn.execute(
-            select(t.c.id, t.c.final).where(t.c.agreement == agreement, t.c.week == week)
-        ).first()
-        if existing is not None and existing.final:
-            return False
         values = {"final": final, "frozen_at": clock.now(), "figures": payload}
-        if existing is None:
-            conn.execute(insert(t).values(agreement=agreement, week=week, **values))
-        else:
-            conn.execute(t.update().where(t.c.id == existing.id).values(**values))
-    return True
+        if conn.execute(select(t.c.id).where(this_week)).first() is None:
+            dialect_insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
+            added = conn.execute(
+                dialect_insert(t)
+                .values(agreement=agreement, week=week, **values)
+                .on_conflict_do_nothing(index_elements=["agreement", "week"])
+                .returning(t.c.id)  # a row back: inserted (rowcount is not told reliably with RETURNING)
+            ).first()
+            if added is not None:
+                return True
+        # A row exists (perhaps since a moment ago, from another server): replace it only if provisional.
+        replaced = conn.execute(t.update().where(this_week, t.c.final.is_(False)).values(**values))
+    return replaced.rowcount == 1
 
 
 def read_snapshots(

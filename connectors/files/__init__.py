@@ -32,6 +32,7 @@ from connectors.files.mapping import (
     check_mapping,
     delete_mapping,
     field_kind,
+    join_label,
     list_mappings,
     load_mapping,
     load_preset,
@@ -41,6 +42,7 @@ from connectors.files.mapping import (
     save_mapping,
 )
 from connectors.files.reading import FileFormat, FileImportError, Preview, read_preview, sniff
+from connectors.files.rows import joined_text
 
 __all__ = [
     "REQUIRED_COLUMNS",
@@ -59,6 +61,8 @@ __all__ = [
     "dry_run",
     "field_kind",
     "import_file",
+    "join_label",
+    "joined_text",
     "list_mappings",
     "load_mapping",
     "load_preset",

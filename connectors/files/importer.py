@@ -30,7 +30,14 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from analytics.schema import COLUMNS, UTC_TS
-from connectors.files.mapping import Mapping, MappingError, check_mapping, load_mapping, propose_mapping
+from connectors.files.mapping import (
+    Mapping,
+    MappingError,
+    check_mapping,
+    join_label,
+    load_mapping,
+    propose_mapping,
+)
 from connectors.files.reading import FileFormat, FileImportError, InputFile, iter_chunks, read_headers, sniff
 from connectors.files.rows import SAMPLE_ROWS, Plan, convert_chunk, make_plan
 from data import journal, queries, syncs, transactions, upserts
@@ -238,7 +245,8 @@ def check_first_rows(
     if first is not None:
         plan = make_plan(mapping, check.columns, first.frame, mapping.source or DEFAULT_SOURCE,
                          as_of or dt.datetime.now(dt.UTC))  # fmt: skip
-        names = sorted({*check.columns.values(), *check.columns}, key=len, reverse=True)
+        joined = {join_label(headers) for headers in check.joins.values()}
+        names = sorted({*check.columns.values(), *check.columns, *joined}, key=len, reverse=True)
         for row in convert_chunk(first.frame.head(rows), first.lines[:rows], plan).rejected:
             parts = row["reasons"].split("; ")
             headers = [h for h in names if any(part.startswith(f"{h}: ") for part in parts)]

@@ -13,6 +13,8 @@ README)::
       created_at: [Created, Deal created]   # the first one the file has
       owner_external_id: Owner
       stage: Stage
+    join:
+      name: [First name, Last name]         # "Ada" and "Lovelace" -> "Ada Lovelace"
     stages: {won: [Won], lost: [Lost]}      # sets is_won / is_closed from stage
     values:
       channel: {"Web form": Inbound, "*": Other}
@@ -104,6 +106,7 @@ class Mapping(BaseModel):
     dayfirst: bool | None = None
     decimal: Literal[".", ","] | None = None
     columns: dict[str, str | list[str]] = {}
+    join: dict[str, list[str]] = {}
     stages: Stages | None = None
     values: dict[str, dict[str, Any]] = {}
     constants: dict[str, Any] = {}
@@ -145,6 +148,7 @@ class Mapping(BaseModel):
         known = ", ".join(fields)
         for part, names in (
             ("columns", self.columns),
+            ("join", self.join),
             ("values", self.values),
             ("constants", self.constants),
         ):
@@ -159,6 +163,19 @@ class Mapping(BaseModel):
                 isinstance(header, list) and not all(isinstance(h, str) and h for h in header)
             ):
                 raise _Invalid(["columns", name], f"{name!r} names no column")
+        for name, headers in self.join.items():
+            if name in self.columns or name in self.constants:
+                where = "columns" if name in self.columns else "constants"
+                raise _Invalid(["join", name], f"{name!r} is also in {where}; keep one")
+            if COLUMNS[self.table][name] != STR:
+                raise _Invalid(
+                    ["join", name],
+                    f"{name!r} is a {field_kind(self.table, name)}; only text fields are joined",
+                )
+            if len(headers) < 2 or not all(isinstance(h, str) and h.strip() for h in headers):
+                raise _Invalid(
+                    ["join", name], f"{name!r} joins two or more columns, e.g. [First name, Last name]"
+                )
         for name in self.constants:
             if name in self.columns:
                 raise _Invalid(["constants", name], f"{name!r} is also in columns; keep one")
@@ -323,12 +340,14 @@ def _find_header(wanted: str | list[str], headers: list[str]) -> str | None:
 
 @dataclass
 class MappingCheck:
-    """A mapping held against a file's headers: ``columns`` (field -> header found), errors and warnings."""
+    """A mapping held against a file's headers: ``columns`` (field -> header found), errors, warnings and
+    ``joins`` (field -> the headers found for a ``join:``)."""
 
     mapping: Mapping
     columns: dict[str, str]
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    joins: dict[str, list[str]] = field(default_factory=dict)  # field -> the headers joined into it
 
     @property
     def ok(self) -> bool:
@@ -344,6 +363,17 @@ def check_mapping(mapping: Mapping, headers: list[str]) -> MappingCheck:
     """
     columns, missing, warnings = {}, [], []
     required = REQUIRED_COLUMNS[mapping.table]
+    joins = resolve_joins(mapping, headers)
+    for name, wanted in mapping.join.items():
+        if name in joins:
+            continue
+        absent = ", ".join(repr(w) for w in wanted if _find_header(w, headers) is None)
+        if name in required:
+            missing.append(f"{absent} (joined into {name})")
+        else:
+            warnings.append(
+                f"column {absent} (joined into {name}) is not in the file; {name} is not imported"
+            )
     for name, wanted in mapping.columns.items():
         header = _find_header(wanted, headers)
         if header is not None:
@@ -357,7 +387,7 @@ def check_mapping(mapping: Mapping, headers: list[str]) -> MappingCheck:
         else:
             warnings.append(f"column {label} (for {name}) is not in the file; {name} is not imported")
     for name in required:
-        if name not in mapping.columns and name not in mapping.constants:
+        if name not in mapping.columns and name not in mapping.constants and name not in mapping.join:
             missing.append(f"a column for {name}, which {mapping.table} require")
     errors = []
     if missing:
@@ -367,7 +397,31 @@ def check_mapping(mapping: Mapping, headers: list[str]) -> MappingCheck:
         )
     if mapping.owner_reference == "name" and "owner_external_id" not in columns and mapping.table != "owners":
         warnings.append("owner_reference is name, but no owner column is mapped")
-    return MappingCheck(mapping, columns, errors, warnings)
+    return MappingCheck(mapping, columns, errors, warnings, joins)
+
+
+def resolve_joins(mapping: Mapping, headers: list[str]) -> dict[str, list[str]]:
+    """Field -> the file's headers it joins, for each ``join:`` of ``mapping`` whose every column is in ``headers``.
+
+    >>> m = Mapping(table="leads", columns={"external_id": "Id"}, join={"name": ["first name", "Last Name"]})
+    >>> resolve_joins(m, ["Id", "First Name", "Last Name"])
+    {'name': ['First Name', 'Last Name']}
+    """
+    out = {}
+    for name, wanted in mapping.join.items():
+        found = [_find_header(w, headers) for w in wanted]
+        if all(h is not None for h in found):
+            out[name] = found
+    return out
+
+
+def join_label(headers: list[str]) -> str:
+    """How a joined field's columns are named in previews and rejected rows.
+
+    >>> join_label(["First name", "Last name"])
+    'First name + Last name'
+    """
+    return " + ".join(headers)
 
 
 # ----------------------------------------------------------------------------- presets and proposals
@@ -460,6 +514,28 @@ def guess_columns(headers: list[str], table: str) -> dict[str, str]:
     return out
 
 
+_FIRST_NAMES = ("first_name", "firstname", "given_name", "forename", "first")
+_LAST_NAMES = ("last_name", "lastname", "surname", "family_name", "last")
+
+
+def guess_name_join(headers: list[str], table: str, columns: dict[str, str]) -> dict[str, list[str]]:
+    """``{"name": [first, last]}`` when the file has first- and last-name columns and no name column.
+
+    >>> guess_name_join(["Id", "First Name", "Last Name"], "leads", {"external_id": "Id"})
+    {'name': ['First Name', 'Last Name']}
+    >>> guess_name_join(["Id", "Name", "First Name", "Last Name"], "leads", {"name": "Name"})
+    {}
+    """
+    if "name" in columns or "name" not in mappable_fields(table):
+        return {}
+    by_key = {}
+    for header in headers:
+        by_key.setdefault(normalize_header(header), header)
+    first = next((by_key[k] for k in _FIRST_NAMES if k in by_key), None)
+    last = next((by_key[k] for k in _LAST_NAMES if k in by_key), None)
+    return {"name": [first, last]} if first and last else {}
+
+
 def preset_names() -> list[str]:
     """Names of the built-in mappings in ``connectors/mappings/``."""
     return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
@@ -509,15 +585,19 @@ def propose_mapping(headers: list[str], table: str | None = None) -> Proposal:
         _, name, check = scored[0]
         data = check.mapping.model_dump(exclude_none=True)
         data["columns"] = dict(check.columns)
-        data["values"] = {k: v for k, v in data.get("values", {}).items() if k in check.columns}
+        data["join"] = dict(check.joins)
+        data["values"] = {
+            k: v for k, v in data.get("values", {}).items() if k in check.columns or k in check.joins
+        }
         mapping = Mapping.from_dict(data, where=f"preset {name}")
         preset, alternatives = name, [n for _, n, _ in scored[1:]]
     else:
         chosen = table or _best_table(headers)
-        mapping = Mapping(table=chosen, columns=guess_columns(headers, chosen))
+        columns = guess_columns(headers, chosen)
+        mapping = Mapping(table=chosen, columns=columns, join=guess_name_join(headers, chosen, columns))
         preset, alternatives = None, []
     check = check_mapping(mapping, headers)
-    used = set(check.columns.values())
+    used = set(check.columns.values()) | {h for headers in check.joins.values() for h in headers}
     return Proposal(mapping, preset, check, [h for h in headers if h not in used], alternatives)
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.schema import BOOL, COLUMNS, FLOAT, INT, INT_MAX, TEXT_LIMITS, UTC_TS
-from connectors.files.mapping import ENUMERATIONS, REQUIRED_VALUES, Mapping
+from connectors.files.mapping import ENUMERATIONS, REQUIRED_VALUES, Mapping, join_label, resolve_joins
 from connectors.files.values import (
     NULL_WORDS,
     DateChoice,
@@ -79,10 +79,17 @@ class Plan:
     as_of: pd.Timestamp
     dates: DateChoice
     decimal: DecimalChoice
+    joins: dict[str, list[str]] = field(default_factory=dict)  # field -> the columns joined into it
 
     @property
     def timezone(self) -> str:
         return self.mapping.timezone or "UTC"
+
+    def header_of(self, name: str) -> str:
+        """What feeds field ``name``, as rejected rows name it: its column, its joined columns, or a constant."""
+        if name in self.columns:
+            return self.columns[name]
+        return join_label(self.joins[name]) if name in self.joins else f"constant {name}"
 
 
 def make_plan(
@@ -104,8 +111,22 @@ def make_plan(
     else:
         dates = choose_date_order(date_samples, mapping.dayfirst)
     return Plan(
-        mapping.table, source, columns, mapping, as_of, dates, choose_decimal(number_samples, mapping.decimal)
-    )
+        mapping.table, source, columns, mapping, as_of, dates, choose_decimal(number_samples, mapping.decimal),
+        resolve_joins(mapping, [str(c) for c in first_rows.columns]),
+    )  # fmt: skip
+
+
+def joined_text(frame: pd.DataFrame, headers: list[str]) -> pd.Series:
+    """The text of ``headers`` joined with a space, row by row; a blank part is left out, all blank is missing.
+
+    >>> raw = pd.DataFrame({"First": ["Ada", " ", "Grace", None], "Last": ["Lovelace", "Curie", "", None]})
+    >>> joined_text(raw, ["First", "Last"]).tolist()
+    ['Ada Lovelace', 'Curie', 'Grace', nan]
+    """
+    joined = pd.Series("", index=frame.index, dtype="str")
+    for header in headers:
+        joined = (joined + " " + clean_text(frame[header]).fillna("")).str.strip()
+    return joined.mask(joined.str.len() == 0)
 
 
 def _samples(frame: pd.DataFrame, headers: list[str]) -> list[str]:
@@ -162,6 +183,7 @@ def convert_chunk(raw: pd.DataFrame, lines: np.ndarray, plan: Plan) -> Converted
     raw = raw.reset_index(drop=True)
     table, spec, mapping = plan.table, COLUMNS[plan.table], plan.mapping
     inputs = [(name, header, raw[header]) for name, header in plan.columns.items()]
+    inputs += [(name, join_label(headers), joined_text(raw, headers)) for name, headers in plan.joins.items()]
     inputs += [(name, f"constant {name}", _constant(value, n)) for name, value in mapping.constants.items()]
     problems = _Problems(n, {header: values for _, header, values in inputs})
     out: dict[str, pd.Series] = {"source": pd.Series([plan.source] * n, dtype="str")}
@@ -271,7 +293,7 @@ def _check_required(out: dict, plan: Plan, problems: _Problems) -> None:
     for name in REQUIRED_VALUES[plan.table]:
         if name not in out:
             continue
-        header = plan.columns.get(name, f"constant {name}")
+        header = plan.header_of(name)
         missing = out[name].isna().to_numpy() & ~problems.bad
         problems.add(missing, header, f"{name} is blank, and {plan.table} need it")
 

@@ -26,7 +26,7 @@ def mark_alerted(queue: pd.DataFrame) -> pd.DataFrame:
     if queue.empty or "lead_id" not in queue.columns:
         return queue
     try:
-        sent = ledger.last_alerted(loaders.engine(), queue["lead_id"].dropna().astype("int64").tolist())
+        sent = ledger.last_alerted(loaders.reader(), queue["lead_id"].dropna().astype("int64").tolist())
     except transactions.StorageError:
         return queue
     if sent.empty:
@@ -45,7 +45,7 @@ def mark_alerted(queue: pd.DataFrame) -> pd.DataFrame:
 def alerts_panel() -> None:
     """Draw the Data page's alert panel: routing in force, history and failures, "Send a test alert"."""
     with st.expander("Alerts: history, failures, routing", expanded=False):
-        engine = loaders.engine()
+        engine = loaders.reader()  # the panel only reads; the test alert's audit entry goes to the writer
         _routing_in_force()
         counts = ledger.status_counts(engine)
         if counts:

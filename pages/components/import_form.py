@@ -29,6 +29,8 @@ from connectors.files import (
     check_mapping,
     field_kind,
     import_file,
+    join_label,
+    joined_text,
     list_mappings,
     load_mapping,
     load_preset,
@@ -47,15 +49,19 @@ PREVIEW_ROWS = 10
 OWNER_REFERENCES = {"id": "owner ids", "name": "owner names or e-mails"}
 REJECTED_COLUMN = "will be rejected"
 REFUSED_CELL = f"background-color: #fde8e8; color: {RED}; font-weight: 600"
+JOINABLE = ("name",)  # fields the page lets join several columns (a first and a last name)
 
 
 # ----------------------------------------------------------------------------- pure helpers
 
 
 def edited_mapping(
-    base: Mapping, columns: dict[str, str], source: str = "", owner_reference: str = "id", timezone: str = ""
-) -> Mapping:
-    """``base`` with the columns, source, owner reference and timezone chosen on the page.
+    base: Mapping, columns: dict[str, str], source: str = "", owner_reference: str = "id", timezone: str = "",
+    join: dict[str, list[str]] | None = None,
+) -> Mapping:  # fmt: skip
+    """``base`` with the columns, joined columns, source, owner reference and timezone chosen on the page.
+
+    ``join``: field -> the columns joined into it (a first and a last name); such a field is not in ``columns``.
 
     Constants of fields now read from a column are dropped, as are value maps
     of fields no longer read and a stage rule without a stage. Raises
@@ -67,10 +73,13 @@ def edited_mapping(
     >>> m.columns, m.constants, m.stages, m.source
     ({'external_id': 'Deal', 'currency': 'Cur'}, {}, None, 'acme')
     """
+    join = {name: list(headers) for name, headers in (join or {}).items()}
     data = base.model_dump(exclude_none=True)
     data["columns"] = dict(columns)
-    data["constants"] = {k: v for k, v in data.get("constants", {}).items() if k not in columns}
-    data["values"] = {k: v for k, v in data.get("values", {}).items() if k in columns}
+    data["join"] = join
+    read = {*columns, *join}
+    data["constants"] = {k: v for k, v in data.get("constants", {}).items() if k not in read}
+    data["values"] = {k: v for k, v in data.get("values", {}).items() if k in read}
     if "stage" not in columns and "stage" not in data["constants"]:
         data.pop("stages", None)
     data["owner_reference"] = owner_reference
@@ -82,21 +91,26 @@ def edited_mapping(
     return Mapping.from_dict(data, where="the mapping on this page")
 
 
-def mapped_preview(frame: pd.DataFrame, columns: dict[str, str], rows: int = PREVIEW_ROWS) -> pd.DataFrame:
+def mapped_preview(
+    frame: pd.DataFrame, columns: dict[str, str], rows: int = PREVIEW_ROWS, joins: dict[str, list[str]] | None = None
+) -> pd.DataFrame:  # fmt: skip
     """The first ``rows`` rows of the file as the mapping reads them: one column per field, headed
-    ``field ← file column``, values as text (the dry run checks them).
+    ``field ← file column`` (``field ← First + Last`` for joined columns, their values joined), values as
+    text (the dry run checks them).
 
-    >>> raw = pd.DataFrame({"Record ID": ["7"], "Created": ["2026-01-02"], "Other": ["x"]})
-    >>> mapped_preview(raw, {"external_id": "Record ID", "created_at": "Created"}).columns.tolist()
-    ['external_id ← Record ID', 'created_at ← Created']
+    >>> raw = pd.DataFrame({"Record ID": ["7"], "First": ["Ada"], "Last": ["Lovelace"], "Other": ["x"]})
+    >>> mapped_preview(raw, {"external_id": "Record ID"}, joins={"name": ["First", "Last"]}).to_dict("records")
+    [{'external_id ← Record ID': '7', 'name ← First + Last': 'Ada Lovelace'}]
     """
     shown = {f"{name} ← {header}": frame[header].head(rows) for name, header in columns.items()}
+    for name, headers in (joins or {}).items():
+        shown[f"{name} ← {join_label(headers)}"] = joined_text(frame.head(rows), headers)
     return pd.DataFrame(shown).reset_index(drop=True)
 
 
 def marked_preview(
     frame: pd.DataFrame, lines: list[int], columns: dict[str, str], rejections: pd.DataFrame,
-    rows: int = PREVIEW_ROWS,
+    rows: int = PREVIEW_ROWS, joins: dict[str, list[str]] | None = None,
 ) -> tuple[pd.DataFrame, list[tuple[int, str]]]:  # fmt: skip
     """:func:`mapped_preview` with a first column ``will be rejected`` (the import's reasons for that row,
     '' for a good row), and the (row, column) cells whose values the import refuses.
@@ -110,14 +124,15 @@ def marked_preview(
     >>> table["will be rejected"].tolist(), cells
     (['', "Created: 'soon' is not a date"], [(1, 'created_at ← Created')])
     """
-    table = mapped_preview(frame, columns, rows)
+    table = mapped_preview(frame, columns, rows, joins)
+    fed = {**columns, **{name: join_label(headers) for name, headers in (joins or {}).items()}}
     by_line = {int(r.line): r for r in rejections.itertuples()}
     reasons, cells = [], []
     for i, line in enumerate(list(lines)[: len(table)]):
         found = by_line.get(int(line))
         reasons.append(found.reasons if found is not None else "")
         if found is not None:
-            cells += [(i, f"{name} ← {header}") for name, header in columns.items()
+            cells += [(i, f"{name} ← {header}") for name, header in fed.items()
                       if header in found.headers or name in found.headers]  # fmt: skip
     table.insert(0, REJECTED_COLUMN, pd.Series(reasons, index=table.index, dtype="str"))
     return table, cells
@@ -238,9 +253,12 @@ def _agreement_timezone(url: str) -> str:
 def _reset_editor(table: str, base: Mapping, headers: list[str], zone: str = "") -> None:
     """Put the base mapping's choices into the editor's widgets (before they are drawn); ``zone`` is the
     timezone proposed when the mapping names none."""
-    found = check_mapping(base, headers).columns
+    check = check_mapping(base, headers)
     for name in mappable_fields(table):
-        st.session_state[f"import_col_{name}"] = found.get(name, NOT_MAPPED)
+        joined = check.joins.get(name, [])
+        st.session_state[f"import_col_{name}"] = check.columns.get(name, joined[0] if joined else NOT_MAPPED)
+        if name in JOINABLE:
+            st.session_state[f"import_join_{name}"] = joined[1:]
     st.session_state["import_source"] = base.source or ""
     st.session_state["import_owner_reference"] = base.owner_reference
     st.session_state["import_timezone"] = base.timezone or zone
@@ -333,7 +351,7 @@ def _preview(state: dict, upload, mapping: Mapping, check) -> None:
             st.error(str(state["checked_rows"]))
         else:
             rejections = state["checked_rows"]
-    table, cells = marked_preview(preview.frame, preview.lines, check.columns, rejections)
+    table, cells = marked_preview(preview.frame, preview.lines, check.columns, rejections, joins=check.joins)
     st.markdown("**Preview** — the first rows as the mapping reads them")
     st.dataframe(
         style_preview(table, cells), key="import_preview", hide_index=True, width="stretch",
@@ -355,7 +373,7 @@ def _describe_proposal(proposal: Proposal, headers: list[str]) -> None:
     if proposal.preset:
         st.success(
             f"Recognised: the built-in mapping **{proposal.preset}** fits this file "
-            f"({len(proposal.check.columns)} of its {len(headers)} columns are used).",
+            f"({len(headers) - len(proposal.unused_headers)} of its {len(headers)} columns are used).",
             icon=":material/auto_awesome:",
         )
     else:
@@ -374,7 +392,8 @@ def _mapping_editor(table: str, base: Mapping, headers: list[str]) -> Mapping | 
     options = [NOT_MAPPED, *headers]
     # Required fields and those the starting point reads come first; the split follows the starting
     # point, not the current choices, so a field does not jump away while it is being edited.
-    found = check_mapping(base, headers).columns
+    check = check_mapping(base, headers)
+    found = {**check.columns, **check.joins}
     fields = mappable_fields(table)
     first = [name for name in fields if name in required or name in found]
     others = [name for name in fields if name not in first]
@@ -383,9 +402,16 @@ def _mapping_editor(table: str, base: Mapping, headers: list[str]) -> Mapping | 
         grid = st.columns(3)
         for position, name in enumerate(names):
             label = f"{name} *" if name in required else name
-            grid[position % 3].selectbox(
+            cell = grid[position % 3]
+            cell.selectbox(
                 label, options, key=f"import_col_{name}", help=f"Read as {field_kind(table, name)}."
             )
+            if name in JOINABLE:
+                cell.multiselect(
+                    f"{name}, followed by", headers, key=f"import_join_{name}", placeholder="nothing more",
+                    help=f"Columns whose text follows the one above, after a space: a first name followed by a "
+                    f"last name makes the {name}. Blank parts are left out.",
+                )  # fmt: skip
 
     draw(first)
     if others:
@@ -410,6 +436,11 @@ def _mapping_editor(table: str, base: Mapping, headers: list[str]) -> Mapping | 
         for name in mappable_fields(table)
         if st.session_state.get(f"import_col_{name}", NOT_MAPPED) != NOT_MAPPED
     }
+    join = {
+        name: [columns.pop(name), *st.session_state[f"import_join_{name}"]]
+        for name in JOINABLE
+        if name in columns and st.session_state.get(f"import_join_{name}")
+    }
     try:
         return edited_mapping(
             base,
@@ -417,6 +448,7 @@ def _mapping_editor(table: str, base: Mapping, headers: list[str]) -> Mapping | 
             source=st.session_state.get("import_source", ""),
             owner_reference=st.session_state.get("import_owner_reference", "id"),
             timezone=st.session_state.get("import_timezone", ""),
+            join=join,
         )
     except MappingError as exc:
         errors.show(exc)

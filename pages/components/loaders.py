@@ -1,7 +1,8 @@
 """Cached access to the database and the analytics for the pages.
 
-``st.cache_resource`` holds the engine (one per database URL) and the canonical
-frames: a million leads are hundreds of MB, which ``st.cache_data`` would
+``st.cache_resource`` holds the engines (the writer per database URL, and the
+read replica's of ``ACCORD_READ_DATABASE_URL`` that every loader reads through
+when it is set) and the canonical frames: a million leads are hundreds of MB, which ``st.cache_data`` would
 pickle and copy on every hit. Those frames are shared by every session and
 must be treated as read-only (analytics never modify their input; pandas'
 Copy-on-Write keeps a derived frame from writing back). A page's window is cut
@@ -31,7 +32,7 @@ from analytics.charts import tidy
 from analytics.commitments import evaluate
 from analytics.slicing import slice_frames
 from data import journal, queries, syncs
-from data.engine import make_engine, upgrade
+from data.engine import make_engine, read_engine, upgrade
 from data.frames import cut_window, read_window
 from views.sales import queue_window
 
@@ -48,6 +49,24 @@ def engine():
     return _engine_for(settings.database_url())
 
 
+@st.cache_resource(show_spinner=False)
+def _reader_for(url: str, read_url: str):
+    return read_engine(read_url, _engine_for(url))
+
+
+def _reads(url: str):
+    """The engine the pages read ``url``'s data through: the replica of ACCORD_READ_DATABASE_URL, else the writer.
+
+    Only reads go through it; the demo load, snapshots and every other write use :func:`engine`.
+    """
+    return _reader_for(url, settings.get("ACCORD_READ_DATABASE_URL") or "")
+
+
+def reader():
+    """The engine of the configured database's reads (:func:`_reads`)."""
+    return _reads(settings.database_url())
+
+
 @st.cache_resource(show_spinner="Preparing the demo company (first start only)…")
 def _bootstrapped(url: str) -> bool:
     from bootstrap import load_demo_if_empty
@@ -62,17 +81,17 @@ def bootstrap() -> bool:
 
 @st.cache_data(ttl=60, show_spinner=False)
 def table_counts(url: str) -> dict[str, int]:
-    return queries.table_counts(_engine_for(url))
+    return queries.table_counts(_reads(url))
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def source_counts(url: str) -> pd.DataFrame:
-    return queries.source_counts(_engine_for(url))
+    return queries.source_counts(_reads(url))
 
 
 @st.cache_data(ttl=30, show_spinner=False)
 def sync_runs(url: str, limit: int = 100) -> pd.DataFrame:
-    return syncs.read_sync_runs(_engine_for(url), limit)
+    return syncs.read_sync_runs(_reads(url), limit)
 
 
 def freshness(url: str) -> tuple[str | None, dt.datetime | None]:
@@ -88,13 +107,13 @@ def freshness(url: str) -> tuple[str | None, dt.datetime | None]:
 @st.cache_data(ttl=300, show_spinner=False)
 def owners(url: str) -> pd.DataFrame:
     """Every owner (for the owner picker and names)."""
-    return queries.read_owners(_engine_for(url))
+    return queries.read_owners(_reads(url))
 
 
 @st.cache_data(ttl=300, show_spinner=False)
 def channels(url: str) -> list[str]:
     """Every channel seen on leads or deals."""
-    bind = _engine_for(url)
+    bind = _reads(url)
     return sorted(
         set(queries.distinct_values(bind, "leads", "channel"))
         | set(queries.distinct_values(bind, "deals", "channel"))
@@ -104,13 +123,13 @@ def channels(url: str) -> list[str]:
 @st.cache_data(ttl=300, show_spinner=False)
 def agreement_names(url: str) -> list[str]:
     """Names of the stored agreements, alphabetically."""
-    return sorted(journal.read_agreement_versions(_engine_for(url))["agreement"].unique().tolist())
+    return sorted(journal.read_agreement_versions(_reads(url))["agreement"].unique().tolist())
 
 
 @st.cache_data(ttl=300, show_spinner=False)
 def agreement_versions(url: str, name: str) -> list[AgreementVersion]:
     """Every saved version of agreement ``name``, oldest first."""
-    return versions_from_rows(journal.read_agreement_versions(_engine_for(url), name))
+    return versions_from_rows(journal.read_agreement_versions(_reads(url), name))
 
 
 # A window up to a period plus the Overview's weeks is read as asked (the Overview opens fast); a longer one
@@ -141,7 +160,7 @@ def _windows_read(url: str) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
 @st.cache_resource(ttl=FRAMES_TTL, max_entries=2, show_spinner="Loading data…")
 def _window_frames(url: str, start: str, end: str) -> Mapping[str, pd.DataFrame]:
     """The canonical frames of [start, end) read from the database (data.frames.read_window), read-only."""
-    return MappingProxyType(read_window(_engine_for(url), pd.Timestamp(start), pd.Timestamp(end)))
+    return MappingProxyType(read_window(_reads(url), pd.Timestamp(start), pd.Timestamp(end)))
 
 
 @st.cache_resource(ttl=FRAMES_TTL, max_entries=6, show_spinner=False)
@@ -208,13 +227,13 @@ def clear() -> None:
 @st.cache_data(ttl=30, show_spinner=False)
 def rejected_rows(url: str, source: str | None = None, limit: int | None = 5_000) -> pd.DataFrame:
     """Rows kept aside by syncs and imports (of ``source``, or all), newest first, at most ``limit``."""
-    return journal.read_rejected_rows(_engine_for(url), source=source, limit=limit)
+    return journal.read_rejected_rows(_reads(url), source=source, limit=limit)
 
 
 @st.cache_data(ttl=30, show_spinner=False)
 def audit(url: str, limit: int | None = 500) -> pd.DataFrame:
     """The audit trail, newest first, at most ``limit`` entries."""
-    return journal.read_audit(_engine_for(url), limit)
+    return journal.read_audit(_reads(url), limit)
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner="Reading the funnel of the last periods…")
@@ -318,7 +337,7 @@ def funnel_view(
 @st.cache_data(ttl=60, show_spinner=False)
 def snapshots(url: str, agreement: str) -> pd.DataFrame:
     """The frozen weeks of ``agreement`` (data.journal.read_snapshots), oldest first."""
-    return journal.read_snapshots(_engine_for(url), agreement)
+    return journal.read_snapshots(_reads(url), agreement)
 
 
 @st.cache_resource(ttl=600, max_entries=16, show_spinner="Computing the week's figures…")

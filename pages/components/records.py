@@ -48,12 +48,12 @@ DEAL_CONFIG = {
 
 @st.cache_data(ttl=300, show_spinner=False)
 def _people(url: str, table: str, ids: tuple[int, ...]) -> pd.DataFrame:
-    return read_people(loaders._engine_for(url), table, np.asarray(ids, dtype="int64"))
+    return read_people(loaders._reads(url), table, np.asarray(ids, dtype="int64"))
 
 
 @st.cache_data(ttl=300, show_spinner=False)
 def _bases(url: str) -> Mapping:
-    return read_link_bases(loaders._engine_for(url))
+    return read_link_bases(loaders._reads(url))
 
 
 def capped(table: pd.DataFrame, noun: str) -> pd.DataFrame:

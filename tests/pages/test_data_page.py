@@ -16,6 +16,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest, app_test
 
 import settings
+from connectors.files import Mapping
 from data import journal, queries, syncs, upserts
 from data.engine import head_revision, make_engine
 from pages.components import auth, data_view, jobs
@@ -612,3 +613,46 @@ def test_times_are_shown_in_the_agreements_timezone(app_env):
     stored = pd.Timestamp(journal.read_audit(engine).iloc[0]["at"])
     assert audit.iloc[0][f"At ({zone})"] == stored.tz_convert(zone).strftime("%Y-%m-%d %H:%M:%S")
     assert not any("(UTC)" in column for d in at.dataframe for column in d.value.columns)
+
+
+# ----------------------------------------------------------------------------- a name from two columns
+
+
+def test_first_and_last_name_columns_make_the_lead_name(app_env):
+    engine = engine_of(app_env)
+    data = CONTACTS_CSV.replace(b"First Name,", b"First Name,Last Name,").replace(
+        b"\n9001,Ann,", b"\n9001,Ann,Lee,"
+    )
+    data = data.replace(b"\n9002,Ben,", b"\n9002,Ben,,").replace(b"\n9003,Cy,", b"\n9003,Cy,Doe,")
+    data = data.replace(b"\n9004,Di,", b"\n9004,Di,van Dam,")
+    at = upload(open_data_page(), "contacts.csv", data)
+    # The built-in HubSpot mapping joins them: the name's first column, then the one that follows it.
+    assert at.selectbox(key="import_col_name").value == "First Name"
+    assert at.multiselect(key="import_join_name").value == ["Last Name"]
+    preview = dataframe_with(at, "name ← First Name + Last Name")
+    assert preview["name ← First Name + Last Name"].tolist() == ["Ann Lee", "Ben", "Cy Doe", "Di van Dam"]
+    click(at, "import_run")
+    assert "**4** added (new)" in report(at)
+    names = queries.read_leads(engine, source="hubspot-export", columns=["external_id", "name"])
+    assert dict(zip(names["external_id"], names["name"], strict=True)) == {
+        "9001": "Ann Lee", "9002": "Ben", "9003": "Cy Doe", "9004": "Di van Dam"
+    }  # fmt: skip
+
+
+def test_a_name_joined_on_the_page_is_saved_in_the_mapping(app_env, tmp_path):
+    engine = engine_of(app_env)
+    at = upload(open_data_page(), "people.csv", b"Ident,Born,Vorname,Nachname\nA-1,2026-10-01,Eva,Roth\n")
+    at.selectbox(key="import_col_external_id").set_value("Ident")
+    at.selectbox(key="import_col_created_at").set_value("Born")
+    at.selectbox(key="import_col_name").set_value("Vorname")
+    at.multiselect(key="import_join_name").set_value(["Nachname"]).run()
+    assert not at.error, [e.value for e in at.error]
+    assert dataframe_with(at, "name ← Vorname + Nachname")["name ← Vorname + Nachname"].tolist() == [
+        "Eva Roth"
+    ]
+    at.text_input(key="import_mapping_name").set_value("German CRM")
+    click(at, "import_save_mapping")
+    saved = Mapping.from_yaml((tmp_path / "mappings" / "german-crm.yaml").read_text())
+    assert saved.join == {"name": ["Vorname", "Nachname"]} and "name" not in saved.columns
+    click(at, "import_run")
+    assert queries.read_leads(engine, source="file", columns=["name"])["name"].tolist() == ["Eva Roth"]

@@ -20,7 +20,7 @@ from pages.components.data_view import (
     runs_table,
     style_statuses,
 )
-from pages.components.import_form import edited_mapping, mapped_preview, report_lines
+from pages.components.import_form import edited_mapping, mapped_preview, marked_preview, report_lines
 
 UTC = "UTC"
 
@@ -241,3 +241,17 @@ def test_a_failing_job_keeps_its_error_for_the_page():
     assert job.wait(5)
     assert isinstance(job.error, MappingError) and str(job.error) == "m.yaml: bad mapping"
     assert jobs.current("missing-key") is None
+
+
+def test_a_joined_name_is_previewed_joined_and_marked_when_refused():
+    raw = pd.DataFrame({"Id": ["1", "2"], "First": ["Ada", "Bo"], "Last": ["Lovelace", ""]})
+    refused = pd.DataFrame({"line": [3], "reasons": ["First + Last: 'Bo' is longer than 1 characters"],
+                            "headers": [["First + Last"]]})  # fmt: skip
+    table, cells = marked_preview(
+        raw, [2, 3], {"external_id": "Id"}, refused, joins={"name": ["First", "Last"]}
+    )
+    assert table["name ← First + Last"].tolist() == ["Ada Lovelace", "Bo"]
+    assert cells == [(1, "name ← First + Last")]
+    edited = edited_mapping(Mapping(table="leads", columns={"external_id": "Id", "name": "First"}),
+                            {"external_id": "Id"}, join={"name": ["First", "Last"]})  # fmt: skip
+    assert (edited.columns, edited.join) == ({"external_id": "Id"}, {"name": ["First", "Last"]})
