@@ -73,16 +73,22 @@ def stop_process(process: subprocess.Popen, log) -> None:
 class StreamlitServer:
     """`streamlit run app.py` in a subprocess, with its log kept for failure reports.
 
-    ``cwd`` is where Streamlit looks for ``.streamlit/`` (config and secrets); ``port``: a free one unless given.
+    ``cwd`` is where Streamlit looks for ``.streamlit/`` (config and secrets); ``port``: a free one unless given;
+    ``app``: another tree's app.py (bench/bench_pages_against.py runs an earlier commit's beside this one).
     """
 
     def __init__(
-        self, env: dict[str, str], log_path: Path, cwd: Path = settings.ROOT, port: int | None = None
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        cwd: Path = settings.ROOT,
+        port: int | None = None,
+        app: Path = settings.ROOT / "app.py",
     ):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        command = [sys.executable, "-m", "streamlit", "run", str(settings.ROOT / "app.py"),
+        command = [sys.executable, "-m", "streamlit", "run", str(app),
                    "--server.port", str(self.port), "--server.address", "127.0.0.1",
                    "--server.headless", "true", "--browser.gatherUsageStats", "false"]  # fmt: skip
         self._log = log_path.open("w")
