@@ -25,8 +25,11 @@ yet happened (see :func:`prepare_frames`).
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -214,8 +217,43 @@ class Frames:
         return self.deals if self.all_deals is None else self.all_deals
 
 
+# Inside reuse_prepared(): the frames prepared so far, by the identity of the frames read and the instant.
+_PREPARED: ContextVar[dict | None] = ContextVar("prepared_frames", default=None)
+
+
+@contextmanager
+def reuse_prepared() -> Iterator[None]:
+    """Within this block, :func:`prepare_frames` prepares the same frames at the same instant once.
+
+    A page's view prepares its window for every figure it draws (Marketing: ten times, ~40 % of its time).
+    The frames must not change inside the block; each caller still gets its own shallow copies, so a column
+    one adds never reaches another.
+    """
+    token = _PREPARED.set({})
+    try:
+        yield
+    finally:
+        _PREPARED.reset(token)
+
+
+def reusing_prepared(build: Callable) -> Callable:
+    """``build`` (a page's view) run inside :func:`reuse_prepared`."""
+
+    @functools.wraps(build)
+    def run(*args, **kwargs):
+        with reuse_prepared():
+            return build(*args, **kwargs)
+
+    return run
+
+
+def _shallow(known: Frames) -> Frames:
+    tables = (known.leads, known.deals, known.activities, known.owners)
+    return Frames(*(t.copy(deep=False) for t in tables), known.as_of, known.all_deals)
+
+
 def prepare_frames(frames: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> Frames:
-    """Return the canonical ``frames`` as known at ``as_of``.
+    """Return the canonical ``frames`` as known at ``as_of`` (see :func:`reuse_prepared` for reuse).
 
     Archived rows are dropped. A timestamp after ``as_of`` is treated as not yet
     happened (missing): a lead exists once ``created_at <= as_of`` (or unknown)
@@ -232,6 +270,19 @@ def prepare_frames(frames: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> F
     selection = getattr(frames, "selection", None)
     frames = getattr(frames, "whole", frames)
     as_of = as_instant(as_of)
+    memo = _PREPARED.get()
+    if memo is None:
+        known = _prepare(frames, as_of)
+    else:
+        tables = tuple(frames.get(t) for t in ("leads", "deals", "activities", "owners"))
+        key = (tuple(map(id, tables)), as_of.value)  # the tables are kept in the memo: no id is reused
+        if key not in memo:
+            memo[key] = (tables, _prepare(frames, as_of))
+        known = _shallow(memo[key][1])
+    return selection.apply(known) if selection else known
+
+
+def _prepare(frames: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> Frames:
     now = as_of.value // 1000  # microseconds, as the frames hold them
     got = {}
     for table in ("leads", "deals", "activities", "owners"):
@@ -281,8 +332,7 @@ def prepare_frames(frames: Mapping[str, pd.DataFrame], as_of: pd.Timestamp) -> F
     acts = _live(got["activities"])[["lead_id", "owner_id", "kind", "occurred_at"]]
     when = timestamps_us(acts["occurred_at"])
     acts = _rows(acts, (when != NAT_US) & (when <= now) & acts["lead_id"].notna().to_numpy())
-    known = Frames(handed, deals, acts, got["owners"], as_of)
-    return selection.apply(known) if selection else known
+    return Frames(handed, deals, acts, got["owners"], as_of)
 
 
 _NO_ID = np.iinfo(np.int64).min  # stands for a missing id in int64 arrays

@@ -27,6 +27,7 @@ from analytics.commitments import (
     with_tracked,
 )
 from analytics.funnel import STAGE_LABELS, STAGES, funnel, funnel_totals
+from analytics.metrics import reusing_prepared
 from views.figures import figure_rows
 from views.filters import Filters
 from views.sales import TRACKED_METRICS
@@ -133,6 +134,7 @@ def data_window(f: Filters, history_start: pd.Timestamp) -> tuple[pd.Timestamp, 
     return pd.Timestamp(history_start), max(f.period_end, f.as_of + pd.Timedelta(microseconds=1))
 
 
+@reusing_prepared
 def funnel_view(
     versions: Any, history: Mapping[str, pd.DataFrame], f: Filters, history_start: pd.Timestamp
 ) -> FunnelView:

@@ -34,7 +34,15 @@ from analytics.commitments import (
 )
 from analytics.funnel import handover_split
 from analytics.groups import ALL, BREAKDOWN_FIELDS, NO_REASON, BreakdownError, check_by, labels
-from analytics.metrics import METRICS, Frames, as_instant, positions, prepare_frames, reached_sql
+from analytics.metrics import (
+    METRICS,
+    Frames,
+    as_instant,
+    positions,
+    prepare_frames,
+    reached_sql,
+    reusing_prepared,
+)
 from analytics.periods import period_of, to_instant
 from analytics.schema import validate_frame
 from analytics.windows import cut_window
@@ -180,6 +188,7 @@ def volume_cells(table: pd.DataFrame, by: str) -> pd.DataFrame:
     )
 
 
+@reusing_prepared
 def marketing_view(
     versions: Any,
     frames: Mapping[str, pd.DataFrame],

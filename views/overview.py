@@ -19,6 +19,7 @@ from analytics import meeting, wording
 from analytics.charts import STATUS_COLORS, STATUS_LABELS, trend_chart
 from analytics.commitments import as_versions, document_in_force, evaluate
 from analytics.meeting import meeting_weeks
+from analytics.metrics import reusing_prepared
 from analytics.snapshots import (
     TREND_WEEKS,
     WeekOverview,
@@ -127,6 +128,7 @@ def data_window(
     return min(f.period_start, need_start), max(f.period_end, need_end)
 
 
+@reusing_prepared
 def overview_view(
     versions: Any,
     frames: Mapping[str, pd.DataFrame],

@@ -33,7 +33,7 @@ from analytics.commitments import (
 )
 from analytics.followup import FollowupError, delays_by, followup_by, followup_detail, followup_queue
 from analytics.groups import UNASSIGNED, BreakdownError, labels
-from analytics.metrics import as_instant, positions
+from analytics.metrics import as_instant, positions, reusing_prepared
 from analytics.periods import week_row
 from analytics.schema import validate_frame
 from analytics.snapshots import week_version
@@ -264,6 +264,7 @@ def judging_versions(versions: Any, f: Filters) -> list:
     return [week_version(versions, f.period_start, f.period_end)]
 
 
+@reusing_prepared
 def sales_view(
     versions: Any,
     frames: Mapping[str, pd.DataFrame],
