@@ -62,6 +62,7 @@ def read_leads(
     with_deal_leads: bool = False,
     columns: Sequence[str] | None = None,
     per_handover: bool = True,
+    ids: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """Leads whose ``by`` timestamp lies in [start, end) (either bound optional), with owner id and team.
 
@@ -77,17 +78,20 @@ def read_leads(
     negative ids); with ``by="mql_at"`` each handover is in the window of its own
     ``mql_at``. Leads with deals in the window bring their handovers those deals
     followed. ``per_handover=False`` reads the stored lead rows as they are.
+    ``ids`` (lead ids, as stored) keeps only those leads, each with all its handover rows: what a sync touched.
     """
     with transaction(bind) as conn:
         repeats = _repeat_handovers(conn, source) if per_handover else pd.DataFrame()
+        if ids is not None and not repeats.empty:
+            repeats = repeats[repeats["lead_id"].isin([int(i) for i in ids])]
         if repeats.empty:
-            return _read(conn, "leads", start, end, (by,), source, with_deal_leads, columns)
+            return _read(conn, "leads", start, end, (by,), source, with_deal_leads, columns, ids)
         names = _wanted_columns("leads", columns)
         wanted = [c for c in COLUMNS["leads"] if c in set(names) | set(handover_rows.NEEDED)]
-        ids = sorted(set(repeats["lead_id"].tolist()))
-        plain = _read(conn, "leads", start, end, (by,), source, with_deal_leads, wanted)
-        plain = plain[~plain["id"].isin(ids)]
-        recycled = _read(conn, "leads", source=source, columns=wanted, ids=ids)
+        recycled_ids = sorted(set(repeats["lead_id"].tolist()))
+        plain = _read(conn, "leads", start, end, (by,), source, with_deal_leads, wanted, ids)
+        plain = plain[~plain["id"].isin(recycled_ids)]
+        recycled = _read(conn, "leads", source=source, columns=wanted, ids=recycled_ids)
         expanded = handover_rows.expand(recycled, repeats, _repeat_activities(conn, repeats))
         keep = pd.Series(True, index=expanded.index)
         when = expanded[by]
@@ -131,26 +135,29 @@ def read_activities(
     source: str | None = None,
     columns: Sequence[str] | None = None,
     per_handover: bool = True,
+    lead_ids: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """Activities that occurred in [start, end), with resolved lead and owner ids.
 
     ``columns`` reads only those canonical columns, as in :func:`read_leads`. The
     ``lead_id`` of an activity of a lead handed over several times is the handover
     whose window holds it (see :mod:`data.handovers`); with ``per_handover=False``
-    it is the lead's own id.
+    it is the lead's own id. ``lead_ids`` (lead ids, as stored) keeps only the activities of those leads.
     """
     if not per_handover:
-        return _read(bind, "activities", start, end, ("occurred_at",), source, False, columns)
-    return _read_linked(bind, "activities", start, end, ("occurred_at",), source, columns, "occurred_at")
+        return _read(bind, "activities", start, end, ("occurred_at",), source, False, columns, lead_ids)
+    return _read_linked(
+        bind, "activities", start, end, ("occurred_at",), source, columns, "occurred_at", lead_ids
+    )
 
 
-def _read_linked(bind, table, start, end, by, source, columns, when: str) -> pd.DataFrame:
+def _read_linked(bind, table, start, end, by, source, columns, when: str, lead_ids=None) -> pd.DataFrame:
     """:func:`_read` of deals or activities, each ``lead_id`` keyed to the handover whose window holds ``when``."""
     names = _wanted_columns(table, columns)
     if "lead_id" not in names:
-        return _read(bind, table, start, end, by, source, False, columns)
+        return _read(bind, table, start, end, by, source, False, columns, lead_ids)
     with transaction(bind) as conn:
-        frame = _read(conn, table, start, end, by, source, False, [*names, when])
+        frame = _read(conn, table, start, end, by, source, False, [*names, when], lead_ids)
         frame = _rekey(conn, frame, source, when)
     return frame[names] if list(frame.columns) != names else frame
 
@@ -291,6 +298,8 @@ def _read(
 ) -> pd.DataFrame:
     """Rows of ``table`` as a canonical frame, ordered by id (only those of ``ids`` when given).
 
+    ``ids`` are the rows' own ids for leads and their leads' ids for activities and deals.
+
     Only the table's own columns are fetched (plus ``lead_id`` through the leads'
     unique index when asked for); owner id and team come from the small owners
     table, matched in pandas rather than joined row by row in SQL.
@@ -306,10 +315,13 @@ def _read(
     fetched = [c for c in COLUMNS[table] if c in needed and (c == "id" or c not in DERIVED_ON_READ[table])]
     select_list = [f"t.{c}" for c in fetched]
     joins = ""
-    if "lead_id" in names:
+    by_lead = ids is not None and table != "leads"
+    if "lead_id" in names or by_lead:
         select_list.append("l.id")
         fetched.append("lead_id")
-        joins = " LEFT JOIN leads l ON l.source = t.source AND l.external_id = t.lead_external_id"
+        # By lead ids: an inner join lets the database start from those leads, not scan every row.
+        kind = "JOIN" if by_lead else "LEFT JOIN"
+        joins = f" {kind} leads l ON l.source = t.source AND l.external_id = t.lead_external_id"
     with transaction(bind) as conn:
         dialect = conn.dialect.name
         params = {}
@@ -324,7 +336,7 @@ def _read(
             windowed = bool(by) and ("start" in params or "end" in params)
             wide = windowed and _plain_scan(conn, table, by, params.get("start"), params.get("end"))
             sql = f"SELECT {', '.join(select_list)} FROM {table} t{' NOT INDEXED' if wide else ''}{joins}"
-            sql += _where(by, {k: f":{k}" for k in params}, with_deal_leads, ids)
+            sql += _where(by, {k: f":{k}" for k in params}, with_deal_leads, ids, "l" if by_lead else "t")
             arrow = _fetch_arrow(conn, sql, params, struct)
         else:
             spec = COLUMNS[table]
@@ -332,7 +344,8 @@ def _read(
                 _epoch_us(s) if spec[c] == UTC_TS else s for s, c in zip(select_list, fetched, strict=True)
             ]
             sql = f"SELECT {', '.join(epoch)} FROM {table} t{joins}"
-            sql += _where(by, {k: _pg_literal(conn, v) for k, v in params.items()}, with_deal_leads, ids)
+            marks = {k: _pg_literal(conn, v) for k, v in params.items()}
+            sql += _where(by, marks, with_deal_leads, ids, "l" if by_lead else "t")
             arrow = _copy_arrow(conn, sql, struct)
         owners = _fetch_owners(conn, dialect) if with_owner else None
     ids = arrow.column("id")
@@ -483,8 +496,9 @@ def _where(
     marks: dict[str, str],
     with_deal_leads: bool = False,
     ids: Sequence[int] | None = None,
+    id_alias: str = "t",
 ) -> str:
-    """The WHERE clause for a period on any of the ``by`` columns and a source, with the given placeholders."""
+    """The WHERE clause for a period on any of the ``by`` columns, a source and ``{id_alias}.id`` in ``ids``."""
 
     def window(alias: str, columns) -> str:
         per_column = []
@@ -506,7 +520,7 @@ def _where(
     if "source" in marks:
         where.append(f"t.source = {marks['source']}")
     if ids is not None:  # integers only, so they can be written into the statement
-        where.append(f"t.id IN ({', '.join(str(int(i)) for i in ids) or 'NULL'})")
+        where.append(f"{id_alias}.id IN ({', '.join(str(int(i)) for i in ids) or 'NULL'})")
     # No ORDER BY: sorting in SQL materialises every row first; the caller sorts the ids if they come unordered.
     return " WHERE " + " AND ".join(where) if where else ""
 
