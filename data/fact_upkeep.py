@@ -2,7 +2,8 @@
 
 The writes of :mod:`data.upserts` note what they touch (:func:`touched`): leads by key, activities by the
 keys of the leads they belong to now and belonged to before, owners by key (their leads' team and
-calendar), handovers by lead key; a delete or a merge notes that leads may be gone. When a run ends
+calendar), handovers by lead key; a deleted source or a merge takes its leads' facts away at once
+(:func:`forget`). When a run ends
 (:func:`data.syncs.finish_run`), :func:`after_run` refreshes the facts of those leads for every stored
 agreement version; a saved agreement version refreshes all of its agreement's facts
 (:func:`after_agreement_saved`). Notes are kept per engine in this process until a refresh has
@@ -36,7 +37,6 @@ class Notes:
 
     leads: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # source -> lead keys
     owners: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # source -> owner keys
-    gone: bool = False  # leads may have been deleted (a merge, a source deleted)
     everything: bool = False
 
     def size(self) -> int:
@@ -60,7 +60,6 @@ class Notes:
             getattr(self, kind)[str(source)].update(keys.astype(str))
 
     def merge(self, other: Notes) -> None:
-        self.gone |= other.gone
         self.everything |= other.everything
         for kind in ("leads", "owners"):
             for source, keys in getattr(other, kind).items():
@@ -107,9 +106,14 @@ def touched(conn: Connection, table: str, frame: pd.DataFrame) -> None:
         notes.add("leads", _stored_leads_of_activities(conn, frame))
 
 
-def gone(bind: Engine | Connection) -> None:
-    """Note that leads may have been deleted (their facts go at the next refresh)."""
-    _notes(bind).gone = True
+def forget(conn: Connection, source: str, external_ids: list[str] | None = None) -> None:
+    """Delete the facts of the stored leads of ``source`` (only ``external_ids`` when given), before they go."""
+    leads = CANONICAL_MODELS["leads"].__table__
+    mine = leads.c.source == source
+    keys = [None] if external_ids is None else external_ids
+    for begin in range(0, len(keys), _CHUNK):
+        where = mine if external_ids is None else mine & leads.c.external_id.in_(keys[begin : begin + _CHUNK])
+        conn.execute(facts.FACTS.delete().where(facts.FACTS.c.lead_id.in_(sa.select(leads.c.id).where(where))))
 
 
 def _stored_leads_of_activities(conn: Connection, frame: pd.DataFrame) -> pd.DataFrame:
@@ -133,8 +137,8 @@ def _stored_versions(bind: Engine | Connection, agreement: str | None = None) ->
 def after_run(bind: Engine | Connection) -> int:
     """Refresh the facts of what the writes touched since the last refresh; returns the fact rows written.
 
-    Every stored agreement's versions are refreshed for those leads (all leads after a big import);
-    facts of leads deleted since are removed. Without a stored agreement there is nothing to refresh.
+    Every stored agreement's versions are refreshed for those leads (all leads after a big import).
+    Without a stored agreement there is nothing to refresh.
     """
     key = _database(bind)
     with _LOCK:
@@ -164,11 +168,6 @@ def _refresh(bind: Engine | Connection, notes: Notes) -> int:
         frames = facts.read_frames(bind, ids)
         for versions in agreements.values():
             written += facts.refresh_facts(bind, versions, frames, lead_ids=ids)
-    if notes.gone:
-        leads = CANONICAL_MODELS["leads"].__table__
-        orphan = ~sa.exists().where(leads.c.id == facts.FACTS.c.lead_id)
-        with transaction(bind) as conn:
-            conn.execute(facts.FACTS.delete().where(orphan))
     return written
 
 

@@ -81,9 +81,7 @@ def read_leads(
     ``ids`` (lead ids, as stored) keeps only those leads, each with all its handover rows: what a sync touched.
     """
     with transaction(bind) as conn:
-        repeats = _repeat_handovers(conn, source) if per_handover else pd.DataFrame()
-        if ids is not None and not repeats.empty:
-            repeats = repeats[repeats["lead_id"].isin([int(i) for i in ids])]
+        repeats = _repeat_handovers(conn, source, ids) if per_handover else pd.DataFrame()
         if repeats.empty:
             return _read(conn, "leads", start, end, (by,), source, with_deal_leads, columns, ids)
         names = _wanted_columns("leads", columns)
@@ -158,7 +156,7 @@ def _read_linked(bind, table, start, end, by, source, columns, when: str, lead_i
         return _read(bind, table, start, end, by, source, False, columns, lead_ids)
     with transaction(bind) as conn:
         frame = _read(conn, table, start, end, by, source, False, [*names, when], lead_ids)
-        frame = _rekey(conn, frame, source, when)
+        frame = _rekey(conn, frame, source, when, lead_ids)
     return frame[names] if list(frame.columns) != names else frame
 
 
@@ -198,8 +196,9 @@ def _typed_handovers(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _repeat_handovers(conn: Connection, source: str | None) -> pd.DataFrame:
-    """Handovers of the leads that have two or more, with the lead's surrogate ``lead_id`` and ``handover_id``."""
+def _repeat_handovers(conn: Connection, source: str | None, ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """Handovers of the leads that have two or more (only of lead ``ids`` when given), with the lead's surrogate
+    ``lead_id`` and ``handover_id``."""
     h, lead = Handover.__table__, CANONICAL_MODELS["leads"].__table__
     multi = select(h.c.source, h.c.lead_external_id).group_by(h.c.source, h.c.lead_external_id)
     multi = multi.having(func.count() > 1)
@@ -213,7 +212,12 @@ def _repeat_handovers(conn: Connection, source: str | None) -> pd.DataFrame:
             multi, and_(multi.c.source == h.c.source, multi.c.lead_external_id == h.c.lead_external_id)
         ).join(lead, and_(lead.c.source == h.c.source, lead.c.external_id == h.c.lead_external_id))
     )
-    rows = conn.execute(query).mappings().all()
+    if ids is None:
+        rows = conn.execute(query).mappings().all()
+    else:
+        ids = sorted({int(i) for i in ids})
+        rows = [r for b in range(0, len(ids), 5000) for r in conn.execute(
+            query.where(lead.c.id.in_(ids[b : b + 5000]))).mappings()]  # fmt: skip
     frame = pd.DataFrame([dict(r) for r in rows], columns=["lead_id", "handover_id", *HANDOVER_COLUMNS])
     frame = _typed_handovers(frame)
     frame[["lead_id", "handover_id"]] = frame[["lead_id", "handover_id"]].astype("int64")
@@ -266,11 +270,14 @@ def _deal_rows(conn: Connection, start, end, repeats: pd.DataFrame) -> np.ndarra
     )
 
 
-def _rekey(conn: Connection, frame: pd.DataFrame, source: str | None, when: str) -> pd.DataFrame:
-    """``frame`` (deals or activities) with ``lead_id`` moved to the handover whose window holds ``when``."""
+def _rekey(
+    conn: Connection, frame: pd.DataFrame, source: str | None, when: str, lead_ids=None
+) -> pd.DataFrame:
+    """``frame`` (deals or activities, only those of ``lead_ids`` when given) with ``lead_id`` moved to the
+    handover whose window holds ``when``."""
     if "lead_id" not in frame.columns or frame.empty:
         return frame
-    repeats = _repeat_handovers(conn, source)
+    repeats = _repeat_handovers(conn, source, lead_ids)
     if repeats.empty:
         return frame
     moved = handover_rows.assign(handover_rows.row_keys(repeats), frame["lead_id"], frame[when])

@@ -241,8 +241,8 @@ def _storage_values(series: pd.Series) -> list:
 def delete_source(bind: Engine | Connection, source: str) -> dict[str, int]:
     """Delete every canonical row of ``source``; returns rows deleted per table."""
     deleted = {}
-    fact_upkeep.gone(bind)
     with transaction(bind) as conn:
+        fact_upkeep.forget(conn, source)
         for name, model in CANONICAL_MODELS.items():
             deleted[name] = conn.execute(
                 model.__table__.delete().where(model.__table__.c.source == source)
@@ -314,7 +314,6 @@ def merge_leads(bind: Engine | Connection, source: str, merged: dict[str, Sequen
     """
     leads, h = CANONICAL_MODELS["leads"].__table__, Handover.__table__
     removed = 0
-    fact_upkeep.gone(bind)
     survivors = pd.DataFrame({"source": source, "external_id": [str(s) for s in merged]}, dtype=object)
     with transaction(bind) as conn:
         fact_upkeep.touched(conn, "leads", survivors)
@@ -322,6 +321,7 @@ def merge_leads(bind: Engine | Connection, source: str, merged: dict[str, Sequen
             gone = [str(g) for g in gone if str(g) != str(survivor)]
             if not gone:
                 continue
+            fact_upkeep.forget(conn, source, gone)
             for name in ("activities", "deals"):
                 t = CANONICAL_MODELS[name].__table__
                 conn.execute(

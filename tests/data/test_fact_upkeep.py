@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from agreements import store
-from bootstrap import load_demo_recorded
+from bootstrap import load_demo_recorded, remove_demo
 from connectors.files import Mapping, import_file
 from data import fact_upkeep, queries, syncs, upserts
 from data.facts import FACTS, compute_facts, read_frames, refresh_facts
@@ -93,7 +93,7 @@ def test_a_sync_an_import_and_an_agreement_change_keep_the_facts_current(engine,
     assert stored.equals(_expected(engine))
 
 
-def test_a_merge_takes_the_merged_leads_facts_away_and_an_owner_change_moves_its_leads(engine):
+def test_a_merge_and_a_removed_source_take_their_leads_facts_away_and_an_owner_change_moves_its_leads(engine):
     load_demo_recorded(engine, leads=600, today=TODAY)
     leads = queries.read_leads(engine, per_handover=False).dropna(subset=["mql_at", "owner_external_id"])
     survivor, merged = leads["external_id"].iloc[0], leads["external_id"].iloc[1]
@@ -118,6 +118,8 @@ def test_a_merge_takes_the_merged_leads_facts_away_and_an_owner_change_moves_its
     assert merged_id not in set(stored["lead_id"])
     assert team not in set(stored["team"][stored["owner_id"] == leads["owner_id"].iloc[2]])
     assert stored.equals(_expected(engine))
+    remove_demo(engine, "tester")  # no run follows: the facts go with the rows at once
+    assert _stored(engine).empty
 
 
 def test_too_many_touched_keys_refresh_everything_and_a_failed_refresh_is_tried_again(engine, monkeypatch):
