@@ -113,7 +113,9 @@ def forget(conn: Connection, source: str, external_ids: list[str] | None = None)
     keys = [None] if external_ids is None else external_ids
     for begin in range(0, len(keys), _CHUNK):
         where = mine if external_ids is None else mine & leads.c.external_id.in_(keys[begin : begin + _CHUNK])
-        conn.execute(facts.FACTS.delete().where(facts.FACTS.c.lead_id.in_(sa.select(leads.c.id).where(where))))
+        conn.execute(
+            facts.FACTS.delete().where(facts.FACTS.c.lead_id.in_(sa.select(leads.c.id).where(where)))
+        )
 
 
 def _stored_leads_of_activities(conn: Connection, frame: pd.DataFrame) -> pd.DataFrame:
@@ -154,15 +156,12 @@ def after_run(bind: Engine | Connection) -> int:
 
 
 def _refresh(bind: Engine | Connection, notes: Notes) -> int:
+    if notes.everything:
+        return refresh_all(bind)
     agreements = _stored_versions(bind)
     if not agreements:
         return 0
     written = 0
-    if notes.everything:
-        frames = facts.read_frames(bind)
-        for versions in agreements.values():
-            written += facts.refresh_facts(bind, versions, frames)
-        return written
     ids = _lead_ids(bind, notes)
     if ids:
         frames = facts.read_frames(bind, ids)
@@ -183,6 +182,15 @@ def _lead_ids(bind: Engine | Connection, notes: Notes) -> list[int]:
                     where = (t.c.source == source) & column.in_(keys[begin : begin + _CHUNK])
                     found.update(conn.execute(sa.select(t.c.id).where(where)).scalars())
     return sorted(found)
+
+
+def refresh_all(bind: Engine | Connection) -> int:
+    """Recompute every fact of every stored agreement's versions from all stored rows; returns the rows written."""
+    agreements = _stored_versions(bind)
+    if not agreements:
+        return 0
+    frames = facts.read_frames(bind)
+    return sum(facts.refresh_facts(bind, versions, frames) for versions in agreements.values())
 
 
 def after_agreement_saved(bind: Engine | Connection, agreement: str) -> int:

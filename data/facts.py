@@ -284,19 +284,6 @@ def refresh_facts(
     return len(rows)
 
 
-def drop_versions_except(bind: Engine | Connection, keep: Iterable[AgreementVersion]) -> int:
-    """Delete the facts of every agreement version not in ``keep``; returns rows deleted."""
-    pairs = {(v.agreement, int(v.version)) for v in keep}
-    with transaction(bind) as conn:
-        stored = conn.execute(sa.select(FACTS.c.agreement, FACTS.c.version).distinct()).all()
-        gone = 0
-        for agreement, version in stored:
-            if (agreement, int(version)) not in pairs:
-                where = (FACTS.c.agreement == agreement) & (FACTS.c.version == version)
-                gone += conn.execute(FACTS.delete().where(where)).rowcount
-    return gone
-
-
 def _insert(conn: Connection, rows: pd.DataFrame) -> None:
     """Write ``rows`` through the driver: COPY on PostgreSQL, executemany of plain tuples on SQLite.
 

@@ -11,12 +11,14 @@ import sqlalchemy as sa
 
 from agreements import store
 from bootstrap import load_demo_recorded, remove_demo
+from connectors.demo import generate
 from connectors.files import Mapping, import_file
 from data import fact_upkeep, queries, syncs, upserts
+from data.engine import make_engine, upgrade
 from data.facts import FACTS, compute_facts, read_frames, refresh_facts
 from data.frames import read_window
 from tests.conftest import PINNED_NOW
-from tests.data.test_facts import _check_against_evaluate, _comparable, _stored
+from tests.data.test_facts import DEFAULT, _check_against_evaluate, _comparable, _stored
 
 TODAY = dt.date(2026, 3, 16)
 AGREEMENT = "Sales and Marketing SLA"
@@ -123,12 +125,9 @@ def test_a_merge_and_a_removed_source_take_their_leads_facts_away_and_an_owner_c
 
 
 def test_too_many_touched_keys_refresh_everything_and_a_failed_refresh_is_tried_again(engine, monkeypatch):
-    store.save(engine, (__import__("pathlib").Path("agreements/sales-marketing.yaml")).read_text(), None,
-               "tester", "first", as_of=pd.Timestamp("2026-03-16", tz="UTC"))  # fmt: skip
+    store.save(engine, DEFAULT, None, "tester", "first", as_of=pd.Timestamp("2026-03-16", tz="UTC"))
     frames = read_window(engine, pd.Timestamp("2020-01-01", tz="UTC"), pd.Timestamp("2030-01-01", tz="UTC"))
     assert frames["leads"].empty
-    from connectors.demo import generate
-
     company = generate(300, today=TODAY)
     monkeypatch.setattr(fact_upkeep, "MAX_NOTED", 50)
     upserts.upsert_owners(engine, company["owners"])
@@ -148,3 +147,21 @@ def test_too_many_touched_keys_refresh_everything_and_a_failed_refresh_is_tried_
     assert fact_upkeep.after_run(engine) > 0  # the notes were kept: everything is refreshed now
     assert _stored(engine).equals(_expected(engine))
     assert fact_upkeep.after_run(engine) == 0  # and then nothing is pending
+
+
+def test_the_cli_recomputes_every_fact(tmp_path, monkeypatch, capsys):
+    import cli
+
+    monkeypatch.setenv("ACCORD_DATABASE_URL", f"sqlite:///{tmp_path / 'accord.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'accord.db'}")
+    upgrade(engine)
+    store.save(engine, DEFAULT, None, "tester", "first", as_of=pd.Timestamp("2026-03-16", tz="UTC"))
+    company = generate(300, today=TODAY)
+    for table in ("owners", "leads", "activities"):
+        upserts.upsert(engine, table, company[table])  # no run finishes: no facts yet
+    assert _stored(engine).empty
+    assert cli.main(["db", "facts"]) == 0
+    assert "SLA facts recomputed for every stored agreement" in capsys.readouterr().out
+    stored = _stored(engine)
+    assert len(stored) > 0 and stored.equals(_expected(engine))
+    engine.dispose()
