@@ -9,6 +9,11 @@ agreement version; a saved agreement version refreshes all of its agreement's fa
 (:func:`after_agreement_saved`). Notes are kept per engine in this process until a refresh has
 succeeded, so a refresh that fails is tried again after the next run. Past :data:`MAX_NOTED` keys (a
 big import) the next refresh is a full one.
+
+Facts are kept only in a database that asked for them: :func:`refresh_all` (``cli.py db facts``) builds
+them and marks the database (:func:`kept`), and from then on every write keeps them current. No page reads
+them yet, so until one does, the first start and every sync and import pay nothing for them (keeping them
+doubles the first start's demo load).
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+import clock
 from analytics.agreement import versions_from_rows
 from data import facts, journal
-from data.models import CANONICAL_MODELS
+from data.models import CANONICAL_MODELS, SyncState
 from data.transactions import transaction
 
 MAX_NOTED = 100_000  # keys noted before a refresh of everything is cheaper than one by lead
@@ -73,6 +79,27 @@ _PENDING: weakref.WeakKeyDictionary[Engine, Notes] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
+_MARK = ("facts", "kept")  # (connector, object) of the sync_state row that says facts are kept
+
+
+def kept(bind: Engine | Connection) -> bool:
+    """Whether this database keeps SLA facts current (:func:`refresh_all` marked it)."""
+    t = SyncState.__table__
+    query = sa.select(t.c.id).where(t.c.connector == _MARK[0], t.c.object == _MARK[1])
+    if isinstance(bind, Connection):
+        return bind.execute(query).first() is not None
+    with transaction(bind) as conn:
+        return conn.execute(query).first() is not None
+
+
+def _keep(conn: Connection) -> None:
+    t = SyncState.__table__
+    if not kept(conn):
+        conn.execute(
+            t.insert().values(connector=_MARK[0], object=_MARK[1], cursor="on", updated_at=clock.now())
+        )
+
+
 def _database(bind: Engine | Connection) -> Engine:
     return bind.engine
 
@@ -88,6 +115,8 @@ def touched(conn: Connection, table: str, frame: pd.DataFrame) -> None:
     Called before the write: an activity's lead is looked up as stored, so a lead it moves away from
     is refreshed too.
     """
+    if not kept(conn):
+        return
     notes = _notes(conn)
     if notes.everything:
         return
@@ -108,6 +137,8 @@ def touched(conn: Connection, table: str, frame: pd.DataFrame) -> None:
 
 def forget(conn: Connection, source: str, external_ids: list[str] | None = None) -> None:
     """Delete the facts of the stored leads of ``source`` (only ``external_ids`` when given), before they go."""
+    if not kept(conn):
+        return
     leads = CANONICAL_MODELS["leads"].__table__
     mine = leads.c.source == source
     keys = [None] if external_ids is None else external_ids
@@ -185,7 +216,12 @@ def _lead_ids(bind: Engine | Connection, notes: Notes) -> list[int]:
 
 
 def refresh_all(bind: Engine | Connection) -> int:
-    """Recompute every fact of every stored agreement's versions from all stored rows; returns the rows written."""
+    """Recompute every fact of every stored agreement's versions from all stored rows; returns the rows written.
+
+    From then on the database keeps its facts current (:func:`kept`).
+    """
+    with transaction(bind) as conn:
+        _keep(conn)
     agreements = _stored_versions(bind)
     if not agreements:
         return 0
@@ -195,5 +231,7 @@ def refresh_all(bind: Engine | Connection) -> int:
 
 def after_agreement_saved(bind: Engine | Connection, agreement: str) -> int:
     """Recompute every fact of ``agreement``'s versions (a version was saved); returns the rows written."""
+    if not kept(bind):
+        return 0
     versions = _stored_versions(bind, agreement).get(agreement)
     return facts.refresh_facts(bind, versions) if versions else 0

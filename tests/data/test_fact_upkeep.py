@@ -38,7 +38,22 @@ def _import(engine, tmp_path, table: str, text: str, columns: dict) -> None:
     assert report.rejected == 0, report.summary()
 
 
+def test_a_database_keeps_facts_only_once_asked_and_then_from_the_next_write_on(engine):
+    load_demo_recorded(engine, leads=300, today=TODAY)  # the first start: no facts wanted yet
+    assert not fact_upkeep.kept(engine) and _stored(engine).empty
+    assert fact_upkeep.refresh_all(engine) > 0  # cli.py db facts
+    assert fact_upkeep.kept(engine) and _stored(engine).equals(_expected(engine))
+    owners = queries.read_owners(engine, source="demo")
+    team = "Americas" if owners["team"].iloc[0] == "EMEA" else "EMEA"
+    run = syncs.start_run(engine, "file:demo", "import")
+    upserts.upsert_owners(engine, pd.DataFrame({"source": ["demo"], "external_id": [owners["external_id"].iloc[0]],
+                                                "team": [team]}))  # fmt: skip
+    syncs.finish_run(engine, run, "ok")
+    assert _stored(engine).equals(_expected(engine))  # the write after the mark kept them current
+
+
 def test_a_sync_an_import_and_an_agreement_change_keep_the_facts_current(engine, tmp_path):
+    fact_upkeep.refresh_all(engine)  # the database keeps facts, as cli.py db facts makes it
     load_demo_recorded(engine, leads=600, today=TODAY)  # a recorded run, with merges and recycled leads
     facts = _stored(engine)
     assert len(facts) > 0 and (facts["row_id"] < 0).any()
@@ -96,6 +111,7 @@ def test_a_sync_an_import_and_an_agreement_change_keep_the_facts_current(engine,
 
 
 def test_a_merge_and_a_removed_source_take_their_leads_facts_away_and_an_owner_change_moves_its_leads(engine):
+    fact_upkeep.refresh_all(engine)  # the database keeps facts, as cli.py db facts makes it
     load_demo_recorded(engine, leads=600, today=TODAY)
     leads = queries.read_leads(engine, per_handover=False).dropna(subset=["mql_at", "owner_external_id"])
     survivor, merged = leads["external_id"].iloc[0], leads["external_id"].iloc[1]
@@ -125,6 +141,7 @@ def test_a_merge_and_a_removed_source_take_their_leads_facts_away_and_an_owner_c
 
 
 def test_too_many_touched_keys_refresh_everything_and_a_failed_refresh_is_tried_again(engine, monkeypatch):
+    fact_upkeep.refresh_all(engine)  # the database keeps facts, as cli.py db facts makes it
     store.save(engine, DEFAULT, None, "tester", "first", as_of=pd.Timestamp("2026-03-16", tz="UTC"))
     frames = read_window(engine, pd.Timestamp("2020-01-01", tz="UTC"), pd.Timestamp("2030-01-01", tz="UTC"))
     assert frames["leads"].empty
