@@ -69,6 +69,19 @@ def _db_upgrade(_args) -> int:
     return 0
 
 
+def _db_facts(_args) -> int:
+    from data.fact_upkeep import refresh_all
+
+    engine = make_engine(settings.database_url())
+    upgrade(engine)
+    started = time.perf_counter()
+    rows = refresh_all(engine)
+    print(
+        f"SLA facts recomputed for every stored agreement: {rows:,} rows in {time.perf_counter() - started:.1f} s."
+    )
+    return 0
+
+
 def _db_status(_args) -> int:
     from data.queries import table_counts
 
@@ -114,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("status", help="show the database, its revision and row counts").set_defaults(
         func=_db_status
     )
+    db.add_parser(
+        "facts", help="recompute the SLA facts of every stored agreement (syncs keep them current)"
+    ).set_defaults(func=_db_facts)
 
     # --- commands from other modules ---
     from connectors.hubspot.command import add_hubspot_command

@@ -28,7 +28,7 @@ from analytics.agreement import (
 )
 from analytics.periods import period_of
 from analytics.revisions import check_effective_from, default_effective_from
-from data import journal, queries, transactions
+from data import fact_upkeep, journal, queries, transactions
 
 AUDIT_ACTION = "agreement.save"
 
@@ -149,4 +149,5 @@ def save(
             {"version": number, "reason": reason, "effective_from": start.isoformat()},
         )  # fmt: skip
         saved = versions(conn, document.name)
+    fact_upkeep.after_agreement_saved(bind, document.name)  # its facts, judged by the new version too
     return next(v for v in saved if v.version == number)

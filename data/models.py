@@ -22,6 +22,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -361,3 +362,44 @@ class Handover(Base):
     disposition_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     rejection_reason: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class SlaFact(Base):
+    """One handover row's clock for one commitment of one agreement version (see :mod:`data.facts`).
+
+    Instants are epoch microseconds (UTC) as plain integers on every dialect: the figures compare them
+    with ``as_of`` in SQL, and integers compare the same on SQLite, PostgreSQL and Citus. ``row_id`` is
+    the handover row the analytics count (the lead's id, or ``-handovers.id`` for a repeat handover);
+    ``lead_id`` the stored lead it belongs to.
+    """
+
+    __tablename__ = "sla_facts"
+    __table_args__ = (
+        # The key starts with the lead (what a refresh deletes by, and Citus's distribution column);
+        # the period index serves the figures.
+        PrimaryKeyConstraint("lead_id", "row_id", "agreement", "version", "commitment"),
+        Index("ix_sla_facts_period", "agreement", "version", "commitment", "mql_us"),
+    )
+
+    agreement: Mapped[str] = mapped_column(String(255))
+    version: Mapped[int] = mapped_column(Integer)
+    commitment: Mapped[str] = mapped_column(String(255))
+    lead_id: Mapped[int] = mapped_column(BigInteger, autoincrement=False)
+    row_id: Mapped[int] = mapped_column(BigInteger, autoincrement=False)
+    metric: Mapped[str] = mapped_column(String(64))
+    mql_us: Mapped[int] = mapped_column(BigInteger)  # the handover instant
+    created_us: Mapped[int | None] = mapped_column(BigInteger)  # the lead exists from then on
+    week_us: Mapped[int] = mapped_column(BigInteger)  # starts of its periods in the version's timezone
+    month_us: Mapped[int] = mapped_column(BigInteger)
+    quarter_us: Mapped[int] = mapped_column(BigInteger)
+    stop_us: Mapped[int | None] = mapped_column(BigInteger)  # first touch / n-th touch / disposition
+    in_time_us: Mapped[int | None] = mapped_column(BigInteger)  # the last instant the stop is in time
+    taken_seconds: Mapped[float | None] = mapped_column(Float(53))  # business seconds handover -> stop
+    touches: Mapped[int | None] = mapped_column(Integer)  # touches_within: touches inside the window
+    first_touch_us: Mapped[int | None] = mapped_column(BigInteger)
+    disposition: Mapped[str | None] = mapped_column(String(32))
+    disposition_us: Mapped[int | None] = mapped_column(BigInteger)
+    channel: Mapped[str | None] = mapped_column(_text("leads", "channel"))
+    team: Mapped[str | None] = mapped_column(_text("owners", "team"))
+    segment: Mapped[str | None] = mapped_column(_text("leads", "segment"))
+    owner_id: Mapped[int | None] = mapped_column(BigInteger)

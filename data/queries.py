@@ -62,6 +62,7 @@ def read_leads(
     with_deal_leads: bool = False,
     columns: Sequence[str] | None = None,
     per_handover: bool = True,
+    ids: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """Leads whose ``by`` timestamp lies in [start, end) (either bound optional), with owner id and team.
 
@@ -77,17 +78,18 @@ def read_leads(
     negative ids); with ``by="mql_at"`` each handover is in the window of its own
     ``mql_at``. Leads with deals in the window bring their handovers those deals
     followed. ``per_handover=False`` reads the stored lead rows as they are.
+    ``ids`` (lead ids, as stored) keeps only those leads, each with all its handover rows: what a sync touched.
     """
     with transaction(bind) as conn:
-        repeats = _repeat_handovers(conn, source) if per_handover else pd.DataFrame()
+        repeats = _repeat_handovers(conn, source, ids) if per_handover else pd.DataFrame()
         if repeats.empty:
-            return _read(conn, "leads", start, end, (by,), source, with_deal_leads, columns)
+            return _read(conn, "leads", start, end, (by,), source, with_deal_leads, columns, ids)
         names = _wanted_columns("leads", columns)
         wanted = [c for c in COLUMNS["leads"] if c in set(names) | set(handover_rows.NEEDED)]
-        ids = sorted(set(repeats["lead_id"].tolist()))
-        plain = _read(conn, "leads", start, end, (by,), source, with_deal_leads, wanted)
-        plain = plain[~plain["id"].isin(ids)]
-        recycled = _read(conn, "leads", source=source, columns=wanted, ids=ids)
+        recycled_ids = sorted(set(repeats["lead_id"].tolist()))
+        plain = _read(conn, "leads", start, end, (by,), source, with_deal_leads, wanted, ids)
+        plain = plain[~plain["id"].isin(recycled_ids)]
+        recycled = _read(conn, "leads", source=source, columns=wanted, ids=recycled_ids)
         expanded = handover_rows.expand(recycled, repeats, _repeat_activities(conn, repeats))
         keep = pd.Series(True, index=expanded.index)
         when = expanded[by]
@@ -131,27 +133,30 @@ def read_activities(
     source: str | None = None,
     columns: Sequence[str] | None = None,
     per_handover: bool = True,
+    lead_ids: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """Activities that occurred in [start, end), with resolved lead and owner ids.
 
     ``columns`` reads only those canonical columns, as in :func:`read_leads`. The
     ``lead_id`` of an activity of a lead handed over several times is the handover
     whose window holds it (see :mod:`data.handovers`); with ``per_handover=False``
-    it is the lead's own id.
+    it is the lead's own id. ``lead_ids`` (lead ids, as stored) keeps only the activities of those leads.
     """
     if not per_handover:
-        return _read(bind, "activities", start, end, ("occurred_at",), source, False, columns)
-    return _read_linked(bind, "activities", start, end, ("occurred_at",), source, columns, "occurred_at")
+        return _read(bind, "activities", start, end, ("occurred_at",), source, False, columns, lead_ids)
+    return _read_linked(
+        bind, "activities", start, end, ("occurred_at",), source, columns, "occurred_at", lead_ids
+    )
 
 
-def _read_linked(bind, table, start, end, by, source, columns, when: str) -> pd.DataFrame:
+def _read_linked(bind, table, start, end, by, source, columns, when: str, lead_ids=None) -> pd.DataFrame:
     """:func:`_read` of deals or activities, each ``lead_id`` keyed to the handover whose window holds ``when``."""
     names = _wanted_columns(table, columns)
     if "lead_id" not in names:
-        return _read(bind, table, start, end, by, source, False, columns)
+        return _read(bind, table, start, end, by, source, False, columns, lead_ids)
     with transaction(bind) as conn:
-        frame = _read(conn, table, start, end, by, source, False, [*names, when])
-        frame = _rekey(conn, frame, source, when)
+        frame = _read(conn, table, start, end, by, source, False, [*names, when], lead_ids)
+        frame = _rekey(conn, frame, source, when, lead_ids)
     return frame[names] if list(frame.columns) != names else frame
 
 
@@ -191,8 +196,11 @@ def _typed_handovers(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _repeat_handovers(conn: Connection, source: str | None) -> pd.DataFrame:
-    """Handovers of the leads that have two or more, with the lead's surrogate ``lead_id`` and ``handover_id``."""
+def _repeat_handovers(conn: Connection, source: str | None, ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """Handovers of the leads that have two or more (only of lead ``ids`` when given), with the lead's surrogate
+    ``lead_id`` and ``handover_id``."""
+    if ids is not None:
+        return _repeat_handovers_of(conn, source, ids)
     h, lead = Handover.__table__, CANONICAL_MODELS["leads"].__table__
     multi = select(h.c.source, h.c.lead_external_id).group_by(h.c.source, h.c.lead_external_id)
     multi = multi.having(func.count() > 1)
@@ -207,7 +215,44 @@ def _repeat_handovers(conn: Connection, source: str | None) -> pd.DataFrame:
         ).join(lead, and_(lead.c.source == h.c.source, lead.c.external_id == h.c.lead_external_id))
     )
     rows = conn.execute(query).mappings().all()
-    frame = pd.DataFrame([dict(r) for r in rows], columns=["lead_id", "handover_id", *HANDOVER_COLUMNS])
+    return _handover_frame([dict(r) for r in rows])
+
+
+def _repeat_handovers_of(conn: Connection, source: str | None, ids: Sequence[int]) -> pd.DataFrame:
+    """:func:`_repeat_handovers` of the leads ``ids``: their keys by id, then their handovers by key.
+
+    Two index lookups per lead; a join of the whole handovers table grouped per lead costs SQLite
+    minutes at a million leads when it starts from a list of ids.
+    """
+    h, lead = Handover.__table__, CANONICAL_MODELS["leads"].__table__
+    ids = sorted({int(i) for i in ids})
+    keys: dict[tuple[str, str], int] = {}
+    for begin in range(0, len(ids), _ID_CHUNK):
+        query = select(lead.c.id, lead.c.source, lead.c.external_id).where(
+            lead.c.id.in_(ids[begin : begin + _ID_CHUNK])
+        )
+        if source is not None:
+            query = query.where(lead.c.source == source)
+        keys.update({(r.source, r.external_id): r.id for r in conn.execute(query)})
+    rows = []
+    for lead_source in sorted({s for s, _ in keys}):
+        external = sorted(e for s, e in keys if s == lead_source)
+        for begin in range(0, len(external), _ID_CHUNK):
+            query = select(h.c.id, h.c.lead_external_id, *(h.c[c] for c in HANDOVER_COLUMNS)).where(
+                h.c.source == lead_source, h.c.lead_external_id.in_(external[begin : begin + _ID_CHUNK])
+            )
+            for r in conn.execute(query).mappings():
+                row = {"lead_id": keys[(lead_source, r["lead_external_id"])], "handover_id": r["id"]}
+                rows.append(row | {c: r[c] for c in HANDOVER_COLUMNS})
+    frame = _handover_frame(rows)
+    return frame[frame["lead_id"].duplicated(keep=False).to_numpy()].reset_index(drop=True)
+
+
+_ID_CHUNK = 5000
+
+
+def _handover_frame(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["lead_id", "handover_id", *HANDOVER_COLUMNS])
     frame = _typed_handovers(frame)
     frame[["lead_id", "handover_id"]] = frame[["lead_id", "handover_id"]].astype("int64")
     return frame
@@ -259,11 +304,14 @@ def _deal_rows(conn: Connection, start, end, repeats: pd.DataFrame) -> np.ndarra
     )
 
 
-def _rekey(conn: Connection, frame: pd.DataFrame, source: str | None, when: str) -> pd.DataFrame:
-    """``frame`` (deals or activities) with ``lead_id`` moved to the handover whose window holds ``when``."""
+def _rekey(
+    conn: Connection, frame: pd.DataFrame, source: str | None, when: str, lead_ids=None
+) -> pd.DataFrame:
+    """``frame`` (deals or activities, only those of ``lead_ids`` when given) with ``lead_id`` moved to the
+    handover whose window holds ``when``."""
     if "lead_id" not in frame.columns or frame.empty:
         return frame
-    repeats = _repeat_handovers(conn, source)
+    repeats = _repeat_handovers(conn, source, lead_ids)
     if repeats.empty:
         return frame
     moved = handover_rows.assign(handover_rows.row_keys(repeats), frame["lead_id"], frame[when])
@@ -291,6 +339,8 @@ def _read(
 ) -> pd.DataFrame:
     """Rows of ``table`` as a canonical frame, ordered by id (only those of ``ids`` when given).
 
+    ``ids`` are the rows' own ids for leads and their leads' ids for activities and deals.
+
     Only the table's own columns are fetched (plus ``lead_id`` through the leads'
     unique index when asked for); owner id and team come from the small owners
     table, matched in pandas rather than joined row by row in SQL.
@@ -306,10 +356,13 @@ def _read(
     fetched = [c for c in COLUMNS[table] if c in needed and (c == "id" or c not in DERIVED_ON_READ[table])]
     select_list = [f"t.{c}" for c in fetched]
     joins = ""
-    if "lead_id" in names:
+    by_lead = ids is not None and table != "leads"
+    if "lead_id" in names or by_lead:
         select_list.append("l.id")
         fetched.append("lead_id")
-        joins = " LEFT JOIN leads l ON l.source = t.source AND l.external_id = t.lead_external_id"
+        # By lead ids: an inner join lets the database start from those leads, not scan every row.
+        kind = "JOIN" if by_lead else "LEFT JOIN"
+        joins = f" {kind} leads l ON l.source = t.source AND l.external_id = t.lead_external_id"
     with transaction(bind) as conn:
         dialect = conn.dialect.name
         params = {}
@@ -324,7 +377,7 @@ def _read(
             windowed = bool(by) and ("start" in params or "end" in params)
             wide = windowed and _plain_scan(conn, table, by, params.get("start"), params.get("end"))
             sql = f"SELECT {', '.join(select_list)} FROM {table} t{' NOT INDEXED' if wide else ''}{joins}"
-            sql += _where(by, {k: f":{k}" for k in params}, with_deal_leads, ids)
+            sql += _where(by, {k: f":{k}" for k in params}, with_deal_leads, ids, "l" if by_lead else "t")
             arrow = _fetch_arrow(conn, sql, params, struct)
         else:
             spec = COLUMNS[table]
@@ -332,7 +385,8 @@ def _read(
                 _epoch_us(s) if spec[c] == UTC_TS else s for s, c in zip(select_list, fetched, strict=True)
             ]
             sql = f"SELECT {', '.join(epoch)} FROM {table} t{joins}"
-            sql += _where(by, {k: _pg_literal(conn, v) for k, v in params.items()}, with_deal_leads, ids)
+            marks = {k: _pg_literal(conn, v) for k, v in params.items()}
+            sql += _where(by, marks, with_deal_leads, ids, "l" if by_lead else "t")
             arrow = _copy_arrow(conn, sql, struct)
         owners = _fetch_owners(conn, dialect) if with_owner else None
     ids = arrow.column("id")
@@ -483,8 +537,9 @@ def _where(
     marks: dict[str, str],
     with_deal_leads: bool = False,
     ids: Sequence[int] | None = None,
+    id_alias: str = "t",
 ) -> str:
-    """The WHERE clause for a period on any of the ``by`` columns and a source, with the given placeholders."""
+    """The WHERE clause for a period on any of the ``by`` columns, a source and ``{id_alias}.id`` in ``ids``."""
 
     def window(alias: str, columns) -> str:
         per_column = []
@@ -506,7 +561,7 @@ def _where(
     if "source" in marks:
         where.append(f"t.source = {marks['source']}")
     if ids is not None:  # integers only, so they can be written into the statement
-        where.append(f"t.id IN ({', '.join(str(int(i)) for i in ids) or 'NULL'})")
+        where.append(f"{id_alias}.id IN ({', '.join(str(int(i)) for i in ids) or 'NULL'})")
     # No ORDER BY: sorting in SQL materialises every row first; the caller sorts the ids if they come unordered.
     return " WHERE " + " AND ".join(where) if where else ""
 

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 import clock
+from data import fact_upkeep
 from data.journal import scrubbed
 from data.models import SyncRun, SyncState
 from data.transactions import StorageError, transaction
@@ -178,13 +179,18 @@ def keep_alive(bind: Engine | Connection, run_id: int, every: float = HEARTBEAT_
 def finish_run(
     bind: Engine | Connection, run_id: int, status: str, counts: dict | None = None, error: str | None = None
 ) -> None:
-    """Record how run ``run_id`` ended: status ("ok", "failed", ...), counts and a user-facing error."""
+    """Record how run ``run_id`` ended: status ("ok", "failed", ...), counts and a user-facing error.
+
+    Then the SLA facts of the leads the run's writes touched are refreshed (:mod:`data.fact_upkeep`),
+    also after a failed run: what it stored before failing counts.
+    """
     with transaction(bind) as conn:
         conn.execute(
             SyncRun.__table__.update()
             .where(SyncRun.__table__.c.id == run_id)
             .values(finished_at=clock.now(), status=status, counts=counts, error=scrubbed(error))
         )
+    fact_upkeep.after_run(bind)
 
 
 def read_sync_runs(bind: Engine | Connection, limit: int = 100) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 
 import clock
 from analytics.schema import BOOL, COLUMNS, FLOAT, INT, STR, UTC_TS, SchemaError, coerce_frame, input_columns
+from data import fact_upkeep
 from data.models import CANONICAL_MODELS, Handover
 from data.queries import HANDOVER_COLUMNS
 from data.transactions import driver_errors, transaction
@@ -104,6 +105,7 @@ def upsert(
     t = CANONICAL_MODELS[table].__table__
     sources = sorted(df["source"].unique().tolist())
     with transaction(bind) as conn:
+        fact_upkeep.touched(conn, table, df)  # before the write: an activity's lead as stored
         # New rows get ids above the current maximum: counting those is cheap, counting the table is not.
         top = conn.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one()
         if conn.dialect.name == "sqlite":
@@ -240,6 +242,7 @@ def delete_source(bind: Engine | Connection, source: str) -> dict[str, int]:
     """Delete every canonical row of ``source``; returns rows deleted per table."""
     deleted = {}
     with transaction(bind) as conn:
+        fact_upkeep.forget(conn, source)
         for name, model in CANONICAL_MODELS.items():
             deleted[name] = conn.execute(
                 model.__table__.delete().where(model.__table__.c.source == source)
@@ -288,6 +291,7 @@ def replace_handovers(
             record[name] = _plain(row.get(name))
         records.append(record)
     with transaction(bind) as conn:
+        fact_upkeep.touched(conn, "handovers", keys)
         for source, group in keys.groupby("source"):
             ids = group["lead_external_id"].astype(str).tolist()
             for begin in range(0, len(ids), 500):
@@ -310,11 +314,14 @@ def merge_leads(bind: Engine | Connection, source: str, merged: dict[str, Sequen
     """
     leads, h = CANONICAL_MODELS["leads"].__table__, Handover.__table__
     removed = 0
+    survivors = pd.DataFrame({"source": source, "external_id": [str(s) for s in merged]}, dtype=object)
     with transaction(bind) as conn:
+        fact_upkeep.touched(conn, "leads", survivors)
         for survivor, gone in merged.items():
             gone = [str(g) for g in gone if str(g) != str(survivor)]
             if not gone:
                 continue
+            fact_upkeep.forget(conn, source, gone)
             for name in ("activities", "deals"):
                 t = CANONICAL_MODELS[name].__table__
                 conn.execute(

@@ -1,0 +1,171 @@
+"""Benchmark: SLA facts refresh (agreement change, 1% sync) and the SQL figures against read + evaluate, SQLite.
+
+Run: ``.venv/bin/python bench/bench_facts.py [--leads N] [--db PATH]``
+
+Without ``--db`` the demo company (``connectors.demo.load_demo``, seed 7, "today" 2026-03-16, recycled
+leads and merges included) is written to a fresh SQLite file after the default agreement is saved (not
+timed). ``--db`` uses an existing file (upgraded in place: pass a copy). Then, timed once each, on the
+agreement versions stored there:
+
+- ``read_frames``: reading every lead (one row per handover), activity and owner (what a refresh reads);
+- ``full_refresh``: :func:`data.facts.refresh_facts` of every lead, reading included (what an agreement
+  change costs: :func:`data.fact_upkeep.after_agreement_saved`);
+- ``incremental_refresh``: 1% of the leads change (first touch 30 minutes later, written through
+  :func:`data.upserts.upsert_leads`, not timed), then :func:`data.fact_upkeep.after_run` (what
+  ``finish_run`` calls): their ids looked up, their rows and activities read, facts recomputed and replaced;
+- ``sql_month`` / ``sql_month_by_team``: :func:`data.facts.figures` of every clock commitment for
+  February 2026 (counts, met/breached/pending, rates, durations), whole and by team, against
+  ``pandas_month``: :func:`data.frames.read_window` of that month and ``analytics.commitments.evaluate``
+  over it (whole and by team), the same figures, in the same run.
+
+Targets (issue 15, at 1M leads): incremental < 5 s, full < 30 s. Prints ``name: value`` lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agreements import store  # noqa: E402
+from analytics.agreement import versions_from_rows  # noqa: E402
+from analytics.commitments import evaluate  # noqa: E402
+from connectors.demo import load_demo  # noqa: E402
+from data import fact_upkeep, journal, queries, upserts  # noqa: E402
+from data.engine import make_engine, upgrade  # noqa: E402
+from data.facts import CLOCK_METRICS, figures, read_frames, refresh_facts  # noqa: E402
+from data.frames import read_window  # noqa: E402
+
+TODAY = dt.date(2026, 3, 16)
+AS_OF = pd.Timestamp("2026-03-16 10:30", tz="UTC")
+AGREEMENT = Path(__file__).resolve().parents[1] / "agreements" / "sales-marketing.yaml"
+
+
+def timed(fn):
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def build(path: Path, leads: int) -> None:
+    """The default agreement, then the demo company, in a fresh SQLite file (its own engine: no facts yet)."""
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    store.save(engine, AGREEMENT.read_text(), None, "bench", "bench", as_of=AS_OF)
+    load_demo(engine, leads=leads, today=TODAY)
+    engine.dispose()
+
+
+def same(sql: pd.DataFrame, oracle: pd.DataFrame, by: str | None) -> bool:
+    """Whether the SQL rows equal the oracle's rows with leads (n, met, breached, pending, actual)."""
+    oracle = oracle[oracle["n"] > 0]
+    if len(sql) != len(oracle):
+        return False
+    keys = ["period_start"] + ([by] if by else [])
+    oracle = oracle.assign(**({by: oracle[by].replace("(none)", None)} if by else {}))
+    merged = sql.merge(oracle, on=keys, suffixes=("", "_o"))
+    if len(merged) != len(sql):
+        return False
+    for column in ("n", "met", "breached", "pending", "actual"):
+        for a, b in zip(merged[column], merged[f"{column}_o"], strict=True):
+            if not (math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9) or (math.isnan(a) and math.isnan(b))):
+                return False
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=100_000)
+    parser.add_argument(
+        "--db", type=Path, default=None, help="SQLite file to use, upgraded in place (a copy)"
+    )
+    args = parser.parse_args()
+    if args.db is None:
+        path = Path(tempfile.mkdtemp(prefix="bench_facts_")) / "accord.db"
+        build_s, _ = timed(lambda: build(path, args.leads))
+        print(f"built in {build_s:.1f} s", file=sys.stderr)
+    else:
+        path = args.db
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    rows = journal.read_agreement_versions(engine)
+    if rows.empty:
+        store.save(engine, AGREEMENT.read_text(), None, "bench", "bench", as_of=AS_OF)
+        rows = journal.read_agreement_versions(engine)
+    agreements = {name: versions_from_rows(group) for name, group in rows.groupby("agreement")}
+    lead_count = queries.table_counts(engine)["leads"]
+
+    read_s, frames = timed(lambda: read_frames(engine))
+    handover_rows = len(frames["leads"])
+    del frames
+    full_s, fact_rows = timed(lambda: sum(refresh_facts(engine, v) for v in agreements.values()))
+
+    # A sync touched 1% of the leads: their first touch moved 30 minutes later.
+    stored = queries.read_leads(
+        engine, per_handover=False, columns=["id", "source", "external_id", "first_touch_at"]
+    )
+    changed = stored.iloc[::100]
+    moved = changed[["source", "external_id", "first_touch_at"]]
+    upserts.upsert_leads(
+        engine, moved.assign(first_touch_at=moved["first_touch_at"] + pd.Timedelta(minutes=30))
+    )
+    incremental_s, incremental_rows = timed(lambda: fact_upkeep.after_run(engine))
+
+    name, versions = next(iter(agreements.items()))
+    version = versions[-1]
+    doc = version.document
+    month = (pd.Timestamp("2026-02-01", tz=doc.timezone), pd.Timestamp("2026-03-01", tz=doc.timezone))
+    commitments = [c.id for c in doc.commitments if c.metric in CLOCK_METRICS]
+
+    def sql_month(by):
+        return {
+            c: figures(engine, name, version.version, c, doc.period, *month, AS_OF, by=by)
+            for c in commitments
+        }
+
+    def pandas_month(by):
+        frames = read_window(engine, month[0].tz_convert("UTC"), month[1].tz_convert("UTC"))
+        result = evaluate([version], frames, *month, AS_OF, by=by)
+        return {c: result[result["commitment"] == c] for c in commitments}
+
+    sql_s, sql = timed(lambda: sql_month(None))
+    sql_team_s, sql_team = timed(lambda: sql_month("team"))
+    pandas_s, oracle = timed(lambda: pandas_month(None))
+    pandas_team_s, oracle_team = timed(lambda: pandas_month("team"))
+    equal = all(
+        same(sql[c], oracle[c], None) and same(sql_team[c], oracle_team[c], "team") for c in commitments
+    )
+
+    print(f"leads: {lead_count}")
+    print(f"handover_rows: {handover_rows}")
+    print(f"fact_rows: {fact_rows}")
+    print(f"read_frames_seconds: {read_s:.3f}")
+    print(f"full_refresh_seconds: {full_s:.3f}")
+    print(f"incremental_leads: {len(changed)}")
+    print(f"incremental_fact_rows: {incremental_rows}")
+    print(f"incremental_refresh_seconds: {incremental_s:.3f}")
+    print(f"sql_month_seconds: {sql_s:.4f}")
+    print(f"sql_month_by_team_seconds: {sql_team_s:.4f}")
+    print(f"pandas_month_seconds: {pandas_s:.3f}")
+    print(f"pandas_month_by_team_seconds: {pandas_team_s:.3f}")
+    print(f"sql_month_equals_pandas: {equal}")
+    print(f"sql_vs_pandas_month: {sql_s / pandas_s:.4f}")
+    print(f"sql_vs_pandas_month_by_team: {sql_team_s / pandas_team_s:.4f}")
+    print(f"full_refresh_vs_read_frames: {full_s / read_s:.3f}")
+    print(f"incremental_vs_full_refresh: {incremental_s / full_s:.4f}")
+    print(f"full_refresh_target_met: {full_s < 30.0}")
+    print(f"incremental_refresh_target_met: {incremental_s < 5.0}")
+    print(f"load_average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
