@@ -124,6 +124,16 @@ def empty_postgres(url: str | None = None):
     return engine
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request, tmp_path) -> str:
+    """The URL of an empty database (no schema): a new SQLite file, or the emptied test PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'accord.db'}"
+    engine = empty_postgres(None)
+    engine.dispose()
+    return engine.url.render_as_string(hide_password=False)
+
+
 def migrated_engine(backend: str, folder: Path):
     """A migrated, empty database: a SQLite file in ``folder``, or the emptied test PostgreSQL."""
     if backend == "postgresql":

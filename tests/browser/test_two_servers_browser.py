@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 import pandas as pd
-import pytest
 from playwright.sync_api import Browser, Page, expect
 
 import clock
@@ -21,22 +20,12 @@ from data import journal, queries, syncs
 from data.engine import make_engine
 from tests.browser.conftest import serving, wait_for_app
 from tests.browser.test_data_import_browser import LEADS_CSV, leads_metric
-from tests.conftest import clock_env, empty_postgres
+from tests.conftest import clock_env
 
 SLOW = 60_000  # ms: two servers, a browser and pytest share two cores
 AGREEMENT = "Sales and Marketing SLA"
 DEMO_LEADS = 400
 COUNTS_TTL = 60  # s: loaders.table_counts, the Data page's counts
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request, tmp_path) -> str:
-    """The URL of an empty database (no schema): a new SQLite file, or the emptied test PostgreSQL."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'accord.db'}"
-    engine = empty_postgres(None)
-    engine.dispose()
-    return engine.url.render_as_string(hide_password=False)
 
 
 def opened(browser: Browser, url: str) -> Page:

@@ -14,7 +14,7 @@ import settings
 from data import journal, locks, queries, syncs
 from data.engine import make_engine
 from data.models import WeeklySnapshot
-from tests.conftest import clock_env, empty_postgres
+from tests.conftest import clock_env
 
 AGREEMENT = "Sales and Marketing SLA"
 WEEK = "2026-W46"
@@ -44,16 +44,6 @@ def child(*args: str) -> subprocess.Popen:
         [sys.executable, "-c", *args], cwd=settings.ROOT, env={**clock_env(), "PATH": "/usr/bin:/bin"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request, tmp_path) -> str:
-    """The URL of an empty database (no schema): a new SQLite file, or the emptied test PostgreSQL."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'accord.db'}"
-    engine = empty_postgres(None)
-    engine.dispose()
-    return engine.url.render_as_string(hide_password=False)
 
 
 def test_servers_starting_together_on_an_empty_database_set_it_up_once(empty_url, tmp_path):
