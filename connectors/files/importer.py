@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
+import clock
 from analytics.schema import COLUMNS, UTC_TS
 from connectors.files.mapping import (
     Mapping,
@@ -164,7 +165,7 @@ def import_file(
     """
     started = time.monotonic()
     source_file = InputFile(file)
-    as_of = as_of or dt.datetime.now(dt.UTC)
+    as_of = as_of or clock.now()
     run = _Run(bind, dry_run, source or (mapping.source if isinstance(mapping, Mapping) else None))
     try:
         if isinstance(mapping, str | Path):
@@ -244,7 +245,7 @@ def check_first_rows(
     first = _sample_rows(source_file, fmt)
     if first is not None:
         plan = make_plan(mapping, check.columns, first.frame, mapping.source or DEFAULT_SOURCE,
-                         as_of or dt.datetime.now(dt.UTC))  # fmt: skip
+                         as_of or clock.now())  # fmt: skip
         joined = {join_label(headers) for headers in check.joins.values()}
         names = sorted({*check.columns.values(), *check.columns, *joined}, key=len, reverse=True)
         for row in convert_chunk(first.frame.head(rows), first.lines[:rows], plan).rejected:

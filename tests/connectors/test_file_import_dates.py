@@ -95,3 +95,22 @@ def test_a_deals_export_without_a_created_date_names_its_stand_in(sqlite_engine,
     deals = queries.read_deals(sqlite_engine).set_index("external_id")
     assert deals.loc["D1", "created_at"] == deals.loc["D1", "closed_at"] == pd.Timestamp("2026-03-04T23:00Z")
     assert report.imported + report.rejected == 2
+
+
+def test_without_as_of_an_import_judges_future_dates_by_accords_clock(sqlite_engine, tmp_path, monkeypatch):
+    """A pinned clock (ACCORD_NOW, as the demo and a replayed import use) says what "the future" is, not the
+    machine's time: a date after the pinned instant is kept aside, one before it is imported."""
+    import time_machine
+
+    import clock
+
+    monkeypatch.setattr(clock, "READ_PIN", True)
+    monkeypatch.setenv("ACCORD_NOW", "2026-03-01T12:00Z")
+    mapping = Mapping(table="leads", source="sheet", columns={"external_id": "Id", "created_at": "Created",
+                                                              "mql_at": "MQL"})  # fmt: skip
+    rows = [ROWS[0], ["L1", "2026-02-20", "2026-02-20"], ["L2", "2026-03-20", "2026-03-20"]]
+    with time_machine.travel(dt.datetime(2027, 6, 1, tzinfo=dt.UTC), tick=False):  # the machine's clock
+        report = import_file(sqlite_engine, leads_file(tmp_path, rows), "leads", mapping)
+    assert (report.imported, report.rejected) == (1, 1)
+    assert list(queries.read_leads(sqlite_engine)["external_id"]) == ["L1"]
+    assert "in the future (after 2026-03-01)" in " ".join(report.summary())
