@@ -41,6 +41,31 @@ else:
 
 records.records_behind(view.figures(), f, key="funnel")  # the leads or deals behind a figure
 
+
+def cohort_columns() -> dict:
+    """The cohort table's headers: short, so its twelve columns fit a 1400-pixel screen; each says in full
+    what it counts on hover."""
+    text, number = st.column_config.TextColumn, st.column_config.NumberColumn
+    rates = {**bc.CONVERSIONS, "mql_to_won": "MQL → won"}
+    short = {"mql_to_sql": "MQL→SQL", "sql_to_opportunity": "SQL→opp.", "opportunity_to_won": "Opp.→won",
+             "mql_to_won": "MQL→won"}  # fmt: skip
+    days = {
+        "days_mql_to_sql": "to SQL",
+        "days_sql_to_opportunity": "to opp.",
+        "days_opportunity_to_won": "to won",
+    }
+    return {
+        "period": text("Cohort", help="The period the leads were handed over in (MQL)"),
+        "mql": number("MQL", width="small", help="Leads handed over in the period"),
+        "sql": number("SQL", width="small", help="Of those, accepted as sales qualified (SQL) by now"),
+        "opportunity": number("Opp.", width="small", help="Of those, with an opportunity (deal) by now"),
+        "won": number("Won", width="small", help="Of those, with a won deal by now"),
+        **{c: text(short[c], width="small", help=f"Conversion {label}") for c, label in rates.items()},
+        **{c: number(f"Days {days[c]}", format="%.1f", width="small", help=f"Median days {label}")
+           for c, label in bc.STAGE_DAYS.items()},
+    }  # fmt: skip
+
+
 # --- cohorts over time ------------------------------------------------------------------------------------
 st.subheader(view.cohorts_title)
 if view.cohort_table is None:
@@ -54,11 +79,7 @@ else:
     rates = {c: "— (none)" for c in [*bc.CONVERSIONS, "mql_to_won"]}  # written the one way (views.cells)
     st.dataframe(
         rate_cells(view.cohort_table, rates), key="funnel_cohort_table", hide_index=True,
-        column_config={
-            "period": "Handed over in", "mql": "MQL", "sql": "SQL", "opportunity": "Opportunity", "won": "Won",
-            **{**bc.CONVERSIONS, "mql_to_won": "MQL → won"},
-            **{c: st.column_config.NumberColumn(f"Days {label}", format="%.1f") for c, label in bc.STAGE_DAYS.items()},
-        },
+        column_config=cohort_columns(),
     )  # fmt: skip
     exports.download_csv(view.cohort_table, f"funnel-cohorts-{f.period}.csv", key="funnel_cohort_csv")
 
