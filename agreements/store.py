@@ -149,5 +149,5 @@ def save(
             {"version": number, "reason": reason, "effective_from": start.isoformat()},
         )  # fmt: skip
         saved = versions(conn, document.name)
-    fact_upkeep.after_agreement_saved(bind, document.name)  # its facts, judged by the new version too
+    fact_upkeep.after_agreement_saved(bind, document.name, number)  # the new version's facts
     return next(v for v in saved if v.version == number)

@@ -5,7 +5,7 @@ keys of the leads they belong to now and belonged to before, owners by key (thei
 calendar), handovers by lead key; a deleted source or a merge takes its leads' facts away at once
 (:func:`forget`). When a run ends
 (:func:`data.syncs.finish_run`), :func:`after_run` refreshes the facts of those leads for every stored
-agreement version; a saved agreement version refreshes all of its agreement's facts
+agreement version; a saved agreement version gets its own facts, the earlier versions' stay as they are
 (:func:`after_agreement_saved`). Notes are kept per engine in this process until a refresh has
 succeeded, so a refresh that fails is tried again after the next run. Past :data:`MAX_NOTED` keys (a
 big import) the next refresh is a full one.
@@ -229,9 +229,16 @@ def refresh_all(bind: Engine | Connection) -> int:
     return sum(facts.refresh_facts(bind, versions, frames) for versions in agreements.values())
 
 
-def after_agreement_saved(bind: Engine | Connection, agreement: str) -> int:
-    """Recompute every fact of ``agreement``'s versions (a version was saved); returns the rows written."""
+def after_agreement_saved(bind: Engine | Connection, agreement: str, version: int | None = None) -> int:
+    """Compute the facts of ``agreement``'s saved ``version`` (all its versions when None); returns the rows written.
+
+    A stored version never changes, and each version's facts depend only on its own document and the
+    rows: saving a version leaves the facts of the earlier ones as they are, so the save costs one
+    version's refresh however long the agreement's history.
+    """
     if not kept(bind):
         return 0
-    versions = _stored_versions(bind, agreement).get(agreement)
+    versions = _stored_versions(bind, agreement).get(agreement) or []
+    if version is not None:
+        versions = [v for v in versions if int(v.version) == int(version)]
     return facts.refresh_facts(bind, versions) if versions else 0
