@@ -21,6 +21,9 @@ use); it is timed at ``/`` and checked to answer at ``/overview`` too. Then
 it times the PDF meeting pack end to end (as ``cli.py report``) and, to show
 where a cold load goes, the loaders' main calls in-process.
 
+``--url`` times a database at a URL instead (PostgreSQL: the demo is loaded there when it is empty).
+Each page's server reports its peak resident memory (``<page>_server_peak_mb``, Linux VmHWM).
+
 Aims: warm < 1.5 s, cold < 5 s per page, the pack < 10 s. Prints ``name: value``
 lines last (seconds unless the name says otherwise).
 """
@@ -99,6 +102,17 @@ def switch(page, title: str) -> float:
     return time.perf_counter() - started
 
 
+def peak_rss_mb(pid: int) -> float:
+    """The peak resident memory (MB) of process ``pid`` so far (Linux ``VmHWM``); NaN where unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def time_pages(db_url: str, warm_runs: int, logs: Path, only: list[str] | None = None) -> dict[str, float]:
     results: dict[str, float] = {}
     with sync_playwright() as playwright:
@@ -129,11 +143,13 @@ def time_pages(db_url: str, warm_runs: int, logs: Path, only: list[str] | None =
                     results[f"{name}_at_own_path_warm_s"] = load(page, f"{server.url}/{spec.url_path}")
                     assert "Page not found" not in page.locator("body").inner_text(), spec.url_path
                 context.close()
+                results[f"{name}_server_peak_mb"] = peak_rss_mb(server.process.pid)
             finally:
                 server.stop()
             results[f"{name}_cold_s"] = cold
             results[f"{name}_warm_s"] = statistics.median(warm)
-            print(f"{spec.title}: cold {cold:.2f} s, warm {', '.join(f'{w:.2f}' for w in warm)} s"
+            print(f"{spec.title}: cold {cold:.2f} s, warm {', '.join(f'{w:.2f}' for w in warm)} s, "
+                  f"server peak {results.get(f'{name}_server_peak_mb', float('nan')):,.0f} MB"
                   + (f" (page errors: {errors})" if errors else ""), flush=True)  # fmt: skip
         browser.close()
     return results
@@ -231,7 +247,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--db", type=Path, help="SQLite file to use (built there when missing; kept)")
     parser.add_argument("--warm-runs", type=int, default=3, help="warm loads per page (default 3)")
     parser.add_argument("--pages", nargs="*", help="url paths of the pages to time (default: all)")
+    parser.add_argument("--url", help="a database URL (e.g. PostgreSQL) to time instead of a SQLite file; the "
+                        "demo is loaded there when it is empty, and the pages freeze last week in it")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.url:
+        return main_on_url(args)
 
     folder = Path(tempfile.mkdtemp(prefix="accord-bench-pages-"))
     try:
@@ -260,6 +280,32 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             if isinstance(value, float) and not name.startswith("leads")
             else f"{name}: {value:,.0f}"
         )
+    return results
+
+
+def main_on_url(args) -> dict[str, float]:
+    """:func:`main` on the database at ``args.url`` (PostgreSQL): no copy is made."""
+    from bootstrap import load_demo_if_empty
+
+    engine = make_engine(args.url)
+    upgrade(engine)
+    started = time.perf_counter()
+    load_demo_if_empty(engine, leads=args.leads, progress=lambda table, done, total: None)
+    results: dict[str, float] = {"build_s": time.perf_counter() - started}
+    results["load_average_before"] = os.getloadavg()[0]
+    results["leads"] = float(queries.table_counts(engine)["leads"])
+    engine.dispose()
+    folder = Path(tempfile.mkdtemp(prefix="accord-bench-pages-"))
+    try:
+        results.update(time_loaders(args.url))
+        results.update(time_pages(args.url, args.warm_runs, folder, args.pages))
+        results.update(time_pack(args.url))
+        results["load_average_after"] = os.getloadavg()[0]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print()
+    for name, value in results.items():
+        print(f"{name}: {value:,.0f}" if name.startswith("leads") else f"{name}: {value:.2f}")
     return results
 
 
