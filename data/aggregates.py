@@ -10,7 +10,8 @@ rules of the pandas engine (:func:`analytics.metrics.prepare_frames`, :mod:`data
   other lead is its own row;
 - archived leads and deals leave every figure; a lead exists once created (or with no ``created_at``),
   is handed over once its ``mql_at`` is at or before as_of, and is an SQL by as_of when its ``sql_at``
-  is known by then or a deal of it (of that handover's window) was created by then (``GLOSSARY["SQL"]``);
+  is known by then or a deal of it (of that handover's window) was created by then (``GLOSSARY["SQL"]``;
+  a deal without ``created_at`` is in no window the pages read, so it never counts here either);
 - periods are bucketed by boundaries computed in Python in the agreement's timezone and passed as UTC
   instants (a CASE over them): no SQL timezone function, so both databases bucket alike.
 
@@ -136,7 +137,7 @@ def lead_counts(bind: Engine | Connection, bounds: Sequence, as_of) -> pd.DataFr
         deal.c.source == lead.c.source,
         deal.c.lead_external_id == lead.c.external_id,
         deal.c.archived.isnot(True),
-        or_(deal.c.created_at.is_(None), deal.c.created_at <= _at(as_of)),
+        deal.c.created_at <= _at(as_of),  # an undated deal is in no window the pages read
     )
     plain = (
         select(
@@ -160,10 +161,7 @@ def lead_counts(bind: Engine | Connection, bounds: Sequence, as_of) -> pd.DataFr
     )
     w = _handover_windows(multi)
     own_sql = func.coalesce(w.c.sql_at, case((_in_window(lead.c.sql_at, w), lead.c.sql_at), else_=null()))
-    # A deal without created_at belongs to the first handover, as data.handovers.assign gives it.
-    deal_of_handover = and_(
-        deal_known, or_(_in_window(deal.c.created_at, w), and_(deal.c.created_at.is_(None), w.c.rank == 1))
-    )
+    deal_of_handover = and_(deal_known, _in_window(deal.c.created_at, w))
     repeat = (
         select(
             lead.c.channel,

@@ -306,13 +306,18 @@ def marketing_view(
     url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
     owners: tuple = (), channels: tuple = (), *, history_start: str,
 ):  # fmt: skip
-    """views.marketing.marketing_view of the period [start, end), its trend from ``history_start``, as of ``as_of``."""
+    """views.marketing.marketing_view of the period [start, end), its trend from ``history_start``, as of ``as_of``.
+
+    Only the period's frames are read; the history (trend, earlier periods' channels) comes from aggregate
+    queries (data.aggregates.history_figures), not from 15 periods of rows.
+    """
+    from data.aggregates import history_figures
     from views.marketing import marketing_view as view_of
 
-    return _laid_out(view_of(
-        agreement_versions(url, agreement), frames(url, start, end), frames(url, history_start, end),
-        _view_filters(period, start, end, as_of, teams, owners, channels), pd.Timestamp(history_start),
-    ))  # fmt: skip
+    versions = agreement_versions(url, agreement)
+    f = _view_filters(period, start, end, as_of, teams, owners, channels)
+    history = history_figures(_reads(url), versions, f, pd.Timestamp(history_start))
+    return _laid_out(view_of(versions, frames(url, start, end), history, f, pd.Timestamp(history_start)))
 
 
 @st.cache_resource(ttl=600, max_entries=16, show_spinner="Building the funnel…")
