@@ -51,7 +51,6 @@ from data import queries
 from data.models import CANONICAL_MODELS, Handover, UTCDateTime
 from data.transactions import transaction
 
-LEAD_GROUPS = ("pos", "channel", "segment", "source", "owner_external_id")
 LEAD_COUNTS = ("mqls", "sqls", "last_mql")
 DEAL_GROUPS = ("channel", "source", "owner_external_id")
 
@@ -117,21 +116,27 @@ def _in_window(when, w):
 
 
 def _live_lead(lead, as_of):
-    return and_(
-        lead.c.archived.isnot(True), or_(lead.c.created_at.is_(None), lead.c.created_at <= _at(as_of))
-    )
+    """Not archived and created by as_of (or undated): an expression no index serves (see lead_counts)."""
+    created = func.coalesce(lead.c.created_at, _at(pd.Timestamp(0, tz="UTC")))
+    return and_(lead.c.archived.isnot(True), created <= _at(as_of))
 
 
-def lead_counts(bind: Engine | Connection, bounds: Sequence, as_of) -> pd.DataFrame:
+def _sql_by(sql_at, as_of, deal_of_row):
+    """1 when the row is an SQL by as_of (its sql_at, else a deal of it, looked up only then), else 0."""
+    return case((sql_at <= _at(as_of), 1), (exists().where(deal_of_row), 1), else_=0).label("is_sql")
+
+
+def lead_counts(bind: Engine | Connection, bounds: Sequence, as_of, segments: bool = False) -> pd.DataFrame:
     """Return the handovers of each period of ``bounds`` (n + 1 UTC instants) as known at ``as_of``.
 
-    One row per (``pos``, ``channel``, ``segment``, ``source``, ``owner_external_id``) with handovers: ``pos`` the
-    period's position (0 = the first), ``mqls`` the handovers (``mql_at`` in the period and by as_of),
-    ``sqls`` those that are SQLs by as_of, ``last_mql`` the latest handover (UTC). Channel, segment and
-    owner key are the lead's own, missing as missing.
+    One row per (``pos``, ``channel``, [``segment``,] ``source``, ``owner_external_id``) with handovers:
+    ``pos`` the period's position (0 = the first), ``mqls`` the handovers (``mql_at`` in the period and by
+    as_of), ``sqls`` those that are SQLs by as_of, ``last_mql`` the latest handover (UTC). Channel, segment
+    (with ``segments`` only: grouping costs time) and owner key are the lead's own, missing as missing.
     """
     lead, deal = CANONICAL_MODELS["leads"].__table__, CANONICAL_MODELS["deals"].__table__
     lo, hi = bounds[0], bounds[-1]
+    groups = ["channel", *(["segment"] if segments else []), "source", "owner_external_id"]
     multi = _multi()
     deal_known = and_(
         deal.c.source == lead.c.source,
@@ -139,61 +144,64 @@ def lead_counts(bind: Engine | Connection, bounds: Sequence, as_of) -> pd.DataFr
         deal.c.archived.isnot(True),
         deal.c.created_at <= _at(as_of),  # an undated deal is in no window the pages read
     )
-    plain = (
-        select(
-            lead.c.channel,
-            lead.c.segment,
-            lead.c.source,
-            lead.c.owner_external_id,
-            lead.c.mql_at.label("mql"),
-            or_(lead.c.sql_at <= _at(as_of), exists().where(deal_known)).label("is_sql"),
-        )
-        .outerjoin(
-            multi, and_(multi.c.source == lead.c.source, multi.c.lead_external_id == lead.c.external_id)
-        )
-        .where(
-            multi.c.source.is_(None),
-            lead.c.mql_at >= _at(lo),
-            lead.c.mql_at < _at(hi),
-            lead.c.mql_at <= _at(as_of),
-            _live_lead(lead, as_of),
-        )
-    )
-    w = _handover_windows(multi)
-    own_sql = func.coalesce(w.c.sql_at, case((_in_window(lead.c.sql_at, w), lead.c.sql_at), else_=null()))
-    deal_of_handover = and_(deal_known, _in_window(deal.c.created_at, w))
-    repeat = (
-        select(
-            lead.c.channel,
-            lead.c.segment,
-            lead.c.source,
-            lead.c.owner_external_id,
-            w.c.mql_at.label("mql"),
-            or_(own_sql <= _at(as_of), exists().where(deal_of_handover)).label("is_sql"),
-        )
-        .join(lead, and_(lead.c.source == w.c.source, lead.c.external_id == w.c.lead_external_id))
-        .where(w.c.mql_at >= _at(lo), w.c.mql_at < _at(hi), w.c.mql_at <= _at(as_of), _live_lead(lead, as_of))
-    )
-    rows = union_all(plain, repeat).subquery("handed")
-    pos = _bucket(rows.c.mql, bounds).label("pos")
-    query = select(
-        pos,
-        rows.c.channel,
-        rows.c.segment,
-        rows.c.source,
-        rows.c.owner_external_id,
-        func.count().label("mqls"),
-        func.sum(case((rows.c.is_sql, 1), else_=0)).label("sqls"),
-        func.max(rows.c.mql).label("last_mql"),
-    ).group_by(pos, rows.c.channel, rows.c.segment, rows.c.source, rows.c.owner_external_id)
     with transaction(bind) as conn:
+        mql = lead.c.mql_at
+        if conn.dialect.name == "sqlite" and queries._plain_scan(
+            conn,
+            "leads",
+            ("mql_at",),
+            queries._storage_instant(lo, "sqlite"),
+            queries._storage_instant(hi, "sqlite"),
+        ):  # SQLite takes the index for any window; over most of the table a plain scan is faster
+            mql = func.coalesce(mql, mql)
+        plain = (
+            select(
+                *(lead.c[g] for g in groups),
+                lead.c.mql_at.label("mql"),
+                _sql_by(lead.c.sql_at, as_of, deal_known),
+            )
+            .outerjoin(
+                multi, and_(multi.c.source == lead.c.source, multi.c.lead_external_id == lead.c.external_id)
+            )
+            .where(
+                multi.c.source.is_(None),
+                mql >= _at(lo),
+                mql < _at(hi),
+                mql <= _at(as_of),
+                _live_lead(lead, as_of),
+            )
+        )
+        w = _handover_windows(multi)
+        own_sql = func.coalesce(w.c.sql_at, case((_in_window(lead.c.sql_at, w), lead.c.sql_at), else_=null()))
+        deal_of_handover = and_(deal_known, _in_window(deal.c.created_at, w))
+        repeat = (
+            select(
+                *(lead.c[g] for g in groups),
+                w.c.mql_at.label("mql"),
+                _sql_by(own_sql, as_of, deal_of_handover),
+            )
+            .join(lead, and_(lead.c.source == w.c.source, lead.c.external_id == w.c.lead_external_id))
+            .where(
+                w.c.mql_at >= _at(lo), w.c.mql_at < _at(hi), w.c.mql_at <= _at(as_of), _live_lead(lead, as_of)
+            )
+        )
+        rows = union_all(plain, repeat).subquery("handed")
+        pos = _bucket(rows.c.mql, bounds).label("pos")
+        query = select(
+            pos,
+            *(rows.c[g] for g in groups),
+            func.count().label("mqls"),
+            func.sum(rows.c.is_sql).label("sqls"),
+            func.max(rows.c.mql).label("last_mql"),
+        ).group_by(pos, *(rows.c[g] for g in groups))
         found = conn.execute(query).all()
-    frame = pd.DataFrame(found, columns=[*LEAD_GROUPS, *LEAD_COUNTS])
+    frame = pd.DataFrame(found, columns=["pos", *groups, *LEAD_COUNTS])
     frame = frame[frame["pos"].notna()]
-    return frame.astype(
-        {"pos": "int64", "channel": "str", "segment": "str", "source": "str", "owner_external_id": "str", "mqls": "int64",
-         "sqls": "int64"}
-    ).assign(last_mql=pd.to_datetime(frame["last_mql"], utc=True).astype(UTC_TS)).reset_index(drop=True)  # fmt: skip
+    return (
+        frame.astype({"pos": "int64", **dict.fromkeys(groups, "str"), "mqls": "int64", "sqls": "int64"})
+        .assign(last_mql=pd.to_datetime(frame["last_mql"], utc=True).astype(UTC_TS))
+        .reset_index(drop=True)
+    )
 
 
 def sourced_deals(bind: Engine | Connection, start, end, as_of) -> pd.DataFrame:
@@ -314,7 +322,14 @@ def history_figures(bind: Engine | Connection, versions, f, history_start) -> Hi
     grid = grid[grid["period_start"] <= f.as_of].reset_index(drop=True)
     bounds = [*grid["period_start"], grid["period_end"].iloc[-1]]
     keys = owner_keys(bind)
-    counts = _resolved(lead_counts(bind, bounds, f.as_of), keys)
+    # Segments only when a conversion commitment filters by them: a wider grouping costs time.
+    segments = any(
+        "segment" in dict(c.filters.items())
+        for v in versions
+        for c in v.document.commitments
+        if c.metric == TREND_METRIC
+    )
+    counts = _resolved(lead_counts(bind, bounds, f.as_of, segments), keys)
     counts = counts[_in_slice(counts, f)].reset_index(drop=True)
     counts["channel_label"] = labels(counts["channel"]).to_numpy()
 

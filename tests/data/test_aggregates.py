@@ -44,7 +44,14 @@ def _versions(text: str = DEFAULT, first: str = "") -> list[AgreementVersion]:
     docs = [
         parse_agreement(_with(text, first)),
         parse_agreement(
-            _with(text, CONVERSION % (0.3, "{channel: [Organic Search, Paid Search, Events, Webinars]}"))
+            _with(
+                text,
+                CONVERSION
+                % (
+                    0.3,
+                    "{channel: [Organic Search, Paid Search, Events, Webinars, web], segment: [SMB, Mid-Market]}",
+                ),
+            )
         ),
         parse_agreement(
             _with(
@@ -112,7 +119,7 @@ def test_a_repeat_handover_counts_in_its_own_period_with_its_own_sql(engine):
     upserts.upsert_leads(engine, pd.DataFrame({
         "source": "crm", "external_id": ["L1", "L2"], "owner_external_id": ["o1", "o1"],
         "mql_at": [at("2026-03-02 10:00"), at("2026-01-07 10:00")], "sql_at": [at("2026-03-04 10:00"), pd.NaT],
-        "channel": ["Events", "Webinars"], "archived": [False, False],
+        "channel": ["Events", "Webinars"], "segment": "SMB", "archived": [False, False],
     }))  # fmt: skip
     upserts.upsert_deals(engine, pd.DataFrame({
         "source": "crm", "external_id": ["D1"], "lead_external_id": ["L1"], "created_at": [at("2026-01-20 10:00")],

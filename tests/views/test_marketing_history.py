@@ -1,4 +1,5 @@
-"""The Marketing view built from the database's history equals the one built from the history's frames.
+"""The Marketing view built from the database's history equals the one built from the history's frames,
+and its period's own rows (from the period's frames) equal those of an evaluation over the whole history.
 
 ``data.aggregates.history_figures`` (what the page's loader uses) against the pandas engine on frames of
 the window the history needs, on the demo company: every table, chart, sentence and figure of the view,
@@ -17,7 +18,7 @@ import plotly.graph_objects as go
 import pytest
 
 from analytics.agreement import versions_from_rows
-from analytics.commitments import document_in_force
+from analytics.commitments import document_in_force, evaluate, row_for, with_tracked
 from analytics.history import HistoryFigures, history_window
 from analytics.periods import period_of
 from data import aggregates, journal, queries
@@ -26,6 +27,7 @@ from data.frames import read_window
 from tests.data.test_aggregates import CONVERSION, _versions
 from views.filters import filters_for
 from views.marketing import marketing_view
+from views.sales import TRACKED_METRICS
 
 
 def assert_same(got, expected, where: str = "view") -> None:
@@ -65,11 +67,25 @@ def test_the_view_from_the_sql_history_equals_the_view_from_history_frames(demo_
     for as_of in (newest, newest - pd.Timedelta(days=40), newest - pd.Timedelta(days=75, hours=3)):
         doc = document_in_force(versions, as_of)
         history_start = period_of(as_of - pd.DateOffset(months=14), doc.period, doc.timezone)["period_start"]
-        for sliced in ({}, {"teams": ("EMEA",)}, {"owners": (owner,)}, {"channels": ("Paid Search",)}):
-            f = filters_for(versions, as_of, **sliced)
+        previous = period_of(as_of - pd.DateOffset(months=1), doc.period, doc.timezone)["period"]
+        for period, sliced in (
+            (None, {}), (previous, {}), (None, {"teams": ("EMEA",)}), (None, {"owners": (owner,)}),
+            (None, {"channels": ("Paid Search",)}),
+        ):  # fmt: skip
+            f = filters_for(versions, as_of, period, **sliced)
             frames = read_window(engine, f.period_start, f.period_end)
             window = history_window(doc, history_start, f.period_start, f.period_end, f.as_of)
-            from_frames = marketing_view(versions, frames, read_window(engine, *window), f, history_start)
+            history_frames = read_window(engine, *window)
+            from_frames = marketing_view(versions, frames, history_frames, f, history_start)
+            # The period's own rows (headlines, acceptance) come from its frames alone: as from the history's.
+            whole = evaluate(with_tracked(versions, TRACKED_METRICS), f.slice(history_frames), history_start,
+                             f.period_end, f.as_of)  # fmt: skip
+            for metric, row in [(h.metric, h.row) for h in from_frames.headlines] + [
+                ("acceptance_rate", from_frames.acceptance_row)
+            ]:
+                expected = row_for(whole, doc, metric, f.period)
+                assert row is not None and expected is not None, metric
+                assert_same(row, expected.to_dict(), f"{metric} as of {as_of}, {f.period}, slice {sliced}")
             history = aggregates.history_figures(engine, versions, f, history_start)
             assert isinstance(history, HistoryFigures)
             from_sql = marketing_view(versions, frames, history, f, history_start)
