@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -311,15 +312,42 @@ def _passes(frame: pd.DataFrame, filters, owners: pd.DataFrame) -> np.ndarray:
     return keep
 
 
-def history_figures(bind: Engine | Connection, versions, f, history_start) -> HistoryFigures:
-    """Return the :class:`~analytics.history.HistoryFigures` of filters ``f`` (a ``views.filters.Filters``)
-    from aggregate queries: the figures ``views.marketing.history_from_frames`` computes from frames."""
+@dataclass(frozen=True)
+class HistoryCounts:
+    """The aggregates behind the history of one period as of one instant, for every slice (small frames).
+
+    ``grid``: the periods counted (from the older of the oldest period offered and the usual periods);
+    ``leads``: :func:`lead_counts` with ``owner_id``, ``team`` and ``channel_label``; ``previous_deals``
+    and ``usual_deals``: :func:`sourced_deals` of the earlier windows with ``owner_id`` and ``team``;
+    ``owners``: every owner (a commitment's owner filter matches names and external ids).
+    """
+
+    period_start: pd.Timestamp
+    period_end: pd.Timestamp
+    as_of: pd.Timestamp
+    history_start: pd.Timestamp
+    grid: pd.DataFrame
+    leads: pd.DataFrame
+    previous_deals: pd.DataFrame
+    usual_deals: pd.DataFrame
+    owners: pd.DataFrame
+
+
+def history_counts(
+    bind: Engine | Connection, versions, period_start, period_end, as_of, history_start
+) -> HistoryCounts:
+    """Return the :class:`HistoryCounts` of the period [period_start, period_end) as of ``as_of``: three
+    GROUP BY queries, the same whichever slice is shown (a page caches them and slices in pandas)."""
     versions = as_versions(versions)
-    doc = document_in_force(versions, f.as_of)
-    previous, usual = earlier_windows(doc, f.period_start)
-    first = min(pd.Timestamp(history_start), usual[1])
-    grid = period_grid(doc.period, doc.timezone, first, f.period_end)
-    grid = grid[grid["period_start"] <= f.as_of].reset_index(drop=True)
+    period_start, period_end, as_of = (
+        pd.Timestamp(period_start),
+        pd.Timestamp(period_end),
+        pd.Timestamp(as_of),
+    )
+    doc = document_in_force(versions, as_of)
+    previous, usual = earlier_windows(doc, period_start)
+    grid = period_grid(doc.period, doc.timezone, min(pd.Timestamp(history_start), usual[1]), period_end)
+    grid = grid[grid["period_start"] <= as_of].reset_index(drop=True)
     bounds = [*grid["period_start"], grid["period_end"].iloc[-1]]
     keys = owner_keys(bind)
     # Segments only when a conversion commitment filters by them: a wider grouping costs time.
@@ -329,20 +357,35 @@ def history_figures(bind: Engine | Connection, versions, f, history_start) -> Hi
         for c in v.document.commitments
         if c.metric == TREND_METRIC
     )
-    counts = _resolved(lead_counts(bind, bounds, f.as_of, segments), keys)
-    counts = counts[_in_slice(counts, f)].reset_index(drop=True)
-    counts["channel_label"] = labels(counts["channel"]).to_numpy()
+    leads = _resolved(lead_counts(bind, bounds, as_of, segments), keys)
+    return HistoryCounts(
+        period_start, period_end, as_of, pd.Timestamp(history_start), grid,
+        leads.assign(channel_label=labels(leads["channel"]).to_numpy()),
+        _resolved(sourced_deals(bind, previous[1], previous[2], as_of), keys),
+        _resolved(sourced_deals(bind, usual[1], period_start, as_of), keys),
+        queries.read_owners(bind),
+    )  # fmt: skip
+
+
+def history_from_counts(counts: HistoryCounts, versions, f) -> HistoryFigures:
+    """Return the :class:`~analytics.history.HistoryFigures` of filters ``f`` (a ``views.filters.Filters`` of
+    the counts' period and as-of) from ``counts``: the slice and the commitments' filters applied in pandas."""
+    if (f.period_start, f.period_end, f.as_of) != (counts.period_start, counts.period_end, counts.as_of):
+        raise ValueError(
+            f"the counts are of {counts.period_start} as of {counts.as_of}, not of {f.period} as of {f.as_of}"
+        )
+    versions, grid, history_start = as_versions(versions), counts.grid, counts.history_start
+    leads = counts.leads[_in_slice(counts.leads, f)].reset_index(drop=True)
 
     # The trend: positions from the oldest period offered, as evaluate's grid numbers them.
-    skip = int((grid["period_start"] < pd.Timestamp(history_start)).sum())
-    trend_counts = counts[counts["pos"] >= skip].assign(pos=lambda c: c["pos"] - skip)
-    owners = queries.read_owners(bind)
+    skip = int((grid["period_start"] < history_start).sum())
+    trend_counts = leads[leads["pos"] >= skip].assign(pos=lambda c: c["pos"] - skip)
     by_filters: dict = {}
 
     def counted(commitment) -> pd.DataFrame:
         key = tuple((name, tuple(values)) for name, values in commitment.filters.items())
         if key not in by_filters:
-            rows = trend_counts[_passes(trend_counts, key, owners)]
+            rows = trend_counts[_passes(trend_counts, key, counts.owners)]
             by_filters[key] = rows.groupby("pos").agg(n=("mqls", "sum"), met=("sqls", "sum"))
         return by_filters[key]
 
@@ -350,11 +393,10 @@ def history_figures(bind: Engine | Connection, versions, f, history_start) -> Hi
     tracked = with_tracked(versions, [TREND_METRIC])
     trend = decided_rate_rows(tracked, TREND_METRIC, history_start, f.period_end, f.as_of, counted, last)
 
-    def volume(start, end) -> pd.DataFrame:
+    def volume(start, end, deals: pd.DataFrame) -> pd.DataFrame:
         inside = (grid["period_start"] >= start) & (grid["period_end"] <= end)
-        rows = counts[counts["pos"].isin(np.flatnonzero(inside.to_numpy()))]
+        rows = leads[leads["pos"].isin(np.flatnonzero(inside.to_numpy()))]
         per_lead = rows.groupby("channel_label").agg(mqls=("mqls", "sum"), sqls=("sqls", "sum"))
-        deals = _resolved(sourced_deals(bind, start, end, f.as_of), keys)
         deals = deals[_in_slice(deals, f)]
         per_deal = deals.assign(channel_label=labels(deals["channel"]).to_numpy()).groupby("channel_label")
         per_deal = per_deal.agg(sourced_deals=("deals", "sum"), sourced_pipeline=("pipeline", "sum"))
@@ -363,6 +405,16 @@ def history_figures(bind: Engine | Connection, versions, f, history_start) -> Hi
             per_lead.reset_index().rename(columns=by), per_deal.reset_index().rename(columns=by), "channel"
         )
 
+    previous, usual = earlier_windows(document_in_force(versions, f.as_of), f.period_start)
     return HistoryFigures(
-        trend=trend, previous=volume(previous[1], previous[2]), usual=volume(usual[1], f.period_start)
+        trend=trend,
+        previous=volume(previous[1], previous[2], counts.previous_deals),
+        usual=volume(usual[1], f.period_start, counts.usual_deals),
     )
+
+
+def history_figures(bind: Engine | Connection, versions, f, history_start) -> HistoryFigures:
+    """Return the :class:`~analytics.history.HistoryFigures` of filters ``f`` (a ``views.filters.Filters``)
+    from aggregate queries: the figures ``views.marketing.history_from_frames`` computes from frames."""
+    counts = history_counts(bind, versions, f.period_start, f.period_end, f.as_of, history_start)
+    return history_from_counts(counts, versions, f)
