@@ -30,7 +30,7 @@ A page can show a metric no commitment measures (SQLs, won revenue):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -411,17 +411,7 @@ class _Run:
                     last_of.setdefault(calendar, []).append(
                         (pos, facts.leads["mql_at"][rows].max(), max(limits))
                     )
-        out: set[int] = set()
-        for calendar, items in last_of.items():
-            # Latest handover first: once one has run out, so has every earlier one with no longer window.
-            items.sort(key=lambda item: item[1], reverse=True)
-            for i, (pos, last, limit) in enumerate(items):
-                if business_seconds_between(last, self.as_of, calendar) > limit:
-                    if limit >= max(rest[2] for rest in items[i:]):
-                        break
-                else:
-                    out.add(pos)
-        return out
+        return _open_periods(last_of, self.as_of)
 
     # -- the evaluation ----------------------------------------------------------------------------
 
@@ -509,6 +499,111 @@ class _Run:
             }
             pieces.append(piece)
         return pieces
+
+
+def _open_periods(last_of: dict[Any, list[tuple[int, pd.Timestamp, float]]], as_of: pd.Timestamp) -> set[int]:
+    """The periods whose last handover's longest window (per calendar: (period, last handover, limit) items) is
+    still open at ``as_of``."""
+    out: set[int] = set()
+    for calendar, items in last_of.items():
+        # Latest handover first: once one has run out, so has every earlier one with no longer window.
+        items.sort(key=lambda item: item[1], reverse=True)
+        for i, (pos, last, limit) in enumerate(items):
+            if business_seconds_between(last, as_of, calendar) > limit:
+                if limit >= max(rest[2] for rest in items[i:]):
+                    break
+            else:
+                out.add(pos)
+    return out
+
+
+class _Counted:
+    """What :func:`_judge` reads of a run (as_of, grid, versions, open windows), for rows built from counts."""
+
+    def __init__(self, agreement_versions, start, end, as_of, last_handovers: pd.DataFrame) -> None:
+        self.as_of = as_instant(as_of)
+        self.versions = known_versions(as_versions(agreement_versions), self.as_of)
+        self.grid_doc = document_in_force(self.versions, self.as_of)
+        grid = period_grid(self.grid_doc.period, self.grid_doc.timezone, start, end)
+        self.grid = grid[grid["period_start"] <= self.as_of].reset_index(drop=True)
+        self._period_versions = [version_in_force(self.versions, s) for s in self.grid["period_start"]]
+        self.last_handovers = last_handovers
+
+    version_of = _Run.version_of
+
+    def unsettled(self, positions: Iterable[int]) -> set[int]:
+        """:meth:`_Run.unsettled` from the latest handover per period and team (``last_handovers``)."""
+        last_of: dict[Any, list[tuple[int, pd.Timestamp, float]]] = {}
+        frame = self.last_handovers
+        for pos in positions:
+            mine = frame[frame["pos"] == pos]
+            if mine.empty:
+                continue
+            _, doc = self.version_of(pos)
+            default, teams = doc.calendar_for(None), doc.team_calendars()
+            calendars = [teams.get(t, default) if isinstance(t, str) else default for t in mine["team"]]
+            last = mine["last"].reset_index(drop=True)
+            for calendar in dict.fromkeys(calendars):
+                limits = [w for c in doc.commitments if (w := window_seconds(c, calendar)) is not None]
+                if limits:
+                    on = pd.Series([c == calendar for c in calendars])
+                    last_of.setdefault(calendar, []).append((pos, last[on].max(), max(limits)))
+        return _open_periods(last_of, self.as_of)
+
+
+def decided_rate_rows(
+    agreement_versions: Agreement | AgreementVersion | Iterable[AgreementVersion],
+    metric: str,
+    start: Any,
+    end: Any,
+    as_of: Any,
+    counts: Callable[[Commitment], pd.DataFrame],
+    last_handovers: pd.DataFrame,
+) -> pd.DataFrame:
+    """Return ``rows_for(evaluate(agreement_versions, frames, start, end, as_of), doc, metric)`` from counts.
+
+    For a rate metric whose every lead is decided (met or breached, never pending: ``mql_to_sql_rate``).
+    ``counts(commitment)`` returns, indexed by period position in the grid, ``n`` (the leads handed over
+    in the period that pass the commitment's filters) and ``met``; ``last_handovers`` holds the latest
+    handover (``last``) per period position (``pos``) and lead team (``team``) of all the leads, which
+    says which closed periods are still provisional. Periods, versions, targets and status are
+    :func:`evaluate`'s; so is the choice of commitment per period (:func:`rows_for`).
+    """
+    if METRICS[metric].kind != "rate":
+        raise EvaluationError(f"decided_rate_rows is for rates; {metric!r} is a {METRICS[metric].kind}")
+    run = _Counted(agreement_versions, start, end, as_of, last_handovers)
+    cid = tracked_id(run.grid_doc, metric)
+    order = {c.id: i for i, c in enumerate(run.grid_doc.commitments)}
+    rows = []
+    for pos in range(len(run.grid)):
+        version, doc = run.version_of(pos)
+        candidates = [c for c in doc.commitments if c.metric == metric]
+        if not candidates:
+            continue
+        own = [c for c in candidates if c.id == cid]
+        chosen = own[0] if own else min(candidates, key=lambda c: order.get(c.id, len(order)))
+        counted = counts(chosen)
+        n = int(counted["n"].get(pos, 0))
+        met = float(counted["met"].get(pos, 0))
+        judged = version is not None and doc.period == run.grid_doc.period and chosen.target is not None
+        rows.append({
+            "commitment": chosen.id, "party": chosen.owner, "metric": metric, "kind": "rate",
+            "unit": METRICS[metric].unit, "version": version.version if version else None,
+            "target": float(chosen.target) if judged else np.nan, "actual": met / n if n else np.nan,
+            "n": n, "met": met, "breached": float(n - met), "pending": 0.0, "lower_is_better": False,
+            "_pos": pos, "_order": order.get(chosen.id, len(order)),
+        })  # fmt: skip
+    if not rows:
+        return _empty_result(RESULT_COLUMNS, [])
+    out = pd.DataFrame(rows)
+    out = out.astype({c: "str" for c in ("commitment", "party", "metric", "kind", "unit")}).astype(
+        {"version": "Int64", "n": "int64", "lower_is_better": bool}
+    )
+    grid = run.grid.iloc[out["_pos"].to_numpy()].reset_index(drop=True)
+    for column in ("period", "period_start", "period_end"):
+        out[column] = grid[column]
+    out = _judge(out, run)
+    return out.sort_values("period_start", kind="stable")[RESULT_COLUMNS].reset_index(drop=True)
 
 
 def _judge(out: pd.DataFrame, run: _Run) -> pd.DataFrame:

@@ -56,3 +56,35 @@ def compare_volume(
     out["share_change"] = out["share_of_mqls"] - out["usual_share"]
     out.index.name = by
     return out.reset_index()[[*current.columns, *COMPARED]]
+
+
+VOLUME_COLUMNS = ["mqls", "sqls", "mql_to_sql", "sourced_deals", "sourced_pipeline", "share_of_mqls"]
+
+
+def volume_table(per_lead: pd.DataFrame, per_deal: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Return the volume of a window per group, as :func:`views.marketing.volume_by` shows it.
+
+    ``per_lead``: ``by`` (labels), ``mqls``, ``sqls``; ``per_deal``: ``by``, ``sourced_deals``,
+    ``sourced_pipeline`` (one row per group each). Groups with neither are left out; most MQLs first,
+    then most pipeline, then by name. Columns: ``by`` and :data:`VOLUME_COLUMNS`.
+
+    >>> leads = pd.DataFrame({"channel": ["Web", "Ads"], "mqls": [2, 2], "sqls": [1, 0]})
+    >>> deals = pd.DataFrame({"channel": ["Ads"], "sourced_deals": [1], "sourced_pipeline": [10.0]})
+    >>> volume_table(leads, deals, "channel")[["channel", "mql_to_sql", "share_of_mqls"]].to_dict("list")
+    {'channel': ['Ads', 'Web'], 'mql_to_sql': [0.0, 0.5], 'share_of_mqls': [0.5, 0.5]}
+    """
+    lead_part = per_lead.set_index(by)[["mqls", "sqls"]]
+    deal_part = per_deal.set_index(by)[["sourced_deals", "sourced_pipeline"]]
+    out = lead_part.join(deal_part, how="outer").fillna(0).reset_index()
+    out = out.astype(
+        {"mqls": "int64", "sqls": "int64", "sourced_deals": "int64", "sourced_pipeline": "float64"}
+    )
+    total = out["mqls"].sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["mql_to_sql"] = np.where(
+            out["mqls"] > 0, out["sqls"] / out["mqls"].where(out["mqls"] > 0, 1), np.nan
+        )
+        out["share_of_mqls"] = out["mqls"] / total if total else np.nan
+    out[by] = out[by].astype("str")
+    out = out.sort_values(["mqls", "sourced_pipeline", by], ascending=[False, False, True], kind="stable")
+    return out[[by, *VOLUME_COLUMNS]].reset_index(drop=True)

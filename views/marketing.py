@@ -34,6 +34,7 @@ from analytics.commitments import (
 )
 from analytics.funnel import handover_split
 from analytics.groups import ALL, BREAKDOWN_FIELDS, NO_REASON, BreakdownError, check_by, labels
+from analytics.history import TREND_METRIC, HistoryFigures, earlier_windows
 from analytics.metrics import (
     METRICS,
     Frames,
@@ -43,9 +44,8 @@ from analytics.metrics import (
     reached_sql,
     reusing_prepared,
 )
-from analytics.periods import period_of, to_instant
+from analytics.periods import to_instant
 from analytics.schema import validate_frame
-from analytics.windows import cut_window
 from analytics.wording import format_change
 from views.figures import figure_rows
 from views.filters import Filters
@@ -132,18 +132,6 @@ class MarketingView:
         )
 
 
-def earlier_windows(doc: Any, period_start: pd.Timestamp) -> tuple[tuple, tuple]:
-    """Return (label, start, end) of the period before the one starting at ``period_start``, and (first label,
-    start, last label) of the :data:`analytics.mix.USUAL_PERIODS` before it, in ``doc``'s periods."""
-    rows = []
-    start = period_start
-    for _ in range(mix.USUAL_PERIODS):
-        row = period_of(start - pd.Timedelta(microseconds=1), doc.period, doc.timezone)
-        rows.append((str(row["period"]), row["period_start"], row["period_end"]))
-        start = row["period_start"]
-    return rows[0], (rows[-1][0], rows[-1][1], rows[0][0])
-
-
 def _rate(value: Any, mqls: Any) -> str:
     return "— (no MQLs)" if not mqls else wording.format_value(value, "rate")
 
@@ -189,19 +177,44 @@ def volume_cells(table: pd.DataFrame, by: str) -> pd.DataFrame:
 
 
 @reusing_prepared
+def history_from_frames(
+    versions: Any, history: Mapping[str, pd.DataFrame], f: Filters, history_start: pd.Timestamp
+) -> HistoryFigures:
+    """Return the :class:`~analytics.history.HistoryFigures` of ``f`` computed by the pandas engine.
+
+    ``history``: unsliced frames of :func:`analytics.history.history_window` (a narrower window leaves out
+    what it does not hold: earlier periods' leads, deals created after it).
+    """
+    versions = as_versions(versions)
+    doc = document_in_force(versions, f.as_of)
+    past = f.slice(history)
+    results = evaluate(with_tracked(versions, TRACKED_METRICS), past, history_start, f.period_end, f.as_of)
+    previous, usual = earlier_windows(doc, f.period_start)
+    return HistoryFigures(
+        trend=rows_for(results, doc, TREND_METRIC),
+        previous=volume_by(versions, past, previous[1], previous[2], f.as_of, by=COMPARED_BY),
+        usual=volume_by(versions, past, usual[1], f.period_start, f.as_of, by=COMPARED_BY),
+    )
+
+
+@reusing_prepared
 def marketing_view(
     versions: Any,
     frames: Mapping[str, pd.DataFrame],
-    history: Mapping[str, pd.DataFrame],
+    history: HistoryFigures | Mapping[str, pd.DataFrame],
     f: Filters,
     history_start: pd.Timestamp,
 ) -> MarketingView:
     """Return the :class:`MarketingView` of ``f``.
 
-    ``frames`` hold the period's window, ``history`` the window from ``history_start`` (the oldest period
-    offered) to the period's end, both unsliced: the view slices them by ``f``.
+    ``frames`` hold the period's window, unsliced: the view slices them by ``f``. ``history`` is the
+    trend and the earlier periods' channel volumes from ``history_start`` (the oldest period offered), or
+    unsliced frames of :func:`analytics.history.history_window` to compute them from
+    (:func:`history_from_frames`).
     """
     versions = as_versions(versions)
+    if not isinstance(history, HistoryFigures):
+        history = history_from_frames(versions, history, f, history_start)
     doc = document_in_force(versions, f.as_of)
     currency = doc.currency
     period = f.period_name
@@ -209,8 +222,9 @@ def marketing_view(
     said = f.selection(frames.get("owners", pd.DataFrame()), markdown=True)  # in sentences
     subtitle = f"{period} · {selection}"
     tracked = with_tracked(versions, TRACKED_METRICS)
-    data, past = f.slice(frames), f.slice(history)
-    results = evaluate(tracked, past, history_start, f.period_end, f.as_of)
+    data = f.slice(frames)
+    # The period's own rows (headlines, acceptance) need only its frames; the trend comes with the history.
+    results = evaluate(tracked, data, f.period_start, f.period_end, f.as_of)
 
     headlines = []
     for metric, label in HEADLINE.items():
@@ -245,8 +259,6 @@ def marketing_view(
         f"{wording.period_name(usual[0])} to {wording.period_name(usual[-1])} (the {mix.USUAL_PERIODS} "
         "periods before), pooled."
     )
-    # Only the rows of each earlier window: the history's months would be prepared again for each of them.
-    earlier = [cut_window(past, previous[1], previous[2]), cut_window(past, usual[1], f.period_start)]
     for by in BREAKDOWNS:
         volume = volume_by(*window, by=by)
         chart = None
@@ -256,9 +268,7 @@ def marketing_view(
             )
         table = volume
         if by == COMPARED_BY and not volume.empty:  # the channel mix; campaigns come and go too fast for it
-            before = volume_by(versions, earlier[0], previous[1], previous[2], f.as_of, by=by)
-            pooled = volume_by(versions, earlier[1], usual[1], f.period_start, f.as_of, by=by)
-            table = mix.compare_volume(volume, before, pooled, by)
+            table = mix.compare_volume(volume, history.previous, history.usual, by)
         breakdowns[by] = Breakdown(
             by, table, chart, volume_cells(table, by), compared if by == COMPARED_BY else ""
         )
@@ -277,7 +287,7 @@ def marketing_view(
             )
             matrix = reasons_table(reasons, "channel")
 
-    trend = rows_for(results, doc, "mql_to_sql_rate")
+    trend = history.trend
     trend_parts: dict[str, Any] = {}
     if trend.empty:
         trend_parts["no_trend"] = (
@@ -394,22 +404,9 @@ def volume_by(
         deal_values = deals[by].reset_index(drop=True)
     amounts = np.nan_to_num(deals["amount"].to_numpy(dtype="float64", na_value=np.nan))
     pipeline = pd.DataFrame({by: labels(deal_values)[sourced], "amount": amounts[sourced]})
-    per_lead = leads.groupby(by).agg(mqls=("sql", "size"), sqls=("sql", "sum"))
+    per_lead = leads.groupby(by).agg(mqls=("sql", "size"), sqls=("sql", "sum")).reset_index()
     per_deal = pipeline.groupby(by).agg(sourced_deals=("amount", "size"), sourced_pipeline=("amount", "sum"))
-    out = per_lead.join(per_deal, how="outer").fillna(0).reset_index()
-    out = out.astype(
-        {"mqls": "int64", "sqls": "int64", "sourced_deals": "int64", "sourced_pipeline": "float64"}
-    )
-    total = out["mqls"].sum()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["mql_to_sql"] = np.where(
-            out["mqls"] > 0, out["sqls"] / out["mqls"].where(out["mqls"] > 0, 1), np.nan
-        )
-        out["share_of_mqls"] = out["mqls"] / total if total else np.nan
-    out[by] = out[by].astype("str")
-    out = out.sort_values(["mqls", "sourced_pipeline", by], ascending=[False, False, True], kind="stable")
-    columns = [by, "mqls", "sqls", "mql_to_sql", "sourced_deals", "sourced_pipeline", "share_of_mqls"]
-    return out[columns].reset_index(drop=True)
+    return mix.volume_table(per_lead, per_deal.reset_index(), by)
 
 
 def _decisions(agreement, frames, start, end, as_of, by: str | None) -> pd.DataFrame:

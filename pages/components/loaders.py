@@ -306,13 +306,30 @@ def marketing_view(
     url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
     owners: tuple = (), channels: tuple = (), *, history_start: str,
 ):  # fmt: skip
-    """views.marketing.marketing_view of the period [start, end), its trend from ``history_start``, as of ``as_of``."""
+    """views.marketing.marketing_view of the period [start, end), its trend from ``history_start``, as of ``as_of``.
+
+    Only the period's frames are read; the history (trend, earlier periods' channels) comes from aggregate
+    queries (:func:`marketing_history`), not from 15 periods of rows.
+    """
+    from data.aggregates import history_from_counts
     from views.marketing import marketing_view as view_of
 
-    return _laid_out(view_of(
-        agreement_versions(url, agreement), frames(url, start, end), frames(url, history_start, end),
-        _view_filters(period, start, end, as_of, teams, owners, channels), pd.Timestamp(history_start),
-    ))  # fmt: skip
+    versions = agreement_versions(url, agreement)
+    f = _view_filters(period, start, end, as_of, teams, owners, channels)
+    history = history_from_counts(
+        marketing_history(url, agreement, start, end, as_of, history_start), versions, f
+    )
+    return _laid_out(view_of(versions, frames(url, start, end), history, f, pd.Timestamp(history_start)))
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner="Reading the last periods…")
+def marketing_history(url: str, agreement: str, start: str, end: str, as_of: str, history_start: str):
+    """data.aggregates.history_counts of the period [start, end) as of ``as_of``: small frames for every slice,
+    so choosing a team, owner or channel slices them in pandas instead of asking the database again."""
+    from data.aggregates import history_counts
+
+    return history_counts(_reads(url), agreement_versions(url, agreement), pd.Timestamp(start), pd.Timestamp(end),
+                          pd.Timestamp(as_of), pd.Timestamp(history_start))  # fmt: skip
 
 
 @st.cache_resource(ttl=600, max_entries=16, show_spinner="Building the funnel…")

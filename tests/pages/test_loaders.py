@@ -93,6 +93,33 @@ def test_a_short_window_is_read_as_asked_until_a_longer_one_covers_it(url, reads
     assert len(reads) == 2 and reads[1][1] == pd.Timestamp("2026-11-30T23:00Z") + loaders.SHARED_TAIL
 
 
+def test_the_marketing_page_reads_its_period_and_queries_its_history_once_for_every_slice(
+    url, reads, monkeypatch
+):
+    from data import aggregates
+    from views.filters import Filters
+    from views.marketing import history_from_frames
+
+    asked = []
+    counts = aggregates.history_counts
+    monkeypatch.setattr(aggregates, "history_counts", lambda *args: asked.append(args) or counts(*args))
+    asked_for = windows_of_the_pages(url)
+    (start, end), history_start = asked_for["period"], asked_for["history"][0]
+    as_of = newest(url)
+    key = {"url": url, "agreement": AGREEMENT, "period": "", "start": start.isoformat(), "end": end.isoformat(),
+           "as_of": as_of.isoformat(), "history_start": history_start.isoformat()}  # fmt: skip
+    loaders.marketing_view(**key)
+    team = loaders.marketing_view(**key, teams=("EMEA",))
+    assert len(asked) == 1  # the team's history was sliced from the same counts
+    assert reads == [(start, end)]  # the period's frames only: no 15 periods of rows
+    f = Filters("", start, end, as_of, teams=("EMEA",))
+    versions = loaders.agreement_versions(url, AGREEMENT)
+    expected = history_from_frames(
+        versions, windows.read_window(make_engine(url), history_start, end), f, history_start
+    )
+    pd.testing.assert_frame_equal(team.trend, expected.trend)
+
+
 def test_the_loaders_leave_the_shared_frames_as_they_were(url):
     windows = windows_of_the_pages(url)
     start, end = (t.isoformat() for t in windows["period"])
