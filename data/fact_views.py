@@ -30,9 +30,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from analytics.agreement import AgreementVersion, version_in_force
-from analytics.commitments import as_versions, known_versions
+from analytics.calendar import business_seconds_between
+from analytics.commitments import (
+    RESULT_COLUMNS,
+    _empty_result,
+    _judge,
+    as_versions,
+    document_in_force,
+    known_versions,
+    window_seconds,
+)
 from analytics.followup import UNASSIGNED, _worst_first
-from analytics.metrics import as_instant
+from analytics.metrics import METRICS, as_instant
+from analytics.periods import period_grid
 from data import queries
 from data.facts import FACTS, _key, _quantiles, status_at
 from data.transactions import transaction
@@ -53,6 +63,10 @@ class SalesClock:
     per_rep: pd.DataFrame | None
     per_team: pd.DataFrame | None
     overall: Mapping[str, Any] | None
+    # The clock commitments' rows as evaluate returns them (judged: status, gap, period state), whole and
+    # by owner; None where the period is not one of the agreement's own (see :func:`judged_rows`).
+    evaluation: pd.DataFrame | None = None
+    evaluation_by_owner: pd.DataFrame | None = None
 
 
 def judging_version(versions: Any, period_start: Any, as_of: Any) -> AgreementVersion | None:
@@ -111,8 +125,11 @@ def sales_clock(
             per_rep = _per_rep(conn, cond, as_of_us, names)
             per_team = _per_team(conn, cond, as_of_us)
             overall = _overall(conn, cond, as_of_us)
-    return SalesClock(int(version.version), tiles, by_owner, None if speed is None else speed.id,
-                      per_rep, per_team, overall)  # fmt: skip
+        judged = judged_rows(conn, versions, start, end, as_of, tiles, by_owner, teams, owners, channels)
+    return SalesClock(
+        int(version.version), tiles, by_owner, None if speed is None else speed.id, per_rep, per_team, overall,
+        *(judged or (None, None)),
+    )  # fmt: skip
 
 
 def _where(version, commitment, start, end, as_of_us, teams, owners, channels) -> sa.ColumnElement:
@@ -229,3 +246,104 @@ def _per_rep(conn: Connection, cond, as_of_us: int, names: pd.Series) -> pd.Data
     out["owner"] = _labels(out["owner_id"], names, UNASSIGNED)
     out["team"] = pd.Series(team.reindex(ids).to_numpy(dtype=object), dtype="str")
     return _worst_first(out, "owner")[["owner_id", "owner", "team", *MEASURES]]
+
+
+# --- the rows evaluate returns, judged -----------------------------------------------------------------
+
+
+class _OnePeriod:
+    """What :func:`analytics.commitments._judge` asks of an evaluation run, for one period from facts."""
+
+    def __init__(self, as_of, grid, version, doc, unsettled: bool):
+        self.as_of, self.grid, self._version, self._unsettled = as_of, grid, (version, doc), unsettled
+
+    def version_of(self, pos: int):
+        return self._version
+
+    def unsettled(self, positions) -> set[int]:
+        return {0} if self._unsettled and 0 in set(positions) else set()
+
+
+def judged_rows(conn, versions, start, end, as_of, tiles, by_owner, teams=(), owners=(), channels=()):
+    """The clock commitments' rows of ``[start, end)`` as :func:`analytics.commitments.evaluate` returns them
+    (whole, and by owner), judged as it judges them; None when ``[start, end)`` is not one period of the
+    version in force at ``as_of``, or when whether the period has settled cannot be read from the facts
+    (every clock commitment has filters: the period's last handover may be in none of them)."""
+    as_of = as_instant(as_of)
+    start, end = as_instant(start), as_instant(end)
+    known = known_versions(as_versions(versions), as_of)
+    grid_doc = document_in_force(known, as_of)
+    grid = period_grid(grid_doc.period, grid_doc.timezone, start, end)
+    grid = grid[grid["period_start"] <= as_of].reset_index(drop=True)
+    if len(grid) != 1 or grid["period_start"].iloc[0] != start or grid["period_end"].iloc[0] != end:
+        return None
+    version = version_in_force(known, start)
+    doc = (version or judging_version(versions, start, as_of)).document
+    unfiltered = next(
+        (c for c in doc.commitments if c.metric in SALES_CLOCKS and not c.filters.items()), None
+    )
+    if unfiltered is None:
+        return None
+    closed = end <= as_of
+    unsettled = closed and _unsettled(conn, doc, version or judging_version(versions, start, as_of),
+                                      unfiltered.id, start, end, as_of, teams, owners, channels)  # fmt: skip
+    run = _OnePeriod(as_of, grid, version, doc, unsettled)
+    judged = version is not None and doc.period == grid_doc.period
+    order = {c.id: i for i, c in enumerate(grid_doc.commitments)}
+    period = grid.iloc[0]
+    whole, owned = [], []
+    for commitment in doc.commitments:
+        if commitment.metric not in SALES_CLOCKS or commitment.metric not in tiles:
+            continue
+        if tiles[commitment.metric]["commitment"] != commitment.id:
+            continue  # a second commitment of the same metric: the page shows the first
+        metric = METRICS[commitment.metric]
+        common = {
+            "period": period["period"], "period_start": period["period_start"], "period_end": period["period_end"],
+            "commitment": commitment.id, "party": commitment.owner, "metric": metric.name, "kind": metric.kind,
+            "unit": metric.unit, "version": version.version if version is not None else None,
+            "lower_is_better": metric.lower_is_better, "_pos": 0, "_order": order.get(commitment.id, len(order)),
+            "target": float(commitment.target) if judged and commitment.target is not None else np.nan,
+        }  # fmt: skip
+        tile = tiles[commitment.metric]
+        whole.append({**common, **{k: tile[k] for k in ("n", "met", "breached", "pending", "actual")}})
+        for row in by_owner[commitment.metric].to_dict("records"):
+            owned.append({**common, **row})
+    return _judged(pd.DataFrame(whole), run, []), _judged(pd.DataFrame(owned), run, ["owner_id", "owner"])
+
+
+def _judged(rows: pd.DataFrame, run: _OnePeriod, group_cols: list[str]) -> pd.DataFrame:
+    columns = RESULT_COLUMNS[:9] + group_cols + RESULT_COLUMNS[9:]
+    if rows.empty:
+        return _empty_result(columns, group_cols)
+    rows = rows.astype({"n": "int64", "met": "float64", "breached": "float64", "pending": "float64",
+                        "actual": "float64", "target": "float64", "lower_is_better": bool})  # fmt: skip
+    rows["version"] = pd.array(rows["version"], dtype="Int64")
+    for column in ("commitment", "party", "metric", "kind", "unit", "period", *group_cols[1:]):
+        rows[column] = rows[column].astype("str")
+    if group_cols:
+        rows["owner_id"] = pd.array(rows["owner_id"], dtype="Int64")
+    out = _judge(rows, run)
+    out = out.sort_values(["_order", "period_start", *group_cols[-1:]], kind="stable")
+    return out[columns].reset_index(drop=True)
+
+
+def _unsettled(conn, doc, version, commitment, start, end, as_of, teams, owners, channels) -> bool:
+    """Whether a window of one of the period's leads is still open at ``as_of``, as evaluate reads it: on
+    each calendar, the period's last handover and the longest window of the version's commitments."""
+    c = FACTS.c
+    as_of_us = int(as_of.value // 1000)
+    cond = _where(version, commitment, start, end, as_of_us, teams, owners, channels)
+    rows = conn.execute(sa.select(c.team, sa.func.max(c.mql_us)).where(cond).group_by(c.team)).all()
+    default = doc.calendar_for(None)
+    calendars = doc.team_calendars()
+    last: dict[Any, int] = {}
+    for team, newest in rows:
+        calendar = calendars.get(team, default) if team is not None else default
+        last[calendar] = max(last.get(calendar, newest), newest)
+    for calendar, newest in last.items():
+        limits = [w for x in doc.commitments if (w := window_seconds(x, calendar)) is not None]
+        moment = pd.Timestamp(newest, unit="us", tz="UTC")
+        if limits and business_seconds_between(moment, as_of, calendar) <= max(limits):
+            return True
+    return False

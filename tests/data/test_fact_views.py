@@ -85,6 +85,14 @@ def check(engine, versions, frames, start, end, as_of, teams=(), owners=(), chan
             assert mine[k].tolist() == want[k].astype("int64").tolist(), f"{where} {metric} {k}"
         assert all(_same(x, y) for x, y in zip(mine["actual"], want["actual"], strict=True)), where
         compared += 1 + len(want)
+    if whole_period and not results.empty:
+        ids = [t["commitment"] for t in got.tiles.values()]
+        for mine, want in ((got.evaluation, results), (got.evaluation_by_owner, by_owner)):
+            want = want[want["commitment"].isin(ids) & (want["period_start"] == start)]
+            if "owner_id" in want:
+                want = want[want["n"] > 0]
+            pd.testing.assert_frame_equal(mine, want.reset_index(drop=True), check_dtype=False, obj=where)
+            compared += len(want)
     f = Filters("p", start, end, as_of, tuple(teams), tuple(owners), tuple(channels))
     detail = rep_followup(versions, data, f)
     _table_equal(
