@@ -10,12 +10,13 @@ agreement version; a saved agreement version refreshes all of its agreement's fa
 succeeded, so a refresh that fails is tried again after the next run. Past :data:`MAX_NOTED` keys (a
 big import) the next refresh is a full one.
 
-A database keeps its facts from its first start: :func:`bootstrap.load_demo_if_empty` (the app's first
-start, ``cli.py demo --if-empty``) loads the demo company without upkeep, then :func:`refresh_all` builds every fact
-once and marks the database (:func:`kept`); from then on every write keeps them current. A database
-upgraded from before facts existed gets them built the same way on its next start (or ``cli.py db
-facts``). A bulk load into a database that keeps facts goes :func:`deferred`: no upkeep per batch, one
-refresh of everything at its end.
+A database keeps its facts from its first start: :func:`bootstrap.load_demo_if_empty` (the app's
+first start, ``cli.py demo --if-empty``) loads the demo company without upkeep, then :func:`refresh_all`
+builds every fact once and marks the database (:func:`kept`); from then on every write keeps them
+current. A database upgraded from before facts existed gets them built the same way on its next start
+(or ``cli.py db facts``). A bulk load into a database that keeps facts goes :func:`deferred`: no upkeep
+per batch, one refresh of everything at its end. The Sales page reads its clock figures from them
+(:mod:`data.fact_views`) while they are :func:`current`.
 """
 
 from __future__ import annotations
@@ -123,6 +124,13 @@ def kept(bind: Engine | Connection) -> bool:
         return bind.execute(query).first() is not None
     with transaction(bind) as conn:
         return conn.execute(query).first() is not None
+
+
+def current(bind: Engine | Connection) -> bool:
+    """Whether this database keeps SLA facts and nothing written through this process waits for a refresh."""
+    with _LOCK:
+        notes = _PENDING.get(_database(bind))
+    return kept(bind) and (notes is None or (not notes.everything and not notes.size()))
 
 
 def _keep(conn: Connection) -> None:
