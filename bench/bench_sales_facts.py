@@ -21,6 +21,7 @@ Prints ``name: value`` lines.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 import time
@@ -77,6 +78,73 @@ def first_start(leads: int) -> None:
     print(f"first_start_ratio: {times['first_start'] / base:.2f}")
 
 
+def sales(path: str, repeat: int) -> None:
+    """The Sales view of the last closed month as of the data's end, from frames vs with the facts' clock."""
+    import pandas as pd
+
+    from analytics.agreement import versions_from_rows
+    from analytics.commitments import document_in_force
+    from analytics.periods import period_of
+    from data import journal, queries
+    from data.fact_views import sales_clock
+    from data.frames import read_window
+    from views.filters import Filters
+    from views.sales import queue_window, sales_view
+
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    if not fact_upkeep.kept(engine):
+        raise SystemExit(f"{path}: no SLA facts kept; run data.fact_upkeep.refresh_all on a copy first")
+    rows = journal.read_agreement_versions(engine)
+    name = sorted(rows["agreement"].unique())[0]
+    versions = versions_from_rows(rows[rows["agreement"] == name])
+    as_of = queries.read_leads(engine, columns=["mql_at"])["mql_at"].max()
+    leads = queries.table_counts(engine)["leads"]
+    doc = document_in_force(versions, as_of)
+    month = period_of(as_of - pd.DateOffset(months=1), doc.period, doc.timezone)
+    start, end = month["period_start"], month["period_end"]
+    owners = queries.read_owners(engine)
+    team = sorted(owners["team"].dropna().unique())[0]
+    cases = {
+        "": Filters(month["period"], start, end, as_of),
+        "_team": Filters(month["period"], start, end, as_of, (team,)),
+    }
+    tag = f"{leads // 1000}k"
+
+    def frames():
+        return read_window(engine, start, end), read_window(engine, *queue_window(as_of))
+
+    def clock(f):
+        return sales_clock(
+            engine, versions, f.period_start, f.period_end, f.as_of, f.teams, f.owners, f.channels
+        )
+
+    # The paths, each given the filters: reading the frames included, then from frames read once (as the
+    # app shares them between pages), then the facts' query alone.
+    paths = {
+        "pandas": lambda f: sales_view(versions, *frames(), f),
+        "facts": lambda f: sales_view(versions, *frames(), f, clock(f)),
+        "pandas_compute": lambda f: sales_view(versions, period, queue, f),
+        "facts_compute": lambda f: sales_view(versions, period, queue, f, clock(f)),
+        "clock": clock,
+    }
+    period, queue = frames()  # warms the file cache too
+    print(f"sales_leads_{tag}: {leads}")
+    for suffix, f in cases.items():
+        best = dict.fromkeys(paths, math.inf)
+        for _ in range(repeat):
+            for name_, path_ in paths.items():  # interleaved: each round meets the same machine
+                started = time.perf_counter()
+                path_(f)
+                best[name_] = min(best[name_], time.perf_counter() - started)
+        for name_, value in best.items():
+            print(f"sales_{name_}{suffix}_{tag}_s: {value:.3f}")
+        ratio = best["facts"] / best["pandas"]
+        compute = best["facts_compute"] / best["pandas_compute"]
+        print(f"sales_facts_vs_pandas{suffix}_{tag}_ratio: {ratio:.2f}")
+        print(f"sales_facts_vs_pandas_compute{suffix}_{tag}_ratio: {compute:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--first-start-leads", type=int, default=int(settings.get("ACCORD_DEMO_LEADS")))
@@ -86,6 +154,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.skip_first_start:
         first_start(args.first_start_leads)
+    for path in args.db:
+        sales(path, args.repeat)
 
 
 if __name__ == "__main__":

@@ -41,10 +41,10 @@ from analytics.commitments import (
     window_seconds,
 )
 from analytics.followup import UNASSIGNED, _worst_first
-from analytics.metrics import METRICS, as_instant
+from analytics.metrics import HOUR, METRICS, as_instant
 from analytics.periods import period_grid
 from data import queries
-from data.facts import FACTS, _key, _quantiles, status_at
+from data.facts import FACTS, _key, status_at
 from data.transactions import transaction
 
 SALES_CLOCKS = ("followed_up_within", "touches_within", "dispositioned_within")
@@ -106,26 +106,30 @@ def sales_clock(
     found = {m: next((c for c in doc.commitments if c.metric == m), None) for m in SALES_CLOCKS}
     as_of_us = int(as_instant(as_of).value // 1000)
     names = _owner_names(bind)
-    tiles, by_owner = {}, {}
+    tiles, by_owner, grouped = {}, {}, {}
+    speed = found["followed_up_within"]
+    per_rep = per_team = overall = None
     with transaction(bind) as conn:
+        # One query per commitment (counts per owner and team); every table is summed from it.
         for metric, commitment in found.items():
             if commitment is None:
                 continue
             cond = _where(version, commitment.id, start, end, as_of_us, teams, owners, channels)
-            whole = _counts(conn, cond, [], as_of_us).iloc[0]
-            tiles[metric] = {"commitment": commitment.id, **_rates(whole)}
-            owned = _counts(conn, cond, ["owner_id"], as_of_us)
+            counts = grouped[commitment.id] = _counts(conn, cond, ["owner_id", "team"], as_of_us)
+            tiles[metric] = {"commitment": commitment.id, **_rates(counts[COUNTS].sum())}
+            owned = _by_owner(counts)
             owned = owned[owned["n"] > 0].assign(actual=lambda o: _actual(o["met"], o["breached"]))
             owned.insert(1, "owner", _labels(owned["owner_id"], names, "(unassigned)"))
             by_owner[metric] = owned.drop(columns="overdue_untouched").reset_index(drop=True)
-        speed = found["followed_up_within"]
-        per_rep = per_team = overall = None
         if speed is not None:
             cond = _where(version, speed.id, start, end, as_of_us, teams, owners, channels)
-            per_rep = _per_rep(conn, cond, as_of_us, names)
-            per_team = _per_team(conn, cond, as_of_us)
-            overall = _overall(conn, cond, as_of_us)
-        judged = judged_rows(conn, versions, start, end, as_of, tiles, by_owner, teams, owners, channels)
+            hours = _hour_quantiles(conn, cond, as_of_us)
+            counts = grouped[speed.id]
+            per_rep = _per_rep(counts, hours, names)
+            per_team = _per_team(counts, hours)
+            overall = _overall(counts, hours)
+        judged = judged_rows(conn, versions, start, end, as_of, tiles, by_owner, teams, owners, channels,
+                             grouped=grouped)  # fmt: skip
     return SalesClock(
         int(version.version), tiles, by_owner, None if speed is None else speed.id, per_rep, per_team, overall,
         *(judged or (None, None)),
@@ -153,7 +157,8 @@ def _where(version, commitment, start, end, as_of_us, teams, owners, channels) -
 
 
 def _counts(conn: Connection, cond, groups: list[str], as_of_us: int) -> pd.DataFrame:
-    """n, met, breached, pending and overdue_untouched (breached, not stopped by as_of) per ``groups``."""
+    """n, met, breached, pending, overdue_untouched (breached, not stopped by as_of) and the last handover
+    (``last_us``) per ``groups``."""
     c = FACTS.c
     met, breached, pending = status_at(as_of_us)
     overdue = ~(c.stop_us.is_not(None) & (c.stop_us <= as_of_us)) & breached
@@ -169,11 +174,24 @@ def _counts(conn: Connection, cond, groups: list[str], as_of_us: int) -> pd.Data
         count(breached).label("breached"),
         count(pending).label("pending"),
         count(overdue).label("overdue_untouched"),
+        sa.func.max(c.mql_us).label("last_us"),
     ).where(cond)
     if groups:
         query = query.group_by(*columns)
-    out = pd.DataFrame(conn.execute(query).all(), columns=[*groups, *COUNTS])
+    out = pd.DataFrame(conn.execute(query).all(), columns=[*groups, *COUNTS, "last_us"])
     out[COUNTS] = out[COUNTS].astype("int64")
+    return out
+
+
+def _owner_key(ids: pd.Series) -> pd.Series:
+    return ids.astype("float64").fillna(-1.0)
+
+
+def _by_owner(counts: pd.DataFrame) -> pd.DataFrame:
+    """``counts`` per owner and team summed per owner (``owner_id`` Int64, NA: no owner)."""
+    out = counts.groupby(_owner_key(counts["owner_id"]).rename("_key"), sort=True)[COUNTS].sum().reset_index()
+    ids = out.pop("_key").to_numpy(dtype="float64")
+    out.insert(0, "owner_id", pd.array(np.where(ids < 0, np.nan, ids), dtype="Int64"))
     return out
 
 
@@ -188,11 +206,57 @@ def _rates(row: pd.Series) -> dict[str, Any]:
     return {k: int(row[k]) for k in ("n", "met", "breached", "pending")} | {"actual": actual}
 
 
-def _hours(conn: Connection, cond, groups: list[str], as_of_us: int, q: float) -> dict[tuple, float]:
-    """The ``q`` quantile of business hours to first touch of the leads touched by ``as_of``, per group."""
+def _hour_quantiles(conn: Connection, cond, as_of_us: int) -> dict[tuple, tuple[float, float]]:
+    """Median and 90th percentile (linear interpolation) of business hours to first touch of the leads touched
+    by ``as_of``: per owner (``("owner", owner_id)``), per team (``("team", team)``) and overall (``("all",)``).
+
+    PostgreSQL: ``percentile_cont`` per grouping. SQLite: one pass ranks each row within its owner, its
+    team and all rows (window functions), and only the rows at the ranks the quantiles need come back."""
     c = FACTS.c
     touched = cond & c.stop_us.is_not(None) & (c.stop_us <= as_of_us)
-    return _quantiles(conn, touched, groups, [c[g] for g in groups], q)
+    hours = c.taken_seconds / HOUR
+    out: dict[tuple, tuple[float, float]] = {}
+    if conn.dialect.name == "postgresql":
+        for kind, groups in (("owner", [c.owner_id]), ("team", [c.team]), ("all", [])):
+            query = sa.select(*groups, *(sa.func.percentile_cont(q).within_group(hours) for q in (0.5, 0.9)))
+            query = query.where(touched).group_by(*groups) if groups else query.where(touched)
+            for *key, median, p90 in conn.execute(query):
+                if median is not None:
+                    out[(kind, *_key(key))] = (float(median), float(p90))
+        return out
+    parts = {"owner": [c.owner_id], "team": [c.team], "all": []}
+    ranked = sa.select(
+        c.owner_id, c.team, hours.label("hours"),
+        *(col for kind, groups in parts.items() for col in (
+            sa.func.row_number().over(partition_by=groups or None, order_by=c.taken_seconds).label(f"rn_{kind}"),
+            sa.func.count().over(partition_by=groups or None).label(f"size_{kind}"),
+        )),
+    ).where(touched).subquery()  # fmt: skip
+    wanted = []
+    for kind in parts:
+        rn, size = ranked.c[f"rn_{kind}"], ranked.c[f"size_{kind}"]
+        for q in (0.5, 0.9):
+            low = sa.cast(q * (size - 1), sa.Integer) + 1  # 1-based rank of the value at or below
+            wanted.append((rn == low) | (rn == low + 1))
+    picked: dict[tuple, dict[float, list]] = {}
+    for row in conn.execute(sa.select(ranked).where(sa.or_(*wanted))).mappings():
+        for kind in parts:
+            key = (kind, *_key([row[g.name] for g in parts[kind]]))
+            rn, size = row[f"rn_{kind}"], row[f"size_{kind}"]
+            for q in (0.5, 0.9):
+                low = int(q * (size - 1)) + 1
+                if rn in (low, low + 1):
+                    picked.setdefault(key, {}).setdefault(q, [q * (size - 1), None, None])[rn - low + 1] = (
+                        float(row["hours"])
+                    )
+    for key, found in picked.items():
+        values = []
+        for q in (0.5, 0.9):
+            rank, lo, hi = found[q]
+            hi = lo if hi is None else hi
+            values.append(lo + (hi - lo) * (rank - int(rank)))
+        out[key] = (values[0], values[1])
+    return out
 
 
 def _owner_names(bind: Engine | Connection) -> pd.Series:
@@ -208,41 +272,38 @@ def _labels(ids: pd.Series, names: pd.Series, missing: str) -> pd.Series:
     return out.mask(pd.isna(values), missing).reset_index(drop=True)
 
 
-def _with_measures(out: pd.DataFrame, conn, cond, groups: list[str], as_of_us: int) -> pd.DataFrame:
-    """``out`` (counts per ``groups``) with leads, rate, median_hours and p90_hours."""
-    medians = _hours(conn, cond, groups, as_of_us, 0.5)
-    p90s = _hours(conn, cond, groups, as_of_us, 0.9)
-    keys = [_key(row) for row in out[groups].itertuples(index=False)] if groups else [()] * len(out)
+def _with_measures(out: pd.DataFrame, hours: dict, kind: str, keys: list[tuple]) -> pd.DataFrame:
+    """``out`` (counts of the groups ``keys``) with leads, rate, median_hours and p90_hours."""
     out = out.rename(columns={"n": "leads"})
     out["rate"] = _actual(out["met"], out["breached"])
-    out["median_hours"] = np.array([medians.get(k, np.nan) for k in keys], dtype="float64")
-    out["p90_hours"] = np.array([p90s.get(k, np.nan) for k in keys], dtype="float64")
+    found = [hours.get((kind, *k), (np.nan, np.nan)) for k in keys]
+    out["median_hours"] = np.array([m for m, _ in found], dtype="float64")
+    out["p90_hours"] = np.array([p for _, p in found], dtype="float64")
     return out
 
 
-def _overall(conn: Connection, cond, as_of_us: int) -> dict[str, Any]:
-    out = _with_measures(_counts(conn, cond, [], as_of_us), conn, cond, [], as_of_us)
+def _overall(counts: pd.DataFrame, hours: dict) -> dict[str, Any]:
+    out = _with_measures(counts[COUNTS].sum().to_frame().T.astype("int64"), hours, "all", [()])
     return out[MEASURES].iloc[0].to_dict()
 
 
-def _per_team(conn: Connection, cond, as_of_us: int) -> pd.DataFrame:
-    out = _counts(conn, cond, ["team"], as_of_us)
-    out = _with_measures(out, conn, cond, ["team"], as_of_us)
+def _per_team(counts: pd.DataFrame, hours: dict) -> pd.DataFrame:
+    team = pd.Series(counts["team"].to_numpy(dtype=object), name="team")
+    out = counts[COUNTS].groupby(team, sort=True, dropna=False).sum().reset_index()
+    keys = [(None if pd.isna(t) else t,) for t in out["team"]]
+    out = _with_measures(out, hours, "team", keys)
     out["team"] = pd.Series(out["team"].to_numpy(dtype=object), dtype="str").fillna("(none)")
     return _worst_first(out, "team")[["team", *MEASURES]]
 
 
-def _per_rep(conn: Connection, cond, as_of_us: int, names: pd.Series) -> pd.DataFrame:
-    by_team = _counts(conn, cond, ["owner_id", "team"], as_of_us)
-    key = by_team["owner_id"].astype("float64").fillna(-1.0)
-    out = by_team.assign(_key=key).groupby("_key", sort=True)[COUNTS].sum().reset_index()
+def _per_rep(counts: pd.DataFrame, hours: dict, names: pd.Series) -> pd.DataFrame:
+    out = _by_owner(counts)
     # An owner's team: the most frequent team of their leads, ties to the first name.
-    teams = by_team.assign(_key=key).dropna(subset=["team"])
+    teams = counts.assign(_key=_owner_key(counts["owner_id"])).dropna(subset=["team"])
     teams = teams.sort_values(["_key", "n", "team"], ascending=[True, False, True], kind="stable")
     team = teams.drop_duplicates("_key").set_index("_key")["team"]
-    ids = out["_key"].to_numpy(dtype="float64")
-    out["owner_id"] = pd.array(np.where(ids < 0, np.nan, ids), dtype="Int64")
-    out = _with_measures(out, conn, cond, ["owner_id"], as_of_us)
+    ids = _owner_key(out["owner_id"]).to_numpy()
+    out = _with_measures(out, hours, "owner", [(None if i < 0 else int(i),) for i in ids])
     out["owner"] = _labels(out["owner_id"], names, UNASSIGNED)
     out["team"] = pd.Series(team.reindex(ids).to_numpy(dtype=object), dtype="str")
     return _worst_first(out, "owner")[["owner_id", "owner", "team", *MEASURES]]
@@ -264,7 +325,9 @@ class _OnePeriod:
         return {0} if self._unsettled and 0 in set(positions) else set()
 
 
-def judged_rows(conn, versions, start, end, as_of, tiles, by_owner, teams=(), owners=(), channels=()):
+def judged_rows(
+    conn, versions, start, end, as_of, tiles, by_owner, teams=(), owners=(), channels=(), grouped=None
+):
     """The clock commitments' rows of ``[start, end)`` as :func:`analytics.commitments.evaluate` returns them
     (whole, and by owner), judged as it judges them; None when ``[start, end)`` is not one period of the
     version in force at ``as_of``, or when whether the period has settled cannot be read from the facts
@@ -285,8 +348,13 @@ def judged_rows(conn, versions, start, end, as_of, tiles, by_owner, teams=(), ow
     if unfiltered is None:
         return None
     closed = end <= as_of
-    unsettled = closed and _unsettled(conn, doc, version or judging_version(versions, start, as_of),
-                                      unfiltered.id, start, end, as_of, teams, owners, channels)  # fmt: skip
+    counts = (grouped or {}).get(unfiltered.id)
+    if closed and counts is None:
+        as_of_us = int(as_of.value // 1000)
+        cond = _where(version or judging_version(versions, start, as_of), unfiltered.id, start, end, as_of_us,
+                      teams, owners, channels)  # fmt: skip
+        counts = _counts(conn, cond, ["team"], as_of_us)
+    unsettled = closed and _unsettled(doc, counts, as_of)
     run = _OnePeriod(as_of, grid, version, doc, unsettled)
     judged = version is not None and doc.period == grid_doc.period
     order = {c.id: i for i, c in enumerate(grid_doc.commitments)}
@@ -328,19 +396,18 @@ def _judged(rows: pd.DataFrame, run: _OnePeriod, group_cols: list[str]) -> pd.Da
     return out[columns].reset_index(drop=True)
 
 
-def _unsettled(conn, doc, version, commitment, start, end, as_of, teams, owners, channels) -> bool:
+def _unsettled(doc, counts: pd.DataFrame, as_of: pd.Timestamp) -> bool:
     """Whether a window of one of the period's leads is still open at ``as_of``, as evaluate reads it: on
-    each calendar, the period's last handover and the longest window of the version's commitments."""
-    c = FACTS.c
-    as_of_us = int(as_of.value // 1000)
-    cond = _where(version, commitment, start, end, as_of_us, teams, owners, channels)
-    rows = conn.execute(sa.select(c.team, sa.func.max(c.mql_us)).where(cond).group_by(c.team)).all()
+    each calendar, the period's last handover (``counts``' ``last_us`` per team) and the longest window of
+    the version's commitments."""
     default = doc.calendar_for(None)
     calendars = doc.team_calendars()
     last: dict[Any, int] = {}
-    for team, newest in rows:
-        calendar = calendars.get(team, default) if team is not None else default
-        last[calendar] = max(last.get(calendar, newest), newest)
+    for team, newest in zip(counts["team"], counts["last_us"], strict=True):
+        if newest is None or pd.isna(newest):
+            continue
+        calendar = calendars.get(team, default) if isinstance(team, str) else default
+        last[calendar] = max(last.get(calendar, int(newest)), int(newest))
     for calendar, newest in last.items():
         limits = [w for x in doc.commitments if (w := window_seconds(x, calendar)) is not None]
         moment = pd.Timestamp(newest, unit="us", tz="UTC")
