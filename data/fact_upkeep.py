@@ -15,8 +15,8 @@ first start, ``cli.py demo --if-empty``) loads the demo company without upkeep, 
 builds every fact once and marks the database (:func:`kept`); from then on every write keeps them
 current. A database upgraded from before facts existed gets them built the same way on its next start
 (or ``cli.py db facts``). A bulk load into a database that keeps facts goes :func:`deferred`: no upkeep
-per batch, one refresh of everything at its end. The Sales page reads its clock figures from them
-(:mod:`data.fact_views`) while they are :func:`current`.
+per batch, one refresh of everything at its end. With ``ACCORD_SALES_FROM_FACTS`` on, the Sales page
+reads its clock figures from them (:mod:`data.fact_views`) while they are :func:`current`.
 """
 
 from __future__ import annotations

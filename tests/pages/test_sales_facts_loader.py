@@ -8,6 +8,7 @@ import shutil
 import pandas as pd
 import pytest
 
+import settings
 from analytics.commitments import document_in_force
 from analytics.periods import period_of
 from data import fact_upkeep, fact_views, upserts
@@ -28,7 +29,8 @@ def url(demo_db_url, tmp_path) -> str:
 
 @pytest.fixture
 def clocks(monkeypatch) -> list:
-    """The SalesClock values the loader read from the facts, in order."""
+    """The SalesClock values the loader read from the facts, in order (ACCORD_SALES_FROM_FACTS on)."""
+    monkeypatch.setenv("ACCORD_SALES_FROM_FACTS", "true")
     seen = []
     read = fact_views.sales_clock
     monkeypatch.setattr(fact_views, "sales_clock", lambda *a: seen.append(read(*a)) or seen[-1])
@@ -69,3 +71,12 @@ def test_a_write_waiting_for_its_refresh_sends_the_sales_loader_to_the_frames(ur
     assert clocks == []
     fact_upkeep.after_run(engine)  # the run's end refreshes them
     assert fact_upkeep.current(engine)
+
+
+def test_the_sales_loader_reads_the_facts_only_when_asked(url, clocks, monkeypatch):
+    monkeypatch.setenv("ACCORD_SALES_FROM_FACTS", "false")  # the default
+    loaders.sales_view(**_view_key(url))
+    assert clocks == []
+    monkeypatch.setenv("ACCORD_SALES_FROM_FACTS", "maybe")
+    with pytest.raises(settings.SettingError, match="ACCORD_SALES_FROM_FACTS: expected true or false"):
+        loaders.sales_from_facts()
