@@ -11,7 +11,7 @@ import datetime as dt
 import time
 
 import settings
-from data import journal, locks, queries, syncs, transactions, upserts
+from data import fact_upkeep, journal, locks, queries, syncs, transactions, upserts
 
 DEFAULT_AGREEMENT = settings.ROOT / "agreements" / "sales-marketing.yaml"
 # The default agreement judges all history: it is in force from the start of time.
@@ -60,6 +60,10 @@ def demo_removed(engine) -> bool:
 def load_demo_if_empty(engine, leads: int | None = None, progress=None) -> bool:
     """Load the demo company when no canonical table has a row (and nobody removed it); True if it did.
 
+    Then, in a database that does not keep SLA facts yet (a new one, or one upgraded from before they
+    existed), every fact is built once and kept current from then on (:func:`data.fact_upkeep.refresh_all`):
+    the demo itself is loaded without upkeep per batch.
+
     The default agreement is saved first if there is none. The load is recorded
     in ``sync_runs`` (connector "demo") so the pages can say when the data was
     loaded; a failure is recorded too, then re-raised. Under the first-start lock (:mod:`data.locks`):
@@ -68,15 +72,17 @@ def load_demo_if_empty(engine, leads: int | None = None, progress=None) -> bool:
     """
     with locks.held(engine, locks.FIRST_START):
         ensure_default_agreement(engine)
-        if any(queries.table_counts(engine).values()) or demo_removed(engine):
-            return False
-        leads = leads or int(settings.get("ACCORD_DEMO_LEADS"))
-        try:
-            load_demo_recorded(engine, leads=leads, progress=progress)
-        except syncs.RunBusyError:  # `cli.py demo` (not under this lock) is loading it right now
-            wait_for_run(engine, "demo")
-            return False
-    return True
+        loaded = not any(queries.table_counts(engine).values()) and not demo_removed(engine)
+        if loaded:
+            leads = leads or int(settings.get("ACCORD_DEMO_LEADS"))
+            try:
+                load_demo_recorded(engine, leads=leads, progress=progress)
+            except syncs.RunBusyError:  # `cli.py demo` (not under this lock) is loading it right now
+                wait_for_run(engine, "demo")
+                return False
+        if not fact_upkeep.kept(engine):  # a new database, or one from before facts: built once, here
+            fact_upkeep.refresh_all(engine)
+    return loaded
 
 
 def load_demo_recorded(engine, **options) -> dict[str, int]:
@@ -90,7 +96,8 @@ def load_demo_recorded(engine, **options) -> dict[str, int]:
     ensure_default_agreement(engine)  # the demo is judged against the default agreement, however loaded
     run = syncs.start_run(engine, "demo", "demo")
     try:
-        with syncs.keep_alive(engine, run):
+        # No fact upkeep batch by batch: one refresh at the end, where the database keeps facts.
+        with syncs.keep_alive(engine, run), fact_upkeep.deferred(engine):
             counts = load_demo(engine, **options)
     except BaseException as exc:
         syncs.finish_run(engine, run, "failed", error=f"demo load failed: {exc!r}"[:2000])

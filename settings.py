@@ -191,6 +191,14 @@ SETTINGS: tuple[Setting, ...] = (
         "write still goes to ACCORD_DATABASE_URL (see docs/scaling.md). Default: read from ACCORD_DATABASE_URL.",
         secret=True,
     ),
+    # Scaling (issue 15): the Sales page's clock figures from the SLA facts
+    Setting(
+        "ACCORD_SALES_FROM_FACTS",
+        "false",
+        "true: the Sales page takes its follow-up, touches and disposition figures from the SLA facts "
+        "(data/fact_views.py) instead of the period's rows. Off: while the page still reads those rows "
+        "for its histogram, delays and queue, it measured slower (bench/bench_sales_facts.py).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -10,10 +10,13 @@ agreement version; a saved agreement version gets its own facts, the earlier ver
 succeeded, so a refresh that fails is tried again after the next run. Past :data:`MAX_NOTED` keys (a
 big import) the next refresh is a full one.
 
-Facts are kept only in a database that asked for them: :func:`refresh_all` (``cli.py db facts``) builds
-them and marks the database (:func:`kept`), and from then on every write keeps them current. No page reads
-them yet, so until one does, the first start and every sync and import pay nothing for them (keeping them
-doubles the first start's demo load).
+A database keeps its facts from its first start: :func:`bootstrap.load_demo_if_empty` (the app's
+first start, ``cli.py demo --if-empty``) loads the demo company without upkeep, then :func:`refresh_all`
+builds every fact once and marks the database (:func:`kept`); from then on every write keeps them
+current. A database upgraded from before facts existed gets them built the same way on its next start
+(or ``cli.py db facts``). A bulk load into a database that keeps facts goes :func:`deferred`: no upkeep
+per batch, one refresh of everything at its end. With ``ACCORD_SALES_FROM_FACTS`` on, the Sales page
+reads its clock figures from them (:mod:`data.fact_views`) while they are :func:`current`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -82,6 +87,35 @@ _LOCK = threading.Lock()
 _MARK = ("facts", "kept")  # (connector, object) of the sync_state row that says facts are kept
 
 
+_DEFERRED = threading.local()  # engines whose writes in this thread are not noted (a bulk load)
+
+
+@contextmanager
+def deferred(bind: Engine | Connection) -> Iterator[None]:
+    """Write without upkeep in this thread, then refresh every fact once (when the database keeps them).
+
+    For a bulk load (the demo company): noting and refreshing batch by batch would cost more than one
+    refresh of everything. If the block fails, the next :func:`after_run` refreshes everything.
+    """
+    key = _database(bind)
+    engines = _DEFERRED.__dict__.setdefault("engines", set())
+    engines.add(key)
+    try:
+        yield
+    except BaseException:
+        with _LOCK:
+            _PENDING.setdefault(key, Notes()).overflow()
+        raise
+    finally:
+        engines.discard(key)
+    if kept(bind):
+        refresh_all(bind)
+
+
+def _deferring(bind: Engine | Connection) -> bool:
+    return _database(bind) in _DEFERRED.__dict__.get("engines", ())
+
+
 def kept(bind: Engine | Connection) -> bool:
     """Whether this database keeps SLA facts current (:func:`refresh_all` marked it)."""
     t = SyncState.__table__
@@ -90,6 +124,13 @@ def kept(bind: Engine | Connection) -> bool:
         return bind.execute(query).first() is not None
     with transaction(bind) as conn:
         return conn.execute(query).first() is not None
+
+
+def current(bind: Engine | Connection) -> bool:
+    """Whether this database keeps SLA facts and nothing written through this process waits for a refresh."""
+    with _LOCK:
+        notes = _PENDING.get(_database(bind))
+    return kept(bind) and (notes is None or (not notes.everything and not notes.size()))
 
 
 def _keep(conn: Connection) -> None:
@@ -115,7 +156,7 @@ def touched(conn: Connection, table: str, frame: pd.DataFrame) -> None:
     Called before the write: an activity's lead is looked up as stored, so a lead it moves away from
     is refreshed too.
     """
-    if not kept(conn):
+    if _deferring(conn) or not kept(conn):
         return
     notes = _notes(conn)
     if notes.everything:
@@ -137,7 +178,7 @@ def touched(conn: Connection, table: str, frame: pd.DataFrame) -> None:
 
 def forget(conn: Connection, source: str, external_ids: list[str] | None = None) -> None:
     """Delete the facts of the stored leads of ``source`` (only ``external_ids`` when given), before they go."""
-    if not kept(conn):
+    if _deferring(conn) or not kept(conn):
         return
     leads = CANONICAL_MODELS["leads"].__table__
     mine = leads.c.source == source

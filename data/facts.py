@@ -438,7 +438,8 @@ def _quantiles(conn: Connection, where, names: list[str], groups: list, q: float
     if conn.dialect.name == "postgresql":
         query = sa.select(*groups, sa.func.percentile_cont(q).within_group(hours).label("actual"))
         rows = conn.execute(query.where(where).group_by(*groups)).all()
-        return {_key(row[:-1]): float(row[-1]) for row in rows}
+        # No group: an aggregate over no rows is one row of NULL, where SQLite's way returns nothing.
+        return {_key(row[:-1]): float(row[-1]) for row in rows if row[-1] is not None}
     partition = groups
     ranked = (
         sa.select(

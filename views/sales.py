@@ -270,25 +270,36 @@ def sales_view(
     frames: Mapping[str, pd.DataFrame],
     queue_frames: Mapping[str, pd.DataFrame],
     f: Filters,
+    clock: Any = None,
 ) -> SalesView:
     """Return the :class:`SalesView` of ``f``.
 
     ``frames`` hold the period's window and ``queue_frames`` the queue's
     (:func:`queue_window` of ``f.as_of``), both unsliced:
-    the view slices them by ``f``.
+    the view slices them by ``f``. ``clock`` (a :class:`data.fact_views.SalesClock` of ``f``, read from
+    the stored SLA facts) gives the tiles, the touches and disposition per rep and the per-rep and
+    per-team follow-up table instead of computing them from the frames (then ``evaluation`` holds only
+    the clock commitments' rows); the frames still give the per-lead detail (histogram, routing and rep
+    delays) and the queue. A week judged by a stand-in version (:func:`judging_versions`) ignores it.
     """
     versions = as_versions(versions)
     now_versions = versions  # the queue is about now, whichever period is shown
-    versions = judging_versions(versions, f)
+    judging = judging_versions(versions, f)
+    if judging is not versions or clock is None or clock.evaluation is None:
+        clock = None  # a stand-in version, or a period the facts cannot judge: the frames answer
+    versions = judging
     doc = document_in_force(versions, f.as_of)
     period = f.period_name
     selection = f.selection(frames.get("owners", pd.DataFrame()))
     said = f.selection(frames.get("owners", pd.DataFrame()), markdown=True)  # in sentences
     subtitle = f"{period} · {selection}"
     data = f.slice(frames)
-    tracked = with_tracked(versions, TRACKED_METRICS)
-    results = evaluate(tracked, data, f.period_start, f.period_end, f.as_of)
-    by_owner = evaluate(versions, data, f.period_start, f.period_end, f.as_of, by="owner")
+    if clock is None:
+        tracked = with_tracked(versions, TRACKED_METRICS)
+        results = evaluate(tracked, data, f.period_start, f.period_end, f.as_of)
+        by_owner = evaluate(versions, data, f.period_start, f.period_end, f.as_of, by="owner")
+    else:
+        results, by_owner = clock.evaluation, clock.evaluation_by_owner
     found = {m: find_commitment(doc, m) for m in SALES_METRICS}
     no_leads = f"No lead was handed over in {period} for {said}."
 
@@ -318,7 +329,12 @@ def sales_view(
         no_limit = ""
     except FollowupError as exc:  # the agreement sets no follow-up limit
         detail, no_limit = None, str(exc)
-    overall = followup_by(detail, by=None).iloc[0] if detail is not None else None
+    if detail is None:
+        overall = None
+    elif clock is not None and clock.overall is not None:
+        overall = pd.Series(clock.overall)
+    else:
+        overall = followup_by(detail, by=None).iloc[0]
     median = wording.format_value(
         None if overall is None else overall["median_hours"], "duration", short=True
     )
@@ -346,8 +362,11 @@ def sales_view(
     limit = (
         float(detail["limit_hours"].iloc[0]) if len(detail) else float(speed.metric_params().business_hours)
     )
-    per_rep = followup_by(detail, by="owner")
-    per_team = followup_by(detail, by="team")
+    if clock is not None and clock.per_rep is not None:
+        per_rep, per_team = clock.per_rep, clock.per_team
+    else:
+        per_rep = followup_by(detail, by="owner")
+        per_team = followup_by(detail, by="team")
     delays = delays_by(detail, by="team")
     speed_row = tiles[0].row
     rep_chart = rep_compliance_chart(

@@ -31,7 +31,7 @@ from analytics.baseline import FunnelAssumptions, trailing_assumptions
 from analytics.charts import tidy
 from analytics.commitments import evaluate
 from analytics.slicing import slice_frames
-from data import journal, queries, syncs
+from data import fact_upkeep, fact_views, journal, queries, syncs
 from data.engine import make_engine, read_engine, upgrade
 from data.frames import cut_window, read_window
 from views.sales import queue_window
@@ -285,19 +285,36 @@ def _view_filters(
     )
 
 
+def sales_from_facts() -> bool:
+    """ACCORD_SALES_FROM_FACTS as a bool; a value that is neither true nor false stops with the setting's name."""
+    value = (settings.get("ACCORD_SALES_FROM_FACTS") or "").strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no", "on", "off", ""):
+        raise settings.SettingError(f"ACCORD_SALES_FROM_FACTS: expected true or false, not {value!r}")
+    return value in ("true", "1", "yes", "on")
+
+
 @st.cache_resource(ttl=600, max_entries=16, show_spinner="Computing the Sales page…")
 def sales_view(
     url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
     owners: tuple = (), channels: tuple = (),
 ):  # fmt: skip
-    """views.sales.sales_view of the period [start, end) as of ``as_of``, for the chosen slice."""
+    """views.sales.sales_view of the period [start, end) as of ``as_of``, for the chosen slice.
+
+    With ACCORD_SALES_FROM_FACTS on, where the database keeps its SLA facts current, the clock figures
+    come from them (data.fact_views.sales_clock); else, or where the facts cannot answer, from the frames.
+    """
     from views.sales import sales_view as view_of
 
     queue_start, queue_end = queue_window(pd.Timestamp(as_of))
+    versions = agreement_versions(url, agreement)
+    clock = None
+    if sales_from_facts() and fact_upkeep.current(_engine_for(url)):
+        clock = fact_views.sales_clock(_reads(url), versions, pd.Timestamp(start), pd.Timestamp(end),
+                                       pd.Timestamp(as_of), teams, owners, channels)  # fmt: skip
     return _laid_out(view_of(
-        agreement_versions(url, agreement), frames(url, start, end),
+        versions, frames(url, start, end),
         frames(url, queue_start.isoformat(), queue_end.isoformat()),
-        _view_filters(period, start, end, as_of, teams, owners, channels),
+        _view_filters(period, start, end, as_of, teams, owners, channels), clock,
     ))  # fmt: skip
 
 
