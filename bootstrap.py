@@ -60,9 +60,9 @@ def demo_removed(engine) -> bool:
 def load_demo_if_empty(engine, leads: int | None = None, progress=None) -> bool:
     """Load the demo company when no canonical table has a row (and nobody removed it); True if it did.
 
-    Then, in a database that does not keep SLA facts yet (a new one, or one upgraded from before they
-    existed), every fact is built once and kept current from then on (:func:`data.fact_upkeep.refresh_all`):
-    the demo itself is loaded without upkeep per batch.
+    SLA facts are not built here: they are kept only where ``cli.py db facts`` asked for them
+    (:mod:`data.fact_upkeep`), since no page needs them by default yet and building them at a million
+    leads takes minutes.
 
     The default agreement is saved first if there is none. The load is recorded
     in ``sync_runs`` (connector "demo") so the pages can say when the data was
@@ -72,17 +72,15 @@ def load_demo_if_empty(engine, leads: int | None = None, progress=None) -> bool:
     """
     with locks.held(engine, locks.FIRST_START):
         ensure_default_agreement(engine)
-        loaded = not any(queries.table_counts(engine).values()) and not demo_removed(engine)
-        if loaded:
-            leads = leads or int(settings.get("ACCORD_DEMO_LEADS"))
-            try:
-                load_demo_recorded(engine, leads=leads, progress=progress)
-            except syncs.RunBusyError:  # `cli.py demo` (not under this lock) is loading it right now
-                wait_for_run(engine, "demo")
-                return False
-        if not fact_upkeep.kept(engine):  # a new database, or one from before facts: built once, here
-            fact_upkeep.refresh_all(engine)
-    return loaded
+        if any(queries.table_counts(engine).values()) or demo_removed(engine):
+            return False
+        leads = leads or int(settings.get("ACCORD_DEMO_LEADS"))
+        try:
+            load_demo_recorded(engine, leads=leads, progress=progress)
+        except syncs.RunBusyError:  # `cli.py demo` (not under this lock) is loading it right now
+            wait_for_run(engine, "demo")
+            return False
+    return True
 
 
 def load_demo_recorded(engine, **options) -> dict[str, int]:

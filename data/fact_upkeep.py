@@ -10,13 +10,13 @@ agreement version; a saved agreement version gets its own facts, the earlier ver
 succeeded, so a refresh that fails is tried again after the next run. Past :data:`MAX_NOTED` keys (a
 big import) the next refresh is a full one.
 
-A database keeps its facts from its first start: :func:`bootstrap.load_demo_if_empty` (the app's
-first start, ``cli.py demo --if-empty``) loads the demo company without upkeep, then :func:`refresh_all`
-builds every fact once and marks the database (:func:`kept`); from then on every write keeps them
-current. A database upgraded from before facts existed gets them built the same way on its next start
-(or ``cli.py db facts``). A bulk load into a database that keeps facts goes :func:`deferred`: no upkeep
-per batch, one refresh of everything at its end. With ``ACCORD_SALES_FROM_FACTS`` on, the Sales page
-reads its clock figures from them (:mod:`data.fact_views`) while they are :func:`current`.
+Facts are kept only in a database that asked for them: :func:`refresh_all` (``cli.py db facts``) builds
+them and marks the database (:func:`kept`), and from then on every write keeps them current. No page needs
+them by default yet (the Sales page reads its clock figures from them with ``ACCORD_SALES_FROM_FACTS`` on,
+:mod:`data.fact_views`, while they are :func:`current`; with the period's rows still read for its
+histogram, delays and queue that measured no faster), so a first start, an agreement save and every sync
+pay nothing for them until asked. A bulk load into a database that keeps facts goes :func:`deferred`: no
+upkeep per batch, one refresh of everything at its end.
 """
 
 from __future__ import annotations

@@ -38,27 +38,14 @@ def _import(engine, tmp_path, table: str, text: str, columns: dict) -> None:
     assert report.rejected == 0, report.summary()
 
 
-def test_a_first_start_loads_the_demo_without_upkeep_then_builds_every_fact_once(engine, monkeypatch):
-    noted = []
-    touched = fact_upkeep.touched
-    monkeypatch.setattr(fact_upkeep, "touched", lambda *a: noted.append(a[1]) or touched(*a))
+def test_a_first_start_loads_the_demo_without_facts_and_keeps_none_until_asked(engine, monkeypatch):
     refreshes = []
     refresh_all = fact_upkeep.refresh_all
     monkeypatch.setattr(fact_upkeep, "refresh_all", lambda bind: refreshes.append(1) or refresh_all(bind))
     assert load_demo_if_empty(engine, leads=300)
-    assert fact_upkeep.kept(engine) and len(refreshes) == 1
-    assert not fact_upkeep._PENDING.get(engine.engine)  # the load's batches noted nothing ...
-    stored = _stored(engine)
-    assert len(stored) > 0 and stored.equals(_expected(engine))  # ... and the one refresh built them all
-    assert not load_demo_if_empty(engine, leads=300) and len(refreshes) == 1  # the next start: nothing
-    assert noted  # the writes did go through upkeep's hook (and found nothing to note)
-
-
-def test_a_database_from_before_facts_gets_them_built_on_its_next_start(engine):
-    load_demo_recorded(engine, leads=300, today=TODAY)  # loaded as before facts were kept by default
-    assert not fact_upkeep.kept(engine) and _stored(engine).empty
-    assert load_demo_if_empty(engine) is False  # not empty: no demo loaded, but the facts are built
-    assert fact_upkeep.kept(engine) and _stored(engine).equals(_expected(engine))
+    assert not fact_upkeep.kept(engine) and not refreshes and _stored(engine).empty
+    assert not fact_upkeep._PENDING.get(engine.engine)  # nothing noted for a refresh nobody asked for
+    assert not load_demo_if_empty(engine, leads=300) and not refreshes  # the next start: still nothing
 
 
 def test_a_demo_load_into_a_database_that_keeps_facts_refreshes_once_at_its_end(engine, monkeypatch):
@@ -96,7 +83,7 @@ def test_a_database_keeps_facts_current_from_the_write_after_refresh_all_marks_i
 
 
 def test_a_sync_an_import_and_an_agreement_change_keep_the_facts_current(engine, tmp_path):
-    fact_upkeep.refresh_all(engine)  # the database keeps facts, as its first start makes it
+    fact_upkeep.refresh_all(engine)  # the database keeps facts, as cli.py db facts makes it
     load_demo_recorded(engine, leads=600, today=TODAY)  # a recorded run, with merges and recycled leads
     facts = _stored(engine)
     assert len(facts) > 0 and (facts["row_id"] < 0).any()
@@ -154,7 +141,7 @@ def test_a_sync_an_import_and_an_agreement_change_keep_the_facts_current(engine,
 
 
 def test_a_merge_and_a_removed_source_take_their_leads_facts_away_and_an_owner_change_moves_its_leads(engine):
-    fact_upkeep.refresh_all(engine)  # the database keeps facts, as its first start makes it
+    fact_upkeep.refresh_all(engine)  # the database keeps facts, as cli.py db facts makes it
     load_demo_recorded(engine, leads=600, today=TODAY)
     leads = queries.read_leads(engine, per_handover=False).dropna(subset=["mql_at", "owner_external_id"])
     survivor, merged = leads["external_id"].iloc[0], leads["external_id"].iloc[1]
@@ -184,7 +171,7 @@ def test_a_merge_and_a_removed_source_take_their_leads_facts_away_and_an_owner_c
 
 
 def test_too_many_touched_keys_refresh_everything_and_a_failed_refresh_is_tried_again(engine, monkeypatch):
-    fact_upkeep.refresh_all(engine)  # the database keeps facts, as its first start makes it
+    fact_upkeep.refresh_all(engine)  # the database keeps facts, as cli.py db facts makes it
     store.save(engine, DEFAULT, None, "tester", "first", as_of=pd.Timestamp("2026-03-16", tz="UTC"))
     frames = read_window(engine, pd.Timestamp("2020-01-01", tz="UTC"), pd.Timestamp("2030-01-01", tz="UTC"))
     assert frames["leads"].empty

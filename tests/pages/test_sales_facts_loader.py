@@ -1,5 +1,5 @@
 """The Sales page's loader reads its clock figures from the SLA facts where the database keeps them current
-(the demo's first start makes it so), and from the frames where it does not; both views are the same."""
+(``cli.py db facts`` makes it so), and from the frames where it does not; both views are the same."""
 
 from __future__ import annotations
 
@@ -20,9 +20,13 @@ from tests.views.test_sales_facts import assert_same_view
 
 @pytest.fixture
 def url(demo_db_url, tmp_path) -> str:
-    """A copy of the demo database of this test alone (so the caches, keyed on the URL, start empty)."""
+    """A copy of the demo database of this test alone (so the caches, keyed on the URL, start empty), keeping
+    its SLA facts as ``cli.py db facts`` makes it."""
     path = tmp_path / "accord.db"
     shutil.copy(demo_db_url.removeprefix("sqlite:///"), path)
+    engine = make_engine(f"sqlite:///{path}")
+    fact_upkeep.refresh_all(engine)
+    engine.dispose()
     yield f"sqlite:///{path}"
     loaders.clear()
 
@@ -50,7 +54,7 @@ def _view_key(url: str, **slice_) -> dict:
 def test_the_sales_loader_reads_the_clock_from_the_facts_and_shows_what_the_frames_show(
     url, clocks, monkeypatch, slice_
 ):
-    assert fact_upkeep.current(make_engine(url))  # the first start built them
+    assert fact_upkeep.current(make_engine(url))  # the fixture built them
     key = _view_key(url, **slice_)
     from_facts = loaders.sales_view(**key)
     assert len(clocks) == 1 and clocks[0] is not None and clocks[0].evaluation is not None
