@@ -225,13 +225,14 @@ def funnel_chart(
 def trend_chart(rows: pd.DataFrame, *, title: str, currency: str | None = None) -> go.Figure:
     """Return one commitment's actual per period as bars coloured by status, with the target per period.
 
-    ``rows`` are ``evaluate`` rows of one commitment without breakdown. The
-    target is drawn as a step line, so a target changed by a new version shows
+    ``rows`` are ``evaluate`` rows of one commitment without breakdown, one per period: a later version may
+    measure the same metric under another id (:func:`analytics.commitments.rows_for` gives each period the
+    row of its own version). The target is drawn as a step line, so a target changed by a new version shows
     where it changed. Rates are shown in percent.
     """
     _require(rows, ["period", "actual", "target", "status", "kind", "unit"], "trend chart")
-    if "commitment" in rows and rows["commitment"].nunique() > 1:
-        raise ChartError("trend chart: give the rows of one commitment")
+    if rows["period"].duplicated().any() or ("metric" in rows and rows["metric"].nunique() > 1):
+        raise ChartError("trend chart: give the rows of one commitment, one per period")
     rows = rows.sort_values("period_start") if "period_start" in rows else rows
     kind = str(rows["kind"].iloc[0]) if len(rows) else "count"
     scale = 100.0 if kind == "rate" else 1.0

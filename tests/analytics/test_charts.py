@@ -129,8 +129,13 @@ def test_trend_chart_colours_bars_by_status_and_steps_the_target():
     bars, target = fig.data
     assert list(bars.y) == [100.0, 0.0] and list(bars.marker.color) == [GREEN, RED]
     assert list(target.y) == [50.0, 50.0] and target.line.shape == "hvh"
-    with pytest.raises(ChartError, match="one commitment"):
+    with pytest.raises(ChartError, match="one commitment, one per period"):
         trend_chart(pd.concat([rows, rows.assign(commitment="other")]), title="x")
+    # A later version measuring the same metric under another id continues the one series.
+    renamed = rows.assign(commitment=["speed", "speed-to-lead"])
+    assert list(trend_chart(renamed, title="Speed to lead").data[0].y) == [100.0, 0.0]
+    with pytest.raises(ChartError, match="one commitment"):
+        trend_chart(renamed.assign(metric=["followed_up_within", "mql_count"]), title="x")
 
 
 def test_axis_titles_and_missing_columns():

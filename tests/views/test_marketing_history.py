@@ -92,3 +92,22 @@ def test_the_view_from_the_sql_history_equals_the_view_from_history_frames(demo_
             assert_same(from_sql, from_frames, f"view as of {as_of}, slice {sliced}")
             assert_same(from_sql.figures(), from_frames.figures(), f"figures as of {as_of}, slice {sliced}")
             assert len(from_sql.trend) >= 12 and from_sql.trend["n"].sum() > 0
+
+
+def test_a_conversion_commitment_renamed_by_a_later_version_draws_one_trend(demo_db_url):
+    """v1 measures the conversion as "mql-sql", v2 and v3 as "conversion": the trend runs across both ids,
+    one bar per period, from the SQL history as from the frames."""
+    engine = make_engine(demo_db_url)
+    versions = _versions(first=(CONVERSION % (0.25, "{}")).replace("id: conversion", "id: mql-sql"))
+    as_of = queries.read_leads(engine, columns=["mql_at"])["mql_at"].max()
+    doc = document_in_force(versions, as_of)
+    history_start = period_of(as_of - pd.DateOffset(months=14), doc.period, doc.timezone)["period_start"]
+    f = filters_for(versions, as_of)
+    frames = read_window(engine, f.period_start, f.period_end)
+    history = aggregates.history_figures(engine, versions, f, history_start)
+    view = marketing_view(versions, frames, history, f, history_start)
+    assert {"mql-sql", "conversion"} <= set(view.trend["commitment"])
+    assert not view.trend["period"].duplicated().any() and view.trend_chart is not None
+    assert list(view.trend_chart.data[0].x) == list(view.trend["period"])
+    window = history_window(doc, history_start, f.period_start, f.period_end, f.as_of)
+    assert_same(view, marketing_view(versions, frames, read_window(engine, *window), f, history_start))
