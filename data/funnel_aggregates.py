@@ -1,0 +1,371 @@
+"""The Funnel page's history answered by the database: cohorts, pipeline and won revenue per period.
+
+Reading 15 periods of leads, deals and activities into pandas for the Funnel page costs ~16 s at a million
+leads; these aggregate queries (SQLAlchemy Core, the same on SQLite and PostgreSQL) return a row per period
+instead. They follow the pandas engine's rules as :mod:`data.aggregates` does (whose building blocks they
+reuse: handover windows of recycled leads, archived rows left out, everything known by as_of, periods
+bucketed by boundaries computed in Python in the agreement's timezone):
+
+- a cohort row is a handover (:func:`analytics.funnel.lead_stages`): opportunity once a deal of it (of its
+  handover's window) exists by as_of, at the first one's ``created_at``; won once one of them was won by
+  as_of, at the first such ``closed_at``; SQL when its ``sql_at`` is known by as_of or it has a deal;
+- median days between stages: over the handovers where both stage times are known, negative as 0. SQLite
+  has no percentile function, so both databases use the same workaround: the values of each period are
+  numbered in order (``row_number``) and only the one or two middle ones are averaged (what
+  ``percentile_cont(0.5)`` and ``pandas.median`` return);
+- deals: sourced pipeline sums the deals created in a period whose lead (of that window) was handed over by
+  as_of, won revenue the deals won and closed in a period by as_of (a missing amount counts 0).
+
+The slice (team, owner, channel) of the cohorts is applied in the query (a median cannot be combined from
+groups); the deal sums are grouped by channel, segment and owner key so the slice and a commitment's
+filters are applied in pandas on the small result, as :mod:`data.aggregates` does.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
+
+from analytics.commitments import as_versions, document_in_force, with_tracked
+from analytics.funnel_history import DAYS, FunnelHistory, cohort_frame, slice_target, summed_rows
+from analytics.periods import period_grid
+from analytics.slicing import Slice
+from data import queries
+from data.aggregates import (
+    _at,
+    _bucket,
+    _handover_windows,
+    _in_slice,
+    _in_window,
+    _live_lead,
+    _multi,
+    _passes,
+    _resolved,
+    owner_keys,
+)
+from data.models import CANONICAL_MODELS
+from data.transactions import transaction
+
+REVENUE_METRICS = ("sourced_pipeline", "won_revenue")
+DEAL_GROUPS = ("metric", "pos", "channel", "segment", "source", "owner_external_id")
+EVERYONE = Slice()  # no slice
+_PAIRS = (("mql", "sql"), ("sql", "opp"), ("opp", "won"))  # the stage times each of DAYS is between
+
+
+def _days(later, earlier, dialect: str):
+    """Calendar days from ``earlier`` to ``later`` (epoch µs on SQLite, timestamptz on PostgreSQL)."""
+    if dialect == "sqlite":
+        return (type_coerce(later, BigInteger) - type_coerce(earlier, BigInteger)) / 86_400_000_000.0
+    return func.extract("epoch", later - earlier) / 86_400.0
+
+
+def _slice_condition(selection: Slice, keys: pd.DataFrame, channel, source, owner_key):
+    """Whether a row (its ``channel``, ``source`` and ``owner_key`` columns) is in ``selection``, or None (all).
+
+    Team and owner are those of the person the owner key belongs to (``keys``: :func:`owner_keys`); a
+    missing value never matches.
+    """
+    conditions = []
+    for chosen, column in ((selection.teams, "team"), (selection.owners, "id")):
+        if chosen:
+            mine = keys[keys[column].isin(list(chosen)).to_numpy(bool, na_value=False)]
+            per_source = mine.groupby("source")["external_id"].agg(list)
+            conditions.append(
+                or_(*(and_(source == s, owner_key.in_(ids)) for s, ids in per_source.items()))
+                if len(per_source)
+                else false()
+            )
+    if selection.channels:
+        conditions.append(channel.in_(list(selection.channels)))
+    return and_(*conditions) if conditions else None
+
+
+def _handover_stages(bounds, as_of):
+    """One row per handover in [bounds[0], bounds[-1]) known by as_of: the lead's channel, source and owner key,
+    ``mql``, ``sql`` (its sql_at by as_of), ``opp`` and ``won`` (first deal created / won), ``deals`` (> 0:
+    it has a deal)."""
+    lead, deal = CANONICAL_MODELS["leads"].__table__, CANONICAL_MODELS["deals"].__table__
+    lo, hi = bounds[0], bounds[-1]
+    deal_live = and_(
+        deal.c.archived.isnot(True), or_(deal.c.created_at.is_(None), deal.c.created_at <= _at(as_of))
+    )
+    won_by = and_(deal.c.is_won.is_(True), deal.c.closed_at.isnot(None), deal.c.closed_at <= _at(as_of))
+    per_lead = (
+        select(
+            deal.c.source,
+            deal.c.lead_external_id,
+            func.min(deal.c.created_at).label("opp"),
+            func.min(case((won_by, deal.c.closed_at), else_=null())).label("won"),
+            func.count().label("deals"),
+        )
+        .where(deal_live, deal.c.lead_external_id.isnot(None))
+        .group_by(deal.c.source, deal.c.lead_external_id)
+        .subquery("per_lead")
+    )
+    multi = _multi()
+    plain = (
+        select(
+            lead.c.channel,
+            lead.c.source,
+            lead.c.owner_external_id,
+            lead.c.mql_at.label("mql"),
+            case((lead.c.sql_at <= _at(as_of), lead.c.sql_at), else_=null()).label("sql"),
+            per_lead.c.opp,
+            per_lead.c.won,
+            func.coalesce(per_lead.c.deals, 0).label("deals"),
+        )
+        .outerjoin(
+            multi, and_(multi.c.source == lead.c.source, multi.c.lead_external_id == lead.c.external_id)
+        )
+        .outerjoin(
+            per_lead,
+            and_(per_lead.c.source == lead.c.source, per_lead.c.lead_external_id == lead.c.external_id),
+        )
+        .where(
+            multi.c.source.is_(None),
+            lead.c.mql_at >= _at(lo),
+            lead.c.mql_at < _at(hi),
+            lead.c.mql_at <= _at(as_of),
+            _live_lead(lead, as_of),
+        )
+    )
+    w = _handover_windows(multi)
+    own_sql = func.coalesce(w.c.sql_at, case((_in_window(lead.c.sql_at, w), lead.c.sql_at), else_=null()))
+    # A deal without created_at belongs to the first handover, as data.handovers.assign gives it.
+    of_handover = and_(
+        deal.c.source == lead.c.source,
+        deal.c.lead_external_id == lead.c.external_id,
+        deal_live,
+        or_(_in_window(deal.c.created_at, w), and_(deal.c.created_at.is_(None), w.c.rank == 1)),
+    )
+    repeat = (
+        select(
+            lead.c.channel,
+            lead.c.source,
+            lead.c.owner_external_id,
+            w.c.mql_at.label("mql"),
+            case((own_sql <= _at(as_of), own_sql), else_=null()).label("sql"),
+            select(func.min(deal.c.created_at)).where(of_handover).scalar_subquery().label("opp"),
+            select(func.min(deal.c.closed_at)).where(of_handover, won_by).scalar_subquery().label("won"),
+            case((exists().where(of_handover), 1), else_=0).label("deals"),
+        )
+        .join(lead, and_(lead.c.source == w.c.source, lead.c.external_id == w.c.lead_external_id))
+        .where(w.c.mql_at >= _at(lo), w.c.mql_at < _at(hi), w.c.mql_at <= _at(as_of), _live_lead(lead, as_of))
+    )
+    return union_all(plain, repeat)
+
+
+def cohort_figures(
+    bind: Engine | Connection, bounds, as_of, selection: Slice = EVERYONE, keys: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (counts, medians) of the handover cohorts of each period of ``bounds`` (n + 1 UTC instants).
+
+    counts: one row per period with handovers: ``pos`` (0 = the first period), ``mql``, ``sql``,
+    ``opportunity``, ``won`` (handovers that reached each stage by as_of); medians: ``pos`` and the
+    :data:`analytics.funnel_history.DAYS` columns (NaN: no handover with both times). ``selection``: the
+    slice, resolved with ``keys`` (:func:`owner_keys`, read when not given).
+    """
+    with transaction(bind) as conn:
+        dialect = conn.dialect.name
+        rows = _handover_stages(bounds, as_of).cte("stages")
+        where = None
+        if selection:
+            keys = owner_keys(conn) if keys is None else keys
+            where = _slice_condition(selection, keys, rows.c.channel, rows.c.source, rows.c.owner_external_id)
+        pos = _bucket(rows.c.mql, bounds)
+        has_deal = rows.c.deals > 0
+        counts = select(
+            pos.label("pos"),
+            func.count().label("mql"),
+            func.sum(case((or_(rows.c.sql.isnot(None), has_deal), 1), else_=0)).label("sql"),
+            func.sum(case((has_deal, 1), else_=0)).label("opportunity"),
+            func.sum(case((rows.c.won.isnot(None), 1), else_=0)).label("won"),
+        ).group_by(pos)
+        if where is not None:
+            counts = counts.where(where)
+        spans = []
+        for i, (a, b) in enumerate(_PAIRS):
+            later, earlier = getattr(rows.c, b), getattr(rows.c, a)
+            days = _days(later, earlier, dialect)
+            span = select(
+                literal(i).label("pair"),
+                pos.label("pos"),
+                case((days < 0, 0.0), else_=days).label("days"),
+            ).where(later.isnot(None), earlier.isnot(None))
+            spans.append(span.where(where) if where is not None else span)
+        values = union_all(*spans).subquery("spans")
+        part = {"partition_by": (values.c.pair, values.c.pos), "order_by": values.c.days}
+        ranked = select(
+            values.c.pair,
+            values.c.pos,
+            values.c.days,
+            func.row_number().over(**part).label("rn"),
+            func.count().over(partition_by=(values.c.pair, values.c.pos)).label("cnt"),
+        ).subquery("ranked")
+        # The middle value (odd count) or the two middle ones (even count): (cnt + 1) / 2 and (cnt + 2) / 2.
+        middle = (
+            select(ranked.c.pair, ranked.c.pos, func.avg(ranked.c.days).label("days"))
+            .where(
+                ranked.c.pos.isnot(None),
+                ranked.c.rn.in_([(ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2]),
+            )
+            .group_by(ranked.c.pair, ranked.c.pos)
+        )
+        found = pd.DataFrame(conn.execute(counts).all(), columns=["pos", "mql", "sql", "opportunity", "won"])
+        medians = pd.DataFrame(conn.execute(middle).all(), columns=["pair", "pos", "days"])
+    found = found[found["pos"].notna()].astype("int64").reset_index(drop=True)
+    medians = medians.astype({"pair": "int64", "pos": "int64", "days": "float64"})
+    wide = medians.pivot(index="pos", columns="pair", values="days").reindex(columns=range(len(DAYS)))
+    wide.columns = list(DAYS)
+    return found, wide.reset_index()
+
+
+def deal_sums(bind: Engine | Connection, bounds, as_of) -> pd.DataFrame:
+    """Return the sourced and won deals of each period of ``bounds`` (n + 1 UTC instants) known at ``as_of``.
+
+    One row per (``metric``, ``pos``, ``channel``, ``segment``, ``source``, ``owner_external_id``):
+    ``deals`` and ``amount`` (their sum, a missing amount 0). ``sourced_pipeline``: deals created in the
+    period whose lead (of its handover window) was handed over by as_of; ``won_revenue``: deals won and
+    closed in the period by as_of. Channel and segment are the lead's when it exists by as_of (the
+    channel then the deal's own), the owner key the deal's own.
+    """
+    lead, deal = CANONICAL_MODELS["leads"].__table__, CANONICAL_MODELS["deals"].__table__
+    multi = _multi()
+    known = and_(lead.c.id.isnot(None), _live_lead(lead, as_of))
+    # The window holding a deal starts at or before its creation, unless it precedes the first handover.
+    handed = case((multi.c.source.isnot(None), multi.c.first_mql), else_=lead.c.mql_at)
+
+    def rows(metric: str, at, *conditions):
+        return (
+            select(
+                literal(metric).label("metric"),
+                _bucket(at, bounds).label("pos"),
+                case((known, lead.c.channel), else_=deal.c.channel).label("channel"),
+                case((known, lead.c.segment), else_=null()).label("segment"),
+                deal.c.source,
+                deal.c.owner_external_id,
+                func.coalesce(deal.c.amount, 0.0).label("amount"),
+            )
+            .select_from(deal)
+            .outerjoin(
+                lead, and_(lead.c.source == deal.c.source, lead.c.external_id == deal.c.lead_external_id)
+            )
+            .outerjoin(
+                multi, and_(multi.c.source == lead.c.source, multi.c.lead_external_id == lead.c.external_id)
+            )
+            .where(
+                at >= _at(bounds[0]),
+                at < _at(bounds[-1]),
+                at <= _at(as_of),
+                deal.c.archived.isnot(True),
+                or_(deal.c.created_at.is_(None), deal.c.created_at <= _at(as_of)),
+                *conditions,
+            )
+        )
+
+    both = union_all(
+        rows("sourced_pipeline", deal.c.created_at, known, handed <= _at(as_of)),
+        rows("won_revenue", deal.c.closed_at, deal.c.is_won.is_(True)),
+    ).subquery("deals")
+    group = [getattr(both.c, c) for c in DEAL_GROUPS]
+    query = select(*group, func.count().label("deals"), func.sum(both.c.amount).label("amount")).group_by(
+        *group
+    )
+    with transaction(bind) as conn:
+        found = conn.execute(query).all()
+    frame = pd.DataFrame(found, columns=[*DEAL_GROUPS, "deals", "amount"])
+    frame = frame[frame["pos"].notna()]
+    return frame.astype(
+        {"metric": "str", "pos": "int64", "channel": "str", "segment": "str", "source": "str",
+         "owner_external_id": "str", "deals": "int64", "amount": "float64"}
+    ).reset_index(drop=True)  # fmt: skip
+
+
+def won_missing(
+    bind: Engine | Connection,
+    start,
+    end,
+    as_of,
+    selection: Slice = EVERYONE,
+    keys: pd.DataFrame | None = None,
+) -> tuple[int, int]:
+    """Return (won deals closed in [start, end) by as_of without an amount, all those won deals) of the slice:
+    ``views.funnel.won_without_amount`` of the sliced deals (a deal's channel its lead's when it has one)."""
+    lead, deal = CANONICAL_MODELS["leads"].__table__, CANONICAL_MODELS["deals"].__table__
+    channel = case((lead.c.id.isnot(None), lead.c.channel), else_=deal.c.channel)
+    query = (
+        select(func.count(), func.sum(case((deal.c.amount.is_(None), 1), else_=0)))
+        .select_from(deal)
+        .outerjoin(lead, and_(lead.c.source == deal.c.source, lead.c.external_id == deal.c.lead_external_id))
+        .where(
+            deal.c.is_won.is_(True),
+            deal.c.closed_at >= _at(start),
+            deal.c.closed_at < _at(end),
+            deal.c.closed_at <= _at(as_of),
+            deal.c.archived.isnot(True),
+        )
+    )
+    with transaction(bind) as conn:
+        if selection:
+            keys = owner_keys(conn) if keys is None else keys
+            query = query.where(
+                _slice_condition(selection, keys, channel, deal.c.source, deal.c.owner_external_id)
+            )
+        won, blank = conn.execute(query).one()
+    return int(blank or 0), int(won or 0)
+
+
+def funnel_history(bind: Engine | Connection, versions, f, history_start) -> FunnelHistory:
+    """Return the :class:`~analytics.funnel_history.FunnelHistory` of filters ``f`` (a ``views.filters.Filters``)
+    from aggregate queries: what ``views.funnel.history_from_frames`` computes from frames."""
+    versions = as_versions(versions)
+    doc = document_in_force(versions, f.as_of)
+    grid = period_grid(doc.period, doc.timezone, history_start, f.period_end)
+    grid = grid[grid["period_start"] <= f.as_of].reset_index(drop=True)
+    owners = queries.read_owners(bind)
+    if grid.empty:
+        return FunnelHistory(
+            owners, cohort_frame(grid, pd.DataFrame({"pos": []}), pd.DataFrame()), {}, (0, 0)
+        )
+    bounds = [*grid["period_start"], grid["period_end"].iloc[-1]]
+    selection = Slice(tuple(f.teams), tuple(int(o) for o in f.owners), tuple(f.channels))
+    keys = owner_keys(bind)
+    counts, medians = cohort_figures(bind, bounds, f.as_of, selection, keys)
+    cohorts = cohort_frame(grid, counts, medians)
+
+    sums = _resolved(deal_sums(bind, bounds, f.as_of), keys)
+    sums = sums[_in_slice(sums, f)].reset_index(drop=True)
+    tracked = with_tracked(versions, REVENUE_METRICS)
+    revenue = {}
+    for metric in REVENUE_METRICS:
+        mine = sums[sums["metric"] == metric]
+        by_filters: dict = {}
+
+        def summed(commitment, mine=mine, by_filters=by_filters) -> pd.DataFrame:
+            key = tuple((name, tuple(values)) for name, values in commitment.filters.items())
+            if key not in by_filters:
+                rows = mine[_passes(mine, key, owners)]
+                by_filters[key] = rows.groupby("pos").agg(n=("deals", "sum"), actual=("amount", "sum"))
+            return by_filters[key]
+
+        revenue[metric] = summed_rows(
+            tracked, metric, history_start, f.period_end, f.as_of, summed,
+            lambda c: slice_target(c, selection, owners),
+        )  # fmt: skip
+    missing = won_missing(bind, f.period_start, f.period_end, f.as_of, selection, keys)
+    return FunnelHistory(owners, cohorts, revenue, missing)
