@@ -42,6 +42,7 @@ from sqlalchemy import (
 )
 
 from analytics.commitments import as_versions, document_in_force, with_tracked
+from analytics.funnel import STAGES
 from analytics.funnel_history import DAYS, FunnelHistory, cohort_frame, slice_target, summed_rows
 from analytics.periods import period_grid
 from analytics.slicing import Slice
@@ -339,9 +340,8 @@ def funnel_history(bind: Engine | Connection, versions, f, history_start) -> Fun
     grid = grid[grid["period_start"] <= f.as_of].reset_index(drop=True)
     owners = queries.read_owners(bind)
     if grid.empty:
-        return FunnelHistory(
-            owners, cohort_frame(grid, pd.DataFrame({"pos": []}), pd.DataFrame()), {}, (0, 0)
-        )
+        none = pd.DataFrame({c: pd.Series(dtype="int64") for c in ("pos", *STAGES)})
+        return FunnelHistory(owners, cohort_frame(grid, none, pd.DataFrame()), {}, (0, 0))
     bounds = [*grid["period_start"], grid["period_end"].iloc[-1]]
     selection = Slice(tuple(f.teams), tuple(int(o) for o in f.owners), tuple(f.channels))
     keys = owner_keys(bind)

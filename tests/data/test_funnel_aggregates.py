@@ -43,13 +43,15 @@ CHANGED = """    target: 4000000
     filters: {channel: [Paid Search, Organic Search]}"""
 
 
-def _versions(text: str = DEFAULT, effective: str = "2026-02-01") -> list[AgreementVersion]:
+def _versions(
+    changed: str = CHANGED, effective: str = "2026-02-01", text: str = DEFAULT
+) -> list[AgreementVersion]:
     first = parse_agreement(text)
     second = parse_agreement(
         text.replace(
             "    target: 5000000\n    description: Deals opened from marketing leads add up to EUR 5M of pipeline "
             "a month.",
-            CHANGED,
+            changed,
         )
     )
     assert second.commitments != first.commitments
