@@ -183,32 +183,35 @@ def cohort_figures(
     """
     with transaction(bind) as conn:
         dialect = conn.dialect.name
-        rows = _handover_stages(bounds, as_of).cte("stages")
-        where = None
+        handed = _handover_stages(bounds, as_of).subquery("handed")
+        query = select(*handed.c, _bucket(handed.c.mql, bounds).label("pos"))
         if selection:
             keys = owner_keys(conn) if keys is None else keys
-            where = _slice_condition(selection, keys, rows.c.channel, rows.c.source, rows.c.owner_external_id)
-        pos = _bucket(rows.c.mql, bounds)
+            query = query.where(
+                _slice_condition(
+                    selection, keys, handed.c.channel, handed.c.source, handed.c.owner_external_id
+                )
+            )
+        # Computed once for the counts and the three medians (a CTE is otherwise evaluated where it is used).
+        rows = query.cte("stages").prefix_with("MATERIALIZED")
         has_deal = rows.c.deals > 0
         counts = select(
-            pos.label("pos"),
-            func.count().label("mql"),
-            func.sum(case((or_(rows.c.sql.isnot(None), has_deal), 1), else_=0)).label("sql"),
-            func.sum(case((has_deal, 1), else_=0)).label("opportunity"),
-            func.sum(case((rows.c.won.isnot(None), 1), else_=0)).label("won"),
-        ).group_by(pos)
-        if where is not None:
-            counts = counts.where(where)
+            literal(-1).label("pair"),
+            rows.c.pos,
+            func.count().label("a"),
+            func.sum(case((or_(rows.c.sql.isnot(None), has_deal), 1), else_=0)).label("b"),
+            func.sum(case((has_deal, 1), else_=0)).label("c"),
+            func.sum(case((rows.c.won.isnot(None), 1), else_=0)).label("d"),
+        ).group_by(rows.c.pos)
         spans = []
         for i, (a, b) in enumerate(_PAIRS):
             later, earlier = getattr(rows.c, b), getattr(rows.c, a)
             days = _days(later, earlier, dialect)
-            span = select(
-                literal(i).label("pair"),
-                pos.label("pos"),
-                case((days < 0, 0.0), else_=days).label("days"),
-            ).where(later.isnot(None), earlier.isnot(None))
-            spans.append(span.where(where) if where is not None else span)
+            spans.append(
+                select(
+                    literal(i).label("pair"), rows.c.pos, case((days < 0, 0.0), else_=days).label("days")
+                ).where(later.isnot(None), earlier.isnot(None))
+            )
         values = union_all(*spans).subquery("spans")
         part = {"partition_by": (values.c.pair, values.c.pos), "order_by": values.c.days}
         ranked = select(
@@ -220,20 +223,21 @@ def cohort_figures(
         ).subquery("ranked")
         # The middle value (odd count) or the two middle ones (even count): (cnt + 1) / 2 and (cnt + 2) / 2.
         middle = (
-            select(ranked.c.pair, ranked.c.pos, func.avg(ranked.c.days).label("days"))
-            .where(
-                ranked.c.pos.isnot(None),
-                ranked.c.rn.in_([(ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2]),
-            )
+            select(ranked.c.pair, ranked.c.pos, func.avg(ranked.c.days), null(), null(), null())
+            .where(ranked.c.rn.in_([(ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2]))
             .group_by(ranked.c.pair, ranked.c.pos)
         )
-        found = pd.DataFrame(conn.execute(counts).all(), columns=["pos", "mql", "sql", "opportunity", "won"])
-        medians = pd.DataFrame(conn.execute(middle).all(), columns=["pair", "pos", "days"])
-    found = found[found["pos"].notna()].astype("int64").reset_index(drop=True)
-    medians = medians.astype({"pair": "int64", "pos": "int64", "days": "float64"})
-    wide = medians.pivot(index="pos", columns="pair", values="days").reindex(columns=range(len(DAYS)))
+        found = pd.DataFrame(
+            conn.execute(union_all(counts, middle)).all(), columns=["pair", "pos", "a", "b", "c", "d"]
+        )
+    found = found[found["pos"].notna()]
+    is_count = found["pair"] == -1
+    counts = found[is_count].drop(columns="pair").astype("int64")
+    counts.columns = ["pos", "mql", "sql", "opportunity", "won"]
+    medians = found[~is_count][["pair", "pos", "a"]].astype({"pair": "int64", "pos": "int64", "a": "float64"})
+    wide = medians.pivot(index="pos", columns="pair", values="a").reindex(columns=range(len(DAYS)))
     wide.columns = list(DAYS)
-    return found, wide.reset_index()
+    return counts.reset_index(drop=True), wide.reset_index()
 
 
 def deal_sums(bind: Engine | Connection, bounds, as_of) -> pd.DataFrame:
