@@ -75,6 +75,15 @@ def _days(later, earlier, dialect: str):
     return func.extract("epoch", later - earlier) / 86_400.0
 
 
+def _scanned(column, dialect: str):
+    """``column`` for a range condition that SQLite answers with a scan, not the column's index.
+
+    SQLite has no statistics to tell it that 15 periods hold most rows: reading them through the index
+    costs 2.5x a scan at a million leads; ``+ 0`` keeps it to the scan (PostgreSQL's planner chooses).
+    """
+    return type_coerce(column, BigInteger) + 0 if dialect == "sqlite" else column
+
+
 def _position(column, bounds, first: int = 0):
     """The position of ``column``'s period among ``bounds`` (n + 1 instants), for a value known to lie in
     [bounds[0], bounds[-1]): nested CASEs halving the periods, about log2(n) comparisons a row where
@@ -140,9 +149,7 @@ def _handover_stages(bounds, as_of, dialect: str):
     multi = _multi()
     no_time = cast(null(), UTCDateTime())
     sql_at = case((lead.c.sql_at <= _at(as_of), lead.c.sql_at), else_=null())
-    # SQLite has no statistics to tell it the periods hold most leads: reading them through the mql_at index
-    # costs 2.5x a scan at a million leads; "+ 0" keeps it to the scan (PostgreSQL's planner chooses).
-    mql_at = lead.c.mql_at if dialect != "sqlite" else type_coerce(lead.c.mql_at, BigInteger) + 0
+    mql_at = _scanned(lead.c.mql_at, dialect)
     handed_once = (
         multi.c.source.is_(None),
         mql_at >= _at(lo),
@@ -322,9 +329,9 @@ def deal_sums(bind: Engine | Connection, bounds, as_of) -> pd.DataFrame:
                 multi, and_(multi.c.source == lead.c.source, multi.c.lead_external_id == lead.c.external_id)
             )
             .where(
-                at >= _at(bounds[0]),
-                at < _at(bounds[-1]),
-                at <= _at(as_of),
+                _scanned(at, bind.dialect.name) >= _at(bounds[0]),
+                _scanned(at, bind.dialect.name) < _at(bounds[-1]),
+                _scanned(at, bind.dialect.name) <= _at(as_of),
                 deal.c.archived.isnot(True),
                 or_(deal.c.created_at.is_(None), deal.c.created_at <= _at(as_of)),
                 *conditions,
