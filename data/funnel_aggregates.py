@@ -53,7 +53,6 @@ from data.aggregates import (
     _handover_windows,
     _in_slice,
     _in_window,
-    _live_lead,
     _multi,
     _passes,
     _resolved,
@@ -82,6 +81,14 @@ def _scanned(column, dialect: str):
     costs 2.5x a scan at a million leads; ``+ 0`` keeps it to the scan (PostgreSQL's planner chooses).
     """
     return type_coerce(column, BigInteger) + 0 if dialect == "sqlite" else column
+
+
+def _existing(table, as_of, dialect: str):
+    """Rows of ``table`` (leads or deals) not archived and created by as_of (or undated), as
+    :func:`data.aggregates._live_lead` says, with :func:`_scanned` instants: ``created_at IS NULL OR ...``
+    otherwise sends SQLite through the created_at index twice (a MULTI-INDEX OR over most of the table)."""
+    created = _scanned(table.c.created_at, dialect)
+    return and_(table.c.archived.isnot(True), or_(table.c.created_at.is_(None), created <= _at(as_of)))
 
 
 def _position(column, bounds, first: int = 0):
@@ -131,9 +138,7 @@ def _handover_stages(bounds, as_of, dialect: str):
     """
     lead, deal = CANONICAL_MODELS["leads"].__table__, CANONICAL_MODELS["deals"].__table__
     lo, hi = bounds[0], bounds[-1]
-    deal_live = and_(
-        deal.c.archived.isnot(True), or_(deal.c.created_at.is_(None), deal.c.created_at <= _at(as_of))
-    )
+    deal_live = _existing(deal, as_of, dialect)
     won_by = and_(deal.c.is_won.is_(True), deal.c.closed_at.isnot(None), deal.c.closed_at <= _at(as_of))
     per_lead = (
         select(
@@ -155,7 +160,7 @@ def _handover_stages(bounds, as_of, dialect: str):
         mql_at >= _at(lo),
         mql_at < _at(hi),
         mql_at <= _at(as_of),
-        _live_lead(lead, as_of),
+        _existing(lead, as_of, dialect),
     )
     of_multi = and_(multi.c.source == lead.c.source, multi.c.lead_external_id == lead.c.external_id)
     keys = (lead.c.channel, lead.c.source, lead.c.owner_external_id)
@@ -221,7 +226,12 @@ def _handover_stages(bounds, as_of, dialect: str):
             case((won_at.isnot(None), 1), else_=0).label("w"),
         )
         .join(lead, and_(lead.c.source == w.c.source, lead.c.external_id == w.c.lead_external_id))
-        .where(w.c.mql_at >= _at(lo), w.c.mql_at < _at(hi), w.c.mql_at <= _at(as_of), _live_lead(lead, as_of))
+        .where(
+            w.c.mql_at >= _at(lo),
+            w.c.mql_at < _at(hi),
+            w.c.mql_at <= _at(as_of),
+            _existing(lead, as_of, dialect),
+        )
     )
     return union_all(plain, with_deals, repeat)
 
@@ -305,8 +315,9 @@ def deal_sums(bind: Engine | Connection, bounds, as_of) -> pd.DataFrame:
     channel then the deal's own), the owner key the deal's own.
     """
     lead, deal = CANONICAL_MODELS["leads"].__table__, CANONICAL_MODELS["deals"].__table__
+    dialect = bind.dialect.name
     multi = _multi()
-    known = and_(lead.c.id.isnot(None), _live_lead(lead, as_of))
+    known = and_(lead.c.id.isnot(None), _existing(lead, as_of, dialect))
     # The window holding a deal starts at or before its creation, unless it precedes the first handover.
     handed = case((multi.c.source.isnot(None), multi.c.first_mql), else_=lead.c.mql_at)
 
@@ -329,11 +340,10 @@ def deal_sums(bind: Engine | Connection, bounds, as_of) -> pd.DataFrame:
                 multi, and_(multi.c.source == lead.c.source, multi.c.lead_external_id == lead.c.external_id)
             )
             .where(
-                _scanned(at, bind.dialect.name) >= _at(bounds[0]),
-                _scanned(at, bind.dialect.name) < _at(bounds[-1]),
-                _scanned(at, bind.dialect.name) <= _at(as_of),
-                deal.c.archived.isnot(True),
-                or_(deal.c.created_at.is_(None), deal.c.created_at <= _at(as_of)),
+                _scanned(at, dialect) >= _at(bounds[0]),
+                _scanned(at, dialect) < _at(bounds[-1]),
+                _scanned(at, dialect) <= _at(as_of),
+                _existing(deal, as_of, dialect),
                 *conditions,
             )
         )
