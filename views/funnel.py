@@ -20,13 +20,13 @@ from analytics.commitments import (
     document_in_force,
     evaluate,
     find_commitment,
-    row_for,
     rows_for,
     stage_targets,
     tracked_commitment,
     with_tracked,
 )
 from analytics.funnel import STAGE_LABELS, STAGES, funnel, funnel_totals
+from analytics.funnel_history import FunnelHistory
 from analytics.metrics import reusing_prepared
 from views.figures import figure_rows
 from views.filters import Filters
@@ -135,17 +135,38 @@ def data_window(f: Filters, history_start: pd.Timestamp) -> tuple[pd.Timestamp, 
 
 
 @reusing_prepared
-def funnel_view(
+def history_from_frames(
     versions: Any, history: Mapping[str, pd.DataFrame], f: Filters, history_start: pd.Timestamp
+) -> FunnelHistory:
+    """Return the :class:`~analytics.funnel_history.FunnelHistory` of ``f`` computed from frames (the pandas
+    engine: the oracle of ``data.funnel_aggregates.funnel_history``); ``history`` (unsliced) covers
+    :func:`data_window`."""
+    versions = as_versions(versions)
+    doc = document_in_force(versions, f.as_of)
+    data = f.slice(history)
+    cohorts = funnel(versions, data, history_start, f.period_end, f.as_of)
+    results = evaluate(with_tracked(versions, TRACKED_METRICS), data, history_start, f.period_end, f.as_of)
+    revenue = {metric: rows_for(results, doc, metric) for metric in REVENUE}
+    missing = won_without_amount(data["deals"], f.period_start, f.period_end, f.as_of)
+    return FunnelHistory(history.get("owners", pd.DataFrame()), cohorts, revenue, missing)
+
+
+def funnel_view(
+    versions: Any,
+    history: Mapping[str, pd.DataFrame] | FunnelHistory,
+    f: Filters,
+    history_start: pd.Timestamp,
 ) -> FunnelView:
-    """Return the :class:`FunnelView` of ``f``; ``history`` (unsliced) covers :func:`data_window`."""
+    """Return the :class:`FunnelView` of ``f`` from its history: a :class:`~analytics.funnel_history.FunnelHistory`
+    (from the database or :func:`history_from_frames`), or frames (unsliced) covering :func:`data_window`."""
+    if not isinstance(history, FunnelHistory):
+        history = history_from_frames(versions, history, f, history_start)
     versions = as_versions(versions)
     doc = document_in_force(versions, f.as_of)
     period = f.period_name
-    selection = f.selection(history.get("owners", pd.DataFrame()))
-    said = f.selection(history.get("owners", pd.DataFrame()), markdown=True)  # in sentences
-    data = f.slice(history)
-    cohorts = funnel(versions, data, history_start, f.period_end, f.as_of)
+    selection = f.selection(history.owners)
+    said = f.selection(history.owners, markdown=True)  # in sentences
+    cohorts = history.cohorts
     if cohorts.empty:
         return FunnelView(
             f, selection, "The agreement's periods have not started yet: there is no funnel to show."
@@ -201,20 +222,20 @@ def funnel_view(
         out["cohort_table"] = cohorts.drop(columns=["period_start", "period_end"])
 
     out["revenue_title"] = f"Pipeline and won revenue against target, {first} to {last}"
-    results = evaluate(with_tracked(versions, TRACKED_METRICS), data, history_start, f.period_end, f.as_of)
     revenue = []
     for metric, label in REVENUE.items():
         missing_amounts = ""
         if metric == "won_revenue":
-            blank, won = won_without_amount(data["deals"], f.period_start, f.period_end, f.as_of)
+            blank, won = history.won_missing
             if blank:
                 missing_amounts = (
                     f"{blank:,} of {won:,} won deals closed in {period} have no amount: they count as won deals "
                     "and add nothing to won revenue."
                 )
         commitment = tracked_commitment(doc, metric)
-        rows = rows_for(results, doc, metric)
-        row = row_for(results, doc, metric, f.period)
+        rows = history.revenue.get(metric, pd.DataFrame(columns=["period", "n"]))
+        this = rows[rows["period"] == f.period] if len(rows) else rows
+        row = this.iloc[0] if len(this) else None
         chart = None
         if not (rows.empty or rows["n"].sum() == 0):
             chart = trend_chart(rows, title=f"{label} by period<br><sup>{span}</sup>", currency=doc.currency)

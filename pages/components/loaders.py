@@ -354,15 +354,17 @@ def funnel_view(
     url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
     owners: tuple = (), channels: tuple = (), *, history_start: str,
 ):  # fmt: skip
-    """views.funnel.funnel_view of the period [start, end) and the cohorts from ``history_start``, as of ``as_of``."""
-    from views.funnel import data_window
+    """views.funnel.funnel_view of the period [start, end) and the cohorts from ``history_start``, as of ``as_of``.
+
+    Its history comes from aggregate queries (data.funnel_aggregates): no row of the periods is read.
+    """
+    from data.funnel_aggregates import funnel_history
     from views.funnel import funnel_view as view_of
 
+    versions = agreement_versions(url, agreement)
     f = _view_filters(period, start, end, as_of, teams, owners, channels)
-    lo, hi = data_window(f, pd.Timestamp(history_start))
-    return _laid_out(view_of(
-        agreement_versions(url, agreement), frames(url, lo.isoformat(), hi.isoformat()), f, pd.Timestamp(history_start),
-    ))  # fmt: skip
+    history = funnel_history(_reads(url), versions, f, pd.Timestamp(history_start))
+    return _laid_out(view_of(versions, history, f, pd.Timestamp(history_start)))
 
 
 # --- Overview: weekly figures, frozen snapshots, the meeting pack -----------------------------------------
