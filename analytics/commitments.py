@@ -572,16 +572,8 @@ def decided_rate_rows(
     if METRICS[metric].kind != "rate":
         raise EvaluationError(f"decided_rate_rows is for rates; {metric!r} is a {METRICS[metric].kind}")
     run = _Counted(agreement_versions, start, end, as_of, last_handovers)
-    cid = tracked_id(run.grid_doc, metric)
-    order = {c.id: i for i, c in enumerate(run.grid_doc.commitments)}
     rows = []
-    for pos in range(len(run.grid)):
-        version, doc = run.version_of(pos)
-        candidates = [c for c in doc.commitments if c.metric == metric]
-        if not candidates:
-            continue
-        own = [c for c in candidates if c.id == cid]
-        chosen = own[0] if own else min(candidates, key=lambda c: order.get(c.id, len(order)))
+    for pos, version, doc, chosen, rank in chosen_per_period(run, metric):
         counted = counts(chosen)
         n = int(counted["n"].get(pos, 0))
         met = float(counted["met"].get(pos, 0))
@@ -591,13 +583,35 @@ def decided_rate_rows(
             "unit": METRICS[metric].unit, "version": version.version if version else None,
             "target": float(chosen.target) if judged else np.nan, "actual": met / n if n else np.nan,
             "n": n, "met": met, "breached": float(n - met), "pending": 0.0, "lower_is_better": False,
-            "_pos": pos, "_order": order.get(chosen.id, len(order)),
+            "_pos": pos, "_order": rank,
         })  # fmt: skip
+    return judged_rows(rows, run)
+
+
+def chosen_per_period(run: _Counted, metric: str):
+    """Yield ``(position, version, document, commitment, rank)`` for each period of ``run``'s grid whose
+    version measures ``metric``: the commitment :func:`rows_for` shows there (the tracked id, else that
+    version's first commitment of the metric in the grid document's order, ``rank``)."""
+    cid = tracked_id(run.grid_doc, metric)
+    order = {c.id: i for i, c in enumerate(run.grid_doc.commitments)}
+    for pos in range(len(run.grid)):
+        version, doc = run.version_of(pos)
+        candidates = [c for c in doc.commitments if c.metric == metric]
+        if not candidates:
+            continue
+        own = [c for c in candidates if c.id == cid]
+        chosen = own[0] if own else min(candidates, key=lambda c: order.get(c.id, len(order)))
+        yield pos, version, doc, chosen, order.get(chosen.id, len(order))
+
+
+def judged_rows(rows: list[dict], run: _Counted) -> pd.DataFrame:
+    """``evaluate``'s rows (:data:`RESULT_COLUMNS`) from per-period dicts built over :func:`chosen_per_period`:
+    typed, placed on the grid's periods, judged (:func:`_judge`), oldest first."""
     if not rows:
         return _empty_result(RESULT_COLUMNS, [])
     out = pd.DataFrame(rows)
     out = out.astype({c: "str" for c in ("commitment", "party", "metric", "kind", "unit")}).astype(
-        {"version": "Int64", "n": "int64", "lower_is_better": bool}
+        {"version": "Int64", "n": "int64", "lower_is_better": bool, "target": "float64"}
     )
     grid = run.grid.iloc[out["_pos"].to_numpy()].reset_index(drop=True)
     for column in ("period", "period_start", "period_end"):

@@ -16,13 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.agreement import Agreement, AgreementVersion, Commitment
-from analytics.commitments import (
-    RESULT_COLUMNS,
-    _Counted,
-    _empty_result,
-    _judge,
-    tracked_id,
-)
+from analytics.commitments import _Counted, chosen_per_period, judged_rows
 from analytics.funnel import STAGES
 from analytics.metrics import METRICS
 from analytics.slicing import Slice
@@ -132,16 +126,8 @@ def summed_rows(
     """
     kind = METRICS[metric].kind
     run = _Counted(agreement_versions, start, end, as_of, pd.DataFrame({"pos": [], "team": [], "last": []}))
-    cid = tracked_id(run.grid_doc, metric)
-    order = {c.id: i for i, c in enumerate(run.grid_doc.commitments)}
     rows = []
-    for pos in range(len(run.grid)):
-        version, doc = run.version_of(pos)
-        candidates = [c for c in doc.commitments if c.metric == metric]
-        if not candidates:
-            continue
-        own = [c for c in candidates if c.id == cid]
-        chosen = own[0] if own else min(candidates, key=lambda c: order.get(c.id, len(order)))
+    for pos, version, doc, chosen, rank in chosen_per_period(run, metric):
         summed = sums(chosen)
         judged = version is not None and doc.period == run.grid_doc.period
         rows.append({
@@ -150,16 +136,6 @@ def summed_rows(
             "target": target(chosen) if judged else np.nan,
             "actual": float(summed["actual"].get(pos, 0.0)), "n": int(summed["n"].get(pos, 0)),
             "met": np.nan, "breached": np.nan, "pending": np.nan, "lower_is_better": False,
-            "_pos": pos, "_order": order.get(chosen.id, len(order)),
+            "_pos": pos, "_order": rank,
         })  # fmt: skip
-    if not rows:
-        return _empty_result(RESULT_COLUMNS, [])
-    out = pd.DataFrame(rows)
-    out = out.astype({c: "str" for c in ("commitment", "party", "metric", "kind", "unit")}).astype(
-        {"version": "Int64", "n": "int64", "lower_is_better": bool, "target": "float64"}
-    )
-    grid = run.grid.iloc[out["_pos"].to_numpy()].reset_index(drop=True)
-    for column in ("period", "period_start", "period_end"):
-        out[column] = grid[column]
-    out = _judge(out, run)
-    return out.sort_values("period_start", kind="stable")[RESULT_COLUMNS].reset_index(drop=True)
+    return judged_rows(rows, run)
