@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from analytics.schema import BOOL, COLUMNS, FLOAT, INT, STR, UTC_TS
 from analytics.windows import ACTIVITY_TAIL, cut_window
 from data import queries
+from data.transactions import transaction
 
 __all__ = ["ACTIVITY_TAIL", "ANALYTICS_COLUMNS", "all_columns", "cut_window", "read_window"]
 # The columns the analytics read (metrics.prepare_frames, followup, funnel, snapshots, the views): the
@@ -41,17 +42,23 @@ def read_window(engine: Engine, start: pd.Timestamp, end: pd.Timestamp) -> dict[
     every canonical column, the others all missing.
     """
     read = ANALYTICS_COLUMNS
-    return {
-        "owners": queries.read_owners(engine),
-        "leads": all_columns(
-            queries.read_leads(engine, start, end, with_deal_leads=True, columns=read["leads"]), "leads"
-        ),
-        "deals": all_columns(queries.read_deals(engine, start, end, columns=read["deals"]), "deals"),
-        "activities": all_columns(
-            queries.read_activities(engine, start, end + ACTIVITY_TAIL, columns=read["activities"]),
-            "activities",
-        ),
-    }
+    # One transaction: the four frames see the same rows. The repeat handovers every read keys its rows
+    # by are read once (at a million leads each reading costs more than a month's deals).
+    with transaction(engine) as conn:
+        repeats = queries.repeat_handovers(conn)
+        leads = queries.read_leads(
+            conn, start, end, with_deal_leads=True, columns=read["leads"], repeats=repeats
+        )
+        deals = queries.read_deals(conn, start, end, columns=read["deals"], repeats=repeats)
+        activities = queries.read_activities(
+            conn, start, end + ACTIVITY_TAIL, columns=read["activities"], repeats=repeats
+        )
+        return {
+            "owners": queries.read_owners(conn),
+            "leads": all_columns(leads, "leads"),
+            "deals": all_columns(deals, "deals"),
+            "activities": all_columns(activities, "activities"),
+        }
 
 
 def all_columns(frame: pd.DataFrame, table: str) -> pd.DataFrame:

@@ -63,6 +63,7 @@ def read_leads(
     columns: Sequence[str] | None = None,
     per_handover: bool = True,
     ids: Sequence[int] | None = None,
+    repeats: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Leads whose ``by`` timestamp lies in [start, end) (either bound optional), with owner id and team.
 
@@ -79,9 +80,13 @@ def read_leads(
     ``mql_at``. Leads with deals in the window bring their handovers those deals
     followed. ``per_handover=False`` reads the stored lead rows as they are.
     ``ids`` (lead ids, as stored) keeps only those leads, each with all its handover rows: what a sync touched.
+    ``repeats`` is :func:`repeat_handovers` when the caller already read it (once for several reads).
     """
     with transaction(bind) as conn:
-        repeats = _repeat_handovers(conn, source, ids) if per_handover else pd.DataFrame()
+        if not per_handover:
+            repeats = pd.DataFrame()
+        elif repeats is None or ids is not None:
+            repeats = _repeat_handovers(conn, source, ids)
         if repeats.empty:
             return _read(conn, "leads", start, end, (by,), source, with_deal_leads, columns, ids)
         names = _wanted_columns("leads", columns)
@@ -112,6 +117,7 @@ def read_deals(
     source: str | None = None,
     columns: Sequence[str] | None = None,
     per_handover: bool = True,
+    repeats: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Deals created or closed in [start, end) (``by`` picks which), with owner, team and lead id.
 
@@ -123,7 +129,7 @@ def read_deals(
     by = (by,) if isinstance(by, str) else tuple(by)
     if not per_handover:
         return _read(bind, "deals", start, end, by, source, False, columns)
-    return _read_linked(bind, "deals", start, end, by, source, columns, "created_at")
+    return _read_linked(bind, "deals", start, end, by, source, columns, "created_at", repeats=repeats)
 
 
 def read_activities(
@@ -134,6 +140,7 @@ def read_activities(
     columns: Sequence[str] | None = None,
     per_handover: bool = True,
     lead_ids: Sequence[int] | None = None,
+    repeats: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Activities that occurred in [start, end), with resolved lead and owner ids.
 
@@ -145,18 +152,20 @@ def read_activities(
     if not per_handover:
         return _read(bind, "activities", start, end, ("occurred_at",), source, False, columns, lead_ids)
     return _read_linked(
-        bind, "activities", start, end, ("occurred_at",), source, columns, "occurred_at", lead_ids
+        bind, "activities", start, end, ("occurred_at",), source, columns, "occurred_at", lead_ids, repeats
     )
 
 
-def _read_linked(bind, table, start, end, by, source, columns, when: str, lead_ids=None) -> pd.DataFrame:
+def _read_linked(
+    bind, table, start, end, by, source, columns, when: str, lead_ids=None, repeats=None
+) -> pd.DataFrame:
     """:func:`_read` of deals or activities, each ``lead_id`` keyed to the handover whose window holds ``when``."""
     names = _wanted_columns(table, columns)
     if "lead_id" not in names:
         return _read(bind, table, start, end, by, source, False, columns, lead_ids)
     with transaction(bind) as conn:
         frame = _read(conn, table, start, end, by, source, False, [*names, when], lead_ids)
-        frame = _rekey(conn, frame, source, when, lead_ids)
+        frame = _rekey(conn, frame, source, when, lead_ids, repeats)
     return frame[names] if list(frame.columns) != names else frame
 
 
@@ -196,6 +205,14 @@ def _typed_handovers(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def repeat_handovers(bind: Engine | Connection, source: str | None = None) -> pd.DataFrame:
+    """Every handover of the leads handed over two or more times (of ``source``), with the lead's surrogate
+    ``lead_id`` and ``handover_id``: what the per-handover reads key rows by. Read it once and pass it as
+    ``repeats=`` to several reads of one window (each would otherwise read it again)."""
+    with transaction(bind) as conn:
+        return _repeat_handovers(conn, source)
+
+
 def _repeat_handovers(conn: Connection, source: str | None, ids: Sequence[int] | None = None) -> pd.DataFrame:
     """Handovers of the leads that have two or more (only of lead ``ids`` when given), with the lead's surrogate
     ``lead_id`` and ``handover_id``."""
@@ -214,8 +231,9 @@ def _repeat_handovers(conn: Connection, source: str | None, ids: Sequence[int] |
             multi, and_(multi.c.source == h.c.source, multi.c.lead_external_id == h.c.lead_external_id)
         ).join(lead, and_(lead.c.source == h.c.source, lead.c.external_id == h.c.lead_external_id))
     )
-    rows = conn.execute(query).mappings().all()
-    return _handover_frame([dict(r) for r in rows])
+    # Plain rows into the frame: a dict per row costs more than the query at a million leads.
+    rows = [tuple(r) for r in conn.execute(query)]
+    return _handover_frame(pd.DataFrame(rows, columns=["lead_id", "handover_id", *HANDOVER_COLUMNS]))
 
 
 def _repeat_handovers_of(conn: Connection, source: str | None, ids: Sequence[int]) -> pd.DataFrame:
@@ -251,7 +269,7 @@ def _repeat_handovers_of(conn: Connection, source: str | None, ids: Sequence[int
 _ID_CHUNK = 5000
 
 
-def _handover_frame(rows: list[dict]) -> pd.DataFrame:
+def _handover_frame(rows: list[dict] | pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["lead_id", "handover_id", *HANDOVER_COLUMNS])
     frame = _typed_handovers(frame)
     frame[["lead_id", "handover_id"]] = frame[["lead_id", "handover_id"]].astype("int64")
@@ -271,7 +289,7 @@ def _repeat_activities(conn: Connection, repeats: pd.DataFrame) -> pd.DataFrame:
             )
             .where(lead.c.id.in_(ids[begin : begin + 500]), a.c.archived.isnot(True))
         )
-        parts.extend(dict(r) for r in conn.execute(query).mappings())
+        parts.extend(tuple(r) for r in conn.execute(query))
     frame = pd.DataFrame(parts, columns=["lead_id", "occurred_at"])
     frame["lead_id"] = frame["lead_id"].astype(INT)
     frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True).astype(UTC_TS)
@@ -296,7 +314,7 @@ def _deal_rows(conn: Connection, start, end, repeats: pd.DataFrame) -> np.ndarra
             )
             .where(lead.c.id.in_(ids[begin : begin + 500]), inside[0] | inside[1])
         )
-        parts.extend(dict(r) for r in conn.execute(query).mappings())
+        parts.extend(tuple(r) for r in conn.execute(query))
     frame = pd.DataFrame(parts, columns=["lead_id", "created_at"])
     keys = handover_rows.row_keys(repeats)
     return handover_rows.assign(
@@ -305,13 +323,14 @@ def _deal_rows(conn: Connection, start, end, repeats: pd.DataFrame) -> np.ndarra
 
 
 def _rekey(
-    conn: Connection, frame: pd.DataFrame, source: str | None, when: str, lead_ids=None
+    conn: Connection, frame: pd.DataFrame, source: str | None, when: str, lead_ids=None, repeats=None
 ) -> pd.DataFrame:
     """``frame`` (deals or activities, only those of ``lead_ids`` when given) with ``lead_id`` moved to the
     handover whose window holds ``when``."""
     if "lead_id" not in frame.columns or frame.empty:
         return frame
-    repeats = _repeat_handovers(conn, source, lead_ids)
+    if repeats is None or lead_ids is not None:
+        repeats = _repeat_handovers(conn, source, lead_ids)
     if repeats.empty:
         return frame
     moved = handover_rows.assign(handover_rows.row_keys(repeats), frame["lead_id"], frame[when])
