@@ -24,7 +24,6 @@ Each row keeps the instants, so the status at any ``as_of`` is a comparison, not
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -300,12 +299,12 @@ def _insert(conn: Connection, rows: pd.DataFrame) -> None:
     """Write ``rows`` through the driver: COPY on PostgreSQL, executemany of plain tuples on SQLite.
 
     Rows as dicts through SQLAlchemy cost more than computing the clocks at a million leads. Rows go in
-    key order, so the key index grows at its end.
+    key order, so the key index grows at its end; the tuples stream to the driver without a list of them.
     """
     if not len(rows):
         return
-    rows = rows.sort_values(_KEY, kind="stable")
-    columns = [_python_values(rows[c]) for c in FACT_COLUMNS]
+    order = _key_order(rows)
+    columns = [_python_values(rows[c], order) for c in FACT_COLUMNS]
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         if conn.dialect.name == "postgresql":
@@ -315,19 +314,38 @@ def _insert(conn: Connection, rows: pd.DataFrame) -> None:
         else:
             marks = ", ".join("?" * len(FACT_COLUMNS))
             sql = f"INSERT INTO sla_facts ({', '.join(FACT_COLUMNS)}) VALUES ({marks})"
-            rows_iter = zip(*columns, strict=True)
-            while batch := list(itertools.islice(rows_iter, _BATCH)):
-                cursor.executemany(sql, batch)
+            cursor.executemany(sql, zip(*columns, strict=True))
     finally:
         cursor.close()
 
 
-def _python_values(column: pd.Series) -> list:
-    """Plain Python values (drivers refuse numpy scalars); None for missing."""
+def _key_order(rows: pd.DataFrame) -> np.ndarray:
+    """Positions of ``rows`` in key order (:data:`_KEY`; strings by their sorted codes)."""
+    keys = []
+    for name in reversed(_KEY):  # lexsort sorts by its last key first
+        column = rows[name]
+        keys.append(column.to_numpy() if column.dtype.kind in "iu" else pd.factorize(column, sort=True)[0])
+    return np.lexsort(keys)
+
+
+def _python_values(column: pd.Series, order: np.ndarray) -> list:
+    """The values at ``order`` as plain Python values (drivers refuse numpy scalars); None for missing.
+
+    Strings (few distinct ones: teams, channels, commitments) become one Python string per distinct value,
+    picked by code, instead of one per row.
+    """
     if column.dtype.kind in "iu":
-        return column.to_numpy().tolist()
-    values = column.astype(object)
-    return values.where(values.notna(), None).tolist()
+        return column.to_numpy()[order].tolist()
+    if column.dtype != object and pd.api.types.is_string_dtype(column.dtype):
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        names = np.empty(len(uniques) + 1, dtype=object)
+        names[:-1] = [None if pd.isna(u) else u for u in uniques.tolist()]
+        return names[codes[order]].tolist()  # code -1 (missing) picks the trailing None
+    values = column.to_numpy(dtype=object)[order]
+    missing = pd.isna(values)
+    if missing.any():
+        values[missing] = None
+    return values.tolist()
 
 
 # --- the figures, in SQL -----------------------------------------------------------------------
