@@ -295,6 +295,80 @@ def refresh_facts(
     return len(rows)
 
 
+def refresh_version(
+    bind: Engine | Connection, version: AgreementVersion, earlier: Iterable[AgreementVersion]
+) -> int:
+    """Store the facts of a newly saved ``version``; returns the rows written.
+
+    Each clock commitment whose clock is defined as in the latest of ``earlier`` (stored versions of the
+    same agreement) that has facts stored gets that version's rows, copied in SQL: same timezone and
+    calendars (:func:`_basis`), same id, metric, params and filters (:func:`_definition`). A target,
+    slice target, description, party or consequence does not change a clock (judging compares the rates
+    with targets after the figures are counted). The other clock commitments are computed from every
+    lead, as :func:`refresh_facts` does; a change that leaves every clock alone reads no lead at all.
+    """
+    doc = version.document
+    clocks = [c for c in doc.commitments if c.metric in CLOCK_METRICS]
+    source = _copy_source(bind, version, earlier)
+    copied: list[str] = []
+    if source is not None:
+        theirs = {c.id: _definition(c) for c in source.document.commitments if c.metric in CLOCK_METRICS}
+        copied = [c.id for c in clocks if theirs.get(c.id) == _definition(c)]
+    rest = tuple(c for c in clocks if c.id not in copied)
+    if not copied:
+        return refresh_facts(bind, version)
+    frames = read_frames(bind) if rest else None
+    c = FACTS.c
+    written = 0
+    with transaction(bind) as conn:
+        if rest:  # replaces every row of the version with the computed ones
+            written += refresh_facts(conn, _with_commitments(version, rest), frames)
+        else:
+            mine = (c.agreement == version.agreement) & (c.version == int(version.version))
+            conn.execute(FACTS.delete().where(mine))
+        theirs = (c.agreement == source.agreement) & (c.version == int(source.version))
+        picked = [sa.literal(int(version.version)).label(n) if n == "version" else c[n] for n in FACT_COLUMNS]
+        for commitment in copied:
+            query = sa.select(*picked).where(theirs & (c.commitment == commitment))
+            written += conn.execute(FACTS.insert().from_select(FACT_COLUMNS, query)).rowcount
+    return written
+
+
+def _basis(doc: Agreement) -> tuple:
+    """What every clock of a version depends on besides its commitment: timezone (periods) and calendars."""
+    return (doc.timezone, doc.calendar, doc.teams)
+
+
+def _definition(commitment) -> tuple:
+    """What one commitment's clock depends on: its id, metric, params (defaults filled in) and filters."""
+    return (commitment.id, commitment.metric, commitment.metric_params(), commitment.filters)
+
+
+def _copy_source(bind, version: AgreementVersion, earlier: Iterable[AgreementVersion]):
+    """The latest of ``earlier`` before ``version`` with the same :func:`_basis` and facts stored, or None.
+
+    Facts depend only on their version's document and the stored rows, which every refresh keeps current
+    for every stored version alike, so any such version's rows are the new version's."""
+    c = FACTS.c
+    for other in sorted(earlier, key=lambda v: int(v.version), reverse=True):
+        if other.agreement != version.agreement or int(other.version) >= int(version.version):
+            continue
+        if _basis(other.document) != _basis(version.document):
+            continue
+        mine = (c.agreement == other.agreement) & (c.version == int(other.version))
+        with transaction(bind) as conn:
+            if conn.execute(sa.select(c.version).where(mine).limit(1)).first() is not None:
+                return other
+    return None
+
+
+def _with_commitments(version: AgreementVersion, commitments: tuple) -> AgreementVersion:
+    """``version`` with only ``commitments`` (the ones to compute), its calendars and timezone unchanged."""
+    return version.model_copy(
+        update={"document": version.document.model_copy(update={"commitments": commitments})}
+    )
+
+
 def _insert(conn: Connection, rows: pd.DataFrame) -> None:
     """Write ``rows`` through the driver: COPY on PostgreSQL, executemany of plain tuples on SQLite.
 
