@@ -1,10 +1,11 @@
-"""Benchmark: SLA facts refresh (agreement change, 1% sync) and the SQL figures against read + evaluate, SQLite.
+"""Benchmark: SLA facts refresh (agreement change, 1% sync) and the SQL figures against read + evaluate.
 
-Run: ``.venv/bin/python bench/bench_facts.py [--leads N] [--db PATH]``
+Run: ``.venv/bin/python bench/bench_facts.py [--leads N] [--db PATH | --url URL]``
 
 Without ``--db`` the demo company (``connectors.demo.load_demo``, seed 7, "today" 2026-03-16, recycled
 leads and merges included) is written to a fresh SQLite file after the default agreement is saved (not
-timed). ``--db`` uses an existing file (upgraded in place: pass a copy). Then, timed once each, on the
+timed). ``--db`` uses an existing file (upgraded in place: pass a copy); ``--url`` a database by URL
+(PostgreSQL; built as above when it has no lead, else used as it is: pass a copy). Then, timed once each, on the
 agreement versions stored there:
 
 - ``read_frames``: reading every lead (one row per handover), activity and owner (what a refresh reads);
@@ -63,9 +64,9 @@ def timed(fn):
     return time.perf_counter() - started, result
 
 
-def build(path: Path, leads: int) -> None:
-    """The default agreement, then the demo company, in a fresh SQLite file (its own engine: no facts yet)."""
-    engine = make_engine(f"sqlite:///{path}")
+def build(url: str, leads: int) -> None:
+    """The default agreement, then the demo company, in a fresh database (its own engine: no facts yet)."""
+    engine = make_engine(url)
     upgrade(engine)
     store.save(engine, AGREEMENT.read_text(), None, "bench", "bench", as_of=AS_OF)
     load_demo(engine, leads=leads, today=TODAY)
@@ -104,14 +105,28 @@ def main() -> None:
     parser.add_argument(
         "--db", type=Path, default=None, help="SQLite file to use, upgraded in place (a copy)"
     )
+    parser.add_argument(
+        "--url",
+        default=None,
+        help="database URL instead (PostgreSQL: an empty database gets the demo company, else used as it is)",
+    )
     args = parser.parse_args()
-    if args.db is None:
-        path = Path(tempfile.mkdtemp(prefix="bench_facts_")) / "accord.db"
-        build_s, _ = timed(lambda: build(path, args.leads))
+    if args.url is not None:
+        url = args.url
+        probe = make_engine(url)
+        upgrade(probe)
+        empty = queries.table_counts(probe)["leads"] == 0
+        probe.dispose()
+        if empty:
+            build_s, _ = timed(lambda: build(url, args.leads))
+            print(f"built in {build_s:.1f} s", file=sys.stderr)
+    elif args.db is None:
+        url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench_facts_')) / 'accord.db'}"
+        build_s, _ = timed(lambda: build(url, args.leads))
         print(f"built in {build_s:.1f} s", file=sys.stderr)
     else:
-        path = args.db
-    engine = make_engine(f"sqlite:///{path}")
+        url = f"sqlite:///{args.db}"
+    engine = make_engine(url)
     upgrade(engine)
     rows = journal.read_agreement_versions(engine)
     if rows.empty:
@@ -170,6 +185,7 @@ def main() -> None:
         same(sql[c], oracle[c], None) and same(sql_team[c], oracle_team[c], "team") for c in commitments
     )
 
+    print(f"dialect: {engine.dialect.name}")
     print(f"leads: {lead_count}")
     print(f"handover_rows: {handover_rows}")
     print(f"fact_rows: {fact_rows}")

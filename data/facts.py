@@ -24,7 +24,8 @@ Each row keeps the instants, so the status at any ``as_of`` is a comparison, not
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -76,6 +77,7 @@ _REINDEX_ROWS = 200_000
 _LONGEST_PERIOD_US = 93 * 86_400 * 1_000_000  # a quarter, with a summer-time hour to spare
 _END_OF_TIME = pd.Timestamp("2200-01-01", tz="UTC")  # "known at": everything recorded counts
 _BATCH = 50_000
+_WRITE_CACHE_KIB = 512 * 1024  # SQLite's page cache while facts are written
 
 
 # --- computing ---------------------------------------------------------------------------------
@@ -114,7 +116,7 @@ def compute_facts(
     pieces = [p for p in pieces if len(p)]
     if not pieces:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in FACT_COLUMNS})
-    return pd.concat(pieces, ignore_index=True)[FACT_COLUMNS]
+    return pieces[0] if len(pieces) == 1 else pd.concat(pieces, ignore_index=True)
 
 
 def lead_of_rows(leads: pd.DataFrame) -> np.ndarray:
@@ -129,12 +131,15 @@ def lead_of_rows(leads: pd.DataFrame) -> np.ndarray:
     repeat = ids < 0
     if not repeat.any() or not {"source", "external_id"} <= set(leads.columns):
         return out
-    key = (
-        leads["source"].astype(object).astype(str) + "\x1f" + leads["external_id"].astype(object).astype(str)
-    )
-    firsts = pd.Series(ids[~repeat], index=key[~repeat].to_numpy())
+    # Keys only of the rows that share an external id with a repeat: a few percent of a million.
+    external = leads["external_id"]
+    near = external.isin(external[repeat].unique()).to_numpy(bool, na_value=False) | repeat
+    rows = leads[near]
+    key = rows["source"].astype(object).astype(str) + "\x1f" + rows["external_id"].astype(object).astype(str)
+    first = ~repeat[near]
+    firsts = pd.Series(ids[near][first], index=key[first].to_numpy())
     firsts = firsts[~firsts.index.duplicated()]
-    found = firsts.reindex(key[repeat].to_numpy()).to_numpy(dtype="float64")
+    found = firsts.reindex(key[repeat[near]].to_numpy()).to_numpy(dtype="float64")
     out[repeat] = np.where(np.isnan(found), ids[repeat], np.nan_to_num(found)).astype(np.int64)
     return out
 
@@ -148,8 +153,6 @@ def _version_facts(version: AgreementVersion, known, row_lead) -> pd.DataFrame:
     at = positions(row_lead[0], row_ids)
     lead_id = np.where(at >= 0, row_lead[1][np.maximum(at, 0)] if len(row_lead[1]) else row_ids, row_ids)
     common = {
-        "agreement": version.agreement,
-        "version": int(version.version),
         "lead_id": lead_id.astype(np.int64),
         "row_id": row_ids,
         "mql_us": timestamps_us(leads["mql_at"]),
@@ -167,10 +170,19 @@ def _version_facts(version: AgreementVersion, known, row_lead) -> pd.DataFrame:
     for commitment in doc.commitments:
         if commitment.metric not in CLOCK_METRICS or n == 0:
             continue
-        keep = filter_mask(facts, "leads", tuple(commitment.filters.items()))
-        clock = _clock(facts, commitment)
-        frame = pd.DataFrame({**common, **clock, "commitment": commitment.id, "metric": commitment.metric})
-        out.append(frame[keep].reset_index(drop=True))
+        keep = np.asarray(filter_mask(facts, "leads", tuple(commitment.filters.items())), dtype=bool)
+        kept = {name: values[keep] for name, values in {**common, **_clock(facts, commitment)}.items()}
+        size = int(keep.sum())
+        kept |= {
+            "agreement": np.full(size, version.agreement, dtype=object),
+            "version": np.full(size, int(version.version), dtype=np.int64),
+            "commitment": np.full(size, commitment.id, dtype=object),
+            "metric": np.full(size, commitment.metric, dtype=object),
+        }
+        # Object columns stay Python objects: inferring Arrow strings here and back at the write costs
+        # more than the clocks of a million leads.
+        out.append(pd.DataFrame({c: pd.Series(kept[c], dtype=object) if kept[c].dtype == object else kept[c]
+                                 for c in FACT_COLUMNS}))  # fmt: skip
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=FACT_COLUMNS)
 
 
@@ -275,7 +287,7 @@ def refresh_facts(
     rows = compute_facts(versions, frames, ids)
     # A big write goes without the period index, built again after it: a third less time at 1M leads.
     rebuild = len(rows) > _REINDEX_ROWS
-    with transaction(bind) as conn:
+    with transaction(bind) as conn, _write_cache(conn):
         if rebuild:
             conn.execute(sa.schema.DropIndex(_PERIOD_INDEX))
         for v in versions:
@@ -320,7 +332,7 @@ def refresh_version(
     frames = read_frames(bind) if rest else None
     c = FACTS.c
     written = 0
-    with transaction(bind) as conn:
+    with transaction(bind) as conn, _write_cache(conn):
         if rest:  # replaces every row of the version with the computed ones
             written += refresh_facts(conn, _with_commitments(version, rest), frames)
         else:
@@ -367,6 +379,25 @@ def _with_commitments(version: AgreementVersion, commitments: tuple) -> Agreemen
     return version.model_copy(
         update={"document": version.document.model_copy(update={"commitments": commitments})}
     )
+
+
+@contextmanager
+def _write_cache(conn: Connection) -> Iterator[None]:
+    """On SQLite, a page cache of :data:`_WRITE_CACHE_KIB` for the block, then the connection's own again.
+
+    A new version's rows land between the stored versions' in the key index (it starts with the lead):
+    with the default 2 MB cache, SQLite writes and reads those pages back over and over (a third of a
+    million-row copy's time). Only memory: durability (journal, synchronous) is unchanged.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{_WRITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
 
 
 def _insert(conn: Connection, rows: pd.DataFrame) -> None:
