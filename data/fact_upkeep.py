@@ -275,11 +275,14 @@ def after_agreement_saved(bind: Engine | Connection, agreement: str, version: in
 
     A stored version never changes, and each version's facts depend only on its own document and the
     rows: saving a version leaves the facts of the earlier ones as they are, so the save costs one
-    version's refresh however long the agreement's history.
+    version's refresh however long the agreement's history; and the clocks it defines as an earlier
+    version did are copied from that version's facts (:func:`data.facts.refresh_version`).
     """
     if not kept(bind):
         return 0
     versions = _stored_versions(bind, agreement).get(agreement) or []
     if version is not None:
-        versions = [v for v in versions if int(v.version) == int(version)]
+        saved = [v for v in versions if int(v.version) == int(version)]
+        # The clocks the change left alone are copied from an earlier version's facts, not recomputed.
+        return facts.refresh_version(bind, saved[0], versions) if saved else 0
     return facts.refresh_facts(bind, versions) if versions else 0

@@ -24,8 +24,8 @@ Each row keeps the instants, so the status at any ``as_of`` is a comparison, not
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -77,6 +77,7 @@ _REINDEX_ROWS = 200_000
 _LONGEST_PERIOD_US = 93 * 86_400 * 1_000_000  # a quarter, with a summer-time hour to spare
 _END_OF_TIME = pd.Timestamp("2200-01-01", tz="UTC")  # "known at": everything recorded counts
 _BATCH = 50_000
+_WRITE_CACHE_KIB = 512 * 1024  # SQLite's page cache while facts are written
 
 
 # --- computing ---------------------------------------------------------------------------------
@@ -115,7 +116,7 @@ def compute_facts(
     pieces = [p for p in pieces if len(p)]
     if not pieces:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in FACT_COLUMNS})
-    return pd.concat(pieces, ignore_index=True)[FACT_COLUMNS]
+    return pieces[0] if len(pieces) == 1 else pd.concat(pieces, ignore_index=True)
 
 
 def lead_of_rows(leads: pd.DataFrame) -> np.ndarray:
@@ -130,12 +131,15 @@ def lead_of_rows(leads: pd.DataFrame) -> np.ndarray:
     repeat = ids < 0
     if not repeat.any() or not {"source", "external_id"} <= set(leads.columns):
         return out
-    key = (
-        leads["source"].astype(object).astype(str) + "\x1f" + leads["external_id"].astype(object).astype(str)
-    )
-    firsts = pd.Series(ids[~repeat], index=key[~repeat].to_numpy())
+    # Keys only of the rows that share an external id with a repeat: a few percent of a million.
+    external = leads["external_id"]
+    near = external.isin(external[repeat].unique()).to_numpy(bool, na_value=False) | repeat
+    rows = leads[near]
+    key = rows["source"].astype(object).astype(str) + "\x1f" + rows["external_id"].astype(object).astype(str)
+    first = ~repeat[near]
+    firsts = pd.Series(ids[near][first], index=key[first].to_numpy())
     firsts = firsts[~firsts.index.duplicated()]
-    found = firsts.reindex(key[repeat].to_numpy()).to_numpy(dtype="float64")
+    found = firsts.reindex(key[repeat[near]].to_numpy()).to_numpy(dtype="float64")
     out[repeat] = np.where(np.isnan(found), ids[repeat], np.nan_to_num(found)).astype(np.int64)
     return out
 
@@ -149,8 +153,6 @@ def _version_facts(version: AgreementVersion, known, row_lead) -> pd.DataFrame:
     at = positions(row_lead[0], row_ids)
     lead_id = np.where(at >= 0, row_lead[1][np.maximum(at, 0)] if len(row_lead[1]) else row_ids, row_ids)
     common = {
-        "agreement": version.agreement,
-        "version": int(version.version),
         "lead_id": lead_id.astype(np.int64),
         "row_id": row_ids,
         "mql_us": timestamps_us(leads["mql_at"]),
@@ -168,10 +170,19 @@ def _version_facts(version: AgreementVersion, known, row_lead) -> pd.DataFrame:
     for commitment in doc.commitments:
         if commitment.metric not in CLOCK_METRICS or n == 0:
             continue
-        keep = filter_mask(facts, "leads", tuple(commitment.filters.items()))
-        clock = _clock(facts, commitment)
-        frame = pd.DataFrame({**common, **clock, "commitment": commitment.id, "metric": commitment.metric})
-        out.append(frame[keep].reset_index(drop=True))
+        keep = np.asarray(filter_mask(facts, "leads", tuple(commitment.filters.items())), dtype=bool)
+        kept = {name: values[keep] for name, values in {**common, **_clock(facts, commitment)}.items()}
+        size = int(keep.sum())
+        kept |= {
+            "agreement": np.full(size, version.agreement, dtype=object),
+            "version": np.full(size, int(version.version), dtype=np.int64),
+            "commitment": np.full(size, commitment.id, dtype=object),
+            "metric": np.full(size, commitment.metric, dtype=object),
+        }
+        # Object columns stay Python objects: inferring Arrow strings here and back at the write costs
+        # more than the clocks of a million leads.
+        out.append(pd.DataFrame({c: pd.Series(kept[c], dtype=object) if kept[c].dtype == object else kept[c]
+                                 for c in FACT_COLUMNS}))  # fmt: skip
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=FACT_COLUMNS)
 
 
@@ -276,7 +287,7 @@ def refresh_facts(
     rows = compute_facts(versions, frames, ids)
     # A big write goes without the period index, built again after it: a third less time at 1M leads.
     rebuild = len(rows) > _REINDEX_ROWS
-    with transaction(bind) as conn:
+    with transaction(bind) as conn, _write_cache(conn):
         if rebuild:
             conn.execute(sa.schema.DropIndex(_PERIOD_INDEX))
         for v in versions:
@@ -296,16 +307,109 @@ def refresh_facts(
     return len(rows)
 
 
+def refresh_version(
+    bind: Engine | Connection, version: AgreementVersion, earlier: Iterable[AgreementVersion]
+) -> int:
+    """Store the facts of a newly saved ``version``; returns the rows written.
+
+    Each clock commitment whose clock is defined as in the latest of ``earlier`` (stored versions of the
+    same agreement) that has facts stored gets that version's rows, copied in SQL: same timezone and
+    calendars (:func:`_basis`), same id, metric, params and filters (:func:`_definition`). A target,
+    slice target, description, party or consequence does not change a clock (judging compares the rates
+    with targets after the figures are counted). The other clock commitments are computed from every
+    lead, as :func:`refresh_facts` does; a change that leaves every clock alone reads no lead at all.
+    """
+    doc = version.document
+    clocks = [c for c in doc.commitments if c.metric in CLOCK_METRICS]
+    source = _copy_source(bind, version, earlier)
+    copied: list[str] = []
+    if source is not None:
+        theirs = {c.id: _definition(c) for c in source.document.commitments if c.metric in CLOCK_METRICS}
+        copied = [c.id for c in clocks if theirs.get(c.id) == _definition(c)]
+    rest = tuple(c for c in clocks if c.id not in copied)
+    if not copied:
+        return refresh_facts(bind, version)
+    frames = read_frames(bind) if rest else None
+    c = FACTS.c
+    written = 0
+    with transaction(bind) as conn, _write_cache(conn):
+        if rest:  # replaces every row of the version with the computed ones
+            written += refresh_facts(conn, _with_commitments(version, rest), frames)
+        else:
+            mine = (c.agreement == version.agreement) & (c.version == int(version.version))
+            conn.execute(FACTS.delete().where(mine))
+        theirs = (c.agreement == source.agreement) & (c.version == int(source.version))
+        picked = [sa.literal(int(version.version)).label(n) if n == "version" else c[n] for n in FACT_COLUMNS]
+        for commitment in copied:
+            query = sa.select(*picked).where(theirs & (c.commitment == commitment))
+            written += conn.execute(FACTS.insert().from_select(FACT_COLUMNS, query)).rowcount
+    return written
+
+
+def _basis(doc: Agreement) -> tuple:
+    """What every clock of a version depends on besides its commitment: timezone (periods) and calendars."""
+    return (doc.timezone, doc.calendar, doc.teams)
+
+
+def _definition(commitment) -> tuple:
+    """What one commitment's clock depends on: its id, metric, params (defaults filled in) and filters."""
+    return (commitment.id, commitment.metric, commitment.metric_params(), commitment.filters)
+
+
+def _copy_source(bind, version: AgreementVersion, earlier: Iterable[AgreementVersion]):
+    """The latest of ``earlier`` before ``version`` with the same :func:`_basis` and facts stored, or None.
+
+    Facts depend only on their version's document and the stored rows, which every refresh keeps current
+    for every stored version alike, so any such version's rows are the new version's."""
+    c = FACTS.c
+    for other in sorted(earlier, key=lambda v: int(v.version), reverse=True):
+        if other.agreement != version.agreement or int(other.version) >= int(version.version):
+            continue
+        if _basis(other.document) != _basis(version.document):
+            continue
+        mine = (c.agreement == other.agreement) & (c.version == int(other.version))
+        with transaction(bind) as conn:
+            if conn.execute(sa.select(c.version).where(mine).limit(1)).first() is not None:
+                return other
+    return None
+
+
+def _with_commitments(version: AgreementVersion, commitments: tuple) -> AgreementVersion:
+    """``version`` with only ``commitments`` (the ones to compute), its calendars and timezone unchanged."""
+    return version.model_copy(
+        update={"document": version.document.model_copy(update={"commitments": commitments})}
+    )
+
+
+@contextmanager
+def _write_cache(conn: Connection) -> Iterator[None]:
+    """On SQLite, a page cache of :data:`_WRITE_CACHE_KIB` for the block, then the connection's own again.
+
+    A new version's rows land between the stored versions' in the key index (it starts with the lead):
+    with the default 2 MB cache, SQLite writes and reads those pages back over and over (a third of a
+    million-row copy's time). Only memory: durability (journal, synchronous) is unchanged.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{_WRITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
+
+
 def _insert(conn: Connection, rows: pd.DataFrame) -> None:
     """Write ``rows`` through the driver: COPY on PostgreSQL, executemany of plain tuples on SQLite.
 
     Rows as dicts through SQLAlchemy cost more than computing the clocks at a million leads. Rows go in
-    key order, so the key index grows at its end.
+    key order, so the key index grows at its end; the tuples stream to the driver without a list of them.
     """
     if not len(rows):
         return
-    rows = rows.sort_values(_KEY, kind="stable")
-    columns = [_python_values(rows[c]) for c in FACT_COLUMNS]
+    order = _key_order(rows)
+    columns = [_python_values(rows[c], order) for c in FACT_COLUMNS]
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         if conn.dialect.name == "postgresql":
@@ -315,19 +419,38 @@ def _insert(conn: Connection, rows: pd.DataFrame) -> None:
         else:
             marks = ", ".join("?" * len(FACT_COLUMNS))
             sql = f"INSERT INTO sla_facts ({', '.join(FACT_COLUMNS)}) VALUES ({marks})"
-            rows_iter = zip(*columns, strict=True)
-            while batch := list(itertools.islice(rows_iter, _BATCH)):
-                cursor.executemany(sql, batch)
+            cursor.executemany(sql, zip(*columns, strict=True))
     finally:
         cursor.close()
 
 
-def _python_values(column: pd.Series) -> list:
-    """Plain Python values (drivers refuse numpy scalars); None for missing."""
+def _key_order(rows: pd.DataFrame) -> np.ndarray:
+    """Positions of ``rows`` in key order (:data:`_KEY`; strings by their sorted codes)."""
+    keys = []
+    for name in reversed(_KEY):  # lexsort sorts by its last key first
+        column = rows[name]
+        keys.append(column.to_numpy() if column.dtype.kind in "iu" else pd.factorize(column, sort=True)[0])
+    return np.lexsort(keys)
+
+
+def _python_values(column: pd.Series, order: np.ndarray) -> list:
+    """The values at ``order`` as plain Python values (drivers refuse numpy scalars); None for missing.
+
+    Strings (few distinct ones: teams, channels, commitments) become one Python string per distinct value,
+    picked by code, instead of one per row.
+    """
     if column.dtype.kind in "iu":
-        return column.to_numpy().tolist()
-    values = column.astype(object)
-    return values.where(values.notna(), None).tolist()
+        return column.to_numpy()[order].tolist()
+    if column.dtype != object and pd.api.types.is_string_dtype(column.dtype):
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        names = np.empty(len(uniques) + 1, dtype=object)
+        names[:-1] = [None if pd.isna(u) else u for u in uniques.tolist()]
+        return names[codes[order]].tolist()  # code -1 (missing) picks the trailing None
+    values = column.to_numpy(dtype=object)[order]
+    missing = pd.isna(values)
+    if missing.any():
+        values[missing] = None
+    return values.tolist()
 
 
 # --- the figures, in SQL -----------------------------------------------------------------------
