@@ -1,12 +1,12 @@
 """Where one page's cold load goes: py-spy samples of a fresh page server while Chromium loads the page.
 
 Run: ``.venv/bin/python bench/profile_page.py --url postgresql+psycopg://accord@127.0.0.1:55432/accord_bench10m
---page sales`` (``--py-spy`` defaults to ``/tmp/spy/bin/py-spy``). Starts ``streamlit run app.py`` on the
-database, attaches ``py-spy record`` (100 samples/s, the server's threads, idle samples left out) and loads
-the page once in headless Chromium as ``bench/bench_pages.py`` times it (cold). Prints the functions with
-the most samples inclusive of what they call (Accord's own frames, and where the time ends up in
-libraries), the cold seconds and the server's peak memory, as ``name: value`` lines; keeps the collapsed
-stacks (``--out``, for a flame graph).
+--page overview`` (``--py-spy`` defaults to ``/tmp/spy/bin/py-spy``). Starts ``streamlit run app.py`` on
+the database, attaches ``py-spy record`` (100 samples/s, idle samples kept, so waiting on the database
+counts as the wall time it is; only the script thread's stacks are counted) and loads the page once in
+headless Chromium as ``bench/bench_pages.py`` times it (cold). Prints the frames with the most samples
+inclusive of what they call, the cold seconds and the server's peak memory as ``name: value`` lines,
+and keeps the collapsed stacks (``--out``, for a flame graph).
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ def inclusive(stacks: Path, top: int) -> list[tuple[str, int]]:
             f"{frame.split(' (')[0]} ({frame.split(' (')[-1].split(':')[0].rstrip(')')})"
             for frame in stack.split(";")
         }
+        if "ScriptRunner" not in stack:  # the page's script thread only; the server's idle threads left out
+            continue
         for frame in frames:
             totals[frame] += int(count)
     return totals.most_common(top)
@@ -92,7 +94,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         spy.wait(timeout=60)
     finally:
         server.stop()
-    print(f"{spec.title} cold, samples inclusive (100/s, all threads, idle left out), stacks in {args.out}:")
+    print(
+        f"{spec.title} cold, samples inclusive (100/s, idle kept: waits on the database count), stacks in {args.out}:"
+    )
     for frame, samples in inclusive(args.out, args.top):
         print(f"  {samples / 100:7.2f} s  {frame}")
     print()
