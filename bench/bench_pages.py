@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python bench/bench_pages.py`` (minutes). Options: ``--leads N``
 (default 1,000,000), ``--db PATH`` (reuse a SQLite file built earlier; built
 there when missing), ``--warm-runs N`` (default 3), ``--pages overview data``
-(only these pages; default all).
+(only these pages; default all), ``--no-breakdown`` (skip the in-process breakdown).
 
 Builds the demo company in a temporary SQLite file (``bootstrap``:
 the default agreement, then ``connectors.demo``), then for each page registered
@@ -257,6 +257,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--db", type=Path, help="SQLite file to use (built there when missing; kept)")
     parser.add_argument("--warm-runs", type=int, default=3, help="warm loads per page (default 3)")
     parser.add_argument("--pages", nargs="*", help="url paths of the pages to time (default: all)")
+    parser.add_argument("--no-breakdown", action="store_true", help="skip the loaders' in-process breakdown "
+                        "(at 10M it reads millions of rows into this process; bench/profile_page.py instead)")  # fmt: skip
     parser.add_argument("--url", help="a database URL (e.g. PostgreSQL) to time instead of a SQLite file; the "
                         "demo is loaded there when it is empty, and the pages freeze last week in it")  # fmt: skip
     args = parser.parse_args(argv)
@@ -275,7 +277,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         copy = folder / "pages.db"
         shutil.copy(path, copy)
         url = f"sqlite:///{copy}"
-        results.update(time_loaders(url))
+        if not args.no_breakdown:
+            results.update(time_loaders(url))
         results.update(time_pages(url, args.warm_runs, folder, args.pages))
         results.update(time_pack(url))
         results["load_average_after"] = os.getloadavg()[0]
@@ -307,7 +310,8 @@ def main_on_url(args) -> dict[str, float]:
     engine.dispose()
     folder = Path(tempfile.mkdtemp(prefix="accord-bench-pages-"))
     try:
-        results.update(time_loaders(args.url))
+        if not args.no_breakdown:
+            results.update(time_loaders(args.url))
         results.update(time_pages(args.url, args.warm_runs, folder, args.pages))
         results.update(time_pack(args.url))
         results["load_average_after"] = os.getloadavg()[0]
