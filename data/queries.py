@@ -405,7 +405,10 @@ def _read(
             ]
             sql = f"SELECT {', '.join(epoch)} FROM {table} t{joins}"
             marks = {k: _pg_literal(conn, v) for k, v in params.items()}
-            sql += _where(by, marks, with_deal_leads, ids, "l" if by_lead else "t")
+            if with_deal_leads and ("start" in marks or "end" in marks):
+                sql = _with_deal_leads_union(sql, by, marks, ids, "l" if by_lead else "t")
+            else:
+                sql += _where(by, marks, with_deal_leads, ids, "l" if by_lead else "t")
             arrow = _copy_arrow(conn, sql, struct)
         owners = _fetch_owners(conn, dialect) if with_owner else None
     ids = arrow.column("id")
@@ -559,30 +562,58 @@ def _where(
     id_alias: str = "t",
 ) -> str:
     """The WHERE clause for a period on any of the ``by`` columns, a source and ``{id_alias}.id`` in ``ids``."""
-
-    def window(alias: str, columns) -> str:
-        per_column = []
-        for column in columns:
-            bounds = [f"{alias}.{column} >= {marks['start']}"] if "start" in marks else []
-            bounds += [f"{alias}.{column} < {marks['end']}"] if "end" in marks else []
-            per_column.append("(" + " AND ".join(bounds) + ")")
-        return "(" + " OR ".join(per_column) + ")"
-
     where = []
     if "start" in marks or "end" in marks:
-        clause = window("t", by)
+        clause = _window("t", by, marks)
         if with_deal_leads:
-            clause = (
-                f"({clause} OR t.id IN (SELECT dl.id FROM deals d JOIN leads dl ON dl.source = d.source "
-                f"AND dl.external_id = d.lead_external_id WHERE {window('d', ('created_at', 'closed_at'))}))"
-            )
+            clause = f"({clause} OR t.id IN ({_DEAL_LEADS.format(window=_window('d', _DEAL_TIMES, marks))}))"
         where.append(clause)
-    if "source" in marks:
-        where.append(f"t.source = {marks['source']}")
-    if ids is not None:  # integers only, so they can be written into the statement
-        where.append(f"{id_alias}.id IN ({', '.join(str(int(i)) for i in ids) or 'NULL'})")
+    where += _row_filters(marks, ids, id_alias)
     # No ORDER BY: sorting in SQL materialises every row first; the caller sorts the ids if they come unordered.
     return " WHERE " + " AND ".join(where) if where else ""
+
+
+_DEAL_TIMES = ("created_at", "closed_at")
+_DEAL_LEADS = (
+    "SELECT dl.id FROM deals d JOIN leads dl ON dl.source = d.source AND dl.external_id = d.lead_external_id "
+    "WHERE {window}"
+)
+
+
+def _window(alias: str, columns, marks: dict[str, str]) -> str:
+    """``{alias}.<column>`` in [start, end) for any of ``columns`` (either bound optional)."""
+    per_column = []
+    for column in columns:
+        bounds = [f"{alias}.{column} >= {marks['start']}"] if "start" in marks else []
+        bounds += [f"{alias}.{column} < {marks['end']}"] if "end" in marks else []
+        per_column.append("(" + " AND ".join(bounds) + ")")
+    return "(" + " OR ".join(per_column) + ")"
+
+
+def _row_filters(marks: dict[str, str], ids: Sequence[int] | None, id_alias: str) -> list[str]:
+    """The source and ``{id_alias}.id`` in ``ids`` conditions of :func:`_where`."""
+    where = [f"t.source = {marks['source']}"] if "source" in marks else []
+    if ids is not None:  # integers only, so they can be written into the statement
+        where.append(f"{id_alias}.id IN ({', '.join(str(int(i)) for i in ids) or 'NULL'})")
+    return where
+
+
+def _with_deal_leads_union(
+    head: str, by: tuple[str, ...], marks: dict[str, str], ids: Sequence[int] | None, id_alias: str
+) -> str:
+    """``head`` (SELECT ... FROM leads t) for the rows :func:`_where` with ``with_deal_leads`` keeps, as two
+    disjoint halves: the window's own rows, UNION ALL the deals' leads outside it.
+
+    PostgreSQL runs ``x OR id IN (subquery)`` as a hashed sub-plan only while the ids fit in ``work_mem``;
+    past it (hundreds of thousands of deal leads at 4 MB, the default) it probes the subquery once per
+    lead and a 10M-lead window takes hours. ``id IN (subquery)`` under AND is a semi-join, which spills to
+    disk instead.
+    """
+    window, rest = _window("t", by, marks), _row_filters(marks, ids, id_alias)
+    deal_leads = _DEAL_LEADS.format(window=_window("d", _DEAL_TIMES, marks))
+    inside = f"{head} WHERE {' AND '.join([window, *rest])}"
+    outside = f"{head} WHERE {' AND '.join([f't.id IN ({deal_leads})', f'{window} IS NOT TRUE', *rest])}"
+    return f"{inside} UNION ALL {outside}"
 
 
 def _storage_instant(value: dt.datetime, dialect: str):

@@ -276,6 +276,24 @@ def test_leads_of_deals_in_the_window_come_along_when_asked(engine):
     assert queries.read_leads(engine, *june, with_deal_leads=True)["external_id"].tolist() == ["L1"]
 
 
+def test_deal_leads_come_once_whether_in_the_window_or_not(engine):
+    """A window's own lead with a deal in it comes once; a lead outside it (or never handed over) comes
+    along through its deal; another source's leads stay out. (PostgreSQL reads these as two halves.)"""
+    upserts.upsert_leads(engine, _leads())  # L1 2026-03-01, L2 03-29, L3 04-01, L4 never handed over
+    deals = pd.DataFrame({"source": ["crm"] * 3, "external_id": ["D1", "D2", "D4"],
+                          "lead_external_id": ["L1", "L2", "L4"],
+                          "created_at": pd.to_datetime(["2026-03-20T10:00Z", "2026-03-30T10:00Z",
+                                                        "2026-01-05T10:00Z"]),
+                          "closed_at": pd.to_datetime([None, None, "2026-03-22T10:00Z"], utc=True)})  # fmt: skip
+    upserts.upsert_deals(engine, deals)
+    march = (dt.datetime(2026, 3, 15, tzinfo=UTC), dt.datetime(2026, 4, 1, tzinfo=UTC))
+    read = queries.read_leads(engine, *march, with_deal_leads=True)
+    # L2 in the window (its deal too), L1 by its deal created in it, L4 by its deal closed in it.
+    assert read["external_id"].tolist() == ["L1", "L2", "L4"]
+    assert read["id"].is_monotonic_increasing and read["id"].is_unique
+    assert queries.read_leads(engine, *march, source="other", with_deal_leads=True).empty
+
+
 def test_distinct_values_for_pickers(engine):
     upserts.upsert_leads(engine, _leads())
     assert queries.distinct_values(engine, "leads", "channel") == ["Paid Search", "Partners", "Événements"]
