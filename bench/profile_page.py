@@ -1,8 +1,8 @@
 """Where one page's cold load goes: py-spy samples of a fresh page server while Chromium loads the page.
 
 Run: ``.venv/bin/python bench/profile_page.py --url postgresql+psycopg://accord@127.0.0.1:55432/accord_bench10m
---page overview`` (``--py-spy`` defaults to ``/tmp/spy/bin/py-spy``). Starts ``streamlit run app.py`` on
-the database, attaches ``py-spy record`` (100 samples/s, idle samples kept, so waiting on the database
+--page overview`` (``--py-spy`` defaults to ``py-spy`` on the PATH: ``pip install py-spy==0.4.3``, a
+profiler, not a requirement). Starts ``streamlit run app.py`` on the database, attaches ``py-spy record`` (100 samples/s, idle samples kept, so waiting on the database
 counts as the wall time it is; only the script thread's stacks are counted) and loads the page once in
 headless Chromium as ``bench/bench_pages.py`` times it (cold). Prints the frames with the most samples
 inclusive of what they call, the cold seconds and the server's peak memory as ``name: value`` lines,
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,10 +54,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True, help="database URL")
     parser.add_argument("--page", default="sales", help="the page's url path (default sales)")
-    parser.add_argument("--py-spy", default="/tmp/spy/bin/py-spy")
+    parser.add_argument("--py-spy", default=shutil.which("py-spy") or "/tmp/spy/bin/py-spy",
+                        help="the py-spy binary (a profiler, not a requirement: pip install py-spy==0.4.3)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "accord-page-profile.txt")
     parser.add_argument("--top", type=int, default=40)
     args = parser.parse_args(argv)
+    if not Path(args.py_spy).is_file():
+        raise SystemExit(f"no py-spy at {args.py_spy}: pip install py-spy==0.4.3, or pass --py-spy PATH")
     spec = next(s for s in PAGES if s.url_path == args.page)
     folder = Path(tempfile.mkdtemp(prefix="accord-profile-"))
     server = StreamlitServer({"ACCORD_DATABASE_URL": args.url}, folder / "server.log")
