@@ -1,11 +1,12 @@
 """Where one page's cold load goes: py-spy samples of a fresh page server while Chromium loads the page.
 
-Run: ``.venv/bin/python bench/profile_page.py --url postgresql+psycopg://accord@127.0.0.1:55432/accord_bench10m
---page overview`` (``--py-spy`` defaults to ``py-spy`` on the PATH: ``pip install py-spy==0.4.3``, a
-profiler, not a requirement). Starts ``streamlit run app.py`` on the database, attaches ``py-spy record`` (100 samples/s, idle samples kept, so waiting on the database
-counts as the wall time it is; only the script thread's stacks are counted) and loads the page once in
-headless Chromium as ``bench/bench_pages.py`` times it (cold). Prints the frames with the most samples
-inclusive of what they call, the cold seconds and the server's peak memory as ``name: value`` lines,
+Run: ``.venv/bin/python bench/profile_page.py --url
+postgresql+psycopg://accord@127.0.0.1:55432/accord_bench10m --page overview`` (``--py-spy`` defaults to
+``py-spy`` on the PATH: ``pip install py-spy==0.4.3``, a profiler, not a requirement). Starts ``streamlit
+run app.py`` on the database, attaches ``py-spy record`` (100 samples/s, idle samples kept, so waiting on
+the database counts as the wall time it is; only the script thread's stacks are counted) and loads the page
+once in headless Chromium as ``bench/bench_pages.py`` times it (cold). Prints the frames with the most
+samples inclusive of what they call, the cold seconds and the server's peak memory as ``name: value`` lines,
 and keeps the collapsed stacks (``--out``, for a flame graph).
 """
 
