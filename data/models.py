@@ -330,6 +330,8 @@ class AlertLedger(Base):
     next_try_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     run_id: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+
+
 class Handover(Base):
     """One handover of a lead to sales (lifecycle issue 19): a lead recycled and re-qualified has several.
 

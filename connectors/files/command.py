@@ -49,7 +49,9 @@ def run_import(args) -> int:
 
     bar = ProgressBar()
     try:
-        mapping = load_mapping(args.mapping, settings.mappings_dir(), table=args.table) if args.mapping else None
+        mapping = (
+            load_mapping(args.mapping, settings.mappings_dir(), table=args.table) if args.mapping else None
+        )
         engine = make_engine(settings.database_url())
         upgrade(engine)
         report = import_file(

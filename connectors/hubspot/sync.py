@@ -317,9 +317,7 @@ def _plan(engine: Engine, obj: str, full: bool, started: dt.datetime, config: Hu
         return _Plan.from_checkpoint(obj, checkpoint)
     end = _epoch_ms(started)
     if full or cursor is None:
-        known, _ = (
-            syncs.get_sync_state(engine, CONNECTOR, HISTORY) if obj == "contacts" else (None, None)
-        )
+        known, _ = syncs.get_sync_state(engine, CONNECTOR, HISTORY) if obj == "contacts" else (None, None)
         # A contact's lifecycle or lead status change moves its modified date: those not modified since
         # their history was last read need not be read again (a margin of lookback_seconds, as search has).
         since = None if known is None else int(known) - int(config.lookback_seconds * 1000)
@@ -623,9 +621,7 @@ def _write(engine, obj, batches, plan, stages, config, run_id, counts: ObjectCou
             # Leads' touches must be recounted; kept in the database so a crash does not forget it.
             syncs.set_sync_state(conn, CONNECTOR, TOUCHES, checkpoint={"pending": True})
         if last.done:
-            syncs.set_sync_state(
-                conn, CONNECTOR, obj, cursor=str(last.state["window_end"]), checkpoint=None
-            )
+            syncs.set_sync_state(conn, CONNECTOR, obj, cursor=str(last.state["window_end"]), checkpoint=None)
             # Every contact that wanted its history has had it read: after a full read, or an incremental
             # one that follows runs that kept this row (a database synced before handovers has none yet).
             if obj == "contacts" and (

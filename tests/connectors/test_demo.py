@@ -488,9 +488,7 @@ def test_load_demo_twice_gives_the_same_rows(tmp_path):
     assert (
         cases.frames["activities"]["lead_external_id"].str.endswith("-dup").any()
     )  # written on the duplicates
-    stored = queries.read_activities(engine, per_handover=False).set_index("external_id")[
-        "lead_external_id"
-    ]
+    stored = queries.read_activities(engine, per_handover=False).set_index("external_id")["lead_external_id"]
     wanted = generated["activities"].set_index("external_id")["lead_external_id"]
     assert stored.sort_index().tolist() == wanted.sort_index().tolist()  # every one back on its survivor
     deals = queries.read_deals(engine, per_handover=False).set_index("external_id")

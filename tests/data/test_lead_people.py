@@ -39,7 +39,9 @@ def _upgrade_keeps_every_row(engine) -> None:
     # The columns work on the upgraded database; a later partial write leaves them as they were.
     upserts.upsert_leads(engine, pd.DataFrame({"source": ["crm"], "external_id": ["L1"], "name": ["Ada Lovelace"],
                                             "company": ["Analytical Engines Ltd"], "email": ["ada@engines.test"]}))  # fmt: skip
-    upserts.upsert_leads(engine, pd.DataFrame({"source": ["crm"], "external_id": ["L1"], "channel": ["Direct"]}))
+    upserts.upsert_leads(
+        engine, pd.DataFrame({"source": ["crm"], "external_id": ["L1"], "channel": ["Direct"]})
+    )
     row = queries.read_leads(engine).set_index("external_id").loc["L1"]
     assert (row["name"], row["company"], row["email"], row["channel"]) == (
         "Ada Lovelace", "Analytical Engines Ltd", "ada@engines.test", "Direct"
