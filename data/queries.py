@@ -80,7 +80,8 @@ def read_leads(
     ``mql_at``. Leads with deals in the window bring their handovers those deals
     followed. ``per_handover=False`` reads the stored lead rows as they are.
     ``ids`` (lead ids, as stored) keeps only those leads, each with all its handover rows: what a sync touched.
-    ``repeats`` is :func:`repeat_handovers` when the caller already read it (once for several reads).
+    ``repeats`` is :func:`repeat_handovers` when the caller already read it (once for several reads of a
+    window); with ``ids`` the leads' own are read instead.
     """
     with transaction(bind) as conn:
         if not per_handover:
@@ -232,8 +233,7 @@ def _repeat_handovers(conn: Connection, source: str | None, ids: Sequence[int] |
         ).join(lead, and_(lead.c.source == h.c.source, lead.c.external_id == h.c.lead_external_id))
     )
     # Plain rows into the frame: a dict per row costs more than the query at a million leads.
-    rows = [tuple(r) for r in conn.execute(query)]
-    return _handover_frame(pd.DataFrame(rows, columns=["lead_id", "handover_id", *HANDOVER_COLUMNS]))
+    return _handover_frame([tuple(r) for r in conn.execute(query)])
 
 
 def _repeat_handovers_of(conn: Connection, source: str | None, ids: Sequence[int]) -> pd.DataFrame:
@@ -269,7 +269,7 @@ def _repeat_handovers_of(conn: Connection, source: str | None, ids: Sequence[int
 _ID_CHUNK = 5000
 
 
-def _handover_frame(rows: list[dict] | pd.DataFrame) -> pd.DataFrame:
+def _handover_frame(rows: list[dict] | list[tuple]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["lead_id", "handover_id", *HANDOVER_COLUMNS])
     frame = _typed_handovers(frame)
     frame[["lead_id", "handover_id"]] = frame[["lead_id", "handover_id"]].astype("int64")
