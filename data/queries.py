@@ -95,7 +95,13 @@ def read_leads(
         recycled_ids = sorted(set(repeats["lead_id"].tolist()))
         plain = _read(conn, "leads", start, end, (by,), source, with_deal_leads, wanted, ids)
         plain = plain[~plain["id"].isin(recycled_ids)]
-        recycled = _read(conn, "leads", source=source, columns=wanted, ids=recycled_ids)
+        windowed = start is not None or end is not None
+        deal_rows = _deal_rows(conn, start, end, repeats) if with_deal_leads and windowed else None
+        if by == "mql_at" and windowed:
+            # Only the recycled leads with a row in the window: a row's mql_at is its handover's.
+            repeats = repeats[repeats["lead_id"].isin(_window_repeats(repeats, start, end, deal_rows))]
+        chosen = sorted(set(repeats["lead_id"].tolist()))
+        recycled = _read(conn, "leads", source=source, columns=wanted, ids=chosen)
         expanded = handover_rows.expand(recycled, repeats, _repeat_activities(conn, repeats))
         keep = pd.Series(True, index=expanded.index)
         when = expanded[by]
@@ -103,8 +109,8 @@ def read_leads(
             keep &= when >= _utc(start)
         if end is not None:
             keep &= when < _utc(end)
-        if with_deal_leads and (start is not None or end is not None):
-            keep |= expanded["id"].isin(_deal_rows(conn, start, end, repeats))
+        if deal_rows is not None:
+            keep |= expanded["id"].isin(deal_rows)
     out = pd.concat([plain, expanded[keep.to_numpy(bool, na_value=False)]], ignore_index=True)
     out = out.sort_values("id", kind="stable").reset_index(drop=True)
     return out[names]
@@ -274,6 +280,23 @@ def _handover_frame(rows: list[dict] | list[tuple]) -> pd.DataFrame:
     frame = _typed_handovers(frame)
     frame[["lead_id", "handover_id"]] = frame[["lead_id", "handover_id"]].astype("int64")
     return frame
+
+
+def _window_repeats(repeats: pd.DataFrame, start, end, deal_rows: np.ndarray | None) -> np.ndarray:
+    """Lead ids of ``repeats`` with a handover whose ``mql_at`` lies in [start, end) or a row in ``deal_rows``
+    (:func:`_deal_rows`): the recycled leads a window read by ``mql_at`` can return rows of."""
+    when = repeats["mql_at"]
+    inside = when.notna()
+    if start is not None:
+        inside &= when >= _utc(start)
+    if end is not None:
+        inside &= when < _utc(end)
+    leads = repeats["lead_id"].to_numpy("int64")[inside.to_numpy(bool, na_value=False)]
+    if deal_rows is not None and len(deal_rows):
+        keys = handover_rows.row_keys(repeats)
+        dealt = keys["lead_id"].to_numpy("int64")[keys["row_id"].isin(deal_rows).to_numpy()]
+        leads = np.concatenate([leads, dealt])
+    return np.unique(leads)
 
 
 def _repeat_activities(conn: Connection, repeats: pd.DataFrame) -> pd.DataFrame:

@@ -195,6 +195,35 @@ def test_reads_key_activities_and_deals_to_the_handover_whose_window_holds_them(
     assert sorted(january["external_id"]) == ["L1", "L2"] and second not in january["id"].tolist()
 
 
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2026-01-01", "2026-02-01"),  # L1's first handover and L2
+        ("2026-02-01", "2026-03-01"),  # nothing handed over, no deal
+        ("2026-03-01", "2026-03-03"),  # L1's second handover, before its deal
+        ("2026-03-03", "2026-03-10"),  # only D1: L1's second handover comes through its deal
+        ("2026-03-10", "2026-06-01"),  # after everything
+    ],
+)
+def test_a_window_read_is_every_row_read_then_cut_to_the_window(engine, start, end):
+    """A window on mql_at (with the leads of its deals) gives exactly the rows of reading everything and
+    keeping those handed over in the window or followed by a deal created or closed in it."""
+    write_recycled_lead(engine)
+    write_history(engine)
+    lo, hi = ts(start), ts(end)
+    everything = queries.read_leads(engine)
+    deal_leads = queries.read_deals(engine, lo, hi)["lead_id"].dropna()
+    expected = everything[
+        ((everything["mql_at"] >= lo) & (everything["mql_at"] < hi)).fillna(False)
+        | everything["id"].isin(deal_leads)
+    ].reset_index(drop=True)
+    windowed = queries.read_leads(engine, lo, hi, with_deal_leads=True)
+    pd.testing.assert_frame_equal(windowed, expected)
+    alone = queries.read_leads(engine, lo, hi)
+    pd.testing.assert_frame_equal(alone, expected[expected["mql_at"].between(lo, hi, inclusive="left")]
+                                  .reset_index(drop=True))  # fmt: skip
+
+
 def test_replacing_a_history_is_idempotent_and_one_handover_reads_as_the_lead_row(engine):
     write_recycled_lead(engine)
     write_history(engine)
