@@ -107,6 +107,7 @@ class Lead(Base):
         Index("ix_leads_mql_at", "mql_at"),
         Index("ix_leads_created_at", "created_at"),
         Index("ix_leads_owner", "source", "owner_external_id"),
+        Index("ix_leads_channel", "channel"),  # the channel picker's distinct values, without a scan
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

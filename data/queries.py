@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-from sqlalchemy import Connection, Engine, and_, func, select
+from sqlalchemy import Connection, Engine, UniqueConstraint, and_, func, select
 
 from analytics.schema import BOOL, COLUMNS, DERIVED_ON_READ, FLOAT, INT, STR, UTC_TS, SchemaError
 from data import handovers as handover_rows
@@ -719,6 +719,39 @@ def distinct_values(bind: Engine | Connection, table: str, column: str) -> list:
     """The distinct non-missing values of a canonical column, sorted (for filter pickers)."""
     if table not in CANONICAL_MODELS or column not in CANONICAL_MODELS[table].__table__.c:
         raise SchemaError(f"no column {table}.{column}")
-    c = CANONICAL_MODELS[table].__table__.c[column]
+    t = CANONICAL_MODELS[table].__table__
+    c = t.c[column]
     with transaction(bind) as conn:
+        if _leads_an_index(t, column):
+            return sorted(conn.exec_driver_sql(_skip_scan(t.name, column)).scalars())
         return sorted(conn.execute(select(c).where(c.is_not(None)).distinct()).scalars())
+
+
+def source_names(bind: Engine | Connection) -> list[str]:
+    """The sources any canonical table holds rows of, sorted: the freshness banner's "whose data" without
+    counting a row (every table's key starts with its source)."""
+    with transaction(bind) as conn:
+        found = {
+            name
+            for model in CANONICAL_MODELS.values()
+            for name in conn.exec_driver_sql(_skip_scan(model.__tablename__, "source")).scalars()
+        }
+    return sorted(found)
+
+
+def _leads_an_index(table, column: str) -> bool:
+    """Whether an index or unique key of ``table`` starts with ``column``."""
+    keys = [list(i.columns) for i in table.indexes]
+    keys += [list(u.columns) for u in table.constraints if isinstance(u, UniqueConstraint)]
+    return any(cols and cols[0].name == column for cols in keys)
+
+
+def _skip_scan(table: str, column: str) -> str:
+    """SQL of the distinct non-null values of an indexed ``column``: one index probe per value (the smallest,
+    then the smallest above it, ...), not a read of every row. The same on SQLite and PostgreSQL, which has
+    no skip scan of its own. Names come from the models, never from input."""
+    return (
+        f"WITH RECURSIVE v(x) AS (SELECT min({column}) FROM {table} UNION ALL "
+        f"SELECT (SELECT min({column}) FROM {table} WHERE {column} > v.x) FROM v WHERE v.x IS NOT NULL) "
+        "SELECT x FROM v WHERE x IS NOT NULL"
+    )

@@ -23,15 +23,14 @@ def ago(moment: dt.datetime, now: dt.datetime | None = None) -> str:
 
 
 def freshness_banner(url: str) -> None:
-    sources = loaders.source_counts(url)
+    names = loaders.source_names(url)
     connector, finished = loaders.freshness(url)
-    if sources.empty:
+    if not names:
         st.info(
             "No data yet. Load the demo company, connect HubSpot or Salesforce, or import a file on the "
             "**Data** page."
         )
         return
-    names = sorted(set(sources["source"]))
     when = f"last load {ago(finished)} ({finished:%Y-%m-%d %H:%M} UTC)" if finished else "no load recorded"
     if names == ["demo"]:
         st.warning(

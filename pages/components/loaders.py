@@ -89,6 +89,12 @@ def source_counts(url: str) -> pd.DataFrame:
     return queries.source_counts(_reads(url))
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def source_names(url: str) -> list[str]:
+    """The sources the database holds rows of (data.queries.source_names: no row is counted)."""
+    return queries.source_names(_reads(url))
+
+
 @st.cache_data(ttl=30, show_spinner=False)
 def sync_runs(url: str, limit: int = 100) -> pd.DataFrame:
     return syncs.read_sync_runs(_reads(url), limit)
