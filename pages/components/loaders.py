@@ -90,6 +90,12 @@ def source_counts(url: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
+def has_rows(url: str) -> dict[str, bool]:
+    """Whether each canonical table holds a row (data.queries.has_rows: no row is counted)."""
+    return queries.has_rows(_reads(url))
+
+
+@st.cache_data(ttl=60, show_spinner=False)
 def source_names(url: str) -> list[str]:
     """The sources the database holds rows of (data.queries.source_names: no row is counted)."""
     return queries.source_names(_reads(url))

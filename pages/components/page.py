@@ -66,11 +66,11 @@ def header(
 def data_notice(url: str, stop_when_empty: bool = True) -> None:
     """Say so when the data have deals but no leads; with ``stop_when_empty``, stop the page with a sentence
     when there are neither (the Overview instead says per week that there was nothing)."""
-    counts = loaders.table_counts(url)
-    if counts["leads"] == 0 and counts["deals"] == 0 and stop_when_empty:
+    found = loaders.has_rows(url)
+    if not found["leads"] and not found["deals"] and stop_when_empty:
         st.info("No data yet: load the demo company, connect HubSpot or import a file on the **Data** page.")
         st.stop()
-    if counts["leads"] == 0 and counts["deals"] > 0:
+    if not found["leads"] and found["deals"]:
         st.info(
             "These data have deals but no leads (e.g. an imported pipeline): lead figures read 0 until leads "
             "are synced or imported on the **Data** page; deal figures are complete."

@@ -75,3 +75,29 @@ def test_an_older_postgres_database_gains_the_channel_index_without_losing_a_row
 def test_an_unknown_column_is_refused(engine, bad):
     with pytest.raises(queries.SchemaError, match="no column"):
         queries.distinct_values(engine, *bad)
+
+
+def test_has_rows_says_which_tables_hold_a_row_as_counting_them_would(engine):
+    def counted() -> dict[str, bool]:
+        return {name: rows > 0 for name, rows in queries.table_counts(engine).items()}
+
+    assert (
+        queries.has_rows(engine)
+        == counted()
+        == dict.fromkeys(["owners", "leads", "deals", "activities"], False)
+    )
+    upserts.upsert_deals(engine, pd.DataFrame({"source": ["crm"], "external_id": ["D1"]}))
+    assert (
+        queries.has_rows(engine)
+        == counted()
+        == {"owners": False, "leads": False, "deals": True, "activities": False}
+    )
+    _write(engine)
+    assert queries.has_rows(engine) == counted()
+    upserts.delete_source(engine, "crm")
+    upserts.delete_source(engine, "import")
+    assert (
+        queries.has_rows(engine)
+        == counted()
+        == {"owners": False, "leads": True, "deals": False, "activities": False}
+    )
