@@ -72,7 +72,7 @@ def load_demo_if_empty(engine, leads: int | None = None, progress=None) -> bool:
     """
     with locks.held(engine, locks.FIRST_START):
         ensure_default_agreement(engine)
-        if any(queries.table_counts(engine).values()) or demo_removed(engine):
+        if any(queries.has_rows(engine).values()) or demo_removed(engine):
             return False
         leads = leads or int(settings.get("ACCORD_DEMO_LEADS"))
         try:
