@@ -26,6 +26,7 @@ import json
 from sqlalchemy import Connection, Engine, func, select
 
 from data.models import (
+    CANONICAL_MODELS,
     AgreementVersion,
     AuditEntry,
     Handover,
@@ -34,11 +35,10 @@ from data.models import (
     SyncState,
     WeeklySnapshot,
 )
-from data.models import CANONICAL_MODELS as _CANONICAL
 from data.transactions import transaction
 
 ALERTS_CONNECTOR = "alerts"  # alerts.dispatch.CONNECTOR: its runs change no figure
-_NEWEST_ID = (*_CANONICAL.values(), Handover, AgreementVersion, WeeklySnapshot, RejectedRow)
+_NEWEST_ID = (*CANONICAL_MODELS.values(), Handover, AgreementVersion, WeeklySnapshot, RejectedRow)
 
 
 def generation(bind: Engine | Connection) -> tuple:
