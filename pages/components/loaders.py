@@ -127,9 +127,10 @@ def source_counts(gen: tuple, url: str) -> pd.DataFrame:
 
 
 @_per_generation
-@st.cache_data(ttl=LONG_TTL, max_entries=16, show_spinner=False)
+@st.cache_data(ttl=30, max_entries=16, show_spinner=False)
 def sync_runs(gen: tuple, url: str, limit: int = 100) -> pd.DataFrame:
-    """The newest ``limit`` runs (data.syncs.read_sync_runs); a run's start, heartbeat and end are in the generation."""
+    """The newest ``limit`` runs (data.syncs.read_sync_runs): a data run's start, heartbeat and end are in the
+    generation; the alert runs that are not show on the Data page within 30 s, as before."""
     return syncs.read_sync_runs(_reads(url), limit)
 
 

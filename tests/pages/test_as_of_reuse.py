@@ -45,7 +45,10 @@ def url(demo_db_url, tmp_path, monkeypatch) -> str:
     )  # done here, so that the tests start from unchanging data
     frozen.dispose()
     loaders.clear()
-    yield copied
+    # Each test starts a second into a minute (the suite's clock ticks on), so that it crosses a minute only
+    # where it travels on purpose.
+    with time_machine.travel(pd.Timestamp(clock.now()).ceil("min") + pd.Timedelta(seconds=1), tick=True):
+        yield copied
     loaders.clear()
 
 
@@ -113,7 +116,7 @@ def test_a_sync_run_written_outside_the_app_starts_a_new_as_of_and_view(url, bui
         engine.dispose()
         loaders.generation.clear()  # the few seconds the generation is cached for have passed
         after = as_of(new_tab())
-    assert after == pd.Timestamp(clock.now() + dt.timedelta(minutes=2)).ceil("min") > start
+        assert after == pd.Timestamp(clock.now()).ceil("min") > start
     assert builds == [start, after]
 
 
@@ -142,12 +145,13 @@ def test_a_write_in_the_same_minute_keeps_the_instant_but_builds_the_view_again(
 
 def test_after_the_reuse_minutes_the_as_of_moves(url, builds, monkeypatch):
     monkeypatch.setenv("ACCORD_AS_OF_REUSE_MINUTES", "4")
-    start = as_of(new_tab())
-    with later(3):
+    start = as_of(new_tab())  # now rounded up: up to a minute ahead of the clock
+    with later(4):
+        assert pd.Timestamp(clock.now()) - start < pd.Timedelta(minutes=4)
         assert as_of(new_tab()) == start
-    with later(4.5):
+    with later(5.5):  # the as_of is 4.5 minutes old
         moved = as_of(new_tab())
-    assert moved == pd.Timestamp(clock.now() + dt.timedelta(minutes=4.5)).ceil("min") > start
+        assert moved == pd.Timestamp(clock.now()).ceil("min") > start
     assert builds == [start, moved]
 
 
