@@ -31,6 +31,7 @@ with errors.shown():  # a wrong ACCORD_DATABASE_URL (or ACCORD_READ_DATABASE_URL
     loaders.engine()
     loaders.reader()
     loaders.bootstrap()
+    loaders.as_of_reuse()  # so is a wrong ACCORD_AS_OF_REUSE_MINUTES
 
 url = settings.database_url()
 navigation = st.navigation(navigation_pages.pages_for(user.role))

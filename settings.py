@@ -199,6 +199,14 @@ SETTINGS: tuple[Setting, ...] = (
         "(data/fact_views.py) instead of the period's rows. Off: while the page still reads those rows "
         "for its histogram, delays and queue, it measured slower (bench/bench_sales_facts.py).",
     ),
+    # Scaling (issue 15): one "as of" instant per data generation, its views reused across tabs
+    Setting(
+        "ACCORD_AS_OF_REUSE_MINUTES",
+        "5",
+        "Minutes the pages keep showing the figures as of one instant while the data have not changed, so "
+        "every tab reuses the same computed views; a sync, an import, an agreement save or a frozen week "
+        "starts a new instant at once, and 'Recompute now' does on demand. 0: now, to the minute, every time.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -21,6 +21,11 @@ use); it is timed at ``/`` and checked to answer at ``/overview`` too. Then
 it times the PDF meeting pack end to end (as ``cli.py report``) and, to show
 where a cold load goes, the loaders' main calls in-process.
 
+**A new tab later** (``--later-wait S``, default 120 s; 0 skips it): each chart page opened again in a new
+tab S seconds after it was last opened, nothing written meanwhile, on two servers of the same run: one
+reusing the "as of" (ACCORD_AS_OF_REUSE_MINUTES=15, so that warming both up fits) and one computing as of now to the minute
+every time (=0, as before); each also as a ratio over the Agreement page's warm new tab (the floor).
+
 ``--url`` times a database at a URL instead (PostgreSQL: the demo is loaded there when it is empty).
 Each page's server reports its peak resident memory (``<page>_server_peak_mb``, Linux VmHWM).
 
@@ -155,6 +160,63 @@ def time_pages(db_url: str, warm_runs: int, logs: Path, only: list[str] | None =
     return results
 
 
+LATER_PAGES = ("overview", "marketing", "sales", "funnel")  # the pages that compute a view per "as of"
+
+
+def time_later_tabs(db_url: str, logs: Path, wait_s: float) -> dict[str, float]:
+    """A new tab of each chart page ``wait_s`` seconds (the clock's minute has moved) after it was last opened,
+    nothing written meanwhile: with the "as of" reused (ACCORD_AS_OF_REUSE_MINUTES=15) against now to the
+    minute every time (=0, the behaviour before), two servers on the same database in one run.
+
+    Each server first opens every page twice (the Overview's first open freezes last week: a write, so the
+    second open is on unchanging data), then the bench waits (the servers read the real clock) and opens
+    each page once more. ``<page>_later_tab_reused_s`` and ``<page>_later_tab_per_minute_s``.
+    """
+    results: dict[str, float] = {}
+    # Reused for 15 minutes here (default 5): the instant is set at a server's first open, and warming both
+    # servers up at a million leads takes minutes before the wait even starts.
+    modes = {"per_minute": "0", "reused": "15"}
+    servers = {mode: StreamlitServer({"ACCORD_DATABASE_URL": db_url, "ACCORD_AS_OF_REUSE_MINUTES": minutes},
+                                     logs / f"later-{mode}.log") for mode, minutes in modes.items()}  # fmt: skip
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+            )
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+
+            def url(server, name: str) -> str:
+                return f"{server.url}/{'' if name == 'overview' else name}"
+
+            for server in servers.values():
+                server.wait_healthy(timeout=120)
+                for _ in range(2):
+                    for name in LATER_PAGES:
+                        load(context.new_page(), url(server, name))
+            time.sleep(wait_s)
+            for name in LATER_PAGES:  # alternating, so that other load on the machine falls on both alike
+                for mode, server in servers.items():
+                    results[f"{name}_later_tab_{mode}_s"] = load(context.new_page(), url(server, name))
+            browser.close()
+    finally:
+        for server in servers.values():
+            server.stop()
+    print("a new tab " + f"{wait_s:.0f} s later: " + ", ".join(
+        f"{n} {results[f'{n}_later_tab_reused_s']:.2f} s reused / {results[f'{n}_later_tab_per_minute_s']:.2f} s "
+        "per minute" for n in LATER_PAGES), flush=True)  # fmt: skip
+    return results
+
+
+def ratios(results: dict[str, float]) -> dict[str, float]:
+    """Each later tab's time over the Agreement page's warm new tab of the same run (the floor), when timed."""
+    floor = results.get("agreement_warm_s")
+    return {
+        f"{name.removesuffix('_s')}_over_agreement_warm": value / floor
+        for name, value in results.items()
+        if floor and "_later_tab_" in name
+    }
+
+
 def time_pack(db_url: str) -> dict[str, float]:
     """The meeting pack of last week end to end, as ``cli.py report`` makes it, and its stages.
 
@@ -259,6 +321,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--pages", nargs="*", help="url paths of the pages to time (default: all)")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the loaders' in-process breakdown "
                         "(at 10M it reads millions of rows into this process; bench/profile_page.py instead)")  # fmt: skip
+    parser.add_argument("--later-wait", type=float, default=120, help="seconds between a page's last open and "
+                        "the new tab timed with the as_of reused and per minute (default 120; 0: skip)")  # fmt: skip
     parser.add_argument("--url", help="a database URL (e.g. PostgreSQL) to time instead of a SQLite file; the "
                         "demo is loaded there when it is empty, and the pages freeze last week in it")  # fmt: skip
     args = parser.parse_args(argv)
@@ -280,6 +344,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         if not args.no_breakdown:
             results.update(time_loaders(url))
         results.update(time_pages(url, args.warm_runs, folder, args.pages))
+        if args.later_wait > 0:
+            results.update(time_later_tabs(url, folder, args.later_wait))
+            results.update(ratios(results))
         results.update(time_pack(url))
         results["load_average_after"] = os.getloadavg()[0]
         times = os.times()  # this process and the processes it waited for (the servers, Playwright's driver)
@@ -313,6 +380,9 @@ def main_on_url(args) -> dict[str, float]:
         if not args.no_breakdown:
             results.update(time_loaders(args.url))
         results.update(time_pages(args.url, args.warm_runs, folder, args.pages))
+        if args.later_wait > 0:
+            results.update(time_later_tabs(args.url, folder, args.later_wait))
+            results.update(ratios(results))
         results.update(time_pack(args.url))
         results["load_average_after"] = os.getloadavg()[0]
     finally:

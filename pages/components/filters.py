@@ -3,7 +3,9 @@
 Rendered once in app.py's sidebar, read by every page. Each widget's value is
 mirrored in the query string (``bind="query-params"``), so any view is a
 shareable link, e.g. ``/sales?period=2026-10&team=EMEA``. An ``as_of`` query
-parameter (ISO date or instant) shows the dashboard as it stood then.
+parameter (ISO date or instant) shows the dashboard as it stood then; without one, the pages show the
+figures as of the instant in use while the data are unchanged (loaders.shared_as_of), with a button to
+compute them as of now.
 """
 
 from __future__ import annotations
@@ -106,8 +108,10 @@ def parse_as_of(raw: str) -> tuple[pd.Timestamp | None, str | None]:
     return stamp, None
 
 
-def as_of_from_url() -> pd.Timestamp:
-    """The "as of" instant: ``?as_of=`` if given and usable (else a notice says why not), else now, to the minute."""
+def as_of_from_url(url: str | None = None) -> pd.Timestamp:
+    """The "as of" instant: ``?as_of=`` if given and usable (else a notice says why not), else now, to the
+    minute; with the database's ``url``, the instant in use while its data are unchanged
+    (loaders.shared_as_of), so every tab shows, and reuses, the figures computed for it."""
     raw = st.query_params.get("as_of")
     if raw:
         stamp, problem = parse_as_of(raw)
@@ -117,7 +121,32 @@ def as_of_from_url() -> pd.Timestamp:
             f"Ignoring as_of={wording.literal(repr(raw[:80]))}: {problem} "
             "(use e.g. 2026-11-27 or 2026-11-27T12:00Z)."
         )
+    if url is not None:
+        return loaders.shared_as_of(url)
     return pd.Timestamp(clock.now()).ceil("min")  # to the minute, and never before what was just saved
+
+
+def pinned_by_url() -> bool:
+    """True when ``?as_of=`` holds a usable instant (the page looks at the past, not at now)."""
+    raw = st.query_params.get("as_of")
+    return bool(raw) and parse_as_of(raw)[0] is not None
+
+
+def _as_of_caption(url: str, as_of: pd.Timestamp, timezone: str) -> None:
+    """The instant every figure of the page is as of; unless a link pins it, a way to compute them as of now.
+
+    The figures are kept for that instant while the data are unchanged (ACCORD_AS_OF_REUSE_MINUTES); a new
+    sync, import, agreement version or frozen week starts a new one by itself."""
+    st.caption(f"As of {as_of.tz_convert(timezone):%Y-%m-%d %H:%M} ({timezone})")
+    if pinned_by_url() or loaders.as_of_reuse() <= pd.Timedelta(0):
+        return
+    st.button(
+        "Recompute now", key="_accord_recompute_as_of", icon=":material/refresh:", type="tertiary",
+        on_click=loaders.recompute_as_of, args=(url,),
+        help="The figures are as of the instant above and are kept for a few minutes while the data do not "
+        "change (a sync, an import or an agreement change starts a new instant by itself). This computes "
+        "them as of now.",
+    )  # fmt: skip
 
 
 def unknown_values(missing: str, asked: list[str], known: list[str], showing: str) -> list[str]:
@@ -166,7 +195,7 @@ def sidebar(url: str) -> Filters | None:
     names = loaders.agreement_names(url)
     if not names:
         return None
-    as_of = as_of_from_url()
+    as_of = as_of_from_url(url)
     asked = _asked()
     with st.sidebar:
         st.header("Filters")
@@ -198,7 +227,7 @@ def sidebar(url: str) -> Filters | None:
         chosen_channels = st.multiselect(
             "Channel", channels, key="channel", bind="query-params", placeholder="All channels"
         )
-        st.caption(f"As of {as_of.tz_convert(document.timezone):%Y-%m-%d %H:%M} ({document.timezone})")
+        _as_of_caption(url, as_of, document.timezone)
         history.record()  # a filter change becomes a browser history entry: Back restores the view before it
     notices = [
         *unknown_values(f"No {document.period} {{value}} among the last {len(labels)}", asked["period"][-1:],

@@ -12,12 +12,19 @@ every window of the month), so the second page opened reads nothing.
 (URL, ISO instants, names, tuples of filter values) — never by a large frame,
 which Streamlit would hash from a sample. :func:`clear` empties both after a
 sync, an import or an agreement change so every page shows the new state.
+
+Everything read from the database is cached per data generation (:func:`generation`, a few indexed reads
+cached for :data:`GENERATION_TTL` seconds): a write from anywhere (the app, cli.py, cron, another server)
+starts new entries within seconds, and an unchanged database is never read twice. While the generation
+stays, every tab and session shares one "as of" instant for ACCORD_AS_OF_REUSE_MINUTES
+(:func:`shared_as_of`), so the views computed for it are reused instead of rebuilt each minute.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -25,6 +32,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+import clock
 import settings
 from analytics.agreement import AgreementVersion, versions_from_rows
 from analytics.baseline import FunnelAssumptions, trailing_assumptions
@@ -32,6 +40,7 @@ from analytics.charts import tidy
 from analytics.commitments import evaluate
 from analytics.slicing import slice_frames
 from data import fact_upkeep, fact_views, journal, queries, syncs
+from data import generation as data_generation
 from data.engine import make_engine, read_engine, upgrade
 from data.frames import cut_window, read_window
 from views.sales import queue_window
@@ -79,31 +88,108 @@ def bootstrap() -> bool:
     return _bootstrapped(settings.database_url())
 
 
-@st.cache_data(ttl=60, show_spinner=False)
-def table_counts(url: str) -> dict[str, int]:
+GENERATION_TTL = 3  # seconds: read on every rerun of every tab, so a write elsewhere shows within this
+
+
+@st.cache_data(ttl=GENERATION_TTL, show_spinner=False)
+def generation(url: str) -> tuple:
+    """The data generation of ``url``'s database as the pages read it (data.generation), cached briefly."""
+    return data_generation.generation(_reads(url))
+
+
+def _per_generation(cached):
+    """``cached`` (a cached loader whose first argument is the data generation) called as ``cached(url, ...)``:
+    the current generation of ``url`` goes in first, so its entries are never those of older data."""
+
+    @functools.wraps(cached)
+    def call(url: str, *args, **kwargs):
+        return cached(generation(url), url, *args, **kwargs)
+
+    call.clear = cached.clear
+    return call
+
+
+LONG_TTL = 3600  # seconds: entries are keyed on the generation; this only bounds how long unused ones stay
+
+
+@_per_generation
+@st.cache_data(ttl=LONG_TTL, max_entries=8, show_spinner=False)
+def table_counts(gen: tuple, url: str) -> dict[str, int]:
+    """Rows per canonical table (a count scans each table: once per generation, not once a minute)."""
     return queries.table_counts(_reads(url))
 
 
-@st.cache_data(ttl=60, show_spinner=False)
-def source_counts(url: str) -> pd.DataFrame:
+@_per_generation
+@st.cache_data(ttl=LONG_TTL, max_entries=8, show_spinner=False)
+def source_counts(gen: tuple, url: str) -> pd.DataFrame:
+    """Rows per (table, source), for the Data page: once per generation."""
     return queries.source_counts(_reads(url))
 
 
-@st.cache_data(ttl=60, show_spinner=False)
-def has_rows(url: str) -> dict[str, bool]:
-    """Whether each canonical table holds a row (data.queries.has_rows: no row is counted)."""
+@_per_generation
+@st.cache_data(ttl=LONG_TTL, max_entries=8, show_spinner=False)
+def has_rows(gen: tuple, url: str) -> dict[str, bool]:
+    """Whether each canonical table holds a row (data.queries.has_rows: no row is counted), per generation."""
     return queries.has_rows(_reads(url))
 
 
-@st.cache_data(ttl=60, show_spinner=False)
-def source_names(url: str) -> list[str]:
-    """The sources the database holds rows of (data.queries.source_names: no row is counted)."""
+@_per_generation
+@st.cache_data(ttl=LONG_TTL, max_entries=8, show_spinner=False)
+def source_names(gen: tuple, url: str) -> list[str]:
+    """The sources the database holds rows of (data.queries.source_names: no row is counted), per generation."""
     return queries.source_names(_reads(url))
 
 
-@st.cache_data(ttl=30, show_spinner=False)
-def sync_runs(url: str, limit: int = 100) -> pd.DataFrame:
+@_per_generation
+@st.cache_data(ttl=30, max_entries=16, show_spinner=False)
+def sync_runs(gen: tuple, url: str, limit: int = 100) -> pd.DataFrame:
+    """The newest ``limit`` runs (data.syncs.read_sync_runs): a data run's start, heartbeat and end are in the
+    generation; the alert runs that are not show on the Data page within 30 s, as before."""
     return syncs.read_sync_runs(_reads(url), limit)
+
+
+# --- one "as of" per data generation -----------------------------------------------------------------------
+
+
+def as_of_reuse() -> pd.Timedelta:
+    """ACCORD_AS_OF_REUSE_MINUTES as a duration; a value that is not a whole number >= 0 stops with its name."""
+    raw = (settings.get("ACCORD_AS_OF_REUSE_MINUTES") or "").strip()
+    if not raw.isdigit():
+        raise settings.SettingError(
+            f"ACCORD_AS_OF_REUSE_MINUTES: expected a whole number of minutes (0 or more), not {raw[:40]!r}"
+        )
+    return pd.Timedelta(minutes=int(raw))
+
+
+@st.cache_resource(show_spinner=False)
+def _as_of_in_use(url: str) -> dict:
+    """{"held": (generation, as_of)}: the instant every session of this server shows ``url``'s data as of."""
+    return {}
+
+
+def shared_as_of(url: str) -> pd.Timestamp:
+    """The "as of" of a page that no ``?as_of=`` pins: the one in use while the data generation is the same
+    and it is less than ACCORD_AS_OF_REUSE_MINUTES old, else now to the minute (which becomes the one in use).
+
+    Rounded up to the minute, so never before what was just saved; a new generation starts a new instant.
+    """
+    now = pd.Timestamp(clock.now())
+    fresh = now.ceil("min")
+    reuse = as_of_reuse()
+    if reuse <= pd.Timedelta(0):
+        return fresh
+    gen, held = generation(url), _as_of_in_use(url)
+    kept_gen, kept = held.get("held", (None, None))
+    if kept_gen == gen and kept is not None and kept <= fresh and now - kept < reuse:
+        return kept
+    held["held"] = (gen, fresh)  # one assignment: another session sees the old pair or the new one
+    return fresh
+
+
+def recompute_as_of(url: str) -> None:
+    """Start a new "as of" (now, to the minute) for every session, reading the data generation afresh."""
+    generation.clear()
+    _as_of_in_use(url)["held"] = (generation(url), pd.Timestamp(clock.now()).ceil("min"))
 
 
 def freshness(url: str) -> tuple[str | None, dt.datetime | None]:
@@ -116,14 +202,16 @@ def freshness(url: str) -> tuple[str | None, dt.datetime | None]:
     return newest["connector"], newest["finished_at"].to_pydatetime()
 
 
-@st.cache_data(ttl=300, show_spinner=False)
-def owners(url: str) -> pd.DataFrame:
+@_per_generation
+@st.cache_data(ttl=LONG_TTL, max_entries=8, show_spinner=False)
+def owners(gen: tuple, url: str) -> pd.DataFrame:
     """Every owner (for the owner picker and names)."""
     return queries.read_owners(_reads(url))
 
 
-@st.cache_data(ttl=300, show_spinner=False)
-def channels(url: str) -> list[str]:
+@_per_generation
+@st.cache_data(ttl=LONG_TTL, max_entries=8, show_spinner=False)
+def channels(gen: tuple, url: str) -> list[str]:
     """Every channel seen on leads or deals."""
     bind = _reads(url)
     return sorted(
@@ -132,14 +220,16 @@ def channels(url: str) -> list[str]:
     )
 
 
-@st.cache_data(ttl=300, show_spinner=False)
-def agreement_names(url: str) -> list[str]:
+@_per_generation
+@st.cache_data(ttl=LONG_TTL, max_entries=8, show_spinner=False)
+def agreement_names(gen: tuple, url: str) -> list[str]:
     """Names of the stored agreements, alphabetically."""
     return sorted(journal.read_agreement_versions(_reads(url))["agreement"].unique().tolist())
 
 
-@st.cache_data(ttl=300, show_spinner=False)
-def agreement_versions(url: str, name: str) -> list[AgreementVersion]:
+@_per_generation
+@st.cache_data(ttl=LONG_TTL, max_entries=16, show_spinner=False)
+def agreement_versions(gen: tuple, url: str, name: str) -> list[AgreementVersion]:
     """Every saved version of agreement ``name``, oldest first."""
     return versions_from_rows(journal.read_agreement_versions(_reads(url), name))
 
@@ -149,7 +239,7 @@ def agreement_versions(url: str, name: str) -> list[AgreementVersion]:
 # Overview's, the queue's, the Agreement page's baseline) is cut from it instead of read again.
 SMALL_WINDOW = pd.Timedelta(days=100)
 SHARED_TAIL = pd.Timedelta(days=38)
-FRAMES_TTL = 600  # seconds: a sync run outside the app (cli.py, cron) shows within ten minutes
+FRAMES_TTL = LONG_TTL  # frames are keyed on the generation: a sync outside the app shows within seconds
 
 
 def window_to_read(start: pd.Timestamp, end: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -169,14 +259,18 @@ def _windows_read(url: str) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     return []
 
 
+@_per_generation
 @st.cache_resource(ttl=FRAMES_TTL, max_entries=2, show_spinner="Loading data…")
-def _window_frames(url: str, start: str, end: str) -> Mapping[str, pd.DataFrame]:
+def _window_frames(gen: tuple, url: str, start: str, end: str) -> Mapping[str, pd.DataFrame]:
     """The canonical frames of [start, end) read from the database (data.frames.read_window), read-only."""
     return MappingProxyType(read_window(_reads(url), pd.Timestamp(start), pd.Timestamp(end)))
 
 
+@_per_generation
 @st.cache_resource(ttl=FRAMES_TTL, max_entries=6, show_spinner=False)
-def _cut_frames(url: str, start: str, end: str, read_start: str, read_end: str) -> Mapping[str, pd.DataFrame]:
+def _cut_frames(
+    gen: tuple, url: str, start: str, end: str, read_start: str, read_end: str
+) -> Mapping[str, pd.DataFrame]:
     """The frames of [start, end) cut from those of the wider [read_start, read_end), as a read of it gives."""
     read = _window_frames(url, read_start, read_end)
     return MappingProxyType(cut_window(read, pd.Timestamp(start), pd.Timestamp(end)))
@@ -208,8 +302,10 @@ def sliced_frames(url: str, start: str, end: str, teams: tuple, owners: tuple, c
     return slice_frames(frames(url, start, end), teams=teams, owners=owners, channels=channels)
 
 
+@_per_generation
 @st.cache_data(ttl=600, max_entries=32, show_spinner="Evaluating the agreement…")
 def evaluation(
+    gen: tuple,
     url: str,
     agreement: str,
     start: str,
@@ -234,6 +330,7 @@ def clear() -> None:
     _windows_read.clear()
     _window_frames.clear()
     _cut_frames.clear()
+    _as_of_in_use.clear()  # the next run starts a new "as of": never before what was just written
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -248,8 +345,11 @@ def audit(url: str, limit: int | None = 500) -> pd.DataFrame:
     return journal.read_audit(_reads(url), limit)
 
 
+@_per_generation
 @st.cache_data(ttl=600, max_entries=8, show_spinner="Reading the funnel of the last periods…")
-def funnel_assumptions(url: str, agreement: str, start: str, end: str, as_of: str) -> FunnelAssumptions:
+def funnel_assumptions(
+    gen: tuple, url: str, agreement: str, start: str, end: str, as_of: str
+) -> FunnelAssumptions:
     """:func:`analytics.baseline.trailing_assumptions` of the closed periods before ``as_of`` (frames of [start, end))."""
     return trailing_assumptions(
         agreement_versions(url, agreement), frames(url, start, end), pd.Timestamp(as_of)
@@ -305,9 +405,10 @@ def sales_from_facts() -> bool:
     return value in ("true", "1", "yes", "on")
 
 
+@_per_generation
 @st.cache_resource(ttl=600, max_entries=16, show_spinner="Computing the Sales page…")
 def sales_view(
-    url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
+    gen: tuple, url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
     owners: tuple = (), channels: tuple = (),
 ):  # fmt: skip
     """views.sales.sales_view of the period [start, end) as of ``as_of``, for the chosen slice.
@@ -330,9 +431,10 @@ def sales_view(
     ))  # fmt: skip
 
 
+@_per_generation
 @st.cache_resource(ttl=600, max_entries=16, show_spinner="Computing the Marketing page…")
 def marketing_view(
-    url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
+    gen: tuple, url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
     owners: tuple = (), channels: tuple = (), *, history_start: str,
 ):  # fmt: skip
     """views.marketing.marketing_view of the period [start, end), its trend from ``history_start``, as of ``as_of``.
@@ -351,8 +453,11 @@ def marketing_view(
     return _laid_out(view_of(versions, frames(url, start, end), history, f, pd.Timestamp(history_start)))
 
 
+@_per_generation
 @st.cache_data(ttl=600, max_entries=16, show_spinner="Reading the last periods…")
-def marketing_history(url: str, agreement: str, start: str, end: str, as_of: str, history_start: str):
+def marketing_history(
+    gen: tuple, url: str, agreement: str, start: str, end: str, as_of: str, history_start: str
+):
     """data.aggregates.history_counts of the period [start, end) as of ``as_of``: small frames for every slice,
     so choosing a team, owner or channel slices them in pandas instead of asking the database again."""
     from data.aggregates import history_counts
@@ -361,9 +466,10 @@ def marketing_history(url: str, agreement: str, start: str, end: str, as_of: str
                           pd.Timestamp(as_of), pd.Timestamp(history_start))  # fmt: skip
 
 
+@_per_generation
 @st.cache_resource(ttl=600, max_entries=16, show_spinner="Building the funnel…")
 def funnel_view(
-    url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
+    gen: tuple, url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
     owners: tuple = (), channels: tuple = (), *, history_start: str,
 ):  # fmt: skip
     """views.funnel.funnel_view of the period [start, end) and the cohorts from ``history_start``, as of ``as_of``.
@@ -382,15 +488,17 @@ def funnel_view(
 # --- Overview: weekly figures, frozen snapshots, the meeting pack -----------------------------------------
 
 
-@st.cache_data(ttl=60, show_spinner=False)
-def snapshots(url: str, agreement: str) -> pd.DataFrame:
+@_per_generation
+@st.cache_data(ttl=LONG_TTL, max_entries=8, show_spinner=False)
+def snapshots(gen: tuple, url: str, agreement: str) -> pd.DataFrame:
     """The frozen weeks of ``agreement`` (data.journal.read_snapshots), oldest first."""
     return journal.read_snapshots(_reads(url), agreement)
 
 
+@_per_generation
 @st.cache_resource(ttl=600, max_entries=16, show_spinner="Computing the week's figures…")
 def overview_view(
-    url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
+    gen: tuple, url: str, agreement: str, period: str, start: str, end: str, as_of: str, teams: tuple = (),
     owners: tuple = (), channels: tuple = (), *, week: str,
 ):  # fmt: skip
     """views.overview.overview_view of ISO ``week`` and the period [start, end) as of ``as_of``, for the slice.
@@ -425,8 +533,11 @@ def freeze_week(
     return frozen
 
 
+@_per_generation
 @st.cache_data(ttl=600, max_entries=4, show_spinner=False)
-def meeting_pack(url: str, agreement: str, period: str, start: str, end: str, as_of: str, week: str) -> bytes:
+def meeting_pack(
+    gen: tuple, url: str, agreement: str, period: str, start: str, end: str, as_of: str, week: str
+) -> bytes:
     """The meeting pack PDF of ``week`` (whole agreement, frozen weeks as frozen): reports.meeting_pack of its view."""
     from analytics.commitments import document_in_force
     from reports.meeting_pack import build_meeting_pack

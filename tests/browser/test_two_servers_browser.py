@@ -2,8 +2,8 @@
 
 Both start on an empty database and open the Overview at the same moment: the schema, the default agreement,
 the demo company and the frozen last week are each written once. Then a file imported through one server's
-Data page shows on the other once its cached counts expire (``loaders.table_counts``: 60 s). On a SQLite file
-and on PostgreSQL.
+Data page shows on the other once it reads the data generation again (``loaders.GENERATION_TTL``: 3 s; its
+counts are cached per generation). On a SQLite file and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from analytics.agreement import versions_from_rows
 from analytics.periods import last_closed_week
 from data import journal, queries, syncs
 from data.engine import make_engine
+from pages.components.loaders import GENERATION_TTL
 from tests.browser.conftest import serving, wait_for_app
 from tests.browser.test_data_import_browser import LEADS_CSV, leads_metric
 from tests.conftest import clock_env
@@ -25,7 +26,7 @@ from tests.conftest import clock_env
 SLOW = 60_000  # ms: two servers, a browser and pytest share two cores
 AGREEMENT = "Sales and Marketing SLA"
 DEMO_LEADS = 400
-COUNTS_TTL = 60  # s: loaders.table_counts, the Data page's counts
+COUNTS_TTL = GENERATION_TTL  # s: loaders.table_counts, the Data page's counts, are kept per data generation
 
 
 def opened(browser: Browser, url: str) -> Page:
@@ -69,7 +70,7 @@ def test_two_servers_on_one_database_start_once_and_see_each_others_writes(brows
             )  # A cleared its caches
             assert queries.table_counts(engine)["leads"] == DEMO_LEADS + 3
 
-            # B sees them once its cached counts expire, and not later than that (plus a reload's time).
+            # B sees them once it reads the generation again, and not later than that (plus a reload's time).
             while True:
                 on_b.reload()
                 wait_for_app(on_b, timeout=SLOW)

@@ -156,6 +156,20 @@ def test_clear_forgets_the_frames_read(url):
     assert len(loaders.frames(url, start, end)["leads"]) == before + 2
 
 
+def test_a_write_outside_the_app_shows_once_the_generation_is_read_again(url):
+    start, end = "2026-10-01T00:00:00+00:00", "2026-11-01T00:00:00+00:00"
+    before = len(loaders.frames(url, start, end)["leads"])
+    sources = set(loaders.source_counts(url)["source"])
+    late = pd.DataFrame({"source": "late", "external_id": ["x", "y"], "created_at": pd.Timestamp("2026-10-10", tz="UTC"),
+                         "mql_at": pd.Timestamp("2026-10-10T01:00Z")})  # fmt: skip
+    upserts.upsert_leads(make_engine(url), late)  # e.g. cli.py import: this process is not told
+    assert len(loaders.frames(url, start, end)["leads"]) == before  # the generation is cached a few seconds
+    loaders.generation.clear()  # ... which have passed
+    assert len(loaders.frames(url, start, end)["leads"]) == before + 2
+    assert set(loaders.source_counts(url)["source"]) == sources | {"late"}
+    assert loaders.table_counts(url)["leads"] == queries.table_counts(make_engine(url))["leads"]
+
+
 # --- the default page at its own path as well as at the root -------------------------------------------------
 
 
