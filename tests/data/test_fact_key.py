@@ -122,3 +122,18 @@ def test_the_delete_by_lead_goes_through_the_key(engine):
             conn.exec_driver_sql("SET enable_seqscan = off")  # an empty table: ask which index it would use
             plan = " ".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {query}"))
             assert "sla_facts_pkey" in plan, plan
+
+
+def test_a_big_write_leaves_postgresql_statistics_for_the_next_delete(monkeypatch):
+    engine = empty_postgres()
+    upgrade(engine)
+    load_demo(engine, leads=300, today=TODAY)
+    monkeypatch.setattr(facts, "_REINDEX_ROWS", 100)  # what counts as big
+    stats = sa.text("SELECT count(*) FROM pg_stats WHERE tablename = 'sla_facts'")
+    with engine.connect() as conn:
+        assert conn.execute(stats).scalar_one() == 0
+    assert refresh_facts(engine, _versions()) > 100
+    with engine.connect() as conn:
+        # The planner now knows a (agreement, version, commitment) holds many rows, a lead few.
+        assert conn.execute(stats).scalar_one() >= len(KEY)
+    engine.dispose()
