@@ -310,17 +310,27 @@ def refresh_facts(
 def stored_commitments(conn: Connection) -> list[tuple[str, int, str]]:
     """Return the (agreement, version, commitment) triples that have facts stored, in key order.
 
-    One index seek per triple (a loose index scan: each asks for the first key past the previous
-    triple), not a walk over every row: there are a few triples per version, and millions of rows.
+    A loose index scan: one seek in the key per value (the first one past the previous value, under
+    the same prefix), not a walk over every row; there are a few triples per version, millions of rows.
+    Column by column, since SQLite does not seek by a row value comparison.
     """
     c = FACTS.c
-    triple = (c.agreement, c.version, c.commitment)
-    found: list[tuple[str, int, str]] = []
-    query = sa.select(*triple).order_by(*triple).limit(1)
-    while (row := conn.execute(query).first()) is not None:
-        found.append((row[0], int(row[1]), row[2]))
-        query = sa.select(*triple).where(sa.tuple_(*triple) > sa.tuple_(*row)).order_by(*triple).limit(1)
-    return found
+    return [
+        (agreement, int(version), commitment)
+        for agreement in _next_values(conn, c.agreement, [])
+        for version in _next_values(conn, c.version, [c.agreement == agreement])
+        for commitment in _next_values(conn, c.commitment, [c.agreement == agreement, c.version == version])
+    ]
+
+
+def _next_values(conn: Connection, column, prefix: list) -> Iterator:
+    """Each distinct value of ``column`` among the rows matching ``prefix`` (equalities on the key's
+    leading columns), ascending, one index seek each."""
+    found = conn.execute(sa.select(column).where(*prefix).order_by(column).limit(1)).scalar()
+    while found is not None:
+        yield found
+        query = sa.select(column).where(*prefix, column > found).order_by(column).limit(1)
+        found = conn.execute(query).scalar()
 
 
 def delete_leads(conn: Connection, lead_ids: list[int] | sa.Select, commitments: Iterable[tuple]) -> None:
