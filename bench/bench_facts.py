@@ -18,7 +18,9 @@ agreement versions stored there:
   ``finish_run`` calls): their ids looked up, their rows and activities read, facts recomputed and replaced;
 - ``agreement_change``: :func:`agreements.store.save` of a new version (the follow-up target moved), which
   computes and writes that version's facts (:func:`data.fact_upkeep.after_agreement_saved`) beside the
-  stored ones: what saving an agreement change costs;
+  stored ones: what saving an agreement change costs (the clocks are copied from the stored version);
+- ``calendar_change``: then a version whose calendar closes half an hour earlier (17:00), whose every
+  clock is computed from every lead and written: what saving a calendar or timezone change costs;
 - ``sql_month`` / ``sql_month_by_team``: :func:`data.facts.figures` of every clock commitment for
   February 2026 (counts, met/breached/pending, rates, durations), whole and by team, against
   ``pandas_month``: :func:`data.frames.read_window` of that month and ``analytics.commitments.evaluate``
@@ -84,6 +86,13 @@ def _changed(doc) -> dict:
     for commitment in raw["commitments"]:
         if isinstance(commitment.get("target"), float) and commitment["target"] > 0.01:
             commitment["target"] = round(commitment["target"] - 0.01, 4)
+    return raw
+
+
+def _calendar_changed(doc) -> dict:
+    """The document with the agreement's working day ending at 17:00 (every clock changes)."""
+    raw = doc.to_document()
+    raw["calendar"]["hours"] = [raw["calendar"]["hours"][0], "17:00"]
     return raw
 
 
@@ -170,6 +179,14 @@ def main() -> None:
         change_rows = conn.execute(
             sa.select(sa.func.count()).where(SlaFact.version == version.version + 1)
         ).scalar_one()
+    calendar_s, _ = timed(
+        lambda: store.save(engine, _calendar_changed(doc), None, "bench", "bench", as_of=AS_OF),
+        "calendar_change",
+    )
+    with engine.connect() as conn:
+        calendar_rows = conn.execute(
+            sa.select(sa.func.count()).where(SlaFact.version == version.version + 2)
+        ).scalar_one()
     month = (pd.Timestamp("2026-02-01", tz=doc.timezone), pd.Timestamp("2026-03-01", tz=doc.timezone))
     commitments = [c.id for c in doc.commitments if c.metric in CLOCK_METRICS]
 
@@ -205,6 +222,8 @@ def main() -> None:
     print(f"incremental_refresh_seconds: {incremental_s:.3f}")
     print(f"agreement_change_fact_rows: {change_rows}")
     print(f"agreement_change_seconds: {change_s:.3f}")
+    print(f"calendar_change_fact_rows: {calendar_rows}")
+    print(f"calendar_change_seconds: {calendar_s:.3f}")
     print(f"sql_month_seconds: {sql_s:.4f}")
     print(f"sql_month_by_team_seconds: {sql_team_s:.4f}")
     print(f"pandas_month_seconds: {pandas_s:.3f}")
@@ -217,6 +236,7 @@ def main() -> None:
     print(f"agreement_change_vs_read_frames: {change_s / read_s:.3f}")
     print(f"full_refresh_target_met: {full_s < 30.0}")
     print(f"agreement_change_target_met: {change_s < 30.0}")
+    print(f"calendar_change_target_met: {calendar_s < 30.0}")
     print(f"incremental_refresh_target_met: {incremental_s < 5.0}")
     for name, seconds in CPU.items():  # steady under a busy machine, where wall times are not
         print(f"{name}_cpu_seconds: {seconds:.3f}")

@@ -183,11 +183,10 @@ def forget(conn: Connection, source: str, external_ids: list[str] | None = None)
     leads = CANONICAL_MODELS["leads"].__table__
     mine = leads.c.source == source
     keys = [None] if external_ids is None else external_ids
+    stored = facts.stored_commitments(conn)
     for begin in range(0, len(keys), _CHUNK):
         where = mine if external_ids is None else mine & leads.c.external_id.in_(keys[begin : begin + _CHUNK])
-        conn.execute(
-            facts.FACTS.delete().where(facts.FACTS.c.lead_id.in_(sa.select(leads.c.id).where(where)))
-        )
+        facts.delete_leads(conn, sa.select(leads.c.id).where(where), stored)
 
 
 def _stored_leads_of_activities(conn: Connection, frame: pd.DataFrame) -> pd.DataFrame:

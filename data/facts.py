@@ -71,7 +71,7 @@ READ_COLUMNS = ("id", "source", "external_id", "created_at", "mql_at", "sql_at",
                 "touches", "disposition", "disposition_at", "rejection_reason", "archived")  # fmt: skip
 # An activity's owner is not read: resolving it would fetch two strings per activity for nothing.
 ACTIVITY_COLUMNS = ("lead_id", "kind", "occurred_at", "archived")
-_KEY = ["lead_id", "row_id", "agreement", "version", "commitment"]
+_KEY = ["agreement", "version", "commitment", "lead_id", "row_id"]
 _PERIOD_INDEX = next(i for i in FACTS.indexes if i.name == "ix_sla_facts_period")
 _REINDEX_ROWS = 200_000
 _LONGEST_PERIOD_US = 93 * 86_400 * 1_000_000  # a quarter, with a summer-time hour to spare
@@ -285,26 +285,69 @@ def refresh_facts(
     if frames is None:
         frames = read_frames(bind, ids)
     rows = compute_facts(versions, frames, ids)
-    # A big write goes without the period index, built again after it: a third less time at 1M leads.
-    rebuild = len(rows) > _REINDEX_ROWS
+    wanted = {(v.agreement, int(v.version)) for v in versions}
     with transaction(bind) as conn, _write_cache(conn):
+        stored = stored_commitments(conn)
+        # A big write into a table holding no other version's facts goes without the period index, built
+        # again after it from these rows alone: a third less time at 1M leads. Beside other versions,
+        # rebuilding would sort their rows too, and the new rows land at the end of the index anyway.
+        rebuild = len(rows) > _REINDEX_ROWS and all(t[:2] in wanted for t in stored)
         if rebuild:
             conn.execute(sa.schema.DropIndex(_PERIOD_INDEX))
-        for v in versions:
-            if ids is None:
+        if ids is None:
+            for v in versions:
                 mine = (FACTS.c.agreement == v.agreement) & (FACTS.c.version == int(v.version))
                 conn.execute(FACTS.delete().where(mine))
-                continue
-            # The version as expressions, not columns: a planner without statistics (SQLite) would
-            # otherwise walk the period index (every row of the version) instead of the key by lead.
-            mine = (FACTS.c.agreement.concat("") == v.agreement) & (FACTS.c.version + 0 == int(v.version))
-            for start in range(0, len(ids), _BATCH):
-                chunk = ids[start : start + _BATCH]
-                conn.execute(FACTS.delete().where(mine & FACTS.c.lead_id.in_(chunk)))
+        else:
+            delete_leads(conn, ids, [t for t in stored if t[:2] in wanted])
         _insert(conn, rows)
         if rebuild:
             conn.execute(sa.schema.CreateIndex(_PERIOD_INDEX))
+        _analyze(conn, len(rows))
     return len(rows)
+
+
+def stored_commitments(conn: Connection) -> list[tuple[str, int, str]]:
+    """Return the (agreement, version, commitment) triples that have facts stored, in key order.
+
+    A loose index scan: one seek in the key per value (the first one past the previous value, under
+    the same prefix), not a walk over every row; there are a few triples per version, millions of rows.
+    Column by column, since SQLite does not seek by a row value comparison.
+    """
+    c = FACTS.c
+    return [
+        (agreement, int(version), commitment)
+        for agreement in _next_values(conn, c.agreement, [])
+        for version in _next_values(conn, c.version, [c.agreement == agreement])
+        for commitment in _next_values(conn, c.commitment, [c.agreement == agreement, c.version == version])
+    ]
+
+
+def _next_values(conn: Connection, column, prefix: list) -> Iterator:
+    """Each distinct value of ``column`` among the rows matching ``prefix`` (equalities on the key's
+    leading columns), ascending, one index seek each."""
+    found = conn.execute(sa.select(column).where(*prefix).order_by(column).limit(1)).scalar()
+    while found is not None:
+        yield found
+        query = sa.select(column).where(*prefix, column > found).order_by(column).limit(1)
+        found = conn.execute(query).scalar()
+
+
+def delete_leads(conn: Connection, lead_ids: list[int] | sa.Select, commitments: Iterable[tuple]) -> None:
+    """Delete the facts of ``lead_ids`` (stored lead ids, or a SELECT of them) of each of ``commitments``.
+
+    ``commitments`` are (agreement, version, commitment) triples (:func:`stored_commitments`): with the
+    lead after them in the key, each triple's delete is a key lookup per lead, where one delete by lead
+    alone would read every row.
+    """
+    c = FACTS.c
+    chunks = [lead_ids] if isinstance(lead_ids, sa.Select) else [
+        lead_ids[start : start + _BATCH] for start in range(0, len(lead_ids), _BATCH)
+    ]  # fmt: skip
+    for agreement, version, commitment in commitments:
+        mine = (c.agreement == agreement) & (c.version == int(version)) & (c.commitment == commitment)
+        for chunk in chunks:
+            conn.execute(FACTS.delete().where(mine & c.lead_id.in_(chunk)))
 
 
 def refresh_version(
@@ -340,9 +383,11 @@ def refresh_version(
             conn.execute(FACTS.delete().where(mine))
         theirs = (c.agreement == source.agreement) & (c.version == int(source.version))
         picked = [sa.literal(int(version.version)).label(n) if n == "version" else c[n] for n in FACT_COLUMNS]
-        for commitment in copied:
-            query = sa.select(*picked).where(theirs & (c.commitment == commitment))
-            written += conn.execute(FACTS.insert().from_select(FACT_COLUMNS, query)).rowcount
+        # One statement for every copied clock; read in key order, so the new rows go in key order too.
+        query = sa.select(*picked).where(theirs & c.commitment.in_(copied)).order_by(*(c[k] for k in _KEY))
+        copied_rows = conn.execute(FACTS.insert().from_select(FACT_COLUMNS, query)).rowcount
+        written += copied_rows
+        _analyze(conn, copied_rows)
     return written
 
 
@@ -385,9 +430,9 @@ def _with_commitments(version: AgreementVersion, commitments: tuple) -> Agreemen
 def _write_cache(conn: Connection) -> Iterator[None]:
     """On SQLite, a page cache of :data:`_WRITE_CACHE_KIB` for the block, then the connection's own again.
 
-    A new version's rows land between the stored versions' in the key index (it starts with the lead):
-    with the default 2 MB cache, SQLite writes and reads those pages back over and over (a third of a
-    million-row copy's time). Only memory: durability (journal, synchronous) is unchanged.
+    A refresh by lead deletes and inserts rows all over the key index (and a big write rebuilds the
+    period index): with the default 2 MB cache, SQLite writes and reads those pages back over and over.
+    Only memory: durability (journal, synchronous) is unchanged.
     """
     if conn.dialect.name != "sqlite":
         yield
@@ -398,6 +443,17 @@ def _write_cache(conn: Connection) -> Iterator[None]:
         yield
     finally:
         conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
+
+
+def _analyze(conn: Connection, written: int) -> None:
+    """On PostgreSQL, after a big write, fresh planner statistics of sla_facts (a sample: under a second).
+
+    Without them the planner takes a version's (agreement, version, commitment) for a handful of rows
+    and deletes a sync's leads by walking the period index through every row of the commitment (a
+    minute at 1M leads) instead of looking each lead up in the key. SQLite plans by the index's shape.
+    """
+    if conn.dialect.name == "postgresql" and written > _REINDEX_ROWS:
+        conn.exec_driver_sql("ANALYZE sla_facts")
 
 
 def _insert(conn: Connection, rows: pd.DataFrame) -> None:

@@ -378,9 +378,11 @@ class SlaFact(Base):
 
     __tablename__ = "sla_facts"
     __table_args__ = (
-        # The key starts with the lead (what a refresh deletes by, and Citus's distribution column);
-        # the period index serves the figures.
-        PrimaryKeyConstraint("lead_id", "row_id", "agreement", "version", "commitment"),
+        # The key starts with the version and commitment, so a new version's rows are appended at the
+        # end of the b-tree instead of landing between the stored ones; a refresh deletes by lead per
+        # (agreement, version, commitment), through the same key. It contains the lead, Citus's
+        # distribution column. The period index serves the figures.
+        PrimaryKeyConstraint("agreement", "version", "commitment", "lead_id", "row_id"),
         Index("ix_sla_facts_period", "agreement", "version", "commitment", "mql_us"),
     )
 
