@@ -56,7 +56,7 @@ def test_the_key_migration_keeps_every_fact_and_figure(backend, tmp_path):
     assert sum(len(f) for f in figures_before.values()) > 20
 
     upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0009_factskey"
+    assert current_revision(engine) == head_revision() == "0010_factskey"
     assert _key_of(engine) == KEY
     assert "ix_sla_facts_period" in {i["name"] for i in sa.inspect(engine).get_indexes("sla_facts")}
     pd.testing.assert_frame_equal(_stored(engine), before)

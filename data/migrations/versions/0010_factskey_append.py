@@ -1,7 +1,7 @@
 """sla_facts keyed by (agreement, version, commitment, lead_id, row_id): a new version's rows are appended
 
-Revision ID: 0009_factskey
-Revises: 0008_facts
+Revision ID: 0010_factskey
+Revises: 0009_channel
 Create Date: 2026-12-07
 
 The key used to start with the lead, so a new version's millions of rows landed between the stored ones
@@ -12,8 +12,8 @@ alter a primary key) copies the rows into a new table in key order, drops the ol
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_factskey"
-down_revision = "0008_facts"
+revision = "0010_factskey"
+down_revision = "0009_channel"
 branch_labels = None
 depends_on = None
 
