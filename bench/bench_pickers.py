@@ -5,7 +5,7 @@ Run: ``.venv/bin/python bench/bench_pickers.py --db COPY.db`` (upgraded in place
 
 Every page's first run lists the channels seen on leads (``data.queries.distinct_values``) and the sources
 the data came from (``data.queries.source_names``, the freshness banner). Both now walk an index one value at
-a time (``_skip_scan``); the reference, measured in the same run, is what they did before: ``SELECT DISTINCT
+a time (``data.queries.distinct_by_index``); the reference, measured in the same run, is what they did before: ``SELECT DISTINCT
 channel FROM leads`` and a row count per source of every table (``source_counts``). Prints ``name: value``
 lines (medians of ``--rounds`` rounds, seconds) and each ratio reference / new.
 """

@@ -317,20 +317,12 @@ def stored_commitments(conn: Connection) -> list[tuple[str, int, str]]:
     c = FACTS.c
     return [
         (agreement, int(version), commitment)
-        for agreement in _next_values(conn, c.agreement, [])
-        for version in _next_values(conn, c.version, [c.agreement == agreement])
-        for commitment in _next_values(conn, c.commitment, [c.agreement == agreement, c.version == version])
+        for agreement in queries.distinct_by_index(conn, c.agreement, [])
+        for version in queries.distinct_by_index(conn, c.version, [c.agreement == agreement])
+        for commitment in queries.distinct_by_index(
+            conn, c.commitment, [c.agreement == agreement, c.version == version]
+        )
     ]
-
-
-def _next_values(conn: Connection, column, prefix: list) -> Iterator:
-    """Each distinct value of ``column`` among the rows matching ``prefix`` (equalities on the key's
-    leading columns), ascending, one index seek each."""
-    found = conn.execute(sa.select(column).where(*prefix).order_by(column).limit(1)).scalar()
-    while found is not None:
-        yield found
-        query = sa.select(column).where(*prefix, column > found).order_by(column).limit(1)
-        found = conn.execute(query).scalar()
 
 
 def delete_leads(conn: Connection, lead_ids: list[int] | sa.Select, commitments: Iterable[tuple]) -> None:

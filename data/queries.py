@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -733,7 +733,7 @@ def distinct_values(bind: Engine | Connection, table: str, column: str) -> list:
     c = t.c[column]
     with transaction(bind) as conn:
         if _leads_an_index(t, column):
-            return sorted(conn.exec_driver_sql(_skip_scan(t.name, column)).scalars())
+            return sorted(distinct_by_index(conn, c))
         return sorted(conn.execute(select(c).where(c.is_not(None)).distinct()).scalars())
 
 
@@ -744,7 +744,7 @@ def source_names(bind: Engine | Connection) -> list[str]:
         found = {
             name
             for model in CANONICAL_MODELS.values()
-            for name in conn.exec_driver_sql(_skip_scan(model.__tablename__, "source")).scalars()
+            for name in distinct_by_index(conn, model.__table__.c.source)
         }
     return sorted(found)
 
@@ -756,12 +756,14 @@ def _leads_an_index(table, column: str) -> bool:
     return any(cols and cols[0].name == column for cols in keys)
 
 
-def _skip_scan(table: str, column: str) -> str:
-    """SQL of the distinct non-null values of an indexed ``column``: one index probe per value (the smallest,
-    then the smallest above it, ...), not a read of every row. The same on SQLite and PostgreSQL, which has
-    no skip scan of its own. Names come from the models, never from input."""
-    return (
-        f"WITH RECURSIVE v(x) AS (SELECT min({column}) FROM {table} UNION ALL "
-        f"SELECT (SELECT min({column}) FROM {table} WHERE {column} > v.x) FROM v WHERE v.x IS NOT NULL) "
-        "SELECT x FROM v WHERE x IS NOT NULL"
-    )
+def distinct_by_index(conn: Connection, column, prefix: Sequence = ()) -> Iterator:
+    """Each distinct non-null value of ``column`` among the rows matching ``prefix`` (equalities on the columns
+    an index has before ``column``), ascending: one index seek per value (the smallest, then the smallest
+    above it, ...), not a read of every row. The same on SQLite and PostgreSQL, neither of which skips
+    through an index by itself here."""
+    query = select(column).where(*prefix, column.is_not(None)).order_by(column).limit(1)
+    found = conn.execute(query).scalar()
+    while found is not None:
+        yield found
+        query = select(column).where(*prefix, column > found).order_by(column).limit(1)
+        found = conn.execute(query).scalar()
