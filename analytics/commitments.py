@@ -256,6 +256,49 @@ def _earliest(versions: list[AgreementVersion]) -> AgreementVersion:
     return min(versions, key=lambda v: (pd.Timestamp(v.effective_from), -v.version))
 
 
+def _narrowed(selection: Slice) -> set[str]:
+    return {k for k, v in (("team", selection.teams), ("owner", selection.owners),
+                           ("channel", selection.channels)) if v}  # fmt: skip
+
+
+def selection_target(commitment, kind: str, selection: Slice, owners: pd.DataFrame) -> float:
+    """The target of a commitment's row for the rows of ``selection`` (``GLOSSARY["slice target"]``).
+
+    Rates and durations: the commitment's target, for every slice. Counts and amounts: the target for
+    the whole; for rows narrowed along one slice kind, the agreement's slice target of that slice (owner
+    ids looked up in ``owners`` by name, then external id); else none (NaN).
+    """
+    whole = np.nan if commitment.target is None else float(commitment.target)
+    narrowed = _narrowed(selection)
+    if kind in ("rate", "duration") or not narrowed:
+        return whole
+    table = commitment.slice_targets
+    if len(narrowed) > 1 or table is None:
+        return np.nan
+    (dimension,) = narrowed
+    chosen = selection.owners if dimension == "owner" else getattr(selection, f"{dimension}s")
+    found = slice_target(table, dimension, chosen, owners)
+    return np.nan if found is None else found
+
+
+def slice_target(table, dimension: str, chosen, owners: pd.DataFrame) -> float | None:
+    """The slice target of ``chosen`` values (owner ids are looked up by name, then external id)."""
+    if dimension != "owner":
+        return table.target_for(dimension, chosen)
+    owners = owners.dropna(subset=["id"]).drop_duplicates("id").set_index("id")
+    total = 0.0
+    for owner_id in chosen:
+        if owner_id not in owners.index:
+            return None
+        row = owners.loc[owner_id]
+        found = next((t for key in (row["name"], row["external_id"]) if not pd.isna(key)
+                      and (t := table.target_for("owner", [key])) is not None), None)  # fmt: skip
+        if found is None:
+            return None
+        total += found
+    return total
+
+
 class _Run:
     """One evaluation: prepared frames, per-calendar facts and per-row values, each computed once."""
 
@@ -341,52 +384,26 @@ class _Run:
     def targets(self, commitment, kind: str, labels: dict[str, np.ndarray], group: np.ndarray) -> Any:
         """The target of each row (group codes ``group``): see ``GLOSSARY["slice target"]``.
 
-        Rates and durations: the commitment's target, for every slice. Counts and
-        amounts: the commitment's target for the whole; for rows narrowed along
-        one slice kind (by the selection or the breakdown), the agreement's slice
-        target of that slice; else none.
+        Without a breakdown: :func:`selection_target`. With one, rates and durations take the
+        commitment's target in every group; counts and amounts the agreement's slice target of each
+        group when nothing else narrows the rows (else none).
         """
+        if self.by is None:
+            return selection_target(commitment, kind, self.selection, self.frames.owners)
         whole = np.nan if commitment.target is None else float(commitment.target)
         if kind in ("rate", "duration"):
             return whole
-        selection = self.selection
-        narrowed = {k for k, v in (("team", selection.teams), ("owner", selection.owners),
-                                   ("channel", selection.channels)) if v}  # fmt: skip
-        if self.by is not None:
-            narrowed.add(self.by)
-        if not narrowed:
-            return whole
+        narrowed = _narrowed(self.selection) | {self.by}
         table = commitment.slice_targets
         if len(narrowed) > 1 or table is None:
             return np.nan
         (dimension,) = narrowed
-        if self.by is None:
-            chosen = (
-                self.selection.owners if dimension == "owner" else getattr(self.selection, f"{dimension}s")
-            )
-            found = self._slice_target(table, dimension, chosen)
-            return np.nan if found is None else found
         codes = labels["owner_id"] if dimension == "owner" else labels[dimension]
-        per_code = [self._slice_target(table, dimension, [c]) if not pd.isna(c) else None for c in codes]
+        per_code = [
+            slice_target(table, dimension, [c], self.frames.owners) if not pd.isna(c) else None for c in codes
+        ]
         values = np.array([np.nan if t is None else t for t in per_code], dtype="float64")
         return values[group] if len(values) else np.full(len(group), np.nan)
-
-    def _slice_target(self, table, dimension: str, chosen) -> float | None:
-        """The slice target of ``chosen`` values (owner ids are looked up by name, then external id)."""
-        if dimension != "owner":
-            return table.target_for(dimension, chosen)
-        owners = self.frames.owners.dropna(subset=["id"]).drop_duplicates("id").set_index("id")
-        total = 0.0
-        for owner_id in chosen:
-            if owner_id not in owners.index:
-                return None
-            row = owners.loc[owner_id]
-            found = next((t for key in (row["name"], row["external_id"]) if not pd.isna(key)
-                          and (t := table.target_for("owner", [key])) is not None), None)  # fmt: skip
-            if found is None:
-                return None
-            total += found
-        return total
 
     def unsettled(self, positions: Iterable[int]) -> set[int]:
         """The periods among ``positions`` where a window of one of their leads is still open at as_of.

@@ -53,11 +53,49 @@ from analytics.commitments import as_versions, document_in_force, evaluate
 from analytics.metrics import METRICS, as_instant
 from analytics.periods import period_grid, period_of, shift_week, week_row
 from analytics.schema import UTC_TS
+from analytics.slicing import slice_frames
 from analytics.windows import cut_window
 from analytics.wording import commitment_title, gap_sentence, number_or_nan
 from errors import AccordError
 
 SCOPES: tuple[str, ...] = ("week", "period")
+
+
+class FramesSource:
+    """Where the week functions get their evaluations: :func:`analytics.commitments.evaluate` on ``frames``.
+
+    Every function here that takes ``frames`` also takes any object with this class's two methods instead
+    (duck-typed: ``cut``, ``evaluate``, ``sliced`` and ``owners``), e.g. an evaluation answered by the
+    database from stored aggregates, which holds no rows and ignores :meth:`cut`.
+    """
+
+    def __init__(self, frames: Mapping[str, pd.DataFrame]) -> None:
+        self.frames = frames
+
+    def cut(self, start: Any, end: Any) -> FramesSource:
+        """The source of the window ``[start, end)`` (:func:`analytics.windows.cut_window`), cut once."""
+        return FramesSource(cut_window(self.frames, start, end))
+
+    def evaluate(self, versions: Any, start: Any, end: Any, as_of: Any) -> pd.DataFrame:
+        return evaluate(versions, self.frames, start, end, as_of)
+
+    def sliced(
+        self, teams: Iterable[str] = (), owners: Iterable[int] = (), channels: Iterable[str] = ()
+    ) -> FramesSource:
+        """The source of the rows of the chosen teams, owner ids and channels (:func:`analytics.slicing.slice_frames`)."""
+        return FramesSource(slice_frames(self.frames, teams=teams, owners=owners, channels=channels))
+
+    @property
+    def owners(self) -> pd.DataFrame:
+        """The owners (people) the rows name."""
+        return self.frames.get("owners", pd.DataFrame())
+
+
+def evaluation_source(frames: Any) -> Any:
+    """``frames`` as an evaluation source: itself when it has ``evaluate`` and ``cut``, else a :class:`FramesSource`."""
+    return frames if hasattr(frames, "evaluate") and hasattr(frames, "cut") else FramesSource(frames)
+
+
 FIGURE_FIELDS: tuple[str, ...] = (
     "scope", "period", "period_start", "period_end", "period_state", "as_of", "commitment", "party",
     "metric", "kind", "unit", "version", "target", "actual", "gap", "gap_pct", "status", "n", "met",
@@ -172,12 +210,12 @@ def evaluate_weeks(
             for row in group
             if version_in_force(versions, row["period_start"]) is not None
         ] or [week_version(versions, end, end + pd.Timedelta(weeks=1))]  # no version yet: no targets
-        window = cut_window(frames, start, end)
-        result = as_figures(evaluate(derived, window, start, end, at), "week", at)
+        window = evaluation_source(frames).cut(start, end)
+        result = as_figures(window.evaluate(derived, start, end, at), "week", at)
         if at_close and moment > end:
             # Counts and amounts are final at the close; rates are read as known now, so a week settles
             # (its last window runs out) into met / missed, and stays provisional until then.
-            now = as_figures(evaluate(derived, window, start, end, moment), "week", moment)
+            now = as_figures(window.evaluate(derived, start, end, moment), "week", moment)
             rates = ~result["kind"].isin(["count", "amount"])
             result = pd.concat(
                 [result[~rates], now[~now["kind"].isin(["count", "amount"])]], ignore_index=True
@@ -196,8 +234,8 @@ def evaluate_period_to_date(
     moment = as_instant(as_of)
     doc = document_in_force(versions, moment)
     row = period_of(moment - pd.Timedelta(microseconds=1), doc.period, doc.timezone)
-    part = cut_window(frames, row["period_start"], row["period_end"])
-    rows = evaluate(versions, part, row["period_start"], row["period_end"], moment)
+    part = evaluation_source(frames).cut(row["period_start"], row["period_end"])
+    rows = part.evaluate(versions, row["period_start"], row["period_end"], moment)
     return as_figures(rows, "period", moment)
 
 
@@ -527,7 +565,7 @@ def week_overview(
     week, previous_week = str(row["period"]), shift_week(str(row["period"]), -1)
     at = min(moment, row["period_end"])
     weeks = [shift_week(week, -k) for k in range(max(trend_weeks, 2) - 1, -1, -1)]
-    frames = cut_window(frames, *overview_window(versions, week, moment, trend_weeks))  # once, not per call
+    frames = evaluation_source(frames).cut(*overview_window(versions, week, moment, trend_weeks))  # once
     trend = evaluate_weeks(versions, frames, weeks, moment, at_close=False)
     frozen = final_snapshots(snapshots, as_of=moment) if use_frozen else {}
     corrections, used = [], {}

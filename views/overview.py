@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 
 from analytics import meeting, wording
 from analytics.charts import STATUS_COLORS, STATUS_LABELS, trend_chart
-from analytics.commitments import as_versions, document_in_force, evaluate
+from analytics.commitments import as_versions, document_in_force
 from analytics.meeting import meeting_weeks
 from analytics.metrics import reusing_prepared
 from analytics.snapshots import (
@@ -25,6 +25,7 @@ from analytics.snapshots import (
     WeekOverview,
     as_figures,
     biggest_gaps,
+    evaluation_source,
     figures_frame,
     overview_window,
     week_overview,
@@ -140,25 +141,27 @@ def overview_view(
 ) -> OverviewView:
     """Return the :class:`OverviewView` of ISO ``week`` and ``f``'s period.
 
-    ``frames`` (unsliced) cover :func:`data_window`; ``snapshots`` are the
+    ``frames`` (unsliced) cover :func:`data_window`, or are an evaluation source
+    (:func:`analytics.snapshots.evaluation_source`: the database answers); ``snapshots`` are the
     agreement's frozen weeks (``data.journal.read_snapshots``), used only
     without a slice (they are for the whole agreement).
     """
     versions = as_versions(versions)
     doc = document_in_force(versions, f.as_of)
     tz, currency = doc.timezone, doc.currency
-    data = f.slice(frames)
+    whole = evaluation_source(frames)
+    data = whole.sliced(teams=f.teams, owners=f.owners, channels=f.channels)
     overview = week_overview(versions, data, None if f.sliced else snapshots, week, f.as_of,
                              use_frozen=not f.sliced, currency=currency, trend_weeks=trend_weeks)  # fmt: skip
-    period_rows = evaluate(versions, data, f.period_start, f.period_end, f.as_of)
+    period_rows = data.evaluate(versions, f.period_start, f.period_end, f.as_of)
     week_rows = overview.week_rows()
     period_name = period_title(f.period)
 
     state = "in progress" if not overview.is_closed else "closed"
-    selection = f.selection(frames.get("owners", pd.DataFrame()))
+    selection = f.selection(whole.owners)
     about = (  # a caption: the names in it are escaped
         f"{week} ({week_dates(week)}, {state}) and {period_name} · "
-        f"{f.selection(frames.get('owners', pd.DataFrame()), markdown=True)} · "
+        f"{f.selection(whole.owners, markdown=True)} · "
         f"as of {f.as_of.tz_convert(tz):%Y-%m-%d %H:%M} ({tz})"
     )
     notes = [
