@@ -199,6 +199,14 @@ SETTINGS: tuple[Setting, ...] = (
         "(data/fact_views.py) instead of the period's rows. Off: while the page still reads those rows "
         "for its histogram, delays and queue, it measured slower (bench/bench_sales_facts.py).",
     ),
+    # Scaling (issue 15): the Overview's figures from aggregate queries
+    Setting(
+        "ACCORD_FIGURES_FROM_DATABASE",
+        "true",
+        "true: where the database keeps its SLA facts current, the Overview and the meeting pack take every "
+        "figure from aggregate queries (data/stored_evaluation.py) instead of reading the weeks' rows. "
+        "false: always from the rows.",
+    ),
     # Scaling (issue 15): one "as of" instant per data generation, its views reused across tabs
     Setting(
         "ACCORD_AS_OF_REUSE_MINUTES",

@@ -11,11 +11,12 @@ succeeded, so a refresh that fails is tried again after the next run. Past :data
 big import) the next refresh is a full one.
 
 Facts are kept only in a database that asked for them: :func:`refresh_all` (``cli.py db facts``) builds
-them and marks the database (:func:`kept`), and from then on every write keeps them current. No page needs
-them by default yet (the Sales page reads its clock figures from them with ``ACCORD_SALES_FROM_FACTS`` on,
-:mod:`data.fact_views`, while they are :func:`current`; with the period's rows still read for its
-histogram, delays and queue that measured no faster), so a first start, an agreement save and every sync
-pay nothing for them until asked. A bulk load into a database that keeps facts goes :func:`deferred`: no
+them and marks the database (:func:`kept`), and from then on every write keeps them current. While they are
+:func:`current`, the Overview and the meeting pack take every figure from aggregate queries over them and
+the leads and deals tables (:mod:`data.stored_evaluation`, ``ACCORD_FIGURES_FROM_DATABASE``), and the Sales
+page its clock figures with ``ACCORD_SALES_FROM_FACTS`` on (:mod:`data.fact_views`; with the period's rows
+still read for its histogram, delays and queue that measured no faster). Elsewhere the pages read rows, so a
+first start, an agreement save and every sync pay nothing for facts until asked. A bulk load into a database that keeps facts goes :func:`deferred`: no
 upkeep per batch, one refresh of everything at its end.
 """
 

@@ -125,8 +125,8 @@ def freeze_week(
 
     A final snapshot is never replaced (``written`` is then False); a
     provisional one is replaced by the next freeze. The freeze is recorded in
-    the audit log. ``frames`` (unsliced, covering :func:`overview_window`) saves
-    reading the database again.
+    the audit log. ``frames`` (unsliced, covering :func:`overview_window`, or an evaluation source:
+    :func:`analytics.snapshots.evaluation_source`) saves reading the database again.
     """
     versions = versions_of(engine, agreement)
     row = week_row(week, document_in_force(versions, as_of).timezone)

@@ -22,6 +22,7 @@ stays, every tab and session shares one "as of" instant for ACCORD_AS_OF_REUSE_M
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -397,12 +398,38 @@ def _view_filters(
     )
 
 
-def sales_from_facts() -> bool:
-    """ACCORD_SALES_FROM_FACTS as a bool; a value that is neither true nor false stops with the setting's name."""
-    value = (settings.get("ACCORD_SALES_FROM_FACTS") or "").strip().lower()
+def _switch(name: str) -> bool:
+    """Setting ``name`` as a bool; a value that is neither true nor false stops with the setting's name."""
+    value = (settings.get(name) or "").strip().lower()
     if value not in ("true", "false", "1", "0", "yes", "no", "on", "off", ""):
-        raise settings.SettingError(f"ACCORD_SALES_FROM_FACTS: expected true or false, not {value!r}")
+        raise settings.SettingError(f"{name}: expected true or false, not {value!r}")
     return value in ("true", "1", "yes", "on")
+
+
+def sales_from_facts() -> bool:
+    """ACCORD_SALES_FROM_FACTS as a bool."""
+    return _switch("ACCORD_SALES_FROM_FACTS")
+
+
+def stored_source(url: str):
+    """The Overview's evaluation source answered by the database (data.stored_evaluation), or None: off
+    (ACCORD_FIGURES_FROM_DATABASE) or a database that does not keep its SLA facts current."""
+    if not _switch("ACCORD_FIGURES_FROM_DATABASE") or not fact_upkeep.current(_engine_for(url)):
+        return None
+    from data.stored_evaluation import StoredEvaluation
+
+    return StoredEvaluation(_reads(url))
+
+
+def _answered(url: str, answer, read_frames):
+    """``answer(data)`` with the database answering (:func:`stored_source`) where it can, else with the frames
+    ``read_frames()`` (e.g. an agreement version saved while its facts were not stored yet)."""
+    from data.stored_evaluation import NotStored
+
+    if (source := stored_source(url)) is not None:
+        with contextlib.suppress(NotStored):
+            return answer(source)
+    return answer(read_frames())
 
 
 @_per_generation
@@ -503,29 +530,39 @@ def overview_view(
 ):  # fmt: skip
     """views.overview.overview_view of ISO ``week`` and the period [start, end) as of ``as_of``, for the slice.
 
-    Frozen figures are used only without a slice (snapshots are for the whole agreement).
+    Frozen figures are used only without a slice (snapshots are for the whole agreement). Where the
+    database keeps its SLA facts current, every figure comes from aggregate queries (:func:`stored_source`);
+    else, or where they cannot answer, from the rows of the weeks and the period.
     """
     from views.overview import data_window
     from views.overview import overview_view as view_of
 
     versions = agreement_versions(url, agreement)
     f = _view_filters(period, start, end, as_of, teams, owners, channels)
-    lo, hi = data_window(versions, f, week)
     frozen = None if f.sliced else snapshots(url, agreement)
-    return view_of(versions, frames(url, lo.isoformat(), hi.isoformat()), frozen, f, week)
+    lo, hi = data_window(versions, f, week)
+    return _answered(
+        url,
+        lambda data: view_of(versions, data, frozen, f, week),
+        lambda: frames(url, lo.isoformat(), hi.isoformat()),
+    )
 
 
 def freeze_week(
     url: str, agreement: str, week: str, as_of: str, start: str, end: str, actor: str = "Overview"
 ):
-    """Freeze ``week`` (final once it has ended at ``as_of``, else provisional) from the cached frames.
+    """Freeze ``week`` (final once it has ended at ``as_of``, else provisional): from aggregate queries where the
+    database keeps its SLA facts current (:func:`stored_source`), else from the cached frames.
 
     Returns reports.weeks.Frozen; forgets the cached snapshots and week figures when something was written.
     """
     from reports.weeks import freeze_week as freeze
 
-    frozen = freeze(_engine_for(url), agreement, week, pd.Timestamp(as_of), actor=actor,
-                    frames=frames(url, start, end))  # fmt: skip
+    frozen = _answered(
+        url,
+        lambda data: freeze(_engine_for(url), agreement, week, pd.Timestamp(as_of), actor=actor, frames=data),
+        lambda: frames(url, start, end),
+    )
     if frozen.written:
         snapshots.clear()
         overview_view.clear()
