@@ -143,8 +143,12 @@ class StoredEvaluation:
         if metric in LEAD_METRICS:
             return _lead_figures(metric, leads[_passes(leads, filters, self.owners)])
         if metric in DEAL_METRICS:
-            key = ("deals", metric, bounds, as_of)
-            counts = self._once(key, lambda: deal_counts(self.bind, list(bounds), as_of, metric))
+            counts = self._per_periods(
+                ("deals", metric, as_of),
+                bounds,
+                lambda: deal_counts(self.bind, list(bounds), as_of, metric),
+                _cut,
+            )
             found = deal_figures(counts, filters, self.selection, self.owners, len(bounds) - 1)
             return {int(pos): {"n": int(row.n), "actual": float(row.actual)} for pos, row in found.iterrows()}
         if metric in CLOCK_METRICS:
@@ -164,11 +168,12 @@ class StoredEvaluation:
             )
         if version.document.timezone != run.grid_doc.timezone or run.grid_doc.period not in PERIODS:
             raise NotStored("the periods are not those the facts are keyed by")
-        key = ("facts", version.agreement, int(version.version), commitment_id, filters, metric, bounds, as_of,
-               self.selection)  # fmt: skip
-        return self._once(
-            key, lambda: self._fact_counts(version, commitment_id, filters, metric, run, bounds, as_of)
-        )
+        key = ("facts", version.agreement, int(version.version), commitment_id, filters, metric, as_of,
+               run.grid_doc.period, self.selection)  # fmt: skip
+        return self._per_periods(
+            key, bounds, lambda: self._fact_counts(version, commitment_id, filters, metric, run, bounds, as_of),
+            lambda found, first, count: {p - first: v for p, v in found.items() if first <= p < first + count},
+        )  # fmt: skip
 
     def _fact_counts(self, version, commitment_id, filters, metric, run, bounds, as_of) -> dict:
         c = FACTS.c
@@ -231,6 +236,24 @@ class StoredEvaluation:
             self._shared[key] = compute()
         return self._shared[key]
 
+    def _per_periods(self, key: tuple, bounds: tuple, compute, part):
+        """``compute()``, the answer of ``key`` for the periods between ``bounds``, asked once. Where an earlier
+        answer of the same ``key`` (the same question as of the same instant) covers these periods as a run of
+        its own, ``part(answer, first position, count)`` cuts them from it instead: the Overview asks the weeks
+        of its trend, then single weeks of them as of the same instant."""
+        mine = ("periods", key, bounds)
+        if mine not in self._shared:
+            for (tag, *earlier), answer in list(self._shared.items()):
+                if tag != "periods" or earlier[0] != key or bounds[0] not in earlier[1]:
+                    continue
+                first = earlier[1].index(bounds[0])
+                if earlier[1][first : first + len(bounds)] == bounds:
+                    self._shared[mine] = part(answer, first, len(bounds) - 1)
+                    break
+            else:
+                self._shared[mine] = compute()
+        return self._shared[mine]
+
     def _stored(self) -> set[tuple[str, int, str]]:
         def read():
             with transaction(self.bind) as conn:
@@ -252,7 +275,13 @@ class StoredEvaluation:
             keys = self._once(("owner keys",), lambda: owner_keys(self.bind))
             return _resolved(lead_counts(self.bind, list(bounds), as_of, segments), keys)
 
-        return self._once(("leads", bounds, as_of, segments), read)
+        return self._per_periods(("leads", as_of, segments), bounds, read, _cut)
+
+
+def _cut(frame: pd.DataFrame, first: int, count: int) -> pd.DataFrame:
+    """The rows of periods ``first``.. ``first + count - 1`` of a frame with a ``pos`` column, numbered from 0."""
+    inside = (frame["pos"] >= first) & (frame["pos"] < first + count)
+    return frame[inside].assign(pos=frame["pos"][inside] - first).reset_index(drop=True)
 
 
 def _nothing(kind: str) -> dict[str, float]:
