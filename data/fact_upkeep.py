@@ -142,6 +142,16 @@ def _keep(conn: Connection) -> None:
         )
 
 
+def _refreshed(bind: Engine | Connection) -> None:
+    """Stamp the mark with the refresh: the data generation (:mod:`data.generation`) reads it, so a view built
+    between a run's end and its facts' refresh (new rows, old facts) is not kept for that generation."""
+    t = SyncState.__table__
+    with transaction(bind) as conn:
+        conn.execute(
+            t.update().where(t.c.connector == _MARK[0], t.c.object == _MARK[1]).values(updated_at=clock.now())
+        )
+
+
 def _database(bind: Engine | Connection) -> Engine:
     return bind.engine
 
@@ -220,11 +230,13 @@ def after_run(bind: Engine | Connection) -> int:
     if notes is None:
         return 0
     try:
-        return _refresh(bind, notes)
+        written = _refresh(bind, notes)
     except BaseException:
         with _LOCK:  # tried again after the next run
             _PENDING.setdefault(key, Notes()).merge(notes)
         raise
+    _refreshed(bind)
+    return written
 
 
 def _refresh(bind: Engine | Connection, notes: Notes) -> int:
@@ -267,7 +279,9 @@ def refresh_all(bind: Engine | Connection) -> int:
     if not agreements:
         return 0
     frames = facts.read_frames(bind)
-    return sum(facts.refresh_facts(bind, versions, frames) for versions in agreements.values())
+    written = sum(facts.refresh_facts(bind, versions, frames) for versions in agreements.values())
+    _refreshed(bind)
+    return written
 
 
 def after_agreement_saved(bind: Engine | Connection, agreement: str, version: int | None = None) -> int:

@@ -13,7 +13,7 @@ import bootstrap
 import clock
 from agreements import store
 from bootstrap import DEFAULT_AGREEMENT
-from data import frames, journal, queries, record_links, syncs, upserts
+from data import fact_upkeep, frames, journal, queries, record_links, syncs, upserts
 from data.generation import RUNNING_STEP_SECONDS, generation
 from reports import weeks
 
@@ -117,6 +117,23 @@ def test_a_run_changes_it_when_it_starts_every_step_while_it_runs_and_when_it_en
         ended = generation(stored)
     seen = [before, started, next_step, saved, ended]
     assert len(set(seen)) == len(seen), seen
+
+
+def test_the_facts_refreshed_after_a_run_ends_change_it(stored):
+    fact_upkeep.refresh_all(stored)  # kept: the Overview's figures come from them
+    with time_machine.travel(T0.to_pydatetime(), tick=False):
+        run = syncs.start_run(stored, "hubspot", "sync")
+        upserts.upsert_leads(stored, _leads(["L1"], channel="Events"))
+    with time_machine.travel((T0 + pd.Timedelta(seconds=30)).to_pydatetime(), tick=False):
+        refresh = fact_upkeep.after_run
+        between = []
+        # The run's end: marked ended first, then its facts refreshed. A view built in between is of this one.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(
+                fact_upkeep, "after_run", lambda bind: between.append(generation(bind)) or refresh(bind)
+            )
+            syncs.finish_run(stored, run, "ok", {"leads": 1})
+        assert between and generation(stored) != between[0]
 
 
 def test_a_merge_shows_when_its_run_ends(stored):
