@@ -278,7 +278,8 @@ def refresh_all(bind: Engine | Connection) -> int:
     agreements = _stored_versions(bind)
     if not agreements:
         return 0
-    frames = facts.read_frames(bind)
+    # One read of every lead for every agreement, unless there are so many that each refresh reads in runs.
+    frames = None if facts.read_in_runs(bind) else facts.read_frames(bind)
     written = sum(facts.refresh_facts(bind, versions, frames) for versions in agreements.values())
     _refreshed(bind)
     return written

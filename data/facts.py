@@ -49,7 +49,7 @@ from analytics.metrics import (
 from analytics.periods import assign_periods, period_grid
 from data import queries
 from data.frames import all_columns
-from data.models import SlaFact
+from data.models import CANONICAL_MODELS, SlaFact
 from data.transactions import transaction
 
 CLOCK_METRICS = (
@@ -77,6 +77,7 @@ _REINDEX_ROWS = 200_000
 _LONGEST_PERIOD_US = 93 * 86_400 * 1_000_000  # a quarter, with a summer-time hour to spare
 _END_OF_TIME = pd.Timestamp("2200-01-01", tz="UTC")  # "known at": everything recorded counts
 _BATCH = 50_000
+_LEADS_PER_READ = 250_000  # a full refresh past this many leads reads and computes them in runs of this size
 _WRITE_CACHE_KIB = 512 * 1024  # SQLite's page cache while facts are written
 
 
@@ -278,20 +279,29 @@ def refresh_facts(
     Without ``lead_ids`` every fact of those agreement versions is replaced (after an agreement
     change). With ``lead_ids`` (stored lead ids) only the rows of those leads are replaced (after a
     sync or import touched them): a lead deleted, archived, no longer handed over or filtered out
-    loses its rows. ``frames`` default to :func:`read_frames` of those leads. One transaction.
+    loses its rows. ``frames`` default to :func:`read_frames` of those leads; every lead's, when more than
+    :data:`_LEADS_PER_READ` are stored, are read and computed that many leads at a time (ten million
+    leads and their activities do not fit in one machine's memory at once). One transaction.
     """
     versions = as_versions(versions)
     ids = None if lead_ids is None else sorted({int(i) for i in lead_ids})
-    if frames is None:
-        frames = read_frames(bind, ids)
-    rows = compute_facts(versions, frames, ids)
+    chunks = _lead_chunks(bind) if frames is None and ids is None else None
+    batches: Iterable[pd.DataFrame]
+    if chunks is None or len(chunks) == 1:
+        rows = compute_facts(versions, read_frames(bind, ids) if frames is None else frames, ids)
+        batches, big = [rows], len(rows) > _REINDEX_ROWS
+    else:
+        batches, big = (), True
     wanted = {(v.agreement, int(v.version)) for v in versions}
+    written = 0
     with transaction(bind) as conn, _write_cache(conn):
+        if not batches:  # read through the writing connection: SQLite keeps one writer, readers wait on it
+            batches = (compute_facts(versions, read_frames(conn, chunk), chunk) for chunk in chunks)
         stored = stored_commitments(conn)
         # A big write into a table holding no other version's facts goes without the period index, built
         # again after it from these rows alone: a third less time at 1M leads. Beside other versions,
         # rebuilding would sort their rows too, and the new rows land at the end of the index anyway.
-        rebuild = len(rows) > _REINDEX_ROWS and all(t[:2] in wanted for t in stored)
+        rebuild = big and all(t[:2] in wanted for t in stored)
         if rebuild:
             conn.execute(sa.schema.DropIndex(_PERIOD_INDEX))
         if ids is None:
@@ -300,11 +310,31 @@ def refresh_facts(
                 conn.execute(FACTS.delete().where(mine))
         else:
             delete_leads(conn, ids, [t for t in stored if t[:2] in wanted])
-        _insert(conn, rows)
+        for rows in batches:
+            _insert(conn, rows)
+            written += len(rows)
         if rebuild:
             conn.execute(sa.schema.CreateIndex(_PERIOD_INDEX))
-        _analyze(conn, len(rows))
-    return len(rows)
+        _analyze(conn, written)
+    return written
+
+
+def read_in_runs(bind: Engine | Connection) -> bool:
+    """Whether a full refresh reads the leads in runs (more than :data:`_LEADS_PER_READ` are stored)."""
+    leads = CANONICAL_MODELS["leads"].__table__
+    with transaction(bind) as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(leads)).scalar_one() > _LEADS_PER_READ
+
+
+def _lead_chunks(bind: Engine | Connection) -> list[list[int] | None]:
+    """Every stored lead id in runs of at most :data:`_LEADS_PER_READ` ids, in id order; ``[None]`` (all at
+    once) when that many or fewer leads are stored."""
+    if not read_in_runs(bind):
+        return [None]
+    leads = CANONICAL_MODELS["leads"].__table__
+    with transaction(bind) as conn:
+        ids = np.fromiter(conn.execute(sa.select(leads.c.id).order_by(leads.c.id)).scalars(), dtype=np.int64)
+    return [ids[i : i + _LEADS_PER_READ].tolist() for i in range(0, len(ids), _LEADS_PER_READ)]
 
 
 def stored_commitments(conn: Connection) -> list[tuple[str, int, str]]:
@@ -364,12 +394,11 @@ def refresh_version(
     rest = tuple(c for c in clocks if c.id not in copied)
     if not copied:
         return refresh_facts(bind, version)
-    frames = read_frames(bind) if rest else None
     c = FACTS.c
     written = 0
     with transaction(bind) as conn, _write_cache(conn):
         if rest:  # replaces every row of the version with the computed ones
-            written += refresh_facts(conn, _with_commitments(version, rest), frames)
+            written += refresh_facts(conn, _with_commitments(version, rest))
         else:
             mine = (c.agreement == version.agreement) & (c.version == int(version.version))
             conn.execute(FACTS.delete().where(mine))

@@ -395,3 +395,20 @@ def test_the_facts_migration_upgrades_a_database_without_losing_rows(backend, tm
     assert "sla_facts" not in sa.inspect(engine).get_table_names()
     assert queries.table_counts(engine) == before
     engine.dispose()
+
+
+def test_a_full_refresh_of_more_leads_than_one_read_holds_reads_them_in_runs(engine, monkeypatch):
+    load_demo(engine, leads=600, today=TODAY)
+    versions = _versions()
+    reads = []
+    read = facts.read_frames
+    monkeypatch.setattr(facts, "read_frames", lambda bind, ids=None: reads.append(ids) or read(bind, ids))
+    monkeypatch.setattr(facts, "_LEADS_PER_READ", 250)  # ten million leads do not fit in memory at once
+    written = refresh_facts(engine, versions)
+    assert len(reads) == 3 and all(ids is not None and len(ids) <= 250 for ids in reads)  # 600 leads: 3 runs
+    assert sorted(i for ids in reads for i in ids) == sorted(
+        queries.read_leads(engine, per_handover=False)["id"]
+    )
+    monkeypatch.setattr(facts, "read_frames", read)
+    expected = _comparable(compute_facts(versions, read_frames(engine)))  # everything in one read
+    assert written == len(expected) and _stored(engine).equals(expected)
