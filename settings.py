@@ -239,6 +239,14 @@ def get(name: str, secrets_file: Path | None = None) -> str | None:
     return _BY_NAME[name].default
 
 
+def switch(name: str) -> bool:
+    """Setting ``name`` as a bool; a value that is neither true nor false stops with the setting's name."""
+    value = (get(name) or "").strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no", "on", "off", ""):
+        raise SettingError(f"{name}: expected true or false, not {value!r}")
+    return value in ("true", "1", "yes", "on")
+
+
 def source_of(name: str, secrets_file: Path | None = None) -> str:
     """Where the value of ``name`` comes from: "environment", "secrets.toml", "default" or "unset"."""
     if (os.environ.get(name) or "").strip():

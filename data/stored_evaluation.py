@@ -28,6 +28,7 @@ The caller evaluates the frames instead.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -36,6 +37,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+import settings
 from analytics.commitments import (
     RESULT_COLUMNS,
     _Counted,
@@ -46,7 +48,7 @@ from analytics.commitments import (
 )
 from analytics.metrics import METRICS, as_instant
 from analytics.slicing import Slice
-from data import queries
+from data import fact_upkeep, queries
 from data.aggregates import _in_slice, _passes, _resolved, lead_counts, owner_keys
 from data.deal_aggregates import deal_counts, deal_figures
 from data.facts import CLOCK_METRICS, FACTS, PERIODS, QUANTILES, _quantiles, status_at, stored_commitments
@@ -325,3 +327,20 @@ def _rows(rows: list[dict], run: _Counted) -> pd.DataFrame:
     out = _judge(out, run)
     out = out.sort_values(["_order", "period_start"], kind="stable")
     return out[RESULT_COLUMNS].reset_index(drop=True)
+
+
+def source(writer: Engine, reader: Engine | Connection | None = None) -> StoredEvaluation | None:
+    """A :class:`StoredEvaluation` reading through ``reader`` (default ``writer``), or None: off
+    (``ACCORD_FIGURES_FROM_DATABASE``) or ``writer``'s database does not keep its SLA facts current."""
+    if not settings.switch("ACCORD_FIGURES_FROM_DATABASE") or not fact_upkeep.current(writer):
+        return None
+    return StoredEvaluation(writer if reader is None else reader)
+
+
+def answered(writer: Engine, answer, read_frames, reader: Engine | Connection | None = None):
+    """``answer(data)`` with the database answering (:func:`source`) where it can, else with the frames
+    ``read_frames()`` (e.g. an agreement version saved while its facts were not stored yet)."""
+    if (stored := source(writer, reader)) is not None:
+        with contextlib.suppress(NotStored):
+            return answer(stored)
+    return answer(read_frames())

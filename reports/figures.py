@@ -23,6 +23,7 @@ from analytics.periods import WeekError
 from analytics.snapshots import SnapshotError
 from data import journal, queries
 from data.frames import read_window
+from data.stored_evaluation import answered
 from data.transactions import StorageError
 from reports.command import WEEK_HELP, _instant, _now, _week
 from views.figures import FIGURE_COLUMNS
@@ -96,9 +97,12 @@ def page_figures(
             raise SnapshotError(
                 f"{chosen} is not one of the last {len(weeks)} weeks; weeks: {', '.join(weeks)}"
             )
-        frames = read_window(engine, *data_window(versions, f, chosen))
         snapshots = None if f.sliced else journal.read_snapshots(engine, agreement)
-        return overview_view(versions, frames, snapshots, f, chosen).figures()
+        return answered(
+            engine,
+            lambda data: overview_view(versions, data, snapshots, f, chosen),
+            lambda: read_window(engine, *data_window(versions, f, chosen)),
+        ).figures()
     if page == "sales":
         from views.overview import opening_week
         from views.sales import sales_view, week_filters

@@ -26,6 +26,7 @@ from analytics.snapshots import (
 )
 from data import journal
 from data.frames import read_window
+from data.stored_evaluation import answered
 from views.filters import filters_for
 from views.overview import OverviewView, data_window, overview_view
 
@@ -86,15 +87,19 @@ def load_view(
     """The Overview's view (views.overview) of ``week`` and the period holding its close, read from the database.
 
     Frozen weeks are shown as frozen (without a slice); the meeting pack and ``cli.py figures`` draw this view.
+    Where the database keeps its SLA facts current, from aggregate queries (data.stored_evaluation.answered).
     """
     versions = versions_of(engine, agreement)
     doc = document_in_force(versions, as_of)
     close = min(as_of, week_row(week, doc.timezone)["period_end"])
     period = period_of(close - pd.Timedelta(microseconds=1), doc.period, doc.timezone)["period"]
     f = filters_for(versions, as_of, str(period), teams=teams, owners=owners, channels=channels)
-    frames = read_window(engine, *data_window(versions, f, week, trend_weeks))
     snapshots = None if f.sliced else journal.read_snapshots(engine, agreement)
-    return overview_view(versions, frames, snapshots, f, week, trend_weeks=trend_weeks)
+    return answered(
+        engine,
+        lambda data: overview_view(versions, data, snapshots, f, week, trend_weeks=trend_weeks),
+        lambda: read_window(engine, *data_window(versions, f, week, trend_weeks)),
+    )
 
 
 def load_overview(

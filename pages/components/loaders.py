@@ -22,7 +22,6 @@ stays, every tab and session shares one "as of" instant for ACCORD_AS_OF_REUSE_M
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -398,38 +397,23 @@ def _view_filters(
     )
 
 
-def _switch(name: str) -> bool:
-    """Setting ``name`` as a bool; a value that is neither true nor false stops with the setting's name."""
-    value = (settings.get(name) or "").strip().lower()
-    if value not in ("true", "false", "1", "0", "yes", "no", "on", "off", ""):
-        raise settings.SettingError(f"{name}: expected true or false, not {value!r}")
-    return value in ("true", "1", "yes", "on")
-
-
 def sales_from_facts() -> bool:
     """ACCORD_SALES_FROM_FACTS as a bool."""
-    return _switch("ACCORD_SALES_FROM_FACTS")
+    return settings.switch("ACCORD_SALES_FROM_FACTS")
 
 
 def stored_source(url: str):
-    """The Overview's evaluation source answered by the database (data.stored_evaluation), or None: off
-    (ACCORD_FIGURES_FROM_DATABASE) or a database that does not keep its SLA facts current."""
-    if not _switch("ACCORD_FIGURES_FROM_DATABASE") or not fact_upkeep.current(_engine_for(url)):
-        return None
-    from data.stored_evaluation import StoredEvaluation
+    """The Overview's evaluation source answered by the database (data.stored_evaluation.source), or None."""
+    from data.stored_evaluation import source
 
-    return StoredEvaluation(_reads(url))
+    return source(_engine_for(url), _reads(url))
 
 
 def _answered(url: str, answer, read_frames):
-    """``answer(data)`` with the database answering (:func:`stored_source`) where it can, else with the frames
-    ``read_frames()`` (e.g. an agreement version saved while its facts were not stored yet)."""
-    from data.stored_evaluation import NotStored
+    """data.stored_evaluation.answered: ``answer(data)`` from the database where it can, else from the frames."""
+    from data.stored_evaluation import answered
 
-    if (source := stored_source(url)) is not None:
-        with contextlib.suppress(NotStored):
-            return answer(source)
-    return answer(read_frames())
+    return answered(_engine_for(url), answer, read_frames, reader=_reads(url))
 
 
 @_per_generation

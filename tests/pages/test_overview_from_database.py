@@ -80,3 +80,23 @@ def test_without_facts_kept_the_overview_reads_the_rows(url, asked, monkeypatch)
     monkeypatch.setenv("ACCORD_FIGURES_FROM_DATABASE", "maybe")
     with pytest.raises(settings.SettingError, match="ACCORD_FIGURES_FROM_DATABASE: expected true or false"):
         loaders.stored_source(url)
+
+
+def test_the_meeting_pack_and_cli_figures_read_the_overview_from_the_database_too(url, asked, monkeypatch):  # noqa: F811
+    from reports.figures import page_figures
+    from reports.weeks import load_view, versions_of
+    from views.filters import filters_for
+
+    engine = make_engine(url)
+    key = _key(url)
+    as_of = pd.Timestamp(key["as_of"])
+    from_database = load_view(engine, AGREEMENT, key["week"], as_of)
+    f = filters_for(versions_of(engine, AGREEMENT), as_of)
+    shown = page_figures(engine, AGREEMENT, "overview", f, key["week"])  # cli.py figures --page overview
+    assert len(asked) >= 3
+    monkeypatch.setenv("ACCORD_FIGURES_FROM_DATABASE", "false")
+    count = len(asked)
+    from_rows = load_view(engine, AGREEMENT, key["week"], as_of)
+    assert len(asked) == count
+    _same(from_database, from_rows)
+    pd.testing.assert_frame_equal(shown, page_figures(engine, AGREEMENT, "overview", f, key["week"]))
