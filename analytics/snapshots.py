@@ -64,7 +64,7 @@ SCOPES: tuple[str, ...] = ("week", "period")
 class FramesSource:
     """Where the week functions get their evaluations: :func:`analytics.commitments.evaluate` on ``frames``.
 
-    Every function here that takes ``frames`` also takes any object with this class's two methods instead
+    Every function here that takes ``frames`` also takes any object with this class's methods instead
     (duck-typed: ``cut``, ``evaluate``, ``sliced`` and ``owners``), e.g. an evaluation answered by the
     database from stored aggregates, which holds no rows and ignores :meth:`cut`.
     """

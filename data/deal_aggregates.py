@@ -37,7 +37,11 @@ FILTERS = ("channel", "team", "owner", "segment")
 
 
 def deal_counts(
-    bind: Engine | Connection, bounds: Sequence[pd.Timestamp], as_of, metric: str
+    bind: Engine | Connection,
+    bounds: Sequence[pd.Timestamp],
+    as_of,
+    metric: str,
+    keys: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Return the deals that count for ``metric`` in each period of ``bounds`` (n + 1 UTC instants), at ``as_of``.
 
@@ -47,6 +51,7 @@ def deal_counts(
     the engine resolves it (the lead's, else the deal's own), ``segment`` the lead's (missing without a
     lead), the deal's ``source`` and owner key, then ``owner_id`` (Int64) and ``team`` of that owner (missing
     when unknown), ``n`` (int64) the deals and ``amount`` (float64) their amounts, a missing one 0.
+    ``keys``: :func:`data.aggregates.owner_keys`, when the caller has read them already.
     """
     if metric not in DEAL_METRICS:
         raise MetricError(
@@ -93,7 +98,7 @@ def deal_counts(
     )
     with transaction(bind) as conn:
         found = conn.execute(query).all()
-        keys = owner_keys(conn)
+        keys = owner_keys(conn) if keys is None else keys
     frame = pd.DataFrame(found, columns=["pos", *GROUPS, "n", "amount"])
     frame = frame.astype({"pos": "int64", **dict.fromkeys(GROUPS, "str"), "n": "int64", "amount": "float64"})
     return _resolved(frame, keys)[["pos", *GROUPS, "owner_id", "team", "n", "amount"]]

@@ -16,8 +16,8 @@ them and marks the database (:func:`kept`), and from then on every write keeps t
 the leads and deals tables (:mod:`data.stored_evaluation`, ``ACCORD_FIGURES_FROM_DATABASE``), and the Sales
 page its clock figures with ``ACCORD_SALES_FROM_FACTS`` on (:mod:`data.fact_views`; with the period's rows
 still read for its histogram, delays and queue that measured no faster). Elsewhere the pages read rows, so a
-first start, an agreement save and every sync pay nothing for facts until asked. A bulk load into a database that keeps facts goes :func:`deferred`: no
-upkeep per batch, one refresh of everything at its end.
+first start, an agreement save and every sync pay nothing for facts until asked. A bulk load into a database
+that keeps facts goes :func:`deferred`: no upkeep per batch, one refresh of everything at its end.
 """
 
 from __future__ import annotations

@@ -118,12 +118,16 @@ class StoredEvaluation:
         )
         order = {c.id: i for i, c in enumerate(run.grid_doc.commitments)}
         rows = []
+        answers: dict[tuple, dict] = {}  # every period's figures of a commitment of a version, counted once
         for pos, (version, doc) in enumerate(docs):
             stored = version or _earliest(run.versions)
             judged = version is not None and doc.period == run.grid_doc.period
             for commitment in doc.commitments:
                 metric = METRICS[commitment.metric]
-                figures = self._figures(commitment, leads, stored, run, bounds, as_of)
+                key = (stored.agreement, int(stored.version), commitment.id)
+                if key not in answers:
+                    answers[key] = self._figures(commitment, leads, stored, run, bounds, as_of)
+                figures = answers[key]
                 target = (
                     selection_target(commitment, metric.kind, self.selection, self.owners)
                     if judged
@@ -148,7 +152,7 @@ class StoredEvaluation:
             counts = self._per_periods(
                 ("deals", metric, as_of),
                 bounds,
-                lambda: deal_counts(self.bind, list(bounds), as_of, metric),
+                lambda: deal_counts(self.bind, list(bounds), as_of, metric, self._owner_keys()),
                 _cut,
             )
             found = deal_figures(counts, filters, self.selection, self.owners, len(bounds) - 1)
@@ -272,10 +276,12 @@ class StoredEvaluation:
                 return commitment.id
         raise NotStored(f"version {version.version} has no unfiltered clock commitment with stored facts")
 
+    def _owner_keys(self) -> pd.DataFrame:
+        return self._once(("owner keys",), lambda: owner_keys(self.bind))
+
     def _leads(self, bounds, as_of, segments: bool) -> pd.DataFrame:
         def read():
-            keys = self._once(("owner keys",), lambda: owner_keys(self.bind))
-            return _resolved(lead_counts(self.bind, list(bounds), as_of, segments), keys)
+            return _resolved(lead_counts(self.bind, list(bounds), as_of, segments), self._owner_keys())
 
         return self._per_periods(("leads", as_of, segments), bounds, read, _cut)
 
